@@ -1,0 +1,11 @@
+//! The access history.
+
+use crate::model::{AppError, AuditEventView};
+use leptos::prelude::*;
+
+/// The tenant's 50 newest events.
+#[server(prefix = "/api", endpoint = "list_recent_events")]
+pub async fn list_recent_events() -> Result<Vec<AuditEventView>, AppError> {
+    use super::ssr::{finish, state, tenant_ctx};
+    finish(async { crate::backend::audit::list_latest(&state()?.pool, &tenant_ctx()?, 50).await }.await)
+}

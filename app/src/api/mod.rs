@@ -1,0 +1,74 @@
+//! Server functions, one file per concept. Each is a thin adapter: get the context, call one backend function,
+//! return a view type. No SQL and no rules here.
+
+pub mod audit;
+pub mod auth;
+pub mod overview;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    //! The one way a server function reaches the request, the state and the tenant context.
+
+    use crate::backend::context::{CurrentAuth, TenantCtx};
+    use crate::backend::request::RequestMeta;
+    use crate::backend::AppState;
+    use crate::model::AppError;
+    use http::request::Parts;
+    use leptos::prelude::use_context;
+
+    fn internal(what: &str) -> AppError {
+        let op_id = crate::backend::crypto::op_id();
+        tracing::error!(op_id = %op_id, "server function context missing: {what}");
+        AppError::Internal { op_id }
+    }
+
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| internal("state"))
+    }
+
+    pub fn parts() -> Result<Parts, AppError> {
+        use_context::<Parts>().ok_or_else(|| internal("request parts"))
+    }
+
+    pub fn meta() -> Result<RequestMeta, AppError> {
+        Ok(RequestMeta::from_parts(&parts()?))
+    }
+
+    pub fn session() -> Result<tower_sessions::Session, AppError> {
+        parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or_else(|| internal("session"))
+    }
+
+    /// The signed-in tenant context, as the auth middleware resolved it for this request.
+    pub fn tenant_ctx() -> Result<TenantCtx, AppError> {
+        parts()?
+            .extensions
+            .get::<CurrentAuth>()
+            .and_then(|a| a.0.clone())
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    /// Gives an error its HTTP status, unless the call is a plain no-JS form post: that one must stay a
+    /// redirect back to the form, which then shows the error.
+    pub fn finish<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(err) = &result {
+            let html_form = parts()
+                .ok()
+                .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned))
+                .is_some_and(|a| a.contains("text/html"));
+            if !html_form {
+                if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                    res.set_status(
+                        http::StatusCode::from_u16(err.status_code())
+                            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                    );
+                    if let AppError::RateLimited { retry_after } = err {
+                        if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
+                            res.insert_header(http::header::RETRY_AFTER, v);
+                        }
+                    }
+                }
+            }
+        }
+        result
+    }
+}

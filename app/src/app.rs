@@ -1,0 +1,55 @@
+//! The document shell (server-rendered) and the router. Every route renders with `SsrMode::Async`, so the
+//! complete page is in the first response and forms work without JavaScript.
+
+use crate::pages::{AccessHistoryPage, HomePage, NotFoundPage, OverviewPage, SetupPage, SignInPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app. The CSP nonce minted by the server's headers middleware is handed to
+/// Leptos so the hydration script carries it.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        if let Some(nonce) = parts.extensions.get::<crate::backend::request::CspNonce>() {
+            provide_context(leptos::nonce::Nonce::from_value(nonce.0.clone()));
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes to pages.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/rampart.css"/>
+        <Title text="Rampart"/>
+        <a class="skip" href="#main">"Skip to content"</a>
+        <Router>
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup/:token") view=SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
+                <Route path=path!("/access-history") view=AccessHistoryPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,40 @@
+//! The console overview: a few tenant-wide figures and the viewer's previous sign-in.
+
+use super::clock::DAY_MS;
+use super::context::TenantCtx;
+use super::AppState;
+use crate::model::{AppError, OverviewView};
+use sqlx::Row as _;
+
+/// Figures for the overview page, all filtered by the context's tenant.
+pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewView, AppError> {
+    let since = state.clock.now_ms() - DAY_MS;
+    let counts = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM memberships WHERE tenant_id = $1) AS members, \
+         (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND created_at > $2 AND action = 'sign_in' \
+          AND outcome = 'success') AS ok, \
+         (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND created_at > $2 AND action = 'sign_in' \
+          AND outcome = 'failure') AS failed",
+    )
+    .bind(ctx.tenant_id.as_str())
+    .bind(since)
+    .fetch_one(&state.pool)
+    .await?;
+    // The newest success is this very session's sign-in; the one before it is what the user wants to check.
+    let previous = sqlx::query(
+        "SELECT created_at, ip FROM audit_events WHERE account_id = $1 AND action = 'sign_in' \
+         AND outcome = 'success' AND tenant_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 1",
+    )
+    .bind(ctx.account_id.as_str())
+    .bind(ctx.tenant_id.as_str())
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(OverviewView {
+        tenant_name: ctx.tenant_name.clone(),
+        members: counts.try_get("members").map_err(AppError::from)?,
+        sign_ins_24h: counts.try_get("ok").map_err(AppError::from)?,
+        failed_sign_ins_24h: counts.try_get("failed").map_err(AppError::from)?,
+        previous_sign_in_at: previous.as_ref().map(|r| r.try_get("created_at")).transpose().map_err(AppError::from)?,
+        previous_sign_in_ip: previous.as_ref().map(|r| r.try_get("ip")).transpose().map_err(AppError::from)?,
+    })
+}

@@ -1,0 +1,7 @@
+//! Shared widgets.
+
+mod password_field;
+mod shell;
+
+pub use password_field::PasswordField;
+pub use shell::{Console, ErrorNotice, Hydrated};

@@ -1,0 +1,45 @@
+//! `/overview`: the console's landing page.
+
+use crate::api::overview::get_overview;
+use crate::components::{Console, ErrorNotice, Hydrated};
+use crate::model::format_utc;
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_overview());
+    view! {
+        <Title text="Overview · Rampart"/>
+        <Hydrated/>
+        <Console>
+            <h1>"Overview"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(o) => Either::Left(view! {
+                            <section class="cards" aria-label="Figures">
+                                <div class="card"><span class="figure">{o.members}</span><span>"Members"</span></div>
+                                <div class="card"><span class="figure">{o.sign_ins_24h}</span><span>"Sign-ins, last 24 h"</span></div>
+                                <div class="card"><span class="figure">{o.failed_sign_ins_24h}</span><span>"Failed sign-ins, last 24 h"</span></div>
+                            </section>
+                            <section aria-label="Your previous sign-in">
+                                <h2>"Your previous sign-in"</h2>
+                                {match (o.previous_sign_in_at, o.previous_sign_in_ip) {
+                                    (Some(at), Some(ip)) => Either::Left(view! {
+                                        <p>{format_utc(at)} " from " <code>{ip}</code>
+                                        ". Not you? Change your password and review the "
+                                        <a href="/access-history">"access history"</a> "."</p>
+                                    }),
+                                    _ => Either::Right(view! { <p>"This is your first sign-in."</p> }),
+                                }}
+                            </section>
+                        }),
+                        Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                    }
+                })}
+            </Suspense>
+        </Console>
+    }
+}

@@ -1,0 +1,140 @@
+//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant list`. It prints names, ids and setup links,
+//! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+
+use crate::config::Settings;
+use crate::{build_state, ensure_demo_tenant, open_database, setup_link, start, StartError};
+use app::backend::clock::SystemClock;
+use app::backend::tenants;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about = "Rampart security console")]
+pub struct Cli {
+    /// Settings file (default: ./rampart.toml when present). RAMPART_* variables override it.
+    #[arg(long, global = true, env = "RAMPART_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate and serve the console (the default).
+    Serve {
+        /// TLS is terminated by a proxy in front: serve plain HTTP, still send HSTS.
+        #[arg(long)]
+        behind_proxy: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and print its owner's one-time setup link.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+    },
+    /// List tenants (id and name).
+    List,
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rampart: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve { behind_proxy: false });
+    if let Command::Serve { behind_proxy: true } = command {
+        settings.behind_proxy = true;
+    }
+    match runtime.block_on(execute(command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(StartError::Config(e)) => {
+            eprintln!("rampart: invalid configuration: {e}");
+            ExitCode::from(2)
+        }
+        Err(StartError::Runtime(e)) => {
+            eprintln!("rampart: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn execute(command: Command, settings: Settings) -> Result<(), StartError> {
+    match command {
+        Command::Serve { .. } => {
+            let running = start(&settings, Arc::new(SystemClock)).await?;
+            if let Some(link) = ensure_demo_tenant(&settings, &running.state).await? {
+                println!("Created the demo tenant. Its owner ({}) sets a password here (valid 24 hours, once):", settings.demo_owner_email);
+                println!("  {link}");
+            }
+            println!("Rampart is serving {} (listening on {})", settings.public_origin(), running.addr);
+            if let Some(r) = running.redirect_addr {
+                println!("HTTP on {r} redirects to HTTPS");
+            }
+            let _ = tokio::signal::ctrl_c().await;
+            println!("Shutting down");
+            running.stop().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            open_database(&settings).await?;
+            println!("Migrations applied");
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::Create { name, owner } } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let created = tenants::create_tenant(&state, &name, &owner).await.map_err(|e| match e {
+                app::model::AppError::Validation { .. } | app::model::AppError::Conflict { .. } => {
+                    StartError::Config(e.to_string())
+                }
+                other => StartError::Runtime(other.to_string()),
+            })?;
+            println!("Created tenant {} ({})", name.trim(), created.id);
+            match created.setup_token {
+                Some(token) => println!("Owner setup link (valid 24 hours, single use):\n  {}", setup_link(&settings, &token)),
+                None => println!("The owner already has an account and signs in with it."),
+            }
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::List } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let list = tenants::list_tenants(&state).await.map_err(|e| StartError::Runtime(e.to_string()))?;
+            for t in list {
+                println!("{}\t{}", t.id, t.name);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Typed settings: defaults, then an optional `rampart.toml`, then `RAMPART_*` environment variables (e.g.
+//! `RAMPART_DATABASE_URL`). Built once in `main` and passed down; nothing else reads the environment.
+//! Secrets are `SecretString`s: their `Debug` is redacted and they are never logged.
+
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://data/rampart.db` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Pool size; SQLite serialises writes anyway.
+    pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub database_acquire_timeout_ms: u64,
+    /// How long SQLite waits for a lock.
+    pub database_busy_timeout_ms: u64,
+    /// Where the console listens (HTTPS, or plain HTTP behind a TLS-terminating proxy).
+    pub listen_addr: SocketAddr,
+    /// Where plain HTTP is answered with a redirect to `public_url`; empty to disable.
+    pub redirect_addr: Option<SocketAddr>,
+    /// The URL users reach the console at; links in emails and the CLI use it.
+    pub public_url: String,
+    /// PEM certificate chain and key; when unset, a self-signed development certificate in `data_dir/tls`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// TLS is terminated by a proxy in front: serve plain HTTP on `listen_addr`, still send HSTS.
+    pub behind_proxy: bool,
+    /// Proxies whose X-Forwarded-For is believed (CIDRs). Empty: the socket address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A signed-in session ends after this long without a request.
+    pub session_idle_minutes: u64,
+    /// … and at the latest this long after sign-in.
+    pub session_absolute_hours: u64,
+    /// Runtime data: the SQLite file by default, generated secrets, the development certificate.
+    pub data_dir: PathBuf,
+    /// The built site (`/pkg` and the public files).
+    pub site_root: PathBuf,
+    /// The server master key (base64, 32 bytes). Unset: read from `master_key_file`, generated on first start.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// Where the master key is kept; default `data_dir/secrets/master.key` (mode 0600).
+    pub master_key_file: Option<PathBuf>,
+    /// On an empty database the first start creates a demo tenant owned by this email.
+    pub demo_owner_email: String,
+    /// Concurrent argon2 computations; 0 means one per core.
+    pub password_hash_concurrency: usize,
+    /// Log filter (tracing EnvFilter syntax).
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/rampart.db".to_owned(),
+            database_max_connections: 8,
+            database_acquire_timeout_ms: 5_000,
+            database_busy_timeout_ms: 5_000,
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            redirect_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url: "https://127.0.0.1:8443".to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            behind_proxy: false,
+            trusted_proxies: Vec::new(),
+            session_idle_minutes: 60,
+            session_absolute_hours: 12,
+            data_dir: PathBuf::from("data"),
+            site_root: PathBuf::from("target/site"),
+            master_key: None,
+            master_key_file: None,
+            demo_owner_email: "owner@demo.example".to_owned(),
+            password_hash_concurrency: 0,
+            log: "info".to_owned(),
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults, then `file` (or `./rampart.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())))
+            }
+            Some(path) => fig = fig.merge(Toml::file(path)),
+            None => fig = fig.merge(Toml::file("rampart.toml")),
+        }
+        let fig = fig.merge(Env::prefixed("RAMPART_").ignore(&["config"]));
+        let settings: Settings = fig.extract().map_err(|e| ConfigError(describe(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: shapes of URLs and ranges of numbers.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return bad("database_url", "must start with sqlite: or postgres://");
+        }
+        if self.database_max_connections == 0 {
+            return bad("database_max_connections", "must be at least 1");
+        }
+        if !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://")) {
+            return bad("public_url", "must be an absolute http(s) URL, like https://console.example.com");
+        }
+        if self.public_url.trim_end_matches('/').matches('/').count() > 2 {
+            return bad("public_url", "must be an origin without a path, like https://console.example.com");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert", "tls_cert and tls_key must be set together");
+        }
+        if self.session_idle_minutes == 0 || self.session_absolute_hours == 0 {
+            return bad("session_idle_minutes", "session timeouts must be positive");
+        }
+        if self.session_idle_minutes > self.session_absolute_hours.saturating_mul(60) {
+            return bad("session_idle_minutes", "must not exceed session_absolute_hours");
+        }
+        Ok(())
+    }
+
+    /// The public origin, without a trailing slash.
+    pub fn public_origin(&self) -> String {
+        self.public_url.trim_end_matches('/').to_owned()
+    }
+}
+
+/// Figment's errors name the key and where its value came from; keep that, drop the noise.
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e.metadata.as_ref().and_then(|m| m.source.as_ref()).map(|s| format!(" (from {s})"));
+            let key = if key.is_empty() { String::new() } else { format!("{key}: ") };
+            format!("{key}{}{}", e.kind, source.unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_debug_hides_secrets() {
+        let mut s = Settings::default();
+        s.validate().unwrap();
+        s.master_key = Some(SecretString::from("c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw".to_owned()));
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_LISTEN_ADDR", "not-an-address");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("listen_addr"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DATABASE_URL", "mysql://x");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("database_url"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rampart.toml", "session_idle_minutes = \"soon\"")?;
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("session_idle_minutes"), "{err}");
+            Ok(())
+        });
+    }
+}

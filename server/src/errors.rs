@@ -1,0 +1,45 @@
+//! Error responses outside Leptos' rendering (the gate, the origin check, outages): JSON
+//! `{"error": {"code", "message"}}` for API clients, a small HTML page for browsers. Status from
+//! `AppError::status_code`, the one mapping.
+
+use app::model::AppError;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse as _, Response};
+
+/// Whether the client prefers HTML (a browser navigation or a no-JS form).
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// Renders an error for the client.
+pub fn error_response(err: &AppError, html: bool) -> Response {
+    let status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = err.to_string();
+    let mut res = if html {
+        let title = status.canonical_reason().unwrap_or("Error");
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+             content=\"width=device-width, initial-scale=1\"><title>{title} · Rampart</title>\
+             <link rel=\"stylesheet\" href=\"/pkg/rampart.css\"></head><body><main class=\"page narrow\">\
+             <h1>{title}</h1><p>{}</p><p><a href=\"/\">Back to the console</a></p></main></body></html>",
+            escape(&message)
+        ))
+        .into_response()
+    } else {
+        axum::Json(serde_json::json!({ "error": { "code": err.code(), "message": message } })).into_response()
+    };
+    *res.status_mut() = status;
+    let retry = match err {
+        AppError::RateLimited { retry_after } => Some(*retry_after),
+        AppError::Unavailable => Some(5),
+        _ => None,
+    };
+    if let Some(v) = retry.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,3 @@
+//! Background jobs, one file each.
+
+pub mod session_cleanup;

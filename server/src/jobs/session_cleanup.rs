@@ -1,0 +1,21 @@
+//! Deletes expired session rows every ten minutes (expired sessions are already refused; this keeps the
+//! table small).
+
+use app::backend::clock::{Clock as _, SystemClock};
+use app::backend::sessions::delete_expired;
+use sqlx::AnyPool;
+use std::time::Duration;
+
+pub fn spawn(pool: AnyPool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match delete_expired(&pool, SystemClock.now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "session cleanup failed; will retry"),
+            }
+        }
+    })
+}

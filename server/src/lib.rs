@@ -1,0 +1,146 @@
+//! Rampart's server: configuration, start-up, TLS, the router and its middleware, background jobs and the
+//! operator CLI. The domain lives in `app::backend`; this crate only wires it to the network.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod jobs;
+pub mod middleware;
+pub mod router;
+pub mod secrets;
+pub mod serve;
+pub mod tls;
+
+use app::backend::clock::Clock;
+use app::backend::db::{self, DbConfig};
+use app::backend::password::Hasher;
+use app::backend::sessions::SessionTimeouts;
+use app::backend::{tenants, AppState};
+use config::Settings;
+use leptos::prelude::LeptosOptions;
+use middleware::client_ip::TrustedProxies;
+use middleware::origin::AllowedOrigin;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A start-up failure, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Connects the pool and applies the migrations.
+pub async fn open_database(settings: &Settings) -> Result<sqlx::AnyPool, StartError> {
+    let cfg = DbConfig {
+        url: settings.database_url.clone(),
+        max_connections: settings.database_max_connections,
+        acquire_timeout: Duration::from_millis(settings.database_acquire_timeout_ms),
+        busy_timeout: Duration::from_millis(settings.database_busy_timeout_ms),
+    };
+    let pool = db::connect(&cfg).await.map_err(|e| StartError::Runtime(format!("database: {e}")))?;
+    db::migrate(&pool).await.map_err(|e| StartError::Runtime(format!("migrations failed: {e}")))?;
+    Ok(pool)
+}
+
+/// Builds the domain state.
+pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    let pool = open_database(settings).await?;
+    let permits = match settings.password_hash_concurrency {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
+    let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
+    Ok(AppState {
+        pool,
+        clock,
+        hasher,
+        timeouts: SessionTimeouts {
+            idle_ms: minutes(settings.session_idle_minutes),
+            absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
+        },
+    })
+}
+
+/// A running server: its bound addresses, its state, and the switch that stops it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub redirect_addr: Option<SocketAddr>,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections and waits for the listeners to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts serving with the given settings and clock (tests pass a manual clock and port 0).
+pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    secrets::load_master_key(settings).map_err(StartError::Config)?;
+    let state = build_state(settings, clock).await?;
+    start_with_state(settings, state).await
+}
+
+/// Starts serving an already-built state.
+pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Running, StartError> {
+    let tls = if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
+    let leptos = LeptosOptions::builder()
+        .output_name("rampart")
+        .site_root(settings.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .build();
+    let web = router::WebState {
+        app: state.clone(),
+        leptos,
+        proxies: TrustedProxies(Arc::new(settings.trusted_proxies.clone())),
+        origin: AllowedOrigin(settings.public_origin().into()),
+    };
+    let app = router::build(web);
+    let (tx, rx) = watch::channel(false);
+    let listener = serve::bind(settings.listen_addr)
+        .await
+        .map_err(|e| StartError::Runtime(format!("listen_addr {}: {e}", settings.listen_addr)))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Runtime(e.to_string()))?;
+    let mut tasks = vec![tokio::spawn(serve::serve(listener, app, tls, rx.clone()))];
+    let mut redirect_addr = None;
+    if let (Some(raddr), false) = (settings.redirect_addr, settings.behind_proxy) {
+        let listener = serve::bind(raddr)
+            .await
+            .map_err(|e| StartError::Runtime(format!("redirect_addr {raddr}: {e}")))?;
+        redirect_addr = listener.local_addr().ok();
+        tasks.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
+    }
+    tasks.push(jobs::session_cleanup::spawn(state.pool.clone()));
+    Ok(Running { addr, redirect_addr, state, shutdown: tx, tasks })
+}
+
+/// On an empty database, creates the demo tenant and returns its owner's setup link.
+pub async fn ensure_demo_tenant(settings: &Settings, state: &AppState) -> Result<Option<String>, StartError> {
+    let any = tenants::any_tenant(state).await.map_err(|e| StartError::Runtime(e.to_string()))?;
+    if any {
+        return Ok(None);
+    }
+    let created = tenants::create_tenant(state, "Demo", &settings.demo_owner_email)
+        .await
+        .map_err(|e| StartError::Runtime(format!("creating the demo tenant: {e}")))?;
+    Ok(created.setup_token.map(|t| setup_link(settings, &t)))
+}
+
+/// The URL of a setup link.
+pub fn setup_link(settings: &Settings, token: &str) -> String {
+    format!("{}/setup/{token}", settings.public_origin())
+}

@@ -1,0 +1,6 @@
+//! `rampart`: the console server and operator CLI.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    server::cli::run()
+}

@@ -1,0 +1,90 @@
+//! The HTTP surface: Leptos pages and server functions, static files, health, and the middleware stack.
+
+use crate::middleware::client_ip::{client_ip, TrustedProxies};
+use crate::middleware::gate::session_gate;
+use crate::middleware::headers::security_headers;
+use crate::middleware::origin::{same_origin_only, AllowedOrigin};
+use app::backend::sessions::SqlSessionStore;
+use app::backend::AppState;
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::{provide_context, LeptosOptions};
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes as _};
+use tower::ServiceExt as _;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// The session cookie. `__Host-` binds it to this exact origin over HTTPS with `Path=/` (RFC 6265bis).
+pub const SESSION_COOKIE: &str = "__Host-rampart";
+
+/// Largest request body the console accepts (forms are tiny; uploads get their own limit later).
+const MAX_BODY: usize = 64 * 1024;
+
+/// Axum state: the domain plus what only the web layer needs.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct WebState {
+    pub app: AppState,
+    pub leptos: LeptosOptions,
+    pub proxies: TrustedProxies,
+    pub origin: AllowedOrigin,
+}
+
+/// Builds the complete router.
+pub fn build(state: WebState) -> Router {
+    let routes = generate_route_list(App);
+    let ctx_state = state.app.clone();
+    let page_ctx = move || provide_context(ctx_state.clone());
+    let fn_state = state.app.clone();
+    let server_fns = move |req: Request| {
+        let s = fn_state.clone();
+        async move { handle_server_fns_with_context(move || provide_context(s.clone()), req).await }
+    };
+    let idle = time::Duration::milliseconds(state.app.timeouts.idle_ms);
+    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.app.pool.clone(), state.app.clock.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_secure(true)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle));
+    let leptos = state.leptos.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
+        .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
+        .fallback(static_or_not_found)
+        .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
+        .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))
+        .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Serves a file of the built site, or renders the 404 page.
+async fn static_or_not_found(State(state): State<WebState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let file_req = Request::from_parts(parts.clone(), Body::empty());
+    let root = state.leptos.site_root.to_string();
+    let res = ServeDir::new(root).oneshot(file_req).await.unwrap_or_else(|never| match never {});
+    if res.status() != StatusCode::NOT_FOUND {
+        return res.into_response();
+    }
+    let app_state = state.app.clone();
+    let leptos = state.leptos.clone();
+    let handler = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(app_state.clone()),
+        move || shell(leptos.clone()),
+    );
+    let mut res = handler(Request::from_parts(parts, Body::empty())).await.into_response();
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}

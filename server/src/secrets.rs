@@ -1,0 +1,83 @@
+//! Server secrets kept on disk: generated on first start into `data_dir/secrets/` with mode 0600, reused
+//! afterwards. The master key will wrap TOTP secrets, tenant data keys and the audit chain key.
+
+use crate::config::Settings;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretBox, SecretString};
+use std::io::Write as _;
+use std::path::Path;
+
+/// The 32-byte server master key.
+pub type MasterKey = SecretBox<[u8; 32]>;
+
+/// Loads the master key from the settings, or from its file, generating the file when missing.
+pub fn load_master_key(settings: &Settings) -> Result<MasterKey, String> {
+    if let Some(value) = &settings.master_key {
+        return decode(value).map_err(|e| format!("master_key: {e}"));
+    }
+    let path = settings.master_key_file.clone().unwrap_or_else(|| settings.data_dir.join("secrets/master.key"));
+    if !path.exists() {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        write_private(&path, STANDARD.encode(key).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a new master key");
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("master_key_file {}: {e}", path.display()))?;
+    decode(&SecretString::from(text.trim().to_owned())).map_err(|e| format!("master_key_file {}: {e}", path.display()))
+}
+
+fn decode(value: &SecretString) -> Result<MasterKey, String> {
+    let bytes = STANDARD.decode(value.expose_secret().trim()).map_err(|_| "not valid base64".to_owned())?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| "must decode to exactly 32 bytes".to_owned())?;
+    Ok(SecretBox::new(Box::new(key)))
+}
+
+/// Writes a file readable by the owner only (0600), creating its folder (0700).
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_is_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+        let a = load_master_key(&settings).unwrap();
+        let b = load_master_key(&settings).unwrap();
+        assert_eq!(a.expose_secret(), b.expose_secret());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join("secrets/master.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        let settings = Settings { master_key: Some(SecretString::from("c2hvcnQ=".to_owned())), ..Settings::default() };
+        assert!(load_master_key(&settings).unwrap_err().contains("32 bytes"));
+    }
+}

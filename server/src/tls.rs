@@ -1,0 +1,49 @@
+//! TLS with rustls: TLS 1.3 and 1.2 only, rustls' default (AEAD-only) suites on the ring provider, ALPN for
+//! HTTP/2 and HTTP/1.1. Without a configured certificate, a self-signed development certificate for
+//! localhost/127.0.0.1/::1 is generated once into `data_dir/tls/` (key mode 0600).
+
+use crate::config::Settings;
+use crate::secrets::write_private;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the certificate and key come from.
+pub fn cert_paths(settings: &Settings) -> Result<(PathBuf, PathBuf), String> {
+    if let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) {
+        return Ok((cert.clone(), key.clone()));
+    }
+    let dir = settings.data_dir.join("tls");
+    let cert = dir.join("dev-cert.pem");
+    let key = dir.join("dev-key.pem");
+    if !cert.exists() || !key.exists() {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let generated = rcgen::generate_simple_self_signed(names).map_err(|e| format!("generating certificate: {e}"))?;
+        let _ = std::fs::remove_file(&key);
+        let _ = std::fs::remove_file(&cert);
+        write_private(&key, generated.key_pair.serialize_pem().as_bytes()).map_err(|e| format!("{}: {e}", key.display()))?;
+        std::fs::write(&cert, generated.cert.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
+        tracing::info!(path = %cert.display(), "generated a self-signed development certificate");
+    }
+    Ok((cert, key))
+}
+
+/// Builds the rustls server configuration.
+pub fn server_config(settings: &Settings) -> Result<Arc<ServerConfig>, String> {
+    let (cert_path, key_path) = cert_paths(settings)?;
+    let certs = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("tls_cert {}: {e}", cert_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| format!("tls_key {}: {e}", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("tls: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls_cert/tls_key: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
