@@ -1,0 +1,169 @@
+//! The test harness: the real server on port 0 over real TLS, with a fresh database (a SQLite file, or a new
+//! PostgreSQL database when RAMPART_TEST_POSTGRES_URL is set), a manual clock, and cookie-jar clients that do
+//! not follow redirects.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use app::backend::clock::ManualClock;
+use app::backend::tenants;
+use app::backend::AppState;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Client, Response, StatusCode};
+use server::config::Settings;
+use server::Running;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "velvet-otter-harbor-71";
+
+pub struct TestApp {
+    pub base: String,
+    pub settings: Settings,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub running: Option<Running>,
+    cert: reqwest::Certificate,
+    _dir: tempfile::TempDir,
+}
+
+/// Which database this run uses.
+pub fn backend_name() -> &'static str {
+    if std::env::var("RAMPART_TEST_POSTGRES_URL").is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+pub async fn database_url(dir: &std::path::Path) -> String {
+    match std::env::var("RAMPART_TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            sqlx::any::install_default_drivers();
+            let name = format!("rampart_test_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::AnyPool::connect(&admin).await.expect("PostgreSQL admin connection");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+            pool.close().await;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+            format!("{base}/{name}")
+        }
+        Err(_) => format!("sqlite://{}/rampart.db", dir.display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            database_url: database_url(dir.path()).await,
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            redirect_addr: None,
+            data_dir: dir.path().to_path_buf(),
+            site_root: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public"),
+            log: "warn".to_owned(),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let clock = ManualClock::starting_now();
+        let running = server::start(&settings, clock.clone()).await.expect("server starts");
+        let base = format!("https://127.0.0.1:{}", running.addr.port());
+        settings.public_url = base.clone();
+        let pem = std::fs::read(dir.path().join("tls/dev-cert.pem")).unwrap();
+        let cert = reqwest::Certificate::from_pem(&pem).unwrap();
+        Self { base, state: running.state.clone(), settings, clock, running: Some(running), cert, _dir: dir }
+    }
+
+    /// A fresh browser-like client: own cookie jar, no redirects followed, trusts the test certificate only.
+    pub fn client(&self) -> Client {
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", HeaderValue::from_static("rampart-tests/1.0"));
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(self.cert.clone())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates a tenant; returns its owner's setup token.
+    pub async fn create_tenant(&self, name: &str, owner: &str) -> String {
+        tenants::create_tenant(&self.state, name, owner).await.unwrap().setup_token.unwrap()
+    }
+
+    /// Posts a form to a server function like the hydrated app does (no `Accept: text/html`).
+    pub async fn call(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("origin", &self.base)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form like a browser without JavaScript does.
+    pub async fn post_html(&self, client: &Client, endpoint: &str, form: &[(&str, &str)], referer: &str) -> Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("origin", &self.base)
+            .header("accept", "text/html")
+            .header("referer", self.url(referer))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).header("accept", "text/html").send().await.unwrap()
+    }
+
+    /// A tenant whose owner has set `PASSWORD`; returns the owner's email.
+    pub async fn owner(&self, tenant: &str) -> String {
+        let email = format!("owner@{}.example", tenant.to_lowercase().replace(' ', "-"));
+        let token = self.create_tenant(tenant, &email).await;
+        let res = self.call(&self.client(), "complete_setup", &[("token", &token), ("password", PASSWORD)]).await;
+        assert!(res.status().is_success(), "setup failed: {}", res.text().await.unwrap());
+        email
+    }
+
+    /// A client signed in as a new tenant's owner.
+    pub async fn signed_in(&self, tenant: &str) -> (Client, String) {
+        let email = self.owner(tenant).await;
+        let client = self.client();
+        let res = self.call(&client, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in failed: {}", res.text().await.unwrap());
+        (client, email)
+    }
+
+    /// Events of a tenant's access history, newest first, as (action, outcome, actor).
+    pub async fn events(&self, client: &Client) -> Vec<(String, String, String)> {
+        let res = self.call(client, "list_recent_events", &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let list: Vec<app::model::AuditEventView> = res.json().await.unwrap();
+        list.into_iter().map(|e| (e.action, e.outcome, e.actor)).collect()
+    }
+}
+
+/// The session cookie's `Set-Cookie` line in a response, if any.
+pub fn session_set_cookie(res: &Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-rampart="))
+        .map(str::to_owned)
+}
+
+/// The value of the session cookie in a `Set-Cookie` line.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().trim_start_matches("__Host-rampart=").to_owned()
+}

@@ -1,0 +1,149 @@
+//! Transport and browser-facing defences: TLS-only versions, security headers everywhere, cross-origin
+//! refusal, the HTTP redirect, outages answered 503 and recovered from.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{TestApp, PASSWORD};
+use reqwest::StatusCode;
+
+fn assert_security_headers(res: &reqwest::Response, what: &str) {
+    let h = res.headers();
+    let get = |n: &str| h.get(n).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_else(|| panic!("{what}: no {n}"));
+    let csp = get("content-security-policy");
+    for part in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self' 'nonce-"] {
+        assert!(csp.contains(part), "{what}: CSP lacks {part}: {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+    assert_eq!(get("strict-transport-security"), "max-age=31536000; includeSubDomains", "{what}");
+    assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(get("referrer-policy"), "same-origin", "{what}");
+    assert_eq!(get("cross-origin-opener-policy"), "same-origin", "{what}");
+    assert!(get("permissions-policy").contains("camera=()"), "{what}");
+}
+
+#[tokio::test]
+async fn every_kind_of_response_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.signed_in("Headers").await;
+    let cases = [
+        ("page", client.get(app.url("/sign-in")).send().await.unwrap(), StatusCode::SEE_OTHER),
+        ("signed-in page", client.get(app.url("/overview")).send().await.unwrap(), StatusCode::OK),
+        ("server function", app.call(&client, "get_me", &[]).await, StatusCode::OK),
+        ("static file", client.get(app.url("/favicon.svg")).send().await.unwrap(), StatusCode::OK),
+        ("404", client.get(app.url("/no/such/page")).send().await.unwrap(), StatusCode::NOT_FOUND),
+        ("404 static", client.get(app.url("/pkg/missing.js")).send().await.unwrap(), StatusCode::NOT_FOUND),
+        ("405", client.put(app.url("/healthz")).header("origin", &app.base).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED),
+        ("signed-out gate", app.client().get(app.url("/overview")).send().await.unwrap(), StatusCode::SEE_OTHER),
+    ];
+    for (what, res, status) in &cases {
+        assert_eq!(res.status(), *status, "{what}");
+        assert_security_headers(res, what);
+    }
+    // The page's nonce is the one in its CSP, and nothing private is cacheable.
+    let res = client.get(app.url("/overview")).send().await.unwrap();
+    let csp = res.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_owned();
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "hydration script carries the nonce");
+}
+
+#[tokio::test]
+async fn security_txt_is_served() {
+    let app = TestApp::spawn().await;
+    let res = app.client().get(app.url("/.well-known/security.txt")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Contact:") && body.contains("Expires:"));
+}
+
+#[tokio::test]
+async fn cross_origin_posts_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let email = app.owner("Csrf").await;
+    let client = app.client();
+    for (origin, site) in [(Some("https://evil.example"), None), (None, Some("cross-site")), (Some("null"), None)] {
+        let mut req = client
+            .post(app.url("/api/sign_in"))
+            .form(&[("email", email.as_str()), ("password", PASSWORD)]);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin:?} {site:?}");
+        assert!(common::session_set_cookie(&res).is_none());
+    }
+    use sqlx::Row as _;
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM audit_events WHERE action = 'sign_in'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "no sign-in was even attempted");
+}
+
+#[tokio::test]
+async fn only_tls_1_2_and_1_3_are_offered() {
+    let app = TestApp::spawn().await;
+    let pem = std::fs::read(app.settings.data_dir.join("tls/dev-cert.pem")).unwrap();
+    let cert = reqwest::Certificate::from_pem(&pem).unwrap();
+    let connect = |min: reqwest::tls::Version, max: reqwest::tls::Version| {
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(cert.clone())
+            .min_tls_version(min)
+            .max_tls_version(max)
+            .build()
+            .unwrap()
+    };
+    for v in [reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_3] {
+        let res = connect(v, v).get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = reqwest::Client::new().get(app.url("/healthz").replace("https://", "http://")).send().await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+}
+
+#[tokio::test]
+async fn plain_http_only_redirects_to_https() {
+    let app = TestApp::spawn_with(|s| s.redirect_addr = Some("127.0.0.1:0".parse().unwrap())).await;
+    let addr = app.running.as_ref().unwrap().redirect_addr.unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = client
+        .get(format!("http://{addr}/overview?x=1"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    let loc = res.headers().get("location").unwrap().to_str().unwrap();
+    // The target is the configured public URL, never the Host the client sent.
+    assert_eq!(loc, format!("{}/overview?x=1", server::config::Settings::default().public_url));
+}
+
+#[tokio::test]
+async fn database_outage_gives_503_and_recovers_by_itself() {
+    let app = TestApp::spawn_with(|s| {
+        s.database_max_connections = 2;
+        s.database_acquire_timeout_ms = 300;
+    })
+    .await;
+    let (client, _) = app.signed_in("Outage").await;
+    // Hold every connection: the database is, for the server, unavailable.
+    let held = vec![app.state.pool.acquire().await.unwrap(), app.state.pool.acquire().await.unwrap()];
+    let page = app.get(&client, "/overview").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.headers().get("retry-after").is_some());
+    assert!(page.text().await.unwrap().contains("temporarily unavailable"));
+    let api = app.call(&client, "get_me", &[]).await;
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    drop(held);
+    assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::OK);
+}
