@@ -99,7 +99,9 @@ impl Settings {
             Some(path) => fig = fig.merge(Toml::file(path)),
             None => fig = fig.merge(Toml::file("rampart.toml")),
         }
-        let fig = fig.merge(Env::prefixed("RAMPART_").ignore(&["config"]));
+        // Only variables that name a setting: other RAMPART_* variables (tooling's own) are not ours to refuse.
+        let known = known_keys();
+        let fig = fig.merge(Env::prefixed("RAMPART_").filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))));
         let settings: Settings = fig.extract().map_err(|e| ConfigError(describe(e)))?;
         settings.validate()?;
         Ok(settings)
@@ -140,6 +142,16 @@ impl Settings {
     }
 }
 
+/// The names of every setting.
+fn known_keys() -> Vec<String> {
+    let mut keys: Vec<String> = match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    keys.push("master_key".to_owned());
+    keys
+}
+
 /// Figment's errors name the key and where its value came from; keep that, drop the noise.
 fn describe(err: figment::Error) -> String {
     err.into_iter()
@@ -164,6 +176,25 @@ mod tests {
         s.master_key = Some(SecretString::from("c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw".to_owned()));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
+    }
+
+    #[test]
+    fn environment_overrides_and_foreign_variables_are_left_alone() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DATABASE_URL", "postgres://db.internal/rampart");
+            jail.set_env("RAMPART_TRUSTED_PROXIES", "[10.0.0.0/8]");
+            jail.set_env("RAMPART_BIN", "/usr/local/bin/rampart");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.database_url, "postgres://db.internal/rampart");
+            assert_eq!(s.trusted_proxies.len(), 1);
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rampart.toml", "databse_url = \"typo\"")?;
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("databse_url"), "a typo in the file is refused: {err}");
+            Ok(())
+        });
     }
 
     #[test]

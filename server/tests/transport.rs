@@ -147,3 +147,53 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     drop(held);
     assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_suite_runs_on_the_database_it_was_asked_for() {
+    let app = TestApp::spawn().await;
+    let conn = app.state.pool.acquire().await.unwrap();
+    let expected = if common::backend_name() == "postgres" { "PostgreSQL" } else { "SQLite" };
+    assert_eq!(conn.backend_name(), expected);
+}
+
+async fn last_sign_in_ip(app: &TestApp) -> String {
+    use sqlx::Row as _;
+    sqlx::query("SELECT ip FROM audit_events WHERE action = 'sign_in' ORDER BY created_at DESC, id DESC")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn behind_a_proxy_hsts_stays_and_only_trusted_proxies_are_believed() {
+    let app = TestApp::spawn_with(|s| {
+        s.behind_proxy = true;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let client = app.client();
+    let res = client.get(app.url("/sign-in")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_security_headers(&res, "behind proxy");
+    client
+        .post(app.url("/api/sign_in"))
+        .header("x-forwarded-for", "203.0.113.66, 198.51.100.23")
+        .form(&[("email", "who@proxy.example"), ("password", "whatever-it-is")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last_sign_in_ip(&app).await, "198.51.100.23");
+
+    // Without trusted proxies the header is the client's word, and ignored.
+    let direct = TestApp::spawn().await;
+    direct
+        .client()
+        .post(direct.url("/api/sign_in"))
+        .header("x-forwarded-for", "198.51.100.23")
+        .form(&[("email", "who@proxy.example"), ("password", "whatever-it-is")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last_sign_in_ip(&direct).await, "127.0.0.1");
+}

@@ -1,5 +1,6 @@
 //! A labelled password input. Paste is allowed; once the page is interactive a "Show" button reveals what
-//! was typed (NIST 800-63B-4 §3.1.1.2 recommends offering it).
+//! was typed (NIST 800-63B-4 §3.1.1.2 recommends offering it). No `minlength`: the server's refusal says
+//! exactly why, which the browser's generic bubble would pre-empt.
 
 use leptos::prelude::*;
 
@@ -10,7 +11,6 @@ pub fn PasswordField(
     label: &'static str,
     autocomplete: &'static str,
     #[prop(optional)] hint: Option<String>,
-    #[prop(optional)] minlength: Option<usize>,
 ) -> impl IntoView {
     let shown = RwSignal::new(false);
     let hydrated = RwSignal::new(false);
@@ -27,7 +27,6 @@ pub fn PasswordField(
                     type=move || if shown.get() { "text" } else { "password" }
                     autocomplete=autocomplete
                     required
-                    minlength=minlength.map(|m| m.to_string())
                     maxlength="1024"
                     aria-describedby=has_hint.then(|| hint_id.clone())
                     spellcheck="false"

@@ -36,7 +36,6 @@ pub fn SetupPage() -> impl IntoView {
                                     name="password"
                                     label="New password"
                                     autocomplete="new-password"
-                                    minlength=info.policy.min_chars
                                     hint=format!(
                                         "At least {} characters. A few unrelated words make a strong, memorable password. \
                                          Common passwords and your email or organisation name are refused.",

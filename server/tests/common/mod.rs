@@ -20,7 +20,7 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub running: Option<Running>,
-    cert: reqwest::Certificate,
+    cert: Option<reqwest::Certificate>,
     _dir: tempfile::TempDir,
 }
 
@@ -68,10 +68,13 @@ impl TestApp {
         tweak(&mut settings);
         let clock = ManualClock::starting_now();
         let running = server::start(&settings, clock.clone()).await.expect("server starts");
-        let base = format!("https://127.0.0.1:{}", running.addr.port());
+        let scheme = if settings.behind_proxy { "http" } else { "https" };
+        let base = format!("{scheme}://127.0.0.1:{}", running.addr.port());
         settings.public_url = base.clone();
-        let pem = std::fs::read(dir.path().join("tls/dev-cert.pem")).unwrap();
-        let cert = reqwest::Certificate::from_pem(&pem).unwrap();
+        let cert = (!settings.behind_proxy).then(|| {
+            let pem = std::fs::read(dir.path().join("tls/dev-cert.pem")).unwrap();
+            reqwest::Certificate::from_pem(&pem).unwrap()
+        });
         Self { base, state: running.state.clone(), settings, clock, running: Some(running), cert, _dir: dir }
     }
 
@@ -79,14 +82,15 @@ impl TestApp {
     pub fn client(&self) -> Client {
         let mut headers = HeaderMap::new();
         headers.insert("user-agent", HeaderValue::from_static("rampart-tests/1.0"));
-        Client::builder()
+        let mut builder = Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .tls_built_in_root_certs(false)
-            .add_root_certificate(self.cert.clone())
-            .default_headers(headers)
-            .build()
-            .unwrap()
+            .default_headers(headers);
+        if let Some(cert) = &self.cert {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder.build().unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,78 @@
+# Rampart. `make run` serves the console; `make test` proves it. Both first install whatever is missing
+# (see shared/TOOLCHAIN.md for why each version and flag).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+
+# One target dir that survives between runs (and CI runs on the same machine): warm builds stay warm.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/rampart/target
+TOOLS := $(HOME)/.cache/rampart/tools
+export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+LEPTOS_VERSION      := 0.3.11
+WASM_BINDGEN_VERSION := 0.2.130
+SASS_VERSION        := 1.108.2
+BINARYEN_VERSION    := 132.0.0
+AUDIT_VERSION       := 0.22.2
+ADVISORY_DB         ?= $(abspath ../shared/advisory-db)
+
+BIN  := $(CARGO_TARGET_DIR)/release/rampart
+SITE := $(CURDIR)/target/site
+export RAMPART_SITE_ROOT ?= $(SITE)
+
+.PHONY: run test bench tools test-tools build lint unit test-sqlite test-postgres e2e audit
+
+## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
+run: tools build
+	$(BIN) serve
+
+## test: fmt, clippy, unit + integration tests on SQLite and PostgreSQL, Playwright (JS on and off), audit
+test: tools test-tools lint test-sqlite test-postgres build e2e audit
+	@echo "make test: all checks passed"
+
+build: tools
+	cargo leptos build --release
+	@# cargo-leptos skips dot-directories of the assets dir; security.txt lives in one (RFC 9116).
+	mkdir -p target/site/.well-known && cp -r public/.well-known/. target/site/.well-known/
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(LEPTOS_VERSION)" || \
+	  cargo install cargo-leptos@$(LEPTOS_VERSION) --locked --ignore-rust-version --features no_downloads
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@# Debian's binaryen 108 builds a WASM that never hydrates: only npm's $(BINARYEN_VERSION) will do.
+	@(sass --version 2>/dev/null | grep -q "^$(SASS_VERSION)" && \
+	  wasm-opt --version 2>/dev/null | grep -q "version $(firstword $(subst ., ,$(BINARYEN_VERSION)))") || \
+	  npm install --prefix $(TOOLS) --no-audit --no-fund sass@$(SASS_VERSION) binaryen@$(BINARYEN_VERSION)
+
+test-tools:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
+	@(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	@cargo audit --version 2>/dev/null | grep -q "$(AUDIT_VERSION)" || cargo install cargo-audit@$(AUDIT_VERSION) --locked
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-sqlite:
+	cargo test --workspace
+
+test-postgres:
+	./scripts/with-postgres.sh cargo test -p server --tests
+
+e2e:
+	cd end2end && RAMPART_BIN=$(BIN) npx playwright test
+
+audit:
+	cargo audit --no-fetch --db $(ADVISORY_DB)
+
+## bench: figures (no pass/fail): page vs static req/s and p99, argon2 cost, page p99 under a sign-in storm
+bench: tools build
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	cargo bench -p server --bench argon2
+	RAMPART_BIN=$(BIN) ./scripts/bench.sh

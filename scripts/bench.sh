@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make bench`: starts the release server on loopback with a throwaway database, signs an owner in, and
+# prints figures (no pass/fail):
+#   1. req/s and p99 of a bare static response (/healthz, and a static file) and of the signed-in overview
+#      page, in the same run (wrk, 2 threads, 32 connections, 10 s each); the ratio is what counts;
+#   2. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory.
+set -euo pipefail
+BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}
+PORT=${BENCH_PORT:-19443}
+BASE="https://127.0.0.1:$PORT"
+DUR=${BENCH_SECONDS:-10}
+DATA=$(mktemp -d /tmp/rampart-bench.XXXXXX)
+export RAMPART_DATA_DIR=$DATA RAMPART_DATABASE_URL="sqlite://$DATA/rampart.db" RAMPART_LISTEN_ADDR="127.0.0.1:$PORT" \
+  RAMPART_REDIRECT_ADDR="127.0.0.1:$((PORT + 1))" RAMPART_PUBLIC_URL="$BASE" RAMPART_LOG=warn \
+  RAMPART_DEMO_OWNER_EMAIL=demo@bench.example
+
+"$BIN" serve >"$DATA/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 100); do curl -ksf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+
+EMAIL=owner@bench.example
+PASSWORD=bench-mark-passphrase-quartz
+LINK=$("$BIN" tenant create --name Bench --owner "$EMAIL" | grep '/setup/' | tr -d ' ')
+TOKEN=${LINK##*/}
+curl -ksf -o /dev/null -H "Origin: $BASE" --data-urlencode "token=$TOKEN" --data-urlencode "password=$PASSWORD" "$BASE/api/complete_setup"
+COOKIE=$(curl -ks -o /dev/null -D - -H "Origin: $BASE" --data-urlencode "email=$EMAIL" --data-urlencode "password=$PASSWORD" \
+  "$BASE/api/sign_in" | tr -d '\r' | sed -n 's/^set-cookie: \(__Host-rampart=[^;]*\).*/\1/Ip')
+[ -n "$COOKIE" ] || { echo "bench: sign-in failed" >&2; exit 1; }
+curl -ksf -o /dev/null -H "Cookie: $COOKIE" "$BASE/overview" || { echo "bench: overview not reachable" >&2; exit 1; }
+
+summary() { # label, wrk output
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$2")
+  printf '%-40s %10s req/s   p99 %s\n' "$1" "$rps" "$p99"
+  echo "$rps"
+}
+
+echo "== page vs static ($DUR s each, 32 connections, wrk -t2, same server, same run)"
+R_HEALTH=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")
+R_FILE=$(summary "GET /favicon.svg (static file)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/favicon.svg")")
+R_PAGE=$(summary "GET /overview (signed in, full SSR page)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")
+head -n1 <<<"$R_HEALTH"; head -n1 <<<"$R_FILE"; head -n1 <<<"$R_PAGE"
+awk -v p="$(tail -n1 <<<"$R_PAGE")" -v h="$(tail -n1 <<<"$R_HEALTH")" -v f="$(tail -n1 <<<"$R_FILE")" \
+  'BEGIN { printf "ratio overview/healthz: %.1f %%   overview/static file: %.1f %%\n", 100*p/h, 100*p/f }'
+
+echo "== sign-in storm: 200 concurrent wrong-password sign-ins for $((DUR + 4)) s, overview measured meanwhile"
+cat >"$DATA/storm.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "email=$EMAIL&password=wrong-guess-attempt-000"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Origin"] = "$BASE"
+LUA
+RSS_BEFORE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+wrk -t1 -c200 -d"$((DUR + 4))s" --timeout 60s --latency -s "$DATA/storm.lua" "$BASE/api/sign_in" >"$DATA/storm.out" &
+STORM=$!
+sleep 2
+R_UNDER=$(summary "GET /overview during the storm" "$(wrk -t1 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")
+wait $STORM
+head -n1 <<<"$R_UNDER"
+summary "POST /api/sign_in (wrong password)" "$(cat "$DATA/storm.out")" | head -n1
+echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak (VmHWM) $(awk '/VmHWM/ {print $2}' /proc/$PID/status) KiB"
