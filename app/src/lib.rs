@@ -1,8 +1,8 @@
 //! Rampart's console: pages and server functions (both sides), and the domain (`backend`, server only).
 #![forbid(unsafe_code)]
 
-mod app;
 pub mod api;
+mod app;
 pub mod components;
 pub mod model;
 pub mod pages;

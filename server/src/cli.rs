@@ -86,8 +86,8 @@ pub fn run() -> ExitCode {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
@@ -96,7 +96,10 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
         Command::Serve { .. } => {
             let running = start(&settings, Arc::new(SystemClock)).await?;
             if let Some(link) = ensure_demo_tenant(&settings, &running.state).await? {
-                println!("Created the demo tenant. Its owner ({}) sets a password here (valid 24 hours, once):", settings.demo_owner_email);
+                println!(
+                    "Created the demo tenant. Its owner ({}) sets a password here (valid 24 hours, once):",
+                    settings.demo_owner_email
+                );
                 println!("  {link}");
             }
             println!("Rampart is serving {} (listening on {})", settings.public_origin(), running.addr);
@@ -123,7 +126,9 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             })?;
             println!("Created tenant {} ({})", name.trim(), created.id);
             match created.setup_token {
-                Some(token) => println!("Owner setup link (valid 24 hours, single use):\n  {}", setup_link(&settings, &token)),
+                Some(token) => {
+                    println!("Owner setup link (valid 24 hours, single use):\n  {}", setup_link(&settings, &token))
+                }
                 None => println!("The owner already has an account and signs in with it."),
             }
             Ok(())

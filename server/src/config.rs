@@ -101,7 +101,8 @@ impl Settings {
         }
         // Only variables that name a setting: other RAMPART_* variables (tooling's own) are not ours to refuse.
         let known = known_keys();
-        let fig = fig.merge(Env::prefixed("RAMPART_").filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))));
+        let fig = fig
+            .merge(Env::prefixed("RAMPART_").filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))));
         let settings: Settings = fig.extract().map_err(|e| ConfigError(describe(e)))?;
         settings.validate()?;
         Ok(settings)
@@ -110,7 +111,8 @@ impl Settings {
     /// Checks what serde cannot: shapes of URLs and ranges of numbers.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://")
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
             return bad("database_url", "must start with sqlite: or postgres://");
@@ -166,6 +168,7 @@ fn describe(err: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its (large) error type
 mod tests {
     use super::*;
 

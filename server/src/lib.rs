@@ -97,7 +97,8 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running
 
 /// Starts serving an already-built state.
 pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Running, StartError> {
-    let tls = if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
+    let tls =
+        if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
     let leptos = LeptosOptions::builder()
         .output_name("rampart")
         .site_root(settings.site_root.to_string_lossy().to_string())
@@ -118,9 +119,8 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
     let mut tasks = vec![tokio::spawn(serve::serve(listener, app, tls, rx.clone()))];
     let mut redirect_addr = None;
     if let (Some(raddr), false) = (settings.redirect_addr, settings.behind_proxy) {
-        let listener = serve::bind(raddr)
-            .await
-            .map_err(|e| StartError::Runtime(format!("redirect_addr {raddr}: {e}")))?;
+        let listener =
+            serve::bind(raddr).await.map_err(|e| StartError::Runtime(format!("redirect_addr {raddr}: {e}")))?;
         redirect_addr = listener.local_addr().ok();
         tasks.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
     }

@@ -18,7 +18,12 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// Serves `app` on `listener` until `shutdown` flips; TLS when `tls` is given.
-pub async fn serve(listener: TcpListener, app: Router, tls: Option<Arc<ServerConfig>>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let acceptor = tls.map(TlsAcceptor::from);
     loop {
         let (tcp, peer) = tokio::select! {

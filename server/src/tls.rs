@@ -20,10 +20,12 @@ pub fn cert_paths(settings: &Settings) -> Result<(PathBuf, PathBuf), String> {
     let key = dir.join("dev-key.pem");
     if !cert.exists() || !key.exists() {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-        let generated = rcgen::generate_simple_self_signed(names).map_err(|e| format!("generating certificate: {e}"))?;
+        let generated =
+            rcgen::generate_simple_self_signed(names).map_err(|e| format!("generating certificate: {e}"))?;
         let _ = std::fs::remove_file(&key);
         let _ = std::fs::remove_file(&cert);
-        write_private(&key, generated.key_pair.serialize_pem().as_bytes()).map_err(|e| format!("{}: {e}", key.display()))?;
+        write_private(&key, generated.key_pair.serialize_pem().as_bytes())
+            .map_err(|e| format!("{}: {e}", key.display()))?;
         std::fs::write(&cert, generated.cert.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
         tracing::info!(path = %cert.display(), "generated a self-signed development certificate");
     }

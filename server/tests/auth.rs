@@ -25,7 +25,8 @@ async fn setup_link_is_long_single_use_and_sets_the_password() {
     assert_eq!(res.headers().get("location").unwrap(), "/sign-in?setup=done");
 
     // Used once: the same link is now refused, in the API and on the page.
-    let again = app.call(&client, "complete_setup", &[("token", &token), ("password", "another-long-passphrase-9")]).await;
+    let again =
+        app.call(&client, "complete_setup", &[("token", &token), ("password", "another-long-passphrase-9")]).await;
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     let page = app.get(&app.client(), &format!("/setup/{token}")).await.text().await.unwrap();
     assert!(page.contains("invalid, expired or already used"), "{page}");
@@ -87,8 +88,9 @@ async fn wrong_password_and_unknown_email_look_the_same() {
     let app = TestApp::spawn().await;
     let email = app.owner("Same").await;
     let wrong = app.call(&app.client(), "sign_in", &[("email", &email), ("password", "not-the-password-at-all")]).await;
-    let unknown =
-        app.call(&app.client(), "sign_in", &[("email", "ghost@same.example"), ("password", "not-the-password-at-all")]).await;
+    let unknown = app
+        .call(&app.client(), "sign_in", &[("email", "ghost@same.example"), ("password", "not-the-password-at-all")])
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong.status(), unknown.status());
     assert!(session_set_cookie(&wrong).is_none() && session_set_cookie(&unknown).is_none());
@@ -115,13 +117,8 @@ async fn session_cookie_has_every_flag_and_is_cycled_at_sign_in() {
     let second = app.call(&client, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
     let new = cookie_value(&session_set_cookie(&second).expect("a new session cookie"));
     assert_ne!(old, new);
-    let stale = app
-        .client()
-        .get(app.url("/overview"))
-        .header("cookie", format!("__Host-rampart={old}"))
-        .send()
-        .await
-        .unwrap();
+    let stale =
+        app.client().get(app.url("/overview")).header("cookie", format!("__Host-rampart={old}")).send().await.unwrap();
     assert_eq!(stale.status(), StatusCode::SEE_OTHER);
     assert_eq!(stale.headers().get("location").unwrap(), "/sign-in");
 }
@@ -203,13 +200,15 @@ async fn sign_ins_failures_and_sign_outs_are_audited() {
     let client = app.client();
     app.call(&client, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
     let events = app.events(&client).await;
-    let has = |action: &str, outcome: &str| events.iter().any(|(a, o, who)| a == action && o == outcome && who == &email);
+    let has =
+        |action: &str, outcome: &str| events.iter().any(|(a, o, who)| a == action && o == outcome && who == &email);
     assert!(has("setup_link.use", "success"), "{events:?}");
     assert!(has("password.set", "success"), "{events:?}");
     assert!(has("sign_in", "failure"), "{events:?}");
     assert!(has("sign_in", "success"), "{events:?}");
     // Nothing secret is recorded.
-    let rows = sqlx::query("SELECT actor, detail, user_agent FROM audit_events").fetch_all(&app.state.pool).await.unwrap();
+    let rows =
+        sqlx::query("SELECT actor, detail, user_agent FROM audit_events").fetch_all(&app.state.pool).await.unwrap();
     use sqlx::Row as _;
     for r in rows {
         let text = format!("{}{}{}", r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2));
@@ -230,18 +229,23 @@ async fn forms_work_without_javascript() {
     let token = app.create_tenant("NoJs", "nojs@nojs.example").await;
     let client = app.client();
     // An error goes back to the form page, which shows it.
-    let res = app.post_html(&client, "complete_setup", &[("token", &token), ("password", "short")], &format!("/setup/{token}")).await;
+    let res = app
+        .post_html(&client, "complete_setup", &[("token", &token), ("password", "short")], &format!("/setup/{token}"))
+        .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let back = res.headers().get("location").unwrap().to_str().unwrap().to_owned();
     assert!(back.contains("__err="), "{back}");
     let page = client.get(&back).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
     assert!(page.contains("at least 15 characters"), "{page}");
 
-    let res = app.post_html(&client, "complete_setup", &[("token", &token), ("password", PASSWORD)], &format!("/setup/{token}")).await;
+    let res = app
+        .post_html(&client, "complete_setup", &[("token", &token), ("password", PASSWORD)], &format!("/setup/{token}"))
+        .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers().get("location").unwrap(), "/sign-in?setup=done");
 
-    let res = app.post_html(&client, "sign_in", &[("email", "nojs@nojs.example"), ("password", PASSWORD)], "/sign-in").await;
+    let res =
+        app.post_html(&client, "sign_in", &[("email", "nojs@nojs.example"), ("password", PASSWORD)], "/sign-in").await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers().get("location").unwrap(), "/overview");
     assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::OK);

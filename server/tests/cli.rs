@@ -18,7 +18,11 @@ fn rampart(dir: &std::path::Path, db: &str) -> Command {
 #[tokio::test]
 async fn invalid_configuration_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let out = rampart(dir.path(), "sqlite://x.db").env("RAMPART_SESSION_IDLE_MINUTES", "soon").arg("migrate").output().unwrap();
+    let out = rampart(dir.path(), "sqlite://x.db")
+        .env("RAMPART_SESSION_IDLE_MINUTES", "soon")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("session_idle_minutes"), "{err}");
@@ -53,7 +57,8 @@ async fn tenants_are_created_and_listed_with_names_and_ids_only() {
     assert_eq!(dup.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&dup.stderr).contains("exists"));
 
-    let bad = rampart(dir.path(), &db).args(["tenant", "create", "--name", "X", "--owner", "not-an-email"]).output().unwrap();
+    let bad =
+        rampart(dir.path(), &db).args(["tenant", "create", "--name", "X", "--owner", "not-an-email"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 
     let out = rampart(dir.path(), &db).args(["tenant", "list"]).output().unwrap();

@@ -33,7 +33,11 @@ async fn every_kind_of_response_carries_the_security_headers() {
         ("static file", client.get(app.url("/favicon.svg")).send().await.unwrap(), StatusCode::OK),
         ("404", client.get(app.url("/no/such/page")).send().await.unwrap(), StatusCode::NOT_FOUND),
         ("404 static", client.get(app.url("/pkg/missing.js")).send().await.unwrap(), StatusCode::NOT_FOUND),
-        ("405", client.put(app.url("/healthz")).header("origin", &app.base).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED),
+        (
+            "405",
+            client.put(app.url("/healthz")).header("origin", &app.base).send().await.unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
         ("signed-out gate", app.client().get(app.url("/overview")).send().await.unwrap(), StatusCode::SEE_OTHER),
     ];
     for (what, res, status) in &cases {
@@ -64,9 +68,7 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
     let email = app.owner("Csrf").await;
     let client = app.client();
     for (origin, site) in [(Some("https://evil.example"), None), (None, Some("cross-site")), (Some("null"), None)] {
-        let mut req = client
-            .post(app.url("/api/sign_in"))
-            .form(&[("email", email.as_str()), ("password", PASSWORD)]);
+        let mut req = client.post(app.url("/api/sign_in")).form(&[("email", email.as_str()), ("password", PASSWORD)]);
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
@@ -114,12 +116,7 @@ async fn plain_http_only_redirects_to_https() {
     let app = TestApp::spawn_with(|s| s.redirect_addr = Some("127.0.0.1:0".parse().unwrap())).await;
     let addr = app.running.as_ref().unwrap().redirect_addr.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = client
-        .get(format!("http://{addr}/overview?x=1"))
-        .header("host", "evil.example")
-        .send()
-        .await
-        .unwrap();
+    let res = client.get(format!("http://{addr}/overview?x=1")).header("host", "evil.example").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     let loc = res.headers().get("location").unwrap().to_str().unwrap();
     // The target is the configured public URL, never the Host the client sent.

@@ -40,11 +40,7 @@ pub(crate) mod ssr {
 
     /// The signed-in tenant context, as the auth middleware resolved it for this request.
     pub fn tenant_ctx() -> Result<TenantCtx, AppError> {
-        parts()?
-            .extensions
-            .get::<CurrentAuth>()
-            .and_then(|a| a.0.clone())
-            .ok_or(AppError::Unauthenticated)
+        parts()?.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthenticated)
     }
 
     /// Gives an error its HTTP status, unless the call is a plain no-JS form post: that one must stay a

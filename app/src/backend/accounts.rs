@@ -23,7 +23,11 @@ pub fn validate_email(email: &str) -> Result<String, AppError> {
         return Err(bad());
     }
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.')
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
     {
         return Err(bad());
     }
@@ -38,7 +42,8 @@ mod tests {
     fn emails_are_checked_and_keyed() {
         assert_eq!(validate_email("  Alice@Example.com ").unwrap(), "Alice@Example.com");
         assert_eq!(email_key(" Alice@Example.COM"), "alice@example.com");
-        for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@@example.com", "a@example.com."] {
+        for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@@example.com", "a@example.com."]
+        {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

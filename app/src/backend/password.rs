@@ -30,12 +30,7 @@ pub fn normalize(password: &str) -> String {
 }
 
 /// Checks a new password against the rules; the error names the reason.
-pub fn check_new_password(
-    password: &str,
-    min_chars: usize,
-    email: &str,
-    tenant_name: &str,
-) -> Result<(), AppError> {
+pub fn check_new_password(password: &str, min_chars: usize, email: &str, tenant_name: &str) -> Result<(), AppError> {
     let pw = normalize(password);
     let chars = pw.chars().count();
     if chars < min_chars {
@@ -45,10 +40,7 @@ pub fn check_new_password(
         ));
     }
     if chars > MAX_CHARS {
-        return Err(AppError::validation(
-            "password",
-            format!("Use at most {MAX_CHARS} characters."),
-        ));
+        return Err(AppError::validation("password", format!("Use at most {MAX_CHARS} characters.")));
     }
     let lower = pw.to_lowercase();
     let email = email.trim().to_lowercase();
@@ -58,10 +50,7 @@ pub fn check_new_password(
         return Err(AppError::validation("password", "Don't use your email address in your password."));
     }
     if tenant.chars().count() >= 3 && lower.contains(&tenant) {
-        return Err(AppError::validation(
-            "password",
-            "Don't use your organisation's name in your password.",
-        ));
+        return Err(AppError::validation("password", "Don't use your organisation's name in your password."));
     }
     let distinct = {
         let mut cs: Vec<char> = lower.chars().collect();
@@ -70,10 +59,7 @@ pub fn check_new_password(
         cs.len()
     };
     if distinct < 5 {
-        return Err(AppError::validation(
-            "password",
-            "This password repeats too few different characters to be safe.",
-        ));
+        return Err(AppError::validation("password", "This password repeats too few different characters to be safe."));
     }
     // zxcvbn's matchers are super-linear; beyond 64 characters a blocklist hit is impossible anyway.
     if chars <= 64 {
@@ -100,10 +86,7 @@ pub fn check_new_password(
                 .and_then(|f| f.warning())
                 .map(|w| w.to_string())
                 .unwrap_or_else(|| "It follows a pattern that is easy to guess.".to_owned());
-            return Err(AppError::validation(
-                "password",
-                format!("This password is too easy to guess: {why}"),
-            ));
+            return Err(AppError::validation("password", format!("This password is too easy to guess: {why}")));
         }
     }
     Ok(())
@@ -176,9 +159,7 @@ impl Hasher {
             let current = Params::try_from(&parsed).ok();
             let outdated = parsed.algorithm != Algorithm::Argon2id.ident()
                 || current.is_none_or(|c| {
-                    c.m_cost() != params.m_cost()
-                        || c.t_cost() != params.t_cost()
-                        || c.p_cost() != params.p_cost()
+                    c.m_cost() != params.m_cost() || c.t_cost() != params.t_cost() || c.p_cost() != params.p_cost()
                 });
             let rehash = if ok && outdated { Some(hash_blocking(&params, &pw)?) } else { None };
             Ok(Verified { ok, rehash })

@@ -20,11 +20,7 @@ const MAX_UA: usize = 256;
 impl RequestMeta {
     /// Reads the client IP extension and the User-Agent header.
     pub fn from_parts(parts: &http::request::Parts) -> Self {
-        let ip = parts
-            .extensions
-            .get::<ClientIp>()
-            .map(|c| c.0.to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
+        let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_else(|| "unknown".to_owned());
         let user_agent = parts
             .headers
             .get(http::header::USER_AGENT)

@@ -118,8 +118,7 @@ fn backend_err(err: sqlx::Error) -> session_store::Error {
 impl SqlSessionStore {
     async fn write(&self, record: &Record, upsert: bool) -> session_store::Result<bool> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let auth: Option<AuthState> =
-            record.data.get(AUTH_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let auth: Option<AuthState> = record.data.get(AUTH_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
         let now = self.clock.now_ms();
         let expires_at = i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let on_conflict = if upsert {
@@ -132,15 +131,15 @@ impl SqlSessionStore {
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id_hash) DO {on_conflict}"
         );
         let done = sqlx::query(&sql)
-        .bind(id_hash(&record.id))
-        .bind(auth.as_ref().map(|a| a.ctx.account_id.0.clone()))
-        .bind(auth.as_ref().map(|a| a.ctx.tenant_id.0.clone()))
-        .bind(data)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(backend_err)?;
+            .bind(id_hash(&record.id))
+            .bind(auth.as_ref().map(|a| a.ctx.account_id.0.clone()))
+            .bind(auth.as_ref().map(|a| a.ctx.tenant_id.0.clone()))
+            .bind(data)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -78,13 +78,15 @@ pub async fn create_tenant(state: &AppState, name: &str, owner_email: &str) -> R
             (id, false)
         }
     };
-    sqlx::query("INSERT INTO memberships (id, tenant_id, account_id, role, created_at) VALUES ($1, $2, $3, 'owner', $4)")
-        .bind(MembershipId::new().as_str())
-        .bind(tenant_id.as_str())
-        .bind(account_id.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO memberships (id, tenant_id, account_id, role, created_at) VALUES ($1, $2, $3, 'owner', $4)",
+    )
+    .bind(MembershipId::new().as_str())
+    .bind(tenant_id.as_str())
+    .bind(account_id.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     let setup_token = if has_password {
         None
     } else {

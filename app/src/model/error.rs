@@ -73,9 +73,7 @@ impl fmt::Display for AppError {
             Self::RateLimited { retry_after } => {
                 write!(f, "Too many attempts. Try again in {retry_after} seconds.")
             }
-            Self::Unavailable => {
-                f.write_str("Rampart is temporarily unavailable. Please try again in a moment.")
-            }
+            Self::Unavailable => f.write_str("Rampart is temporarily unavailable. Please try again in a moment."),
             Self::Internal { op_id } => write!(f, "Something went wrong (ref {op_id})."),
         }
     }

@@ -37,13 +37,9 @@ impl TrustedProxies {
 }
 
 pub async fn client_ip(State(proxies): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let xff: Vec<&str> =
-        req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let xff: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
     let ip = proxies.client_ip(peer, &xff);
     req.extensions_mut().insert(ClientIp(ip.to_canonical()));
     next.run(req).await

@@ -15,7 +15,13 @@ use std::sync::Arc;
 pub struct AllowedOrigin(pub Arc<str>);
 
 /// Whether a request with these headers may change state.
-pub fn allowed(method: &Method, origin: Option<&str>, fetch_site: Option<&str>, host: Option<&str>, public: &str) -> bool {
+pub fn allowed(
+    method: &Method,
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    host: Option<&str>,
+    public: &str,
+) -> bool {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
@@ -33,7 +39,13 @@ pub fn allowed(method: &Method, origin: Option<&str>, fetch_site: Option<&str>, 
 pub async fn same_origin_only(State(public): State<AllowedOrigin>, req: Request, next: Next) -> Response {
     let h = req.headers();
     let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
-    if allowed(req.method(), get("origin"), get("sec-fetch-site"), h.get(header::HOST).and_then(|v| v.to_str().ok()), &public.0) {
+    if allowed(
+        req.method(),
+        get("origin"),
+        get("sec-fetch-site"),
+        h.get(header::HOST).and_then(|v| v.to_str().ok()),
+        &public.0,
+    ) {
         next.run(req).await
     } else {
         tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");

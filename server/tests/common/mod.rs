@@ -104,13 +104,7 @@ impl TestApp {
 
     /// Posts a form to a server function like the hydrated app does (no `Accept: text/html`).
     pub async fn call(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
-        client
-            .post(self.url(&format!("/api/{endpoint}")))
-            .header("origin", &self.base)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        client.post(self.url(&format!("/api/{endpoint}"))).header("origin", &self.base).form(form).send().await.unwrap()
     }
 
     /// Posts a form like a browser without JavaScript does.
