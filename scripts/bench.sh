@@ -20,10 +20,10 @@ trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DAT
 for _ in $(seq 1 100); do curl -ksf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 
 EMAIL=owner@bench.example
-PASSWORD=bench-mark-passphrase-quartz
+PASSWORD=copper-lantern-meadow-73
 LINK=$("$BIN" tenant create --name Bench --owner "$EMAIL" | grep '/setup/' | tr -d ' ')
 TOKEN=${LINK##*/}
-curl -ksf -o /dev/null -H "Origin: $BASE" --data-urlencode "token=$TOKEN" --data-urlencode "password=$PASSWORD" "$BASE/api/complete_setup"
+curl -ksS --fail-with-body -o /dev/null -H "Origin: $BASE" --data-urlencode "token=$TOKEN" --data-urlencode "password=$PASSWORD" "$BASE/api/complete_setup"
 COOKIE=$(curl -ks -o /dev/null -D - -H "Origin: $BASE" --data-urlencode "email=$EMAIL" --data-urlencode "password=$PASSWORD" \
   "$BASE/api/sign_in" | tr -d '\r' | sed -n 's/^set-cookie: \(__Host-rampart=[^;]*\).*/\1/Ip')
 [ -n "$COOKIE" ] || { echo "bench: sign-in failed" >&2; exit 1; }

@@ -1,7 +1,10 @@
 //! The document shell (server-rendered) and the router. Every route renders with `SsrMode::Async`, so the
 //! complete page is in the first response and forms work without JavaScript.
 
-use crate::pages::{AccessHistoryPage, HomePage, NotFoundPage, OverviewPage, SetupPage, SignInPage};
+use crate::pages::{
+    AccessHistoryPage, ConfirmAccessPage, ForgotPasswordPage, HomePage, MembersPage, NotFoundPage, OverviewPage,
+    RecoveryCodesPage, ResetPasswordPage, SecurityPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -49,6 +52,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup/:token") view=SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/access-history") view=AccessHistoryPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in/two-factor") view=SignInTwoFactorPage ssr=SsrMode::Async/>
+                <Route path=path!("/two-factor/setup") view=TwoFactorSetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/two-factor/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
+                <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/confirm-access") view=ConfirmAccessPage ssr=SsrMode::Async/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

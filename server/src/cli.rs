@@ -1,4 +1,4 @@
-//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant list`. It prints names, ids and setup links,
+//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`. It prints names, ids and setup links,
 //! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 
 use crate::config::Settings;
@@ -48,6 +48,16 @@ pub enum TenantCommand {
     },
     /// List tenants (id and name).
     List,
+    /// Add a member to a tenant (by id or name) and print the setup link of a new account.
+    AddMember {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// member, admin or auditor
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -130,6 +140,23 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
                     println!("Owner setup link (valid 24 hours, single use):\n  {}", setup_link(&settings, &token))
                 }
                 None => println!("The owner already has an account and signs in with it."),
+            }
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::AddMember { tenant, email, role } } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let token = tenants::add_member(&state, &tenant, &email, &role).await.map_err(|e| match e {
+                app::model::AppError::Validation { .. } | app::model::AppError::Conflict { .. } => {
+                    StartError::Config(e.to_string())
+                }
+                other => StartError::Runtime(other.to_string()),
+            })?;
+            println!("Added {} as {role}", email.trim());
+            match token {
+                Some(token) => {
+                    println!("Setup link (valid 24 hours, single use):\n  {}", setup_link(&settings, &token))
+                }
+                None => println!("The account exists and signs in with its password."),
             }
             Ok(())
         }

@@ -2,10 +2,11 @@
 //! `RAMPART_DATABASE_URL`). Built once in `main` and passed down; nothing else reads the environment.
 //! Secrets are `SecretString`s: their `Debug` is redacted and they are never logged.
 
+use app::backend::mail::{DkimConfig, MailConfig, Mailer};
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use figment::Figment;
 use ipnet::IpNet;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,17 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     /// Log filter (tracing EnvFilter syntax).
     pub log: String,
+    /// The `From` of every email.
+    pub mail_from: String,
+    /// `smtps://user:pass@host:465`, or `smtp://host:587` (STARTTLS required; `?tls=none` only to a loopback
+    /// host). A secret: it carries the credentials. Unset (or empty): messages go to `data_dir/outbox/`.
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// DKIM signing, when all three are set: every message is signed as `dkim_domain` with the key published
+    /// at `{dkim_selector}._domainkey.{dkim_domain}`; the key file is PEM, RSA (2048 bits or more) or Ed25519.
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
+    pub dkim_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -79,6 +91,11 @@ impl Default for Settings {
             demo_owner_email: "owner@demo.example".to_owned(),
             password_hash_concurrency: 0,
             log: "info".to_owned(),
+            mail_from: "Rampart <no-reply@rampart.localhost>".to_owned(),
+            smtp_url: None,
+            dkim_domain: None,
+            dkim_selector: None,
+            dkim_key_file: None,
         }
     }
 }
@@ -135,7 +152,52 @@ impl Settings {
         if self.session_idle_minutes > self.session_absolute_hours.saturating_mul(60) {
             return bad("session_idle_minutes", "must not exceed session_absolute_hours");
         }
+        self.dkim_settings()?;
+        // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
+        // is checked where it is read, in `mail_config`.
+        Mailer::new(MailConfig { dkim: None, ..self.mail_config_without_dkim() }).map_err(ConfigError)?;
         Ok(())
+    }
+
+    /// The mailer's configuration, reading the DKIM key file when DKIM is set.
+    pub fn mail_config(&self) -> Result<MailConfig, ConfigError> {
+        let dkim = match self.dkim_settings()? {
+            Some((domain, selector, file)) => {
+                let pem = std::fs::read_to_string(file)
+                    .map_err(|e| ConfigError(format!("dkim_key_file: {}: {e}", file.display())))?;
+                let private_key_pem = SecretString::from(pem);
+                Some(DkimConfig { domain: domain.to_owned(), selector: selector.to_owned(), private_key_pem })
+            }
+            None => None,
+        };
+        Ok(MailConfig { dkim, ..self.mail_config_without_dkim() })
+    }
+
+    fn mail_config_without_dkim(&self) -> MailConfig {
+        MailConfig {
+            from: self.mail_from.clone(),
+            outbox_dir: self.data_dir.join("outbox"),
+            smtp_url: self.smtp_url.clone().filter(|url| !url.expose_secret().trim().is_empty()),
+            dkim: None,
+        }
+    }
+
+    /// The three DKIM settings, all or none (an empty value counts as unset).
+    fn dkim_settings(&self) -> Result<Option<(&str, &str, &Path)>, ConfigError> {
+        let domain = self.dkim_domain.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let selector = self.dkim_selector.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let file = self.dkim_key_file.as_deref().filter(|p| !p.as_os_str().is_empty());
+        match (domain, selector, file) {
+            (Some(domain), Some(selector), Some(file)) => Ok(Some((domain, selector, file))),
+            (None, None, None) => Ok(None),
+            _ => {
+                let missing = [(domain.is_none(), "dkim_domain"), (selector.is_none(), "dkim_selector")]
+                    .into_iter()
+                    .find_map(|(missing, key)| missing.then_some(key))
+                    .unwrap_or("dkim_key_file");
+                Err(ConfigError(format!("{missing}: dkim_domain, dkim_selector and dkim_key_file are set together")))
+            }
+        }
     }
 
     /// The public origin, without a trailing slash.
@@ -150,7 +212,7 @@ fn known_keys() -> Vec<String> {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     };
-    keys.push("master_key".to_owned());
+    keys.extend(["master_key".to_owned(), "smtp_url".to_owned()]);
     keys
 }
 
@@ -175,7 +237,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_debug_hides_secrets() {
         let mut s = Settings::default();
-        s.validate().unwrap();
+        assert!(s.validate().is_ok());
         s.master_key = Some(SecretString::from("c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw".to_owned()));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
@@ -187,14 +249,14 @@ mod tests {
             jail.set_env("RAMPART_DATABASE_URL", "postgres://db.internal/rampart");
             jail.set_env("RAMPART_TRUSTED_PROXIES", "[10.0.0.0/8]");
             jail.set_env("RAMPART_BIN", "/usr/local/bin/rampart");
-            let s = Settings::load(None).unwrap();
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(s.database_url, "postgres://db.internal/rampart");
             assert_eq!(s.trusted_proxies.len(), 1);
             Ok(())
         });
         figment::Jail::expect_with(|jail| {
             jail.create_file("rampart.toml", "databse_url = \"typo\"")?;
-            let err = Settings::load(None).unwrap_err().to_string();
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("databse_url"), "a typo in the file is refused: {err}");
             Ok(())
         });
@@ -204,20 +266,88 @@ mod tests {
     fn invalid_values_name_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("RAMPART_LISTEN_ADDR", "not-an-address");
-            let err = Settings::load(None).unwrap_err().to_string();
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("listen_addr"), "{err}");
             Ok(())
         });
         figment::Jail::expect_with(|jail| {
             jail.set_env("RAMPART_DATABASE_URL", "mysql://x");
-            let err = Settings::load(None).unwrap_err().to_string();
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("database_url"), "{err}");
             Ok(())
         });
         figment::Jail::expect_with(|jail| {
             jail.create_file("rampart.toml", "session_idle_minutes = \"soon\"")?;
-            let err = Settings::load(None).unwrap_err().to_string();
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("session_idle_minutes"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mail_defaults_to_the_outbox_and_debug_hides_the_smtp_url() {
+        let mut s = Settings::default();
+        let mail = s.mail_config().map_err(|e| e.to_string());
+        assert!(matches!(&mail, Ok(m) if m.outbox_dir == Path::new("data/outbox") && m.smtp_url.is_none()));
+        assert!(matches!(&mail, Ok(m) if m.from == "Rampart <no-reply@rampart.localhost>" && m.dkim.is_none()));
+        s.smtp_url = Some(SecretString::from("smtps://mailer:hunter2@smtp.example.com".to_owned()));
+        assert!(s.validate().is_ok());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com:25?tls=none");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("smtp_url") && !err.contains("hunter2"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_SMTP_URL", "smtp://127.0.0.1:2525?tls=none");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(s.mail_config().map_err(|e| e.to_string())?.smtp_url.is_some());
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_MAIL_FROM", "no address here");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("mail_from"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
+            jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("dkim_selector"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn dkim_key_file_is_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
+            jail.set_env("RAMPART_DKIM_SELECTOR", "rampart");
+            jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            let err = s.mail_config().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("dkim_key_file") && err.contains("dkim.pem"), "a missing file is named: {err}");
+            jail.create_file("dkim.pem", "not a key")?;
+            let err = s.mail_config().and_then(|c| Mailer::new(c).map_err(ConfigError)).err();
+            assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("dkim_key_file"));
+            // A test-only Ed25519 key (`openssl genpkey -algorithm ed25519`).
+            jail.create_file(
+                "dkim.pem",
+                concat!(
+                    "-----BEGIN PRIVATE KEY-----\n",
+                    "MC4CAQAwBQYDK2VwBCIEIKrQM/1PqdaAWhYkUWovngQZwlqYkqOPqlAO5vXgqSRW\n",
+                    "-----END PRIVATE KEY-----\n",
+                ),
+            )?;
+            let mail = s.mail_config().map_err(|e| e.to_string())?;
+            assert!(matches!(&mail.dkim, Some(d) if d.domain == "example.com" && d.selector == "rampart"));
+            assert!(Mailer::new(mail).is_ok());
             Ok(())
         });
     }

@@ -50,6 +50,11 @@ pub async fn open_database(settings: &Settings) -> Result<sqlx::AnyPool, StartEr
 
 /// Builds the domain state.
 pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    use secrecy::ExposeSecret as _;
+    let master = secrets::load_master_key(settings).map_err(StartError::Config)?;
+    let keys = Arc::new(app::backend::crypto::ServerKeys::from_master(master.expose_secret(), &[]));
+    let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
+    let mailer = app::backend::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
     let pool = open_database(settings).await?;
     let permits = match settings.password_hash_concurrency {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
@@ -59,6 +64,9 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
         pool,
+        keys,
+        mailer,
+        public_url: settings.public_origin().into(),
         clock,
         hasher,
         timeouts: SessionTimeouts {
@@ -90,7 +98,6 @@ impl Running {
 
 /// Starts serving with the given settings and clock (tests pass a manual clock and port 0).
 pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
-    secrets::load_master_key(settings).map_err(StartError::Config)?;
     let state = build_state(settings, clock).await?;
     start_with_state(settings, state).await
 }

@@ -61,23 +61,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_key_is_private_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
+    fn generated_key_is_private_and_reused() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
-        let a = load_master_key(&settings).unwrap();
-        let b = load_master_key(&settings).unwrap();
+        let a = load_master_key(&settings)?;
+        let b = load_master_key(&settings)?;
         assert_eq!(a.expose_secret(), b.expose_secret());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("secrets/master.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("secrets/master.key"))?.permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        Ok(())
     }
 
     #[test]
     fn bad_keys_are_refused() {
         let settings = Settings { master_key: Some(SecretString::from("c2hvcnQ=".to_owned())), ..Settings::default() };
-        assert!(load_master_key(&settings).unwrap_err().contains("32 bytes"));
+        assert!(load_master_key(&settings).is_err_and(|e| e.contains("32 bytes")));
     }
 }

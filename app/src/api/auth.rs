@@ -1,6 +1,6 @@
 //! Sign-in, sign-out, the setup link, and who is signed in.
 
-use crate::model::{AppError, Me, SetupInfo};
+use crate::model::{AppError, Me, PendingView, SetupInfo};
 use leptos::prelude::*;
 
 /// The signed-in account in its current tenant.
@@ -10,20 +10,121 @@ pub async fn get_me() -> Result<Me, AppError> {
     finish(tenant_ctx().map(|ctx| Me { email: ctx.email, tenant_name: ctx.tenant_name, role: ctx.role }))
 }
 
-/// Signs in with email and password; on success the session id is cycled and the browser goes to the
-/// overview.
+/// Signs in with email and password. Without two-factor authentication the session id is cycled and the
+/// browser goes to the overview; otherwise it goes to the second-factor (or enrollment) form.
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state};
-    use crate::backend::{auth, sessions};
+    use crate::backend::auth::{self, SignInNext};
+    use crate::backend::sessions::{self, PendingStage};
     finish(
         async {
             let st = state()?;
             let session = session()?;
             let password = secrecy::SecretString::from(password);
-            let ctx = auth::sign_in(&st, &meta()?, &email, &password).await?;
-            sessions::establish(&session, ctx, st.clock.now_ms()).await?;
+            let accepted = auth::sign_in(&st, &meta()?, &email, &password).await?;
+            let now = st.clock.now_ms();
+            match accepted.next {
+                SignInNext::Done => {
+                    sessions::establish(&session, accepted.ctx, now).await?;
+                    leptos_axum::redirect("/overview");
+                }
+                SignInNext::SecondFactor => {
+                    sessions::begin_pending(&session, accepted.ctx, PendingStage::SecondFactor, now).await?;
+                    leptos_axum::redirect("/sign-in/two-factor");
+                }
+                SignInNext::Enroll => {
+                    sessions::begin_pending(&session, accepted.ctx, PendingStage::Enroll, now).await?;
+                    leptos_axum::redirect("/two-factor/setup");
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The half-signed-in state of this browser, for the second-factor and enrollment pages.
+#[server(prefix = "/api", endpoint = "get_pending_sign_in")]
+pub async fn get_pending_sign_in() -> Result<PendingView, AppError> {
+    use super::ssr::{finish, pending};
+    use crate::backend::sessions::{PendingStage, PENDING_TTL_MS};
+    finish(
+        async {
+            let p = pending().await?.ok_or(AppError::Unauthenticated)?;
+            Ok(PendingView {
+                email: p.ctx.email,
+                tenant_name: p.ctx.tenant_name,
+                stage: match p.stage {
+                    PendingStage::SecondFactor => "second_factor".to_owned(),
+                    PendingStage::Enroll => "enroll".to_owned(),
+                },
+                expires_at: p.started_at + PENDING_TTL_MS,
+            })
+        }
+        .await,
+    )
+}
+
+/// The second sign-in step: a TOTP code or a recovery code. On success the browser is signed in (new
+/// session id) and goes to the overview.
+#[server(prefix = "/api", endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, pending, session, state};
+    use crate::backend::sessions::{self, PendingStage};
+    use crate::backend::{auth, two_factor};
+    finish(
+        async {
+            let st = state()?;
+            let p = pending().await?.filter(|p| p.stage == PendingStage::SecondFactor);
+            let Some(p) = p else {
+                return Err(AppError::validation(
+                    "code",
+                    "Your sign-in timed out after 5 minutes. Enter your email and password again.",
+                ));
+            };
+            let meta = meta()?;
+            let proof = two_factor::verify(&st, &meta, &p.ctx, &code, "sign_in.second_factor").await?;
+            let method = format!("password+{}", proof.as_str());
+            auth::complete_sign_in(&st, &meta, &p.ctx, &method).await?;
+            sessions::establish(&session()?, p.ctx, st.clock.now_ms()).await?;
             leptos_axum::redirect("/overview");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Asks for a password-reset link by email. The answer is the same whether or not the email is known.
+#[server(prefix = "/api", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state};
+    finish(
+        async {
+            crate::backend::password_reset::request_reset(&state()?, &meta()?, &email).await?;
+            leptos_axum::redirect("/forgot-password?sent=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// What the reset page shows for a link; not found when the link is unknown, used or expired.
+#[server(prefix = "/api", endpoint = "get_reset_info")]
+pub async fn get_reset_info(token: String) -> Result<SetupInfo, AppError> {
+    use super::ssr::{finish, state};
+    finish(async { crate::backend::password_reset::reset_info(&state()?, &token).await }.await)
+}
+
+/// Sets a new password from a reset link, then sends the member to sign in (with the second factor).
+#[server(prefix = "/api", endpoint = "complete_password_reset")]
+pub async fn complete_password_reset(token: String, password: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state};
+    finish(
+        async {
+            let password = secrecy::SecretString::from(password);
+            crate::backend::password_reset::complete_reset(&state()?, &meta()?, &token, &password).await?;
+            leptos_axum::redirect("/sign-in?reset=done");
             Ok(())
         }
         .await,

@@ -3,7 +3,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod members;
 pub mod overview;
+pub mod security;
+pub mod two_factor;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
@@ -41,6 +44,38 @@ pub(crate) mod ssr {
     /// The signed-in tenant context, as the auth middleware resolved it for this request.
     pub fn tenant_ctx() -> Result<TenantCtx, AppError> {
         parts()?.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthenticated)
+    }
+
+    /// The half-signed-in state of this browser (password accepted, second factor or enrollment outstanding).
+    pub async fn pending() -> Result<Option<crate::backend::sessions::PendingSignIn>, AppError> {
+        let now = state()?.clock.now_ms();
+        crate::backend::sessions::pending(&session()?, now).await
+    }
+
+    /// Who may enroll an authenticator now: a signed-in member, or a browser that the tenant policy (or an
+    /// admin's reset) sent to enrollment after its password. The flag says which.
+    pub async fn enrollment_actor() -> Result<(TenantCtx, bool), AppError> {
+        if let Ok(ctx) = tenant_ctx() {
+            return Ok((ctx, false));
+        }
+        match pending().await? {
+            Some(p) if p.stage == crate::backend::sessions::PendingStage::Enroll => Ok((p.ctx, true)),
+            _ => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// A path inside the console to go back to after a step-up; anything else becomes the security page.
+    pub fn local_path(next: &str) -> String {
+        let ok = next.starts_with('/')
+            && !next.starts_with("//")
+            && !next.contains('\\')
+            && next.len() <= 512
+            && next.chars().all(|c| c.is_ascii_graphic());
+        if ok {
+            next.to_owned()
+        } else {
+            "/security".to_owned()
+        }
     }
 
     /// Gives an error its HTTP status, unless the call is a plain no-JS form post: that one must stay a

@@ -81,13 +81,26 @@ struct Candidate {
     account_id: AccountId,
     email: String,
     hash: Option<String>,
-    /// Memberships, oldest first: (membership, tenant, role, tenant name).
-    memberships: Vec<(MembershipId, TenantId, String, String)>,
+    totp_on: bool,
+    must_enroll: bool,
+    /// Memberships, oldest first.
+    memberships: Vec<CandidateMembership>,
+}
+
+#[derive(Clone)]
+struct CandidateMembership {
+    id: MembershipId,
+    tenant_id: TenantId,
+    role: String,
+    tenant_name: String,
+    requires_two_factor: bool,
 }
 
 async fn find_candidate(state: &AppState, email: &str) -> Result<Option<Candidate>, AppError> {
     let rows = sqlx::query(
-        "SELECT a.id, a.email, a.password_hash, m.id AS membership_id, m.tenant_id, m.role, t.name \
+        "SELECT a.id, a.email, a.password_hash, a.must_enroll_two_factor, \
+           (SELECT COUNT(*) FROM totp_factors f WHERE f.account_id = a.id AND f.enabled_at IS NOT NULL) AS totp_on, \
+           m.id AS membership_id, m.tenant_id, m.role, t.name, t.require_two_factor \
          FROM accounts a LEFT JOIN memberships m ON m.account_id = a.id LEFT JOIN tenants t ON t.id = m.tenant_id \
          WHERE a.email_key = $1 ORDER BY m.created_at, m.id",
     )
@@ -96,31 +109,59 @@ async fn find_candidate(state: &AppState, email: &str) -> Result<Option<Candidat
     .await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let mut cand = Candidate {
-        account_id: AccountId(first.try_get("id").map_err(AppError::from)?),
-        email: first.try_get("email").map_err(AppError::from)?,
-        hash: first.try_get("password_hash").map_err(AppError::from)?,
+        account_id: AccountId(first.try_get("id")?),
+        email: first.try_get("email")?,
+        hash: first.try_get("password_hash")?,
+        totp_on: first.try_get::<i64, _>("totp_on")? > 0,
+        must_enroll: first.try_get::<i64, _>("must_enroll_two_factor")? == 1,
         memberships: Vec::new(),
     };
     for r in &rows {
-        let m: Option<String> = r.try_get("membership_id").map_err(AppError::from)?;
-        let t: Option<String> = r.try_get("tenant_id").map_err(AppError::from)?;
-        let role: Option<String> = r.try_get("role").map_err(AppError::from)?;
-        let name: Option<String> = r.try_get("name").map_err(AppError::from)?;
+        let m: Option<String> = r.try_get("membership_id")?;
+        let t: Option<String> = r.try_get("tenant_id")?;
+        let role: Option<String> = r.try_get("role")?;
+        let name: Option<String> = r.try_get("name")?;
+        let requires: Option<i64> = r.try_get("require_two_factor")?;
         if let (Some(m), Some(t), Some(role), Some(name)) = (m, t, role, name) {
-            cand.memberships.push((MembershipId(m), TenantId(t), role, name));
+            cand.memberships.push(CandidateMembership {
+                id: MembershipId(m),
+                tenant_id: TenantId(t),
+                role,
+                tenant_name: name,
+                requires_two_factor: requires == Some(1),
+            });
         }
     }
     Ok(Some(cand))
 }
 
+/// What follows a correct password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInNext {
+    /// Signed in.
+    Done,
+    /// A TOTP or recovery code is needed.
+    SecondFactor,
+    /// An authenticator must be enrolled first (tenant policy or an admin's reset).
+    Enroll,
+}
+
+/// A correct password: the tenant context it opens and what is still needed before it becomes a session.
+#[derive(Debug, Clone)]
+pub struct PasswordAccepted {
+    pub ctx: TenantCtx,
+    pub next: SignInNext,
+}
+
 /// Checks an email and password. On success returns the context of the account's first tenant (the tenant
-/// picker comes with multi-tenant accounts); on failure the uniform error. Both are audited.
+/// picker comes with multi-tenant accounts) and whether a second factor or an enrollment must follow; on
+/// failure the uniform error. Both are audited.
 pub async fn sign_in(
     state: &AppState,
     meta: &RequestMeta,
     email: &str,
     password: &SecretString,
-) -> Result<TenantCtx, AppError> {
+) -> Result<PasswordAccepted, AppError> {
     use secrecy::ExposeSecret as _;
     let failed = || AppError::validation("credentials", SIGN_IN_FAILED);
     let too_long = email.len() > MAX_INPUT || password.expose_secret().len() > MAX_INPUT;
@@ -131,7 +172,7 @@ pub async fn sign_in(
     let mut tx = state.pool.begin().await?;
     let result = match (&candidate, verified.ok) {
         (Some(c), true) => {
-            let (membership_id, tenant_id, role, tenant_name) = c.memberships[0].clone();
+            let m = c.memberships[0].clone();
             if let Some(rehash) = &verified.rehash {
                 sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
                     .bind(rehash)
@@ -139,42 +180,51 @@ pub async fn sign_in(
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("UPDATE memberships SET last_sign_in_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(membership_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            audit::record(
-                &mut tx,
-                now,
-                &NewEvent {
-                    tenant_id: Some(&tenant_id),
-                    account_id: Some(&c.account_id),
-                    actor: &c.email,
-                    action: "sign_in",
-                    outcome: Outcome::Success,
-                    meta,
-                    detail: "password",
-                },
-            )
-            .await?;
-            Ok(TenantCtx {
-                tenant_id,
+            let ctx = TenantCtx {
+                tenant_id: m.tenant_id,
                 account_id: c.account_id.clone(),
-                membership_id,
-                role,
+                membership_id: m.id,
+                role: m.role,
                 email: c.email.clone(),
-                tenant_name,
-            })
+                tenant_name: m.tenant_name,
+            };
+            let next = if c.totp_on {
+                SignInNext::SecondFactor
+            } else if c.must_enroll || m.requires_two_factor {
+                SignInNext::Enroll
+            } else {
+                SignInNext::Done
+            };
+            match next {
+                SignInNext::Done => record_sign_in(&mut tx, now, meta, &ctx, "password").await?,
+                SignInNext::SecondFactor | SignInNext::Enroll => {
+                    let detail = if next == SignInNext::Enroll { "enrollment required" } else { "second factor next" };
+                    audit::record(
+                        &mut tx,
+                        now,
+                        &NewEvent {
+                            tenant_id: Some(&ctx.tenant_id),
+                            account_id: Some(&ctx.account_id),
+                            actor: &ctx.email,
+                            action: "sign_in.password",
+                            outcome: Outcome::Success,
+                            meta,
+                            detail,
+                        },
+                    )
+                    .await?;
+                }
+            }
+            Ok(PasswordAccepted { ctx, next })
         }
         (Some(c), false) if !c.memberships.is_empty() => {
             // A known account: every tenant it belongs to sees the failure in its access history.
-            for (_, tenant_id, _, _) in &c.memberships {
+            for m in &c.memberships {
                 audit::record(
                     &mut tx,
                     now,
                     &NewEvent {
-                        tenant_id: Some(tenant_id),
+                        tenant_id: Some(&m.tenant_id),
                         account_id: Some(&c.account_id),
                         actor: &c.email,
                         action: "sign_in",
@@ -208,6 +258,154 @@ pub async fn sign_in(
     };
     tx.commit().await?;
     result
+}
+
+/// Records a completed sign-in (`method`: "password", "password+totp", …) and the membership's last sign-in.
+async fn record_sign_in(
+    conn: &mut sqlx::AnyConnection,
+    now: i64,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    method: &str,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE memberships SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(ctx.membership_id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    audit::record(
+        conn,
+        now,
+        &NewEvent {
+            tenant_id: Some(&ctx.tenant_id),
+            account_id: Some(&ctx.account_id),
+            actor: &ctx.email,
+            action: "sign_in",
+            outcome: Outcome::Success,
+            meta,
+            detail: method,
+        },
+    )
+    .await
+}
+
+/// Completes a sign-in after the second factor (or the enrollment) of a half-signed-in browser.
+pub async fn complete_sign_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    method: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    record_sign_in(&mut tx, now, meta, ctx, method).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn password_hash_of(state: &AppState, account: &AccountId) -> Result<Option<String>, AppError> {
+    let row = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
+        .bind(account.as_str())
+        .fetch_optional(&state.pool)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("password_hash")?,
+        None => None,
+    })
+}
+
+fn simple_event<'a>(
+    ctx: &'a TenantCtx,
+    meta: &'a RequestMeta,
+    action: &'a str,
+    outcome: Outcome,
+    detail: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        tenant_id: Some(&ctx.tenant_id),
+        account_id: Some(&ctx.account_id),
+        actor: &ctx.email,
+        action,
+        outcome,
+        meta,
+        detail,
+    }
+}
+
+/// Step-up ("sudo mode"): the signed-in member proves it is them again with the password and, when enrolled,
+/// a second factor. The caller marks the session on success.
+pub async fn step_up(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    password: &SecretString,
+    code: &str,
+) -> Result<(), AppError> {
+    let stored = password_hash_of(state, &ctx.account_id).await?;
+    let verified = state.hasher.verify(stored.as_deref(), password).await?;
+    let now = state.clock.now_ms();
+    if !verified.ok {
+        let mut conn = state.pool.acquire().await?;
+        audit::record(&mut conn, now, &simple_event(ctx, meta, "step_up", Outcome::Failure, "wrong password")).await?;
+        return Err(AppError::validation("password", "The password is incorrect."));
+    }
+    let totp_on = {
+        let mut conn = state.pool.acquire().await?;
+        super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?
+    };
+    let method =
+        if totp_on { super::two_factor::verify(state, meta, ctx, code, "step_up").await?.as_str() } else { "password" };
+    let mut conn = state.pool.acquire().await?;
+    audit::record(&mut conn, now, &simple_event(ctx, meta, "step_up", Outcome::Success, method)).await
+}
+
+/// Changes the member's password (step-up and the current password required). With `sign_out_others`, every
+/// other session of the account ends; `keep` is this session's id hash.
+#[allow(clippy::too_many_arguments)]
+pub async fn change_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _proof: &super::sessions::SteppedUp,
+    current: &SecretString,
+    new: &SecretString,
+    sign_out_others: bool,
+    keep: Option<&str>,
+) -> Result<u64, AppError> {
+    use secrecy::ExposeSecret as _;
+    let stored = password_hash_of(state, &ctx.account_id).await?;
+    let verified = state.hasher.verify(stored.as_deref(), current).await?;
+    if !verified.ok {
+        let mut conn = state.pool.acquire().await?;
+        let now = state.clock.now_ms();
+        let ev = simple_event(ctx, meta, "password.change", Outcome::Failure, "wrong current password");
+        audit::record(&mut conn, now, &ev).await?;
+        return Err(AppError::validation("current_password", "The current password is incorrect."));
+    }
+    let min = {
+        let mut conn = state.pool.acquire().await?;
+        super::password::min_chars_for(&mut conn, &ctx.account_id).await?
+    };
+    check_new_password(new.expose_secret(), min, &ctx.email, &ctx.tenant_name)?;
+    let hash = state.hasher.hash(new).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
+        .bind(&hash)
+        .bind(now)
+        .bind(ctx.account_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let ended = if sign_out_others {
+        super::sessions::end_account_sessions(&mut tx, &ctx.account_id, Some(keep.unwrap_or_default())).await?
+    } else {
+        0
+    };
+    let detail = format!("{ended} other session(s) signed out");
+    audit::record(&mut tx, now, &simple_event(ctx, meta, "password.change", Outcome::Success, &detail)).await?;
+    tx.commit().await?;
+    super::notify::send(state, &super::notify::Notice::PasswordChanged, &ctx.email, &ctx.tenant_name, meta).await;
+    Ok(ended)
 }
 
 /// Records a sign-out (the session itself is ended by the caller).

@@ -19,3 +19,26 @@ pub struct TenantCtx {
 /// The request's authentication state, as request extension. `None` inside means signed out.
 #[derive(Debug, Clone)]
 pub struct CurrentAuth(pub Option<TenantCtx>);
+
+/// Proof that the actor administers its tenant (owner or admin); only `TenantCtx::require_admin` makes one,
+/// and the functions that change other members or tenant policy take it.
+#[derive(Debug)]
+pub struct AdminHandle {
+    _private: (),
+}
+
+impl TenantCtx {
+    /// Whether the actor is an owner or admin of the current tenant.
+    pub fn is_admin(&self) -> bool {
+        matches!(self.role.as_str(), "owner" | "admin")
+    }
+
+    /// The admin handle, or `Forbidden`.
+    pub fn require_admin(&self) -> Result<AdminHandle, crate::model::AppError> {
+        if self.is_admin() {
+            Ok(AdminHandle { _private: () })
+        } else {
+            Err(crate::model::AppError::Forbidden)
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! Small cryptographic helpers: random tokens, digests for storing them, constant-time comparison.
+//! Small cryptographic helpers: random tokens, digests for storing them, constant-time comparison, and the
+//! keys derived from the server master key (sealing TOTP secrets with AES-256-GCM, peppering recovery codes).
 //! Tokens carry 256 bits from the OS CSPRNG (ASVS V3.2.2 asks for at least 64; NIST 800-63B §3.1.8 for 112).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,9 +34,144 @@ pub fn op_id() -> String {
     hex::encode(bytes)
 }
 
+/// Keys derived from the server master key, one per purpose (HMAC-SHA-256 of the master key over a label,
+/// as in HKDF-Expand with a single block): a derived key that leaks reveals neither the master nor its siblings.
+/// `Debug` prints no key material.
+pub struct ServerKeys {
+    /// The sealing key in use, with its id (stored beside every ciphertext so the master key can be rotated).
+    seal_key: [u8; 32],
+    seal_key_id: String,
+    /// Older sealing keys still accepted for opening, by id.
+    previous: Vec<(String, [u8; 32])>,
+    recovery_pepper: [u8; 32],
+}
+
+impl std::fmt::Debug for ServerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerKeys").field("seal_key_id", &self.seal_key_id).finish_non_exhaustive()
+    }
+}
+
+fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+fn key_id(key: &[u8; 32]) -> String {
+    format!("k1-{}", &hex::encode(Sha256::digest(key))[..12])
+}
+
+impl ServerKeys {
+    /// Derives every purpose key from the master key; `previous` masters stay usable for opening old seals.
+    pub fn from_master(master: &[u8; 32], previous: &[[u8; 32]]) -> Self {
+        let seal_key = derive(master, "rampart/seal/v1");
+        Self {
+            seal_key_id: key_id(&seal_key),
+            seal_key,
+            previous: previous
+                .iter()
+                .map(|m| {
+                    let k = derive(m, "rampart/seal/v1");
+                    (key_id(&k), k)
+                })
+                .collect(),
+            recovery_pepper: derive(master, "rampart/recovery-codes/v1"),
+        }
+    }
+
+    /// Encrypts with AES-256-GCM under the current sealing key and a fresh 96-bit nonce; `aad` binds the
+    /// ciphertext to its row (e.g. the account id), so a sealed value copied to another row fails to open.
+    /// Returns (key id, base64 of nonce ‖ ciphertext ‖ tag).
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<(String, String), crate::model::AppError> {
+        use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&self.seal_key).map_err(|_| internal("seal key"))?;
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(aes_gcm::Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .map_err(|_| internal("seal"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok((self.seal_key_id.clone(), base64::engine::general_purpose::STANDARD.encode(out)))
+    }
+
+    /// Decrypts what `seal` produced; tampering, a wrong row or an unknown key id is an internal error.
+    pub fn open(&self, key_id: &str, aad: &[u8], sealed: &str) -> Result<Vec<u8>, crate::model::AppError> {
+        use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+        let key = if key_id == self.seal_key_id {
+            &self.seal_key
+        } else {
+            self.previous.iter().find(|(id, _)| id == key_id).map(|(_, k)| k).ok_or_else(|| internal("key id"))?
+        };
+        let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| internal("sealed form"))?;
+        if bytes.len() < 12 + 16 {
+            return Err(internal("sealed length"));
+        }
+        let (nonce, ct) = bytes.split_at(12);
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| internal("seal key"))?;
+        cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| internal("open"))
+    }
+
+    /// The id of the current sealing key.
+    pub fn seal_key_id(&self) -> &str {
+        &self.seal_key_id
+    }
+
+    /// The stored form of a recovery code: HMAC-SHA-256 under a server pepper, so a copy of the database alone
+    /// does not allow guessing codes offline.
+    pub fn recovery_code_digest(&self, code: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.recovery_pepper).unwrap_or_else(|_| unreachable!());
+        mac.update(code.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+fn internal(what: &str) -> crate::model::AppError {
+    let op_id = op_id();
+    tracing::error!(op_id = %op_id, "cryptographic failure: {what}");
+    crate::model::AppError::Internal { op_id }
+}
+
+/// Fills a fresh buffer from the OS CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_their_row_and_key() {
+        let keys = ServerKeys::from_master(&[7u8; 32], &[]);
+        let (kid, sealed) = keys.seal(b"account-1", b"JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!(kid, keys.seal_key_id());
+        assert!(!sealed.contains("JBSWY3DP"));
+        assert_eq!(keys.open(&kid, b"account-1", &sealed).unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert!(keys.open(&kid, b"account-2", &sealed).is_err(), "bound to its row");
+        let mut tampered = base64::engine::general_purpose::STANDARD.decode(&sealed).unwrap();
+        tampered[14] ^= 1;
+        let tampered = base64::engine::general_purpose::STANDARD.encode(tampered);
+        assert!(keys.open(&kid, b"account-1", &tampered).is_err(), "tampering is detected");
+        let rotated = ServerKeys::from_master(&[8u8; 32], &[[7u8; 32]]);
+        assert_ne!(rotated.seal_key_id(), kid);
+        assert_eq!(rotated.open(&kid, b"account-1", &sealed).unwrap(), b"JBSWY3DPEHPK3PXP", "old key still opens");
+        assert!(ServerKeys::from_master(&[9u8; 32], &[]).open(&kid, b"account-1", &sealed).is_err());
+    }
+
+    #[test]
+    fn recovery_digests_are_keyed() {
+        let a = ServerKeys::from_master(&[1u8; 32], &[]);
+        let b = ServerKeys::from_master(&[2u8; 32], &[]);
+        assert_eq!(a.recovery_code_digest("abcd-efgh"), a.recovery_code_digest("abcd-efgh"));
+        assert_ne!(a.recovery_code_digest("abcd-efgh"), b.recovery_code_digest("abcd-efgh"));
+    }
 
     #[test]
     fn tokens_are_long_unique_and_url_safe() {

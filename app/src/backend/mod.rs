@@ -8,12 +8,18 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod ids;
+pub mod mail;
+pub mod members;
+pub mod notify;
 pub mod overview;
 pub mod password;
+pub mod password_reset;
 pub mod request;
+pub mod security;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;
+pub mod two_factor;
 
 use clock::Clock;
 use sessions::SessionTimeouts;
@@ -24,6 +30,12 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub pool: AnyPool,
+    /// Keys derived from the server master key (sealing, peppers).
+    pub keys: Arc<crypto::ServerKeys>,
+    /// Where member emails go (SMTP or the outbox folder).
+    pub mailer: mail::Mailer,
+    /// The origin users reach the console at, for links in emails.
+    pub public_url: Arc<str>,
     pub clock: Arc<dyn Clock>,
     pub hasher: password::Hasher,
     pub timeouts: SessionTimeouts,

@@ -22,6 +22,24 @@ use unicode_normalization::UnicodeNormalization as _;
 pub const MAX_CHARS: usize = 1024;
 /// Minimum while a password is a single factor (NIST 800-63B-4 §3.1.1.2).
 pub const MIN_CHARS_SINGLE_FACTOR: usize = 15;
+/// Minimum when the password is one factor of required multi-factor authentication (NIST 800-63B-4 §3.1.1.2).
+pub const MIN_CHARS_MULTI_FACTOR: usize = 8;
+
+/// The minimum length for an account's new password: 8 when every tenant it belongs to requires two-factor
+/// authentication, 15 otherwise.
+pub async fn min_chars_for(conn: &mut sqlx::AnyConnection, account: &super::ids::AccountId) -> Result<usize, AppError> {
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(t.require_two_factor), 0) AS BIGINT) AS required FROM memberships m \
+         JOIN tenants t ON t.id = m.tenant_id WHERE m.account_id = $1",
+    )
+    .bind(account.as_str())
+    .fetch_one(conn)
+    .await?;
+    let n: i64 = row.try_get("n")?;
+    let required: i64 = row.try_get("required")?;
+    Ok(if n > 0 && required == n { MIN_CHARS_MULTI_FACTOR } else { MIN_CHARS_SINGLE_FACTOR })
+}
 
 /// Normalises a password as it will be hashed (NFKC), so the same characters typed on different keyboards
 /// match.
@@ -233,19 +251,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn verify_accepts_the_right_password_and_rehashes_old_params() {
-        let old = Hasher::with_params(1, 1024, 1, 1).unwrap();
+    async fn verify_accepts_the_right_password_and_rehashes_old_params() -> Result<(), AppError> {
+        let old = Hasher::with_params(1, 1024, 1, 1)?;
         let pw = SecretString::from("a perfectly fine passphrase".to_owned());
-        let stored = old.hash(&pw).await.unwrap();
-        let current = Hasher::with_params(1, 2048, 2, 1).unwrap();
-        let v = current.verify(Some(&stored), &pw).await.unwrap();
+        let stored = old.hash(&pw).await?;
+        let current = Hasher::with_params(1, 2048, 2, 1)?;
+        let v = current.verify(Some(&stored), &pw).await?;
         assert!(v.ok);
-        let rehash = v.rehash.unwrap();
+        let rehash = v.rehash.ok_or(AppError::NotFound)?;
         assert!(rehash.contains("m=2048,t=2,p=1"));
-        let again = current.verify(Some(&rehash), &pw).await.unwrap();
+        let again = current.verify(Some(&rehash), &pw).await?;
         assert!(again.ok && again.rehash.is_none());
         let wrong = SecretString::from("another fine passphrase".to_owned());
-        assert!(!current.verify(Some(&rehash), &wrong).await.unwrap().ok);
-        assert!(!current.verify(None, &pw).await.unwrap().ok);
+        assert!(!current.verify(Some(&rehash), &wrong).await?.ok);
+        assert!(!current.verify(None, &pw).await?.ok);
+        Ok(())
     }
 }

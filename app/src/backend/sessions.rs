@@ -4,6 +4,12 @@
 //! table keys on their SHA-256 only; the id is cycled at sign-in; a session ends after `idle` without a request
 //! or `absolute` after sign-in, whichever comes first, judged by the injectable clock on every request; sign-out
 //! deletes the row. `seen_at` is written at most once a minute, so a busy console doesn't write per request.
+//!
+//! Between a correct password and the second factor the session holds a `PendingSignIn`, never an
+//! `AuthState`: the gate resolves no tenant context from it, so it reaches nothing but the second-factor and
+//! enrollment forms; it lives 5 minutes and is bound to this browser's cookie. Step-up ("sudo mode") is the
+//! time of the last password (+ second factor) check in this session; sensitive acts need it within 10 minutes
+//! and take the `SteppedUp` proof that only `require_step_up` hands out.
 
 use super::clock::{Clock, MINUTE_MS};
 use super::context::TenantCtx;
@@ -17,6 +23,13 @@ use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::Session;
 
 const AUTH_KEY: &str = "auth";
+const PENDING_KEY: &str = "pending";
+const FRESH_CODES_KEY: &str = "fresh_codes";
+
+/// How long the state between password and second factor lasts.
+pub const PENDING_TTL_MS: i64 = 5 * MINUTE_MS;
+/// How long a step-up (re-entered password + second factor) stays valid.
+pub const STEP_UP_TTL_MS: i64 = 10 * MINUTE_MS;
 
 /// What a signed-in session holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +39,32 @@ pub struct AuthState {
     pub authenticated_at: i64,
     /// The last request seen, to within a minute (epoch ms): the idle timeout counts from here.
     pub seen_at: i64,
+    /// The last time the member proved it was them in this session (sign-in or step-up), epoch ms.
+    #[serde(default)]
+    pub stepped_up_at: i64,
+}
+
+/// What is left to do after a correct password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingStage {
+    /// Enter a TOTP or recovery code.
+    SecondFactor,
+    /// Enroll an authenticator first (tenant policy or an admin's reset).
+    Enroll,
+}
+
+/// A half-signed-in browser: password accepted, second factor (or enrollment) outstanding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    pub ctx: TenantCtx,
+    pub stage: PendingStage,
+    pub started_at: i64,
+}
+
+/// Proof that this session stepped up within the last 10 minutes; only `require_step_up` makes one.
+#[derive(Debug)]
+pub struct SteppedUp {
+    _private: (),
 }
 
 /// Session lifetimes.
@@ -35,11 +74,88 @@ pub struct SessionTimeouts {
     pub absolute_ms: i64,
 }
 
-/// Starts a signed-in session: a new id (the pre-sign-in one is discarded), then the auth state.
+/// Starts a signed-in session: a new id (the pre-sign-in one is discarded), then the auth state. Signing in
+/// counts as a fresh step-up.
 pub async fn establish(session: &Session, ctx: TenantCtx, now_ms: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(store_err)?;
-    let state = AuthState { ctx, authenticated_at: now_ms, seen_at: now_ms };
+    session.remove_value(PENDING_KEY).await.map_err(store_err)?;
+    let state = AuthState { ctx, authenticated_at: now_ms, seen_at: now_ms, stepped_up_at: now_ms };
     session.insert(AUTH_KEY, state).await.map_err(store_err)
+}
+
+/// Puts the browser into the half-signed-in state (new session id, no auth state).
+pub async fn begin_pending(
+    session: &Session,
+    ctx: TenantCtx,
+    stage: PendingStage,
+    now_ms: i64,
+) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(store_err)?;
+    session.remove_value(AUTH_KEY).await.map_err(store_err)?;
+    session.insert(PENDING_KEY, PendingSignIn { ctx, stage, started_at: now_ms }).await.map_err(store_err)
+}
+
+/// The half-signed-in state of this browser, if it has one that has not expired (an expired one is removed).
+pub async fn pending(session: &Session, now_ms: i64) -> Result<Option<PendingSignIn>, AppError> {
+    let Some(p) = session.get::<PendingSignIn>(PENDING_KEY).await.map_err(store_err)? else { return Ok(None) };
+    if now_ms - p.started_at >= PENDING_TTL_MS || now_ms < p.started_at {
+        session.remove_value(PENDING_KEY).await.map_err(store_err)?;
+        return Ok(None);
+    }
+    Ok(Some(p))
+}
+
+/// Records a successful step-up in this (signed-in) session.
+pub async fn mark_stepped_up(session: &Session, now_ms: i64) -> Result<(), AppError> {
+    let Some(mut state) = session.get::<AuthState>(AUTH_KEY).await.map_err(store_err)? else {
+        return Err(AppError::Unauthenticated);
+    };
+    state.stepped_up_at = now_ms;
+    session.insert(AUTH_KEY, state).await.map_err(store_err)
+}
+
+/// When this session's step-up ends (epoch ms), if it is still valid.
+pub async fn step_up_valid_until(session: &Session, now_ms: i64) -> Result<Option<i64>, AppError> {
+    let state = session.get::<AuthState>(AUTH_KEY).await.map_err(store_err)?;
+    Ok(state.map(|s| s.stepped_up_at + STEP_UP_TTL_MS).filter(|until| *until > now_ms))
+}
+
+/// The step-up proof, or `StepUpRequired` when the last one is older than 10 minutes.
+pub async fn require_step_up(session: &Session, now_ms: i64) -> Result<SteppedUp, AppError> {
+    match step_up_valid_until(session, now_ms).await? {
+        Some(_) => Ok(SteppedUp { _private: () }),
+        None => Err(AppError::StepUpRequired),
+    }
+}
+
+/// Keeps freshly generated recovery codes (sealed under the server key, never in clear in the store) until the
+/// page that shows them once takes them.
+pub async fn stash_fresh_codes(session: &Session, sealed: (String, String)) -> Result<(), AppError> {
+    session.insert(FRESH_CODES_KEY, sealed).await.map_err(store_err)
+}
+
+/// Takes the stashed codes out of the session: a second call finds nothing.
+pub async fn take_fresh_codes(session: &Session) -> Result<Option<(String, String)>, AppError> {
+    session.remove::<(String, String)>(FRESH_CODES_KEY).await.map_err(store_err)
+}
+
+/// The id hash of this session as stored, to spare it when signing out every other session.
+pub fn current_id_hash(session: &Session) -> Option<String> {
+    session.id().map(|id| id_hash(&id))
+}
+
+/// Ends every session of an account, except `keep` (an id hash) when given; returns how many ended.
+pub async fn end_account_sessions(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &super::ids::AccountId,
+    keep: Option<&str>,
+) -> Result<u64, AppError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+        .bind(account_id.as_str())
+        .bind(keep.unwrap_or(""))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// The signed-in context of this session, or `None`. Expired sessions are deleted on the spot.
@@ -119,6 +235,10 @@ impl SqlSessionStore {
     async fn write(&self, record: &Record, upsert: bool) -> session_store::Result<bool> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let auth: Option<AuthState> = record.data.get(AUTH_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
+        // A half-signed-in browser is listed under its account too, so ending an account's sessions ends it.
+        let pending: Option<PendingSignIn> =
+            record.data.get(PENDING_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let account = auth.as_ref().map(|a| &a.ctx.account_id).or(pending.as_ref().map(|p| &p.ctx.account_id));
         let now = self.clock.now_ms();
         let expires_at = i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let on_conflict = if upsert {
@@ -132,7 +252,7 @@ impl SqlSessionStore {
         );
         let done = sqlx::query(&sql)
             .bind(id_hash(&record.id))
-            .bind(auth.as_ref().map(|a| a.ctx.account_id.0.clone()))
+            .bind(account.map(|a| a.0.clone()))
             .bind(auth.as_ref().map(|a| a.ctx.tenant_id.0.clone()))
             .bind(data)
             .bind(expires_at)

@@ -56,42 +56,7 @@ pub async fn create_tenant(state: &AppState, name: &str, owner_email: &str) -> R
             AppError::Conflict { .. } => AppError::Conflict { msg: "A tenant with that name exists.".to_owned() },
             other => other,
         })?;
-    let existing = sqlx::query("SELECT id, password_hash FROM accounts WHERE email_key = $1")
-        .bind(email_key(&email))
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (account_id, has_password) = match existing {
-        Some(row) => {
-            let id: String = row.try_get("id").map_err(AppError::from)?;
-            let hash: Option<String> = row.try_get("password_hash").map_err(AppError::from)?;
-            (AccountId(id), hash.is_some())
-        }
-        None => {
-            let id = AccountId::new();
-            sqlx::query("INSERT INTO accounts (id, email, email_key, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(id.as_str())
-                .bind(&email)
-                .bind(email_key(&email))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            (id, false)
-        }
-    };
-    sqlx::query(
-        "INSERT INTO memberships (id, tenant_id, account_id, role, created_at) VALUES ($1, $2, $3, 'owner', $4)",
-    )
-    .bind(MembershipId::new().as_str())
-    .bind(tenant_id.as_str())
-    .bind(account_id.as_str())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let setup_token = if has_password {
-        None
-    } else {
-        Some(tokens::issue(&mut tx, now, Purpose::Setup, &account_id, &tenant_id).await?)
-    };
+    let setup_token = add_account(&mut tx, &tenant_id, &email, "owner", now).await?;
     let meta = RequestMeta { ip: "operator".to_owned(), user_agent: "rampart cli".to_owned() };
     audit::record(
         &mut tx,
@@ -109,6 +74,93 @@ pub async fn create_tenant(state: &AppState, name: &str, owner_email: &str) -> R
     .await?;
     tx.commit().await?;
     Ok(CreatedTenant { id: tenant_id, setup_token })
+}
+
+/// Adds `email` to a tenant with `role`, creating the account (without a password) when it doesn't exist;
+/// returns a setup token for a new account. The team issue's invitations replace this for admins; the
+/// operator CLI keeps it.
+async fn add_account(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &TenantId,
+    email: &str,
+    role: &str,
+    now: i64,
+) -> Result<Option<String>, AppError> {
+    let existing = sqlx::query("SELECT id, password_hash FROM accounts WHERE email_key = $1")
+        .bind(email_key(email))
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (account_id, has_password) = match existing {
+        Some(row) => {
+            let id: String = row.try_get("id")?;
+            let hash: Option<String> = row.try_get("password_hash")?;
+            (AccountId(id), hash.is_some())
+        }
+        None => {
+            let id = AccountId::new();
+            sqlx::query("INSERT INTO accounts (id, email, email_key, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id.as_str())
+                .bind(email)
+                .bind(email_key(email))
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            (id, false)
+        }
+    };
+    sqlx::query("INSERT INTO memberships (id, tenant_id, account_id, role, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(MembershipId::new().as_str())
+        .bind(tenant_id.as_str())
+        .bind(account_id.as_str())
+        .bind(role)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict { .. } => AppError::Conflict { msg: "That account is already a member.".to_owned() },
+            other => other,
+        })?;
+    if has_password {
+        Ok(None)
+    } else {
+        Ok(Some(tokens::issue(conn, now, Purpose::Setup, &account_id, tenant_id).await?))
+    }
+}
+
+/// The operator adds a member (role `member` or `admin`) to a tenant named by id or name; returns the setup
+/// token when the account is new.
+pub async fn add_member(state: &AppState, tenant: &str, email: &str, role: &str) -> Result<Option<String>, AppError> {
+    if !matches!(role, "member" | "admin" | "auditor") {
+        return Err(AppError::validation("role", "The role is one of member, admin, auditor."));
+    }
+    let email = validate_email(email)?;
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    let row = sqlx::query("SELECT id FROM tenants WHERE id = $1 OR name_key = $2")
+        .bind(tenant.trim())
+        .bind(tenant.trim().to_lowercase())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::validation("tenant", "No tenant has that id or name."))?;
+    let tenant_id = TenantId(row.try_get("id")?);
+    let token = add_account(&mut tx, &tenant_id, &email, role, now).await?;
+    let meta = RequestMeta { ip: "operator".to_owned(), user_agent: "rampart cli".to_owned() };
+    audit::record(
+        &mut tx,
+        now,
+        &NewEvent {
+            tenant_id: Some(&tenant_id),
+            account_id: None,
+            actor: "operator",
+            action: "member.add",
+            outcome: Outcome::Success,
+            meta: &meta,
+            detail: &format!("{email} as {role}"),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
 }
 
 /// Every tenant, oldest first: names and ids only.

@@ -12,18 +12,22 @@ use sqlx::{AnyConnection, Row as _};
 pub enum Purpose {
     /// Set the first password of a new owner: 24 hours.
     Setup,
+    /// Reset a forgotten password: 30 minutes.
+    Reset,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Self::Setup => "setup",
+            Self::Reset => "reset",
         }
     }
 
     fn ttl_ms(self) -> i64 {
         match self {
             Self::Setup => 24 * HOUR_MS,
+            Self::Reset => 30 * super::clock::MINUTE_MS,
         }
     }
 }

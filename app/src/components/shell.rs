@@ -15,10 +15,29 @@ pub fn Hydrated() -> impl IntoView {
     view! { <span hidden data-hydrated=move || on.get().to_string()></span> }
 }
 
-/// An error box for a failed action or load.
+/// An error box for a failed action or load. A step-up demand links to the confirmation page, which returns
+/// here afterwards.
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
-    view! { <p class="notice error" role="alert">{error.to_string()}</p> }
+    let step_up = (error == AppError::StepUpRequired).then(|| {
+        let here = leptos_router::hooks::use_location().pathname.get_untracked();
+        let href = format!("/confirm-access?next={}", encode_path(&here));
+        view! { " " <a href=href>"Confirm it's you"</a> }
+    });
+    view! { <p class="notice error" role="alert">{error.to_string()}{step_up}</p> }
+}
+
+/// Percent-encodes a path for a query value (only unreserved characters and `/` stay as they are).
+fn encode_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Wraps a signed-in page. Anyone not signed in is sent to sign in (the server's gate normally does this
@@ -42,6 +61,10 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                                     <nav aria-label="Console">
                                         <A href="/overview">"Overview"</A>
                                         <A href="/access-history">"Access history"</A>
+                                        {matches!(me.role.as_str(), "owner" | "admin").then(|| view! {
+                                            <A href="/members">"Members"</A>
+                                        })}
+                                        <A href="/security">"Security"</A>
                                     </nav>
                                     <div class="account">
                                         <span class="email">{me.email}</span>

@@ -13,6 +13,8 @@ pub enum AppError {
     Unauthenticated,
     /// Signed in, but not allowed.
     Forbidden,
+    /// Allowed, but only after re-entering the password (+ second factor) within the last 10 minutes.
+    StepUpRequired,
     /// Absent, or in another tenant (the two are indistinguishable on purpose).
     NotFound,
     /// Bad input; nothing was changed.
@@ -37,7 +39,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Unauthenticated => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::StepUpRequired => 403,
             Self::NotFound => 404,
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,
@@ -52,6 +54,7 @@ impl AppError {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::StepUpRequired => "step_up_required",
             Self::NotFound => "not_found",
             Self::Validation { .. } => "validation",
             Self::Conflict { .. } => "conflict",
@@ -67,6 +70,7 @@ impl fmt::Display for AppError {
         match self {
             Self::Unauthenticated => f.write_str("Please sign in."),
             Self::Forbidden => f.write_str("You are not allowed to do this."),
+            Self::StepUpRequired => f.write_str("Please confirm it's you: enter your password again to continue."),
             Self::NotFound => f.write_str("Not found."),
             Self::Validation { msg, .. } => f.write_str(msg),
             Self::Conflict { msg } => f.write_str(msg),
@@ -105,6 +109,7 @@ mod tests {
         let cases = [
             (AppError::Unauthenticated, 401),
             (AppError::Forbidden, 403),
+            (AppError::StepUpRequired, 403),
             (AppError::NotFound, 404),
             (AppError::validation("email", "bad"), 422),
             (AppError::Conflict { msg: "x".into() }, 409),

@@ -7,4 +7,7 @@ mod views;
 
 pub use error::AppError;
 pub use time::format_utc;
-pub use views::{AuditEventView, Me, OverviewView, PasswordPolicyView, SetupInfo};
+pub use views::{
+    AuditEventView, Me, MemberView, MembersView, OverviewView, PasswordPolicyView, PendingView, RecoveryCodesView,
+    SecurityView, SetupInfo, TotpEnrollmentView,
+};

@@ -1,15 +1,31 @@
 //! One page per file.
 
 mod access_history;
+mod confirm_access;
+mod forgot_password;
 mod home;
+mod members;
 mod not_found;
 mod overview;
+mod recovery_codes;
+mod reset_password;
+mod security;
 mod setup;
 mod sign_in;
+mod sign_in_two_factor;
+mod two_factor_setup;
 
 pub use access_history::AccessHistoryPage;
+pub use confirm_access::ConfirmAccessPage;
+pub use forgot_password::ForgotPasswordPage;
 pub use home::HomePage;
+pub use members::MembersPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
+pub use recovery_codes::RecoveryCodesPage;
+pub use reset_password::ResetPasswordPage;
+pub use security::SecurityPage;
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;
+pub use sign_in_two_factor::SignInTwoFactorPage;
+pub use two_factor_setup::TwoFactorSetupPage;

@@ -24,8 +24,8 @@ pub fn SetupPage() -> impl IntoView {
                     match info.await {
                         Ok(info) => Either::Left(view! {
                             <p>
-                                "You are the owner of " <strong>{info.tenant_name}</strong> ", signing in as "
-                                <strong class="email">{info.email.clone()}</strong> "."
+                                "Your account at " <strong>{info.tenant_name}</strong> " is "
+                                <strong class="email">{info.email.clone()}</strong> ". Choose the password you will sign in with."
                             </p>
                             {move || action.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
                             <ActionForm action=action attr:class="form" attr:aria-label="Set your password">

@@ -15,6 +15,8 @@ pub fn SignInPage() -> impl IntoView {
         let q = query.read();
         if q.get("setup").is_some() {
             Some("Your password is set. Sign in with it now.")
+        } else if q.get("reset").is_some() {
+            Some("Your password is set and every session was signed out. Sign in with the new password.")
         } else if q.get("signed_out").is_some() {
             Some("You are signed out.")
         } else {
@@ -36,6 +38,7 @@ pub fn SignInPage() -> impl IntoView {
                 <PasswordField id="password" name="password" label="Password" autocomplete="current-password"/>
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
             </ActionForm>
+            <p><a href="/forgot-password">"Forgot your password?"</a></p>
         </main>
     }
 }

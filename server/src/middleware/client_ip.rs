@@ -50,14 +50,18 @@ mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let none = TrustedProxies::default();
         assert_eq!(none.client_ip(ip("203.0.113.9"), &["1.2.3.4"]), ip("203.0.113.9"));
-        let proxies = TrustedProxies(Arc::new(vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]));
+        let proxies = TrustedProxies(Arc::new(vec![net("10.0.0.0/8"), net("::1/128")]));
         assert_eq!(proxies.client_ip(ip("10.1.1.1"), &["198.51.100.7"]), ip("198.51.100.7"));
         // A client-supplied left part is ignored: the right-most untrusted hop wins.
         assert_eq!(proxies.client_ip(ip("10.1.1.1"), &["6.6.6.6, 198.51.100.7, 10.2.2.2"]), ip("198.51.100.7"));

@@ -13,9 +13,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Redirect, Response};
 use tower_sessions::Session;
 
-/// Pages anyone may see.
+/// Pages anyone may see. The second-factor and enrollment pages are here because a half-signed-in browser
+/// (password accepted, no session yet) must reach them; their server functions check that state themselves.
 fn is_public_page(path: &str) -> bool {
-    path == "/sign-in" || path.starts_with("/setup/") || path == "/healthz"
+    matches!(path, "/sign-in" | "/healthz" | "/sign-in/two-factor" | "/two-factor/setup" | "/forgot-password")
+        || path.starts_with("/setup/")
+        || path.starts_with("/reset-password/")
 }
 
 pub async fn session_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {

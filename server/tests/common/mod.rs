@@ -165,3 +165,88 @@ pub fn session_set_cookie(res: &Response) -> Option<String> {
 pub fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim_start_matches("__Host-rampart=").to_owned()
 }
+
+/// The TOTP code of a base-32 secret (spaces allowed) at an instant in epoch milliseconds.
+pub fn totp_code(secret: &str, at_ms: i64) -> String {
+    let compact: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = totp_rs::Secret::try_from_base32(compact.trim_end_matches('=')).expect("base-32 secret");
+    let totp = totp_rs::Builder::new().with_secret(bytes.as_bytes().to_vec()).build().expect("totp");
+    totp.generate(u64::try_from(at_ms / 1000).unwrap()).to_string()
+}
+
+impl TestApp {
+    /// The current TOTP code for `secret` by the server's clock.
+    pub fn code(&self, secret: &str) -> String {
+        use app::backend::clock::Clock as _;
+        totp_code(secret, self.clock.now_ms())
+    }
+
+    /// Moves the clock to the next 30-second step, so a fresh code is accepted.
+    pub fn next_step(&self) {
+        self.clock.advance_ms(30_000);
+    }
+
+    /// Enrolls the signed-in `client` in TOTP; returns the secret. The clock then moves a step on.
+    pub async fn enroll(&self, client: &Client) -> String {
+        let res = self.call(client, "start_two_factor_enrollment", &[]).await;
+        assert_eq!(res.status(), StatusCode::OK, "start enrollment");
+        let view: app::model::TotpEnrollmentView = res.json().await.unwrap();
+        let code = self.code(&view.secret_base32);
+        let res = self.call(client, "confirm_two_factor_enrollment", &[("code", &code)]).await;
+        assert_eq!(res.status(), StatusCode::OK, "confirm enrollment: {}", res.text().await.unwrap());
+        self.next_step();
+        view.secret_base32
+    }
+
+    /// The fresh recovery codes after an enrollment or regeneration (shown once).
+    pub async fn fresh_recovery_codes(&self, client: &Client) -> Vec<String> {
+        let res = self.call(client, "get_recovery_codes", &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let view: app::model::RecoveryCodesView = res.json().await.unwrap();
+        view.fresh
+    }
+
+    /// Signs in with the password only; returns the client and where the server sent it.
+    pub async fn password_step(&self, email: &str) -> (Client, String) {
+        let client = self.client();
+        let res = self.call(&client, "sign_in", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(res.status(), StatusCode::OK, "password step: {}", res.text().await.unwrap());
+        let location = res.headers().get("location").unwrap().to_str().unwrap().to_owned();
+        (client, location)
+    }
+
+    /// Every message in the outbox, oldest first, as raw RFC 5322 text.
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = self.settings.data_dir.join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+
+    /// Waits (up to 10 s of real time) for a message to `to` whose text contains `needle`; returns it decoded
+    /// enough to search (quoted-printable soft breaks removed).
+    pub async fn wait_for_mail(&self, to: &str, needle: &str) -> String {
+        for _ in 0..200 {
+            if let Some(m) =
+                self.outbox().into_iter().map(|m| unfold_qp(&m)).find(|m| m.contains(to) && m.contains(needle))
+            {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} containing {needle:?}; outbox: {:?}", self.outbox());
+    }
+}
+
+/// Unfolds header lines and undoes quoted-printable soft line breaks and `=3D`, so subjects and links can be
+/// found in a message.
+pub fn unfold_qp(message: &str) -> String {
+    message.replace("\r\n ", " ").replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
+}

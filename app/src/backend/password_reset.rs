@@ -1,0 +1,135 @@
+//! Resetting a lost password by email.
+//!
+//! Policy (OWASP Forgot Password Cheat Sheet; NIST 800-63B-4 §4.2): the request always gets the same answer,
+//! whether the email is known or not, and the email is sent off the request path so timing doesn't tell either;
+//! the link carries a 256-bit single-use token, stored hashed, valid 30 minutes. Setting the password ends every
+//! session of the account and lifts a second-factor suspension, but never bypasses the second factor: the next
+//! sign-in still asks for it.
+
+use super::accounts::{email_key, validate_email};
+use super::audit::{self, NewEvent, Outcome};
+use super::ids::{AccountId, TenantId};
+use super::notify::{self, Notice};
+use super::password::{check_new_password, min_chars_for, MAX_CHARS};
+use super::request::RequestMeta;
+use super::tokens::{self, Purpose};
+use super::AppState;
+use crate::model::{AppError, PasswordPolicyView, SetupInfo};
+use secrecy::SecretString;
+use sqlx::Row as _;
+
+/// Asks for a reset link. Always `Ok`: an unknown email is indistinguishable from a known one.
+pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) -> Result<(), AppError> {
+    let Ok(email) = validate_email(email) else {
+        return Err(AppError::validation("email", "Enter the email address you sign in with."));
+    };
+    let row = sqlx::query(
+        "SELECT a.id, a.email, m.tenant_id, t.name FROM accounts a JOIN memberships m ON m.account_id = a.id \
+         JOIN tenants t ON t.id = m.tenant_id WHERE a.email_key = $1 AND a.password_hash IS NOT NULL \
+         ORDER BY m.created_at, m.id LIMIT 1",
+    )
+    .bind(email_key(&email))
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    let account = AccountId(row.try_get("id")?);
+    let tenant = TenantId(row.try_get("tenant_id")?);
+    let address: String = row.try_get("email")?;
+    let tenant_name: String = row.try_get("name")?;
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    let token = tokens::issue(&mut tx, now, Purpose::Reset, &account, &tenant).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &NewEvent {
+            tenant_id: Some(&tenant),
+            account_id: Some(&account),
+            actor: &address,
+            action: "password.reset_request",
+            outcome: Outcome::Success,
+            meta,
+            detail: "link sent by email",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let link = format!("{}/reset-password/{token}", state.public_url);
+    let state = state.clone();
+    let meta = meta.clone();
+    // Off the request path: the answer's timing must not depend on whether the account exists.
+    tokio::spawn(async move {
+        notify::send(&state, &Notice::PasswordResetLink { link: &link }, &address, &tenant_name, &meta).await;
+    });
+    Ok(())
+}
+
+/// What the reset page shows for a valid link; `NotFound` for an unknown, used or expired one.
+pub async fn reset_info(state: &AppState, token: &str) -> Result<SetupInfo, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let subject = tokens::peek(&mut conn, state.clock.now_ms(), Purpose::Reset, token).await?;
+    let min = min_chars_for(&mut conn, &subject.account_id).await?;
+    Ok(SetupInfo {
+        email: subject.email,
+        tenant_name: subject.tenant_name,
+        policy: PasswordPolicyView { min_chars: min, max_chars: MAX_CHARS },
+    })
+}
+
+/// Sets a new password from a reset link: uses the link up, ends every session, lifts a suspension.
+pub async fn complete_reset(
+    state: &AppState,
+    meta: &RequestMeta,
+    token: &str,
+    password: &SecretString,
+) -> Result<(), AppError> {
+    use secrecy::ExposeSecret as _;
+    let now = state.clock.now_ms();
+    let (subject, min) = {
+        let mut conn = state.pool.acquire().await?;
+        let subject = tokens::peek(&mut conn, now, Purpose::Reset, token).await?;
+        let min = min_chars_for(&mut conn, &subject.account_id).await?;
+        (subject, min)
+    };
+    check_new_password(password.expose_secret(), min, &subject.email, &subject.tenant_name)?;
+    let hash = state.hasher.hash(password).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    tokens::consume(&mut tx, now, Purpose::Reset, token).await?;
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_set_at = $2, mfa_consecutive_failures = 0, \
+         mfa_window_failures = 0 WHERE id = $3",
+    )
+    .bind(&hash)
+    .bind(now)
+    .bind(subject.account_id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    // Other reset links of the account die with this one.
+    sqlx::query(
+        "UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = 'reset' AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(subject.account_id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let ended = super::sessions::end_account_sessions(&mut tx, &subject.account_id, None).await?;
+    let detail = format!("{ended} session(s) ended");
+    audit::record(
+        &mut tx,
+        now,
+        &NewEvent {
+            tenant_id: Some(&subject.tenant_id),
+            account_id: Some(&subject.account_id),
+            actor: &subject.email,
+            action: "password.reset",
+            outcome: Outcome::Success,
+            meta,
+            detail: &detail,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    notify::send(state, &Notice::PasswordReset, &subject.email, &subject.tenant_name, meta).await;
+    Ok(())
+}
