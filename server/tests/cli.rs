@@ -67,3 +67,33 @@ async fn tenants_are_created_and_listed_with_names_and_ids_only() {
     assert!(list.contains("Globex"));
     assert!(!list.contains("hank"), "the list shows no tenant data beyond names and ids: {list}");
 }
+
+#[tokio::test]
+async fn members_are_added_by_tenant_name_with_a_setup_link_for_new_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::database_url(dir.path()).await;
+    let run = |args: &[&str]| rampart(dir.path(), &db).args(args).output().unwrap();
+    let out = run(&["tenant", "create", "--name", "Initech", "--owner", "bill@initech.example"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = run(&["tenant", "add-member", "--tenant", "initech", "--email", "peter@initech.example"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("as member") && text.contains("/setup/"), "{text}");
+
+    let again = run(&["tenant", "add-member", "--tenant", "Initech", "--email", "PETER@initech.example"]);
+    assert_eq!(again.status.code(), Some(2), "already a member");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already a member"));
+    let bad_role =
+        run(&["tenant", "add-member", "--tenant", "Initech", "--email", "x@initech.example", "--role", "owner"]);
+    assert_eq!(bad_role.status.code(), Some(2), "owners come only from tenant create");
+    let no_tenant = run(&["tenant", "add-member", "--tenant", "Nope", "--email", "x@initech.example"]);
+    assert_eq!(no_tenant.status.code(), Some(2));
+    // The same (global) account joins a second tenant; it has no password yet, so it gets a setup link.
+    let run2 = run(&["tenant", "create", "--name", "Chotchkies", "--owner", "joanna@chotchkies.example"]);
+    assert!(run2.status.success());
+    let out =
+        run(&["tenant", "add-member", "--tenant", "Chotchkies", "--email", "peter@initech.example", "--role", "admin"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("as admin") && text.contains("/setup/"), "{text}");
+}

@@ -454,3 +454,25 @@ async fn add_member(app: &TestApp, tenant: &str, email: &str) {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn the_overview_warns_when_three_or_fewer_recovery_codes_are_left() {
+    let app = TestApp::spawn().await;
+    let (client, email, _) = enrolled_owner(&app, "Low").await;
+    let codes = app.fresh_recovery_codes(&client).await;
+    let overview: app::model::OverviewView = app.call(&client, "get_overview", &[]).await.json().await.unwrap();
+    assert_eq!(overview.recovery_codes_left, Some(10));
+    let page = app.get(&client, "/overview").await.text().await.unwrap();
+    assert!(!page.contains("recovery code(s) left"));
+    let mut last = client.clone();
+    for code in &codes[..7] {
+        let (c, _) = app.password_step(&email).await;
+        let res = app.call(&c, "verify_second_factor", &[("code", code)]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        last = c;
+    }
+    let page = app.get(&last, "/overview").await.text().await.unwrap();
+    // Leptos marks text boundaries with `<!>` in server-rendered HTML.
+    let text = page.replace("<!>", "");
+    assert!(text.contains("Only 3 recovery code(s) left"), "{page}");
+}

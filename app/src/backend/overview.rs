@@ -14,10 +14,14 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
          (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND created_at > $2 AND action = 'sign_in' \
           AND outcome = 'success') AS ok, \
          (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND created_at > $2 AND action = 'sign_in' \
-          AND outcome = 'failure') AS failed",
+          AND outcome = 'failure') AS failed, \
+         (SELECT COUNT(*) FROM totp_factors WHERE account_id = $3 AND enabled_at IS NOT NULL) AS totp_on, \
+         (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $3 AND used_at IS NULL) AS codes_left, \
+         (SELECT require_two_factor FROM tenants WHERE id = $1) AS required",
     )
     .bind(ctx.tenant_id.as_str())
     .bind(since)
+    .bind(ctx.account_id.as_str())
     .fetch_one(&state.pool)
     .await?;
     // The newest success is this very session's sign-in; the one before it is what the user wants to check.
@@ -36,5 +40,9 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
         failed_sign_ins_24h: counts.try_get("failed").map_err(AppError::from)?,
         previous_sign_in_at: previous.as_ref().map(|r| r.try_get("created_at")).transpose().map_err(AppError::from)?,
         previous_sign_in_ip: previous.as_ref().map(|r| r.try_get("ip")).transpose().map_err(AppError::from)?,
+        recovery_codes_left: (counts.try_get::<i64, _>("totp_on")? > 0)
+            .then(|| counts.try_get::<i64, _>("codes_left"))
+            .transpose()?,
+        two_factor_required: counts.try_get::<i64, _>("required")? == 1,
     })
 }

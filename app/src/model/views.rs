@@ -35,6 +35,10 @@ pub struct OverviewView {
     /// Epoch milliseconds of this account's previous successful sign-in, if any.
     pub previous_sign_in_at: Option<i64>,
     pub previous_sign_in_ip: Option<String>,
+    /// Unused recovery codes when two-factor authentication is on.
+    pub recovery_codes_left: Option<i64>,
+    /// Whether the organisation requires two-factor authentication.
+    pub two_factor_required: bool,
 }
 
 /// One access-history entry.

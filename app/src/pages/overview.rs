@@ -19,6 +19,21 @@ pub fn OverviewPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(o) => Either::Left(view! {
+                            {match o.recovery_codes_left {
+                                Some(left) if left <= 3 => Some(view! {
+                                    <p class="notice warn" role="status">
+                                        "Only " {left} " recovery code(s) left. "
+                                        <a href="/security">"Make a new set"</a> " before you need them."
+                                    </p>
+                                }.into_any()),
+                                None if !o.two_factor_required => Some(view! {
+                                    <p class="notice warn" role="status">
+                                        "Your account is protected by a password only. "
+                                        <a href="/two-factor/setup">"Set up two-factor authentication"</a> "."
+                                    </p>
+                                }.into_any()),
+                                _ => None,
+                            }}
                             <section class="cards" aria-label="Figures">
                                 <div class="card"><span class="figure">{o.members}</span><span>"Members"</span></div>
                                 <div class="card"><span class="figure">{o.sign_ins_24h}</span><span>"Sign-ins, last 24 h"</span></div>
