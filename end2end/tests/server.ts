@@ -1,6 +1,7 @@
 // How the tests reach the server under test and its operator CLI.
+import { expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -25,15 +26,61 @@ export const e2eEnv: Record<string, string> = {
   RAMPART_LOG: 'warn',
 };
 
-/** Creates a tenant with the operator CLI and returns its owner's one-time setup link. */
-export function createTenant(name: string, owner: string): string {
+/** Runs the operator CLI against the test server's database and returns what it printed. */
+function rampart(...args: string[]): string {
   const bin = process.env.RAMPART_BIN;
   if (!bin) throw new Error('RAMPART_BIN is not set (run through `make test`)');
-  const out = execFileSync(bin, ['tenant', 'create', '--name', name, '--owner', owner], {
-    env: { ...process.env, ...e2eEnv },
-    encoding: 'utf8',
-  });
+  return execFileSync(bin, args, { env: { ...process.env, ...e2eEnv }, encoding: 'utf8' });
+}
+
+/** The one-time setup link the CLI printed. */
+function setupLinkIn(out: string): string {
   const link = out.split('\n').map((l) => l.trim()).find((l) => l.includes('/setup/'));
   if (!link) throw new Error(`no setup link in: ${out}`);
   return link;
+}
+
+/** Creates a tenant with the operator CLI and returns its owner's one-time setup link. */
+export function createTenant(name: string, owner: string): string {
+  return setupLinkIn(rampart('tenant', 'create', '--name', name, '--owner', owner));
+}
+
+/** Adds a new account to a tenant (by name or id) with the operator CLI and returns its one-time setup link. */
+export function addMember(tenant: string, email: string, role = 'member'): string {
+  return setupLinkIn(rampart('tenant', 'add-member', '--tenant', tenant, '--email', email, '--role', role));
+}
+
+/** A raw RFC 5322 message made readable: quoted-printable soft breaks and `=3D` undone, headers unfolded. */
+function readable(raw: string): string {
+  return raw
+    .replace(/=\r?\n/g, '')
+    .replace(/=3D/gi, '=')
+    .replace(/\r?\n([ \t])/g, '$1');
+}
+
+/**
+ * Waits for the server to write a message for `to` that contains `needle` into its outbox (no SMTP server is
+ * configured in the tests) and returns the newest such message, readable.
+ */
+export async function readOutbox(to: string, needle: string): Promise<string> {
+  const dir = path.join(data, 'outbox');
+  let found: string | undefined;
+  await expect
+    .poll(
+      () => {
+        let names: string[];
+        try {
+          names = readdirSync(dir).filter((n) => n.endsWith('.eml')).sort().reverse();
+        } catch {
+          return false; // no message written yet
+        }
+        found = names
+          .map((n) => readable(readFileSync(path.join(dir, n), 'utf8')))
+          .find((m) => m.includes(to) && m.includes(needle));
+        return found !== undefined;
+      },
+      { message: `an email to ${to} containing "${needle}" in ${dir}`, timeout: 15_000 },
+    )
+    .toBe(true);
+  return found as string;
 }

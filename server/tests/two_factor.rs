@@ -200,6 +200,14 @@ async fn tenant_policy_forces_enrollment_and_lowers_the_password_minimum() {
     assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::OK, "enrolled and signed in");
     assert!(!secret_m.is_empty() && secret_m != secret);
     let _ = email;
+
+    // A newcomer's setup link now states and applies the 8-character minimum.
+    let token =
+        app::backend::tenants::add_member(&app.state, "Policy", "new@policy.example", "member").await.unwrap().unwrap();
+    let page = app.get(&app.client(), &format!("/setup/{token}")).await.text().await.unwrap();
+    assert!(page.replace("<!>", "").contains("At least 8 characters"), "{page}");
+    let res = app.call(&app.client(), "complete_setup", &[("token", &token), ("password", "sloth-dune")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
 }
 
 #[tokio::test]

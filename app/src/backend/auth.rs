@@ -8,7 +8,7 @@ use super::accounts::email_key;
 use super::audit::{self, mask_email, NewEvent, Outcome};
 use super::context::TenantCtx;
 use super::ids::{AccountId, MembershipId, TenantId};
-use super::password::{check_new_password, MIN_CHARS_SINGLE_FACTOR};
+use super::password::{check_new_password, min_chars_for};
 use super::request::RequestMeta;
 use super::tokens::{self, Purpose};
 use super::AppState;
@@ -22,15 +22,16 @@ pub const SIGN_IN_FAILED: &str = "The email or password is incorrect.";
 /// The most characters of an email or password we even look at in a sign-in attempt.
 const MAX_INPUT: usize = 4096;
 
-fn policy() -> PasswordPolicyView {
-    PasswordPolicyView { min_chars: MIN_CHARS_SINGLE_FACTOR, max_chars: super::password::MAX_CHARS }
-}
-
 /// What the setup page shows for a valid link; `NotFound` for an unknown, used or expired one.
 pub async fn setup_info(state: &AppState, token: &str) -> Result<SetupInfo, AppError> {
     let mut conn = state.pool.acquire().await?;
     let subject = tokens::peek(&mut conn, state.clock.now_ms(), Purpose::Setup, token).await?;
-    Ok(SetupInfo { email: subject.email, tenant_name: subject.tenant_name, policy: policy() })
+    let min_chars = min_chars_for(&mut conn, &subject.account_id).await?;
+    Ok(SetupInfo {
+        email: subject.email,
+        tenant_name: subject.tenant_name,
+        policy: PasswordPolicyView { min_chars, max_chars: super::password::MAX_CHARS },
+    })
 }
 
 /// Sets the owner's first password from a setup link and uses the link up.
@@ -42,11 +43,13 @@ pub async fn complete_setup(
 ) -> Result<(), AppError> {
     use secrecy::ExposeSecret as _;
     let now = state.clock.now_ms();
-    let subject = {
+    let (subject, min_chars) = {
         let mut conn = state.pool.acquire().await?;
-        tokens::peek(&mut conn, now, Purpose::Setup, token).await?
+        let subject = tokens::peek(&mut conn, now, Purpose::Setup, token).await?;
+        let min_chars = min_chars_for(&mut conn, &subject.account_id).await?;
+        (subject, min_chars)
     };
-    check_new_password(password.expose_secret(), MIN_CHARS_SINGLE_FACTOR, &subject.email, &subject.tenant_name)?;
+    check_new_password(password.expose_secret(), min_chars, &subject.email, &subject.tenant_name)?;
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now_ms();
     let mut tx = state.pool.begin().await?;

@@ -26,7 +26,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         Ok(info) => Either::Left(view! {
                             <p>"For " <strong class="email">{info.email.clone()}</strong> " (" {info.tenant_name} ")."</p>
                             {move || action.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
-                            <ActionForm action=action attr:class="form" attr:aria-label="Choose a new password">
+                            <ActionForm action=action attr:class="form" attr:aria-label="Password reset">
                                 <input type="hidden" name="token" value=token()/>
                                 <input type="email" name="username" value=info.email autocomplete="username" hidden readonly/>
                                 <PasswordField id="password" name="password" label="New password" autocomplete="new-password"
