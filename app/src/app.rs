@@ -2,8 +2,9 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessHistoryPage, ConfirmAccessPage, ForgotPasswordPage, HomePage, MembersPage, NotFoundPage, OverviewPage,
-    RecoveryCodesPage, ResetPasswordPage, SecurityPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessHistoryPage, ConfirmAccessPage, ForgotPasswordPage, HomePage, MemberSessionsPage, MembersPage, NotFoundPage,
+    OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage,
+    SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -60,6 +61,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
+                <Route path=path!("/members/:id/sessions") view=MemberSessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -191,7 +191,7 @@ async fn tenant_policy_forces_enrollment_and_lowers_the_password_minimum() {
 
     // A member without an authenticator signs in: enrollment first, nothing else.
     let member = "member@policy.example";
-    add_member(&app, "Policy", member).await;
+    common::add_member(&app, "Policy", member, "member").await;
     let (client, location) = app.password_step(member).await;
     assert_eq!(location, "/two-factor/setup", "straight into enrollment");
     assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::SEE_OTHER, "nothing else until done");
@@ -214,7 +214,7 @@ async fn tenant_policy_forces_enrollment_and_lowers_the_password_minimum() {
 async fn turning_the_policy_on_signs_out_members_without_two_factor() {
     let app = TestApp::spawn().await;
     let (owner, _, _) = enrolled_owner(&app, "Strict").await;
-    add_member(&app, "Strict", "casual@strict.example").await;
+    common::add_member(&app, "Strict", "casual@strict.example", "member").await;
     let (member, location) = app.password_step("casual@strict.example").await;
     assert_eq!(location, "/overview");
     assert_eq!(app.get(&member, "/overview").await.status(), StatusCode::OK);
@@ -229,7 +229,7 @@ async fn admin_reset_removes_the_factor_ends_sessions_and_forces_enrollment() {
     let app = TestApp::spawn().await;
     let (owner, _, owner_secret) = enrolled_owner(&app, "Reset").await;
     let member = "lost-phone@reset.example";
-    add_member(&app, "Reset", member).await;
+    common::add_member(&app, "Reset", member, "member").await;
     let (m, _) = app.password_step(member).await;
     let m_secret = app.enroll(&m).await;
     let members: app::model::MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
@@ -427,40 +427,6 @@ async fn changing_the_password_needs_step_up_and_can_sign_out_other_sessions() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "step-up expired after 10 minutes");
-}
-
-/// Adds a member with `PASSWORD` to a tenant, straight in the database as the team issue's invitations will.
-async fn add_member(app: &TestApp, tenant: &str, email: &str) {
-    let hash = app.state.hasher.hash(&secrecy::SecretString::from(PASSWORD.to_owned())).await.unwrap();
-    let now = app.clock.now_ms();
-    let tenant_id: String = sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
-        .bind(tenant)
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    let account_id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO accounts (id, email, email_key, password_hash, password_set_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
-    )
-    .bind(&account_id)
-    .bind(email)
-    .bind(email.to_lowercase())
-    .bind(hash)
-    .bind(now)
-    .execute(&app.state.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO memberships (id, tenant_id, account_id, role, created_at) VALUES ($1, $2, $3, 'member', $4)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(tenant_id)
-    .bind(&account_id)
-    .bind(now)
-    .execute(&app.state.pool)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

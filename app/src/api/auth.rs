@@ -7,7 +7,13 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "get_me")]
 pub async fn get_me() -> Result<Me, AppError> {
     use super::ssr::{finish, tenant_ctx};
-    finish(tenant_ctx().map(|ctx| Me { email: ctx.email, tenant_name: ctx.tenant_name, role: ctx.role }))
+    finish(tenant_ctx().map(|ctx| Me {
+        features: ctx.features(),
+        is_admin: ctx.is_admin(),
+        email: ctx.email,
+        tenant_name: ctx.tenant_name,
+        role: ctx.role,
+    }))
 }
 
 /// Signs in with email and password. Without two-factor authentication the session id is cycled and the
@@ -26,7 +32,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             let now = st.clock.now_ms();
             match accepted.next {
                 SignInNext::Done => {
-                    sessions::establish(&session, accepted.ctx, now).await?;
+                    sessions::establish(&session, accepted.ctx, now, &meta()?).await?;
                     leptos_axum::redirect("/overview");
                 }
                 SignInNext::SecondFactor => {
@@ -87,7 +93,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
             let proof = two_factor::verify(&st, &meta, &p.ctx, &code, "sign_in.second_factor").await?;
             let method = format!("password+{}", proof.as_str());
             auth::complete_sign_in(&st, &meta, &p.ctx, &method).await?;
-            sessions::establish(&session()?, p.ctx, st.clock.now_ms()).await?;
+            sessions::establish(&session()?, p.ctx, st.clock.now_ms(), &meta).await?;
             leptos_axum::redirect("/overview");
             Ok(())
         }

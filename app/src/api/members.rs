@@ -1,17 +1,116 @@
-//! The tenant's members.
+//! The tenant's members: the list (team grant), roles and grants, offboarding, two-factor resets.
 
 use crate::model::{AppError, MembersView};
 use leptos::prelude::*;
 
-/// Every member of the tenant (owners and admins only).
+/// Every member of the tenant (needs the team feature).
 #[server(prefix = "/api", endpoint = "list_members")]
 pub async fn list_members() -> Result<MembersView, AppError> {
     use super::ssr::{finish, state, tenant_ctx};
     finish(
         async {
             let ctx = tenant_ctx()?;
+            let granted = ctx.require(crate::model::Permission::Team)?;
+            crate::backend::members::list_members(&state()?, &ctx, &granted).await
+        }
+        .await,
+    )
+}
+
+/// Changes a member's role and grants (owners and admins; step-up for raising to admin/owner or changing
+/// grants). Each `grant_*` checkbox is present when ticked.
+#[server(prefix = "/api", endpoint = "update_member")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_member(
+    membership_id: String,
+    role: String,
+    grant_team: Option<String>,
+    grant_api_keys: Option<String>,
+    grant_ssh_keys: Option<String>,
+    grant_vault_read: Option<String>,
+    grant_vault_write: Option<String>,
+    grant_access_history: Option<String>,
+    grant_export: Option<String>,
+    grant_settings: Option<String>,
+) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    use crate::backend::{ids::MembershipId, members, sessions};
+    use crate::model::{Permission, Role};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            crate::backend::members::list_members(&state()?, &ctx, &admin).await
+            let role = Role::parse(&role).ok_or_else(|| AppError::validation("role", "Choose a role."))?;
+            let ticked = [
+                (grant_team, Permission::Team),
+                (grant_api_keys, Permission::ApiKeys),
+                (grant_ssh_keys, Permission::SshKeys),
+                (grant_vault_read, Permission::VaultRead),
+                (grant_vault_write, Permission::VaultWrite),
+                (grant_access_history, Permission::AccessHistory),
+                (grant_export, Permission::Export),
+                (grant_settings, Permission::Settings),
+            ];
+            let grants: Vec<Permission> = ticked.into_iter().filter(|(v, _)| v.is_some()).map(|(_, p)| p).collect();
+            let step_up = sessions::require_step_up(&session()?, st.clock.now_ms()).await.ok();
+            let id = MembershipId(membership_id);
+            members::update_member(&st, &meta()?, &ctx, &admin, step_up.as_ref(), &id, role, &grants).await?;
+            leptos_axum::redirect("/members?saved=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Offboards a member: deactivated, every session ended at once (owners and admins).
+#[server(prefix = "/api", endpoint = "deactivate_member")]
+pub async fn deactivate_member(membership_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state, tenant_ctx};
+    use crate::backend::{ids::MembershipId, members};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            members::deactivate_member(&state()?, &meta()?, &ctx, &admin, &MembershipId(membership_id)).await?;
+            leptos_axum::redirect("/members?deactivated=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Reactivates a deactivated member (owners and admins).
+#[server(prefix = "/api", endpoint = "reactivate_member")]
+pub async fn reactivate_member(membership_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state, tenant_ctx};
+    use crate::backend::{ids::MembershipId, members};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            members::reactivate_member(&state()?, &meta()?, &ctx, &admin, &MembershipId(membership_id)).await?;
+            leptos_axum::redirect("/members?reactivated=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Removes a member from the organisation (owners and admins, step-up).
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(membership_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    use crate::backend::{ids::MembershipId, members, sessions};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            members::remove_member(&st, &meta()?, &ctx, &admin, &proof, &MembershipId(membership_id)).await?;
+            leptos_axum::redirect("/members?removed=1");
+            Ok(())
         }
         .await,
     )

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod members;
 pub mod overview;
 pub mod security;
+pub mod sessions;
 pub mod two_factor;
 
 #[cfg(feature = "ssr")]

@@ -32,7 +32,7 @@ pub async fn confirm_two_factor_enrollment(code: String) -> Result<(), AppError>
             let codes = two_factor::confirm_enrollment(&st, &meta, &ctx, &code).await?;
             if was_pending {
                 auth::complete_sign_in(&st, &meta, &ctx, "password+totp enrollment").await?;
-                sessions::establish(&session, ctx.clone(), st.clock.now_ms()).await?;
+                sessions::establish(&session, ctx.clone(), st.clock.now_ms(), &meta).await?;
             }
             let sealed = st.keys.seal(ctx.account_id.as_str().as_bytes(), codes.join("\n").as_bytes())?;
             sessions::stash_fresh_codes(&session, sealed).await?;

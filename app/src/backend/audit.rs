@@ -58,7 +58,12 @@ pub async fn record(conn: &mut AnyConnection, now_ms: i64, ev: &NewEvent<'_>) ->
 }
 
 /// The tenant's newest events, newest first.
-pub async fn list_latest(pool: &AnyPool, ctx: &TenantCtx, limit: i64) -> Result<Vec<AuditEventView>, AppError> {
+pub async fn list_latest(
+    pool: &AnyPool,
+    ctx: &TenantCtx,
+    _granted: &super::context::Granted,
+    limit: i64,
+) -> Result<Vec<AuditEventView>, AppError> {
     let rows = sqlx::query(
         "SELECT id, created_at, action, outcome, actor, ip, user_agent FROM audit_events \
          WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",

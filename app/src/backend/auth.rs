@@ -97,14 +97,16 @@ struct CandidateMembership {
     role: String,
     tenant_name: String,
     requires_two_factor: bool,
+    grants: Vec<crate::model::Permission>,
 }
 
 async fn find_candidate(state: &AppState, email: &str) -> Result<Option<Candidate>, AppError> {
     let rows = sqlx::query(
         "SELECT a.id, a.email, a.password_hash, a.must_enroll_two_factor, \
            (SELECT COUNT(*) FROM totp_factors f WHERE f.account_id = a.id AND f.enabled_at IS NOT NULL) AS totp_on, \
-           m.id AS membership_id, m.tenant_id, m.role, t.name, t.require_two_factor \
-         FROM accounts a LEFT JOIN memberships m ON m.account_id = a.id LEFT JOIN tenants t ON t.id = m.tenant_id \
+           m.id AS membership_id, m.tenant_id, m.role, m.grants, t.name, t.require_two_factor \
+         FROM accounts a LEFT JOIN memberships m ON m.account_id = a.id AND m.deactivated_at IS NULL \
+         LEFT JOIN tenants t ON t.id = m.tenant_id \
          WHERE a.email_key = $1 ORDER BY m.created_at, m.id",
     )
     .bind(email_key(email))
@@ -125,6 +127,7 @@ async fn find_candidate(state: &AppState, email: &str) -> Result<Option<Candidat
         let role: Option<String> = r.try_get("role")?;
         let name: Option<String> = r.try_get("name")?;
         let requires: Option<i64> = r.try_get("require_two_factor")?;
+        let grants: Option<String> = r.try_get("grants")?;
         if let (Some(m), Some(t), Some(role), Some(name)) = (m, t, role, name) {
             cand.memberships.push(CandidateMembership {
                 id: MembershipId(m),
@@ -132,6 +135,7 @@ async fn find_candidate(state: &AppState, email: &str) -> Result<Option<Candidat
                 role,
                 tenant_name: name,
                 requires_two_factor: requires == Some(1),
+                grants: crate::model::Permission::parse_list(grants.as_deref().unwrap_or("")),
             });
         }
     }
@@ -190,6 +194,7 @@ pub async fn sign_in(
                 role: m.role,
                 email: c.email.clone(),
                 tenant_name: m.tenant_name,
+                grants: m.grants,
             };
             let next = if c.totp_on {
                 SignInNext::SecondFactor

@@ -14,6 +14,16 @@ pub struct TenantCtx {
     pub role: String,
     pub email: String,
     pub tenant_name: String,
+    /// Features granted to a member (owners, admins and auditors have theirs by role). Refreshed from the
+    /// database on every request, so a change takes effect at once.
+    #[serde(default)]
+    pub grants: Vec<crate::model::Permission>,
+}
+
+/// Proof that the actor may use a feature; only `TenantCtx::require` makes one.
+#[derive(Debug)]
+pub struct Granted {
+    pub permission: crate::model::Permission,
 }
 
 /// The request's authentication state, as request extension. `None` inside means signed out.
@@ -31,6 +41,30 @@ impl TenantCtx {
     /// Whether the actor is an owner or admin of the current tenant.
     pub fn is_admin(&self) -> bool {
         matches!(self.role.as_str(), "owner" | "admin")
+    }
+
+    /// The actor's role (an unknown stored role counts as the least privileged).
+    pub fn role(&self) -> crate::model::Role {
+        crate::model::Role::parse(&self.role).unwrap_or(crate::model::Role::Auditor)
+    }
+
+    /// Whether the actor may use a feature.
+    pub fn can(&self, p: crate::model::Permission) -> bool {
+        crate::model::allows(self.role(), &self.grants, p)
+    }
+
+    /// The proof of a feature grant, or `Forbidden` (deny by default).
+    pub fn require(&self, p: crate::model::Permission) -> Result<Granted, crate::model::AppError> {
+        if self.can(p) {
+            Ok(Granted { permission: p })
+        } else {
+            Err(crate::model::AppError::Forbidden)
+        }
+    }
+
+    /// Every feature the actor may use, for the navigation.
+    pub fn features(&self) -> Vec<crate::model::Permission> {
+        crate::model::Permission::ALL.into_iter().filter(|p| self.can(*p)).collect()
     }
 
     /// The admin handle, or `Forbidden`.

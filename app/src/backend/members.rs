@@ -1,14 +1,25 @@
-//! The tenant's members, as admins see them. (Invitations, roles and grants build on this.)
+//! The tenant's members: listing (team grant), changing roles and grants, offboarding (owners and admins).
+//!
+//! Policy: deny by default; only owners make or change owners; admins manage admins, members and auditors;
+//! granting admin or owner and changing grants need a step-up; the last active owner can be neither demoted,
+//! deactivated nor removed (no tenant without an owner); nobody deactivates or removes themselves here.
+//! Deactivation ends the member's sessions in the tenant at once (API keys and SSH keys join this when they
+//! exist); reactivation brings none of them back. Removal deletes the membership; the audit trail keeps the
+//! member's account id (a pseudonymous reference) and the events as they were.
 
-use super::context::{AdminHandle, TenantCtx};
+use super::audit::{self, NewEvent, Outcome};
+use super::context::{AdminHandle, Granted, TenantCtx};
+use super::ids::{AccountId, MembershipId};
+use super::request::RequestMeta;
+use super::sessions::SteppedUp;
 use super::AppState;
-use crate::model::{AppError, MemberView, MembersView};
-use sqlx::Row as _;
+use crate::model::{AppError, MemberView, MembersView, Permission, Role};
+use sqlx::{AnyConnection, Row as _};
 
-/// Every member of the caller's tenant with role, two-factor status and last sign-in; admins only.
-pub async fn list_members(state: &AppState, ctx: &TenantCtx, _admin: &AdminHandle) -> Result<MembersView, AppError> {
+/// Every member of the caller's tenant with role, grants, two-factor status and last sign-in.
+pub async fn list_members(state: &AppState, ctx: &TenantCtx, _granted: &Granted) -> Result<MembersView, AppError> {
     let rows = sqlx::query(
-        "SELECT m.id, a.email, m.role, m.last_sign_in_at, \
+        "SELECT m.id, a.email, m.role, m.grants, m.last_sign_in_at, m.deactivated_at, \
            (SELECT COUNT(*) FROM totp_factors f WHERE f.account_id = a.id AND f.enabled_at IS NOT NULL) AS totp_on \
          FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.tenant_id = $1 ORDER BY a.email_key",
     )
@@ -19,11 +30,14 @@ pub async fn list_members(state: &AppState, ctx: &TenantCtx, _admin: &AdminHandl
         .iter()
         .map(|r| {
             let id: String = r.try_get("id")?;
+            let grants: String = r.try_get("grants")?;
             Ok(MemberView {
                 is_me: id == ctx.membership_id.0,
                 membership_id: id,
                 email: r.try_get("email")?,
                 role: r.try_get("role")?,
+                grants: Permission::parse_list(&grants),
+                deactivated_at: r.try_get("deactivated_at")?,
                 two_factor_enabled: r.try_get::<i64, _>("totp_on")? > 0,
                 last_sign_in_at: r.try_get("last_sign_in_at")?,
             })
@@ -31,5 +45,232 @@ pub async fn list_members(state: &AppState, ctx: &TenantCtx, _admin: &AdminHandl
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let mut conn = state.pool.acquire().await?;
     let tenant_requires_two_factor = super::two_factor::tenant_requires(&mut conn, ctx).await?;
-    Ok(MembersView { members, can_manage: ctx.is_admin(), tenant_requires_two_factor })
+    Ok(MembersView {
+        members,
+        can_manage: ctx.is_admin(),
+        viewer_is_owner: ctx.role() == Role::Owner,
+        tenant_requires_two_factor,
+    })
+}
+
+struct Target {
+    account: AccountId,
+    email: String,
+    role: Role,
+    grants: Vec<Permission>,
+    active: bool,
+}
+
+async fn target(conn: &mut AnyConnection, ctx: &TenantCtx, membership: &MembershipId) -> Result<Target, AppError> {
+    let row = sqlx::query(
+        "SELECT a.id, a.email, m.role, m.grants, m.deactivated_at FROM memberships m \
+         JOIN accounts a ON a.id = m.account_id WHERE m.id = $1 AND m.tenant_id = $2",
+    )
+    .bind(membership.as_str())
+    .bind(ctx.tenant_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let role: String = row.try_get("role")?;
+    let grants: String = row.try_get("grants")?;
+    let deactivated: Option<i64> = row.try_get("deactivated_at")?;
+    Ok(Target {
+        account: AccountId(row.try_get("id")?),
+        email: row.try_get("email")?,
+        role: Role::parse(&role).unwrap_or(Role::Auditor),
+        grants: Permission::parse_list(&grants),
+        active: deactivated.is_none(),
+    })
+}
+
+/// Other active owners besides `except`.
+async fn other_active_owners(
+    conn: &mut AnyConnection,
+    ctx: &TenantCtx,
+    except: &MembershipId,
+) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = $1 AND role = 'owner' AND deactivated_at IS NULL \
+         AND id <> $2",
+    )
+    .bind(ctx.tenant_id.as_str())
+    .bind(except.as_str())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Refuses what the actor's role may not touch: only owners act on owners or make owners.
+fn check_authority(ctx: &TenantCtx, target: &Target, new_role: Option<Role>) -> Result<(), AppError> {
+    let actor = ctx.role();
+    if (target.role == Role::Owner || new_role == Some(Role::Owner)) && actor != Role::Owner {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
+fn event<'a>(ctx: &'a TenantCtx, meta: &'a RequestMeta, action: &'a str, detail: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        tenant_id: Some(&ctx.tenant_id),
+        account_id: Some(&ctx.account_id),
+        actor: &ctx.email,
+        action,
+        outcome: Outcome::Success,
+        meta,
+        detail,
+    }
+}
+
+fn describe(role: Role, grants: &[Permission]) -> String {
+    if role == Role::Member {
+        format!("member [{}]", Permission::join(grants))
+    } else {
+        role.as_str().to_owned()
+    }
+}
+
+/// Changes a member's role and grants. Granting admin or owner, or changing grants, needs `step_up`; the
+/// caller passes it when the session has one (`None` otherwise), and the change is refused without it.
+#[allow(clippy::too_many_arguments)]
+pub async fn update_member(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    step_up: Option<&SteppedUp>,
+    membership: &MembershipId,
+    role: Role,
+    grants: &[Permission],
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    let t = target(&mut tx, ctx, membership).await?;
+    check_authority(ctx, &t, Some(role))?;
+    // Grants only mean something for members; other roles have theirs by role.
+    let grants: Vec<Permission> = if role == Role::Member { grants.to_vec() } else { Vec::new() };
+    let grants = Permission::parse_list(&Permission::join(&grants));
+    if t.role == role && t.grants == grants {
+        return Ok(());
+    }
+    let raises = (role.is_admin() && !t.role.is_admin()) || (role == Role::Owner && t.role != Role::Owner);
+    if (raises || t.grants != grants) && step_up.is_none() {
+        return Err(AppError::StepUpRequired);
+    }
+    if t.role == Role::Owner && role != Role::Owner && other_active_owners(&mut tx, ctx, membership).await? == 0 {
+        return Err(AppError::Conflict {
+            msg: "The last owner cannot be demoted. Make someone else owner first.".into(),
+        });
+    }
+    sqlx::query("UPDATE memberships SET role = $1, grants = $2 WHERE id = $3 AND tenant_id = $4")
+        .bind(role.as_str())
+        .bind(Permission::join(&grants))
+        .bind(membership.as_str())
+        .bind(ctx.tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
+    audit::record(&mut tx, now, &event(ctx, meta, "member.update", &detail)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Offboards a member in one act: deactivated, every session in the tenant ended at once.
+pub async fn deactivate_member(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    membership: &MembershipId,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    let t = target(&mut tx, ctx, membership).await?;
+    check_authority(ctx, &t, None)?;
+    if membership == &ctx.membership_id {
+        return Err(AppError::Conflict { msg: "You cannot deactivate yourself.".into() });
+    }
+    if !t.active {
+        return Ok(());
+    }
+    if t.role == Role::Owner && other_active_owners(&mut tx, ctx, membership).await? == 0 {
+        return Err(AppError::Conflict { msg: "The last owner cannot be deactivated.".into() });
+    }
+    sqlx::query("UPDATE memberships SET deactivated_at = $1 WHERE id = $2 AND tenant_id = $3")
+        .bind(now)
+        .bind(membership.as_str())
+        .bind(ctx.tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
+    let detail = format!("{}: deactivated; {ended} session(s) ended", t.email);
+    audit::record(&mut tx, now, &event(ctx, meta, "member.deactivate", &detail)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Reactivates a member; nothing that deactivation ended comes back (they sign in afresh).
+pub async fn reactivate_member(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    membership: &MembershipId,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    let t = target(&mut tx, ctx, membership).await?;
+    check_authority(ctx, &t, None)?;
+    if t.active {
+        return Ok(());
+    }
+    sqlx::query("UPDATE memberships SET deactivated_at = NULL WHERE id = $1 AND tenant_id = $2")
+        .bind(membership.as_str())
+        .bind(ctx.tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!("{}: reactivated", t.email);
+    audit::record(&mut tx, now, &event(ctx, meta, "member.reactivate", &detail)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a member from the tenant entirely (sessions ended); the account itself stays (it is global).
+pub async fn remove_member(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    _proof: &SteppedUp,
+    membership: &MembershipId,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    let t = target(&mut tx, ctx, membership).await?;
+    check_authority(ctx, &t, None)?;
+    if membership == &ctx.membership_id {
+        return Err(AppError::Conflict { msg: "You cannot remove yourself.".into() });
+    }
+    if t.role == Role::Owner && other_active_owners(&mut tx, ctx, membership).await? == 0 {
+        return Err(AppError::Conflict { msg: "The last owner cannot be removed.".into() });
+    }
+    let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
+    sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
+        .bind(membership.as_str())
+        .bind(ctx.tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    // The event names the account by its id only: the member's email leaves the tenant with them.
+    let detail = format!("account {}: removed; {ended} session(s) ended", t.account);
+    audit::record(&mut tx, now, &event(ctx, meta, "member.remove", &detail)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn end_tenant_sessions(conn: &mut AnyConnection, ctx: &TenantCtx, account: &AccountId) -> Result<u64, AppError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND tenant_id = $2")
+        .bind(account.as_str())
+        .bind(ctx.tenant_id.as_str())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }

@@ -13,6 +13,7 @@
 
 use super::clock::{Clock, MINUTE_MS};
 use super::context::TenantCtx;
+use super::request::RequestMeta;
 use crate::model::AppError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,9 @@ use std::sync::Arc;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::Session;
+
+mod manage;
+pub use manage::{describe_agent, list_member, list_own, revoke_member, revoke_others, revoke_own};
 
 const AUTH_KEY: &str = "auth";
 const PENDING_KEY: &str = "pending";
@@ -42,6 +46,11 @@ pub struct AuthState {
     /// The last time the member proved it was them in this session (sign-in or step-up), epoch ms.
     #[serde(default)]
     pub stepped_up_at: i64,
+    /// Where the sign-in came from, for "Your sessions".
+    #[serde(default)]
+    pub ip: String,
+    #[serde(default)]
+    pub user_agent: String,
 }
 
 /// What is left to do after a correct password.
@@ -76,10 +85,17 @@ pub struct SessionTimeouts {
 
 /// Starts a signed-in session: a new id (the pre-sign-in one is discarded), then the auth state. Signing in
 /// counts as a fresh step-up.
-pub async fn establish(session: &Session, ctx: TenantCtx, now_ms: i64) -> Result<(), AppError> {
+pub async fn establish(session: &Session, ctx: TenantCtx, now_ms: i64, meta: &RequestMeta) -> Result<(), AppError> {
     session.cycle_id().await.map_err(store_err)?;
     session.remove_value(PENDING_KEY).await.map_err(store_err)?;
-    let state = AuthState { ctx, authenticated_at: now_ms, seen_at: now_ms, stepped_up_at: now_ms };
+    let state = AuthState {
+        ctx,
+        authenticated_at: now_ms,
+        seen_at: now_ms,
+        stepped_up_at: now_ms,
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+    };
     session.insert(AUTH_KEY, state).await.map_err(store_err)
 }
 
@@ -159,26 +175,36 @@ pub async fn end_account_sessions(
 }
 
 /// The signed-in context of this session, or `None`. Expired sessions are deleted on the spot.
-pub async fn resolve(
-    session: &Session,
-    clock: &dyn Clock,
-    timeouts: SessionTimeouts,
-) -> Result<Option<TenantCtx>, AppError> {
+/// The role and grants are read from the membership on every request, so a change (or a deactivation) takes
+/// effect on the member's very next request.
+pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<TenantCtx>, AppError> {
     let Some(mut state) = session.get::<AuthState>(AUTH_KEY).await.map_err(store_err)? else {
         return Ok(None);
     };
-    let now = clock.now_ms();
+    let now = app.clock.now_ms();
+    let timeouts = app.timeouts;
     if now - state.authenticated_at >= timeouts.absolute_ms || now - state.seen_at >= timeouts.idle_ms {
         session.flush().await.map_err(store_err)?;
         return Ok(None);
     }
+    let row = sqlx::query("SELECT role, grants FROM memberships WHERE id = $1 AND deactivated_at IS NULL")
+        .bind(state.ctx.membership_id.as_str())
+        .fetch_optional(&app.pool)
+        .await?;
+    let Some(row) = row else {
+        session.flush().await.map_err(store_err)?;
+        return Ok(None);
+    };
+    let role: String = row.try_get("role")?;
+    let grants: String = row.try_get("grants")?;
+    let mut ctx = state.ctx.clone();
+    ctx.role = role;
+    ctx.grants = crate::model::Permission::parse_list(&grants);
     if now - state.seen_at >= MINUTE_MS {
         state.seen_at = now;
-        let ctx = state.ctx.clone();
         session.insert(AUTH_KEY, state).await.map_err(store_err)?;
-        return Ok(Some(ctx));
     }
-    Ok(Some(state.ctx))
+    Ok(Some(ctx))
 }
 
 /// Ends the session: the row is deleted and the cookie removed.
@@ -242,13 +268,15 @@ impl SqlSessionStore {
         let now = self.clock.now_ms();
         let expires_at = i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let on_conflict = if upsert {
-            "UPDATE SET account_id = $2, tenant_id = $3, data = $4, expires_at = $5, updated_at = $6"
+            "UPDATE SET account_id = $2, tenant_id = $3, data = $4, expires_at = $5, updated_at = $6, ip = $7, \
+             user_agent = $8, authenticated_at = $9"
         } else {
             "NOTHING"
         };
         let sql = format!(
-            "INSERT INTO sessions (id_hash, account_id, tenant_id, data, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id_hash) DO {on_conflict}"
+            "INSERT INTO sessions (id_hash, account_id, tenant_id, data, expires_at, created_at, updated_at, ip, \
+             user_agent, authenticated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) \
+             ON CONFLICT (id_hash) DO {on_conflict}"
         );
         let done = sqlx::query(&sql)
             .bind(id_hash(&record.id))
@@ -257,6 +285,9 @@ impl SqlSessionStore {
             .bind(data)
             .bind(expires_at)
             .bind(now)
+            .bind(auth.as_ref().map(|a| a.ip.clone()).unwrap_or_default())
+            .bind(auth.as_ref().map(|a| a.user_agent.clone()).unwrap_or_default())
+            .bind(auth.as_ref().map(|a| a.authenticated_at).unwrap_or_default())
             .execute(&self.pool)
             .await
             .map_err(backend_err)?;

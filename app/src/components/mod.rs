@@ -1,9 +1,11 @@
 //! Shared widgets.
 
 mod password_field;
+mod sessions_table;
 mod shell;
 mod step_up;
 
 pub use password_field::PasswordField;
+pub use sessions_table::SessionsTable;
 pub use shell::{Console, ErrorNotice, Hydrated};
 pub use step_up::StepUpForm;

@@ -1,7 +1,7 @@
 //! The console's frame: tenant, account, navigation and sign-out on every signed-in page.
 
 use crate::api::auth::{get_me, SignOut};
-use crate::model::AppError;
+use crate::model::{AppError, Permission};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
@@ -60,11 +60,14 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                                     <span class="tenant" title="Organisation">{me.tenant_name}</span>
                                     <nav aria-label="Console">
                                         <A href="/overview">"Overview"</A>
-                                        <A href="/access-history">"Access history"</A>
-                                        {matches!(me.role.as_str(), "owner" | "admin").then(|| view! {
+                                        {me.features.contains(&Permission::AccessHistory).then(|| view! {
+                                            <A href="/access-history">"Access history"</A>
+                                        })}
+                                        {me.features.contains(&Permission::Team).then(|| view! {
                                             <A href="/members">"Members"</A>
                                         })}
                                         <A href="/security">"Security"</A>
+                                        <A href="/sessions">"Sessions"</A>
                                     </nav>
                                     <div class="account">
                                         <span class="email">{me.email}</span>

@@ -2,12 +2,14 @@
 //! Nothing here touches the database or a secret.
 
 mod error;
+mod permission;
 mod time;
 mod views;
 
 pub use error::AppError;
+pub use permission::{allows, Permission, Role};
 pub use time::format_utc;
 pub use views::{
-    AuditEventView, Me, MemberView, MembersView, OverviewView, PasswordPolicyView, PendingView, RecoveryCodesView,
-    SecurityView, SetupInfo, TotpEnrollmentView,
+    AuditEventView, Me, MemberSessionsView, MemberView, MembersView, OverviewView, PasswordPolicyView, PendingView,
+    RecoveryCodesView, SecurityView, SessionView, SetupInfo, TotpEnrollmentView,
 };

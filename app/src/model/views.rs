@@ -8,6 +8,10 @@ pub struct Me {
     pub email: String,
     pub tenant_name: String,
     pub role: String,
+    /// Features the navigation may offer (the server checks again on every call).
+    pub features: Vec<super::Permission>,
+    /// Whether the viewer administers the tenant.
+    pub is_admin: bool,
 }
 
 /// What the setup-password page shows about a valid setup link.
@@ -101,12 +105,38 @@ pub struct SecurityView {
     pub password_policy: PasswordPolicyView,
 }
 
+/// A signed-in session, as "Your sessions" and an admin's view of a member list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// An opaque handle (the stored hash of the session id, never the id itself).
+    pub id: String,
+    pub browser: String,
+    pub os: String,
+    pub ip: String,
+    pub tenant_name: String,
+    pub signed_in_at: i64,
+    pub last_active_at: i64,
+    /// The session of the browser looking at the list.
+    pub current: bool,
+}
+
+/// A member's sessions in this tenant, for an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSessionsView {
+    pub membership_id: String,
+    pub email: String,
+    pub sessions: Vec<SessionView>,
+}
+
 /// A member as the members page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberView {
     pub membership_id: String,
     pub email: String,
     pub role: String,
+    pub grants: Vec<super::Permission>,
+    /// Epoch ms when the member was deactivated; `None` while active.
+    pub deactivated_at: Option<i64>,
     pub two_factor_enabled: bool,
     pub last_sign_in_at: Option<i64>,
     pub is_me: bool,
@@ -117,5 +147,7 @@ pub struct MemberView {
 pub struct MembersView {
     pub members: Vec<MemberView>,
     pub can_manage: bool,
+    /// Whether the viewer may make or change owners.
+    pub viewer_is_owner: bool,
     pub tenant_requires_two_factor: bool,
 }

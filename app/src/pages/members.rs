@@ -1,28 +1,59 @@
-//! `/members`: the organisation's members with role, two-factor status and last sign-in; admins can reset a
-//! member's two-factor authentication.
+//! `/members`: the organisation's members with role, grants, two-factor status and last sign-in. Owners and
+//! admins change roles and grants, deactivate, reactivate and remove members, see their sessions and reset
+//! their two-factor authentication; the page shows only what the viewer may do, and the server checks again.
 
-use crate::api::members::{list_members, ResetMemberTwoFactor};
+use crate::api::members::{
+    list_members, DeactivateMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor, UpdateMember,
+};
 use crate::components::{Console, ErrorNotice, Hydrated};
-use crate::model::format_utc;
+use crate::model::{format_utc, AppError, MemberView, Permission, Role};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+fn notice(q: &leptos_router::params::ParamsMap) -> Option<&'static str> {
+    [
+        ("saved", "The member's role and grants were saved."),
+        ("deactivated", "The member was deactivated and signed out everywhere."),
+        ("reactivated", "The member was reactivated. They sign in afresh."),
+        ("removed", "The member was removed from the organisation."),
+        ("reset", "Two-factor authentication was reset. The member sets it up again at the next sign-in."),
+    ]
+    .into_iter()
+    .find(|(k, _)| q.get(k).is_some())
+    .map(|(_, v)| v)
+}
+
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| list_members());
+    let update = ServerAction::<UpdateMember>::new();
+    let deactivate = ServerAction::<DeactivateMember>::new();
+    let reactivate = ServerAction::<ReactivateMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
     let reset = ServerAction::<ResetMemberTwoFactor>::new();
     let query = use_query_map();
+    let errors = move || {
+        [
+            update.value().get().and_then(Result::err),
+            deactivate.value().get().and_then(Result::err),
+            reactivate.value().get().and_then(Result::err),
+            remove.value().get().and_then(Result::err),
+            reset.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e: AppError| view! { <ErrorNotice error=e/> })
+        .collect_view()
+    };
     view! {
         <Title text="Members · Rampart"/>
         <Hydrated/>
         <Console>
             <h1>"Members"</h1>
-            {move || query.read().get("reset").map(|_| view! {
-                <p class="notice ok" role="status">"Two-factor authentication was reset. The member sets it up again at the next sign-in."</p>
-            })}
-            {move || reset.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
+            {move || notice(&query.read()).map(|n| view! { <p class="notice ok" role="status">{n}</p> })}
+            {errors}
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -30,34 +61,139 @@ pub fn MembersPage() -> impl IntoView {
                             {v.tenant_requires_two_factor.then(|| view! {
                                 <p class="notice ok">"Two-factor authentication is required for every member."</p>
                             })}
-                            <table class="table">
-                                <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Two-factor"</th>
-                                    <th scope="col">"Last sign-in"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                                <tbody>
-                                    {v.members.into_iter().map(|m| {
-                                        let can_reset = v.can_manage && m.two_factor_enabled && !m.is_me;
-                                        view! {
-                                            <tr>
-                                                <td class="email">{m.email.clone()}{m.is_me.then_some(" (you)")}</td>
-                                                <td>{m.role}</td>
-                                                <td>{if m.two_factor_enabled { "On" } else { "Off" }}</td>
-                                                <td>{m.last_sign_in_at.map(format_utc).unwrap_or_else(|| "never".to_owned())}</td>
-                                                <td>{can_reset.then(|| view! {
-                                                    <ActionForm action=reset attr:class="inline">
-                                                        <input type="hidden" name="membership_id" value=m.membership_id.clone()/>
-                                                        <button type="submit" class="danger" aria-label=format!("Reset two-factor for {}", m.email)>"Reset two-factor"</button>
-                                                    </ActionForm>
-                                                })}</td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <div class="table-wrap">
+                                <table aria-label="Members">
+                                    <thead><tr><th scope="col">"Email"</th><th scope="col">"Role and features"</th>
+                                        <th scope="col">"Two-factor"</th><th scope="col">"Last sign-in"</th>
+                                        <th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                                    <tbody>
+                                        {v.members.into_iter().map(|m| {
+                                            let manage = v.can_manage && !m.is_me
+                                                && (v.viewer_is_owner || m.role != Role::Owner.as_str());
+                                            member_row(m, manage, v.viewer_is_owner, update, deactivate, reactivate, remove, reset)
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            {v.can_manage.then(|| view! {
+                                <p class="hint">"Granting admin or owner, changing grants and removing a member need you to "
+                                    <a href="/confirm-access?next=/members">"confirm it's you"</a> " first."</p>
+                            })}
                         }),
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                     }
                 })}
             </Suspense>
         </Console>
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn member_row(
+    m: MemberView,
+    manage: bool,
+    viewer_is_owner: bool,
+    update: ServerAction<UpdateMember>,
+    deactivate: ServerAction<DeactivateMember>,
+    reactivate: ServerAction<ReactivateMember>,
+    remove: ServerAction<RemoveMember>,
+    reset: ServerAction<ResetMemberTwoFactor>,
+) -> impl IntoView {
+    let active = m.deactivated_at.is_none();
+    let summary = if m.role == Role::Member.as_str() {
+        let names: Vec<&str> = m.grants.iter().map(|p| p.label()).collect();
+        if names.is_empty() {
+            "member · no features".to_owned()
+        } else {
+            format!("member · {}", names.join(", "))
+        }
+    } else {
+        m.role.clone()
+    };
+    let id = m.membership_id.clone();
+    let edit_id = m.membership_id.clone();
+    let email = m.email.clone();
+    let (l_sessions, l_deactivate, l_reactivate, l_remove, l_reset) = (
+        format!("Sessions of {email}"),
+        format!("Deactivate {email}"),
+        format!("Reactivate {email}"),
+        format!("Remove {email}"),
+        format!("Reset two-factor for {email}"),
+    );
+    let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| viewer_is_owner || *r != Role::Owner).collect();
+    view! {
+        <tr class:inactive=!active>
+            <td class="email">{m.email.clone()}{m.is_me.then_some(" (you)")}
+                {(!active).then(|| view! { " " <strong class="tag">"deactivated"</strong> })}</td>
+            <td>
+                {if manage && active {
+                    let current_role = m.role.clone();
+                    let grants = m.grants.clone();
+                    let id = edit_id.clone();
+                    Either::Left(view! {
+                        <ActionForm action=update attr:class="member-edit" attr:aria-label=format!("Role of {email}")>
+                            <input type="hidden" name="membership_id" value=id.clone()/>
+                            <label class="sr-only" for=format!("role-{id}")>"Role"</label>
+                            <select id=format!("role-{id}") name="role">
+                                {roles.into_iter().map(|r| view! {
+                                    <option value=r.as_str() selected=current_role == r.as_str()>{r.as_str()}</option>
+                                }).collect_view()}
+                            </select>
+                            <fieldset>
+                                <legend>"Features (for the member role)"</legend>
+                                {Permission::ALL.into_iter().map(|p| {
+                                    let field = format!("grant_{}", p.as_str());
+                                    let input_id = format!("{field}-{id}");
+                                    view! {
+                                        <span class="check">
+                                            <input type="checkbox" id=input_id.clone() name=field value="on" checked=grants.contains(&p)/>
+                                            <label for=input_id>{p.label()}</label>
+                                        </span>
+                                    }
+                                }).collect_view()}
+                            </fieldset>
+                            <button type="submit" class="secondary">"Save"</button>
+                        </ActionForm>
+                    })
+                } else {
+                    Either::Right(view! { <span>{summary}</span> })
+                }}
+            </td>
+            <td>{if m.two_factor_enabled { "On" } else { "Off" }}</td>
+            <td>{m.last_sign_in_at.map(format_utc).unwrap_or_else(|| "never".to_owned())}</td>
+            <td class="actions">
+                {manage.then(|| {
+                    let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
+                    view! {
+                        <a href=format!("/members/{i1}/sessions") aria-label=l_sessions>"Sessions"</a>
+                        {if active {
+                            Either::Left(view! {
+                                <ActionForm action=deactivate attr:class="inline">
+                                    <input type="hidden" name="membership_id" value=i2/>
+                                    <button type="submit" class="danger" aria-label=l_deactivate>"Deactivate"</button>
+                                </ActionForm>
+                            })
+                        } else {
+                            Either::Right(view! {
+                                <ActionForm action=reactivate attr:class="inline">
+                                    <input type="hidden" name="membership_id" value=i2/>
+                                    <button type="submit" class="secondary" aria-label=l_reactivate>"Reactivate"</button>
+                                </ActionForm>
+                            })
+                        }}
+                        <ActionForm action=remove attr:class="inline">
+                            <input type="hidden" name="membership_id" value=i3/>
+                            <button type="submit" class="danger" aria-label=l_remove>"Remove"</button>
+                        </ActionForm>
+                        {m.two_factor_enabled.then(|| view! {
+                            <ActionForm action=reset attr:class="inline">
+                                <input type="hidden" name="membership_id" value=i4/>
+                                <button type="submit" class="danger" aria-label=l_reset>"Reset two-factor"</button>
+                            </ActionForm>
+                        })}
+                    }
+                })}
+            </td>
+        </tr>
     }
 }

@@ -27,7 +27,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     }
     let auth = match req.extensions().get::<Session>() {
-        Some(session) => match sessions::resolve(session, state.clock.as_ref(), state.timeouts).await {
+        Some(session) => match sessions::resolve(session, &state).await {
             Ok(auth) => auth,
             Err(err) => return error_response(&err, wants_html(req.headers())),
         },

@@ -250,3 +250,39 @@ impl TestApp {
 pub fn unfold_qp(message: &str) -> String {
     message.replace("\r\n ", " ").replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
 }
+
+/// Adds a member with `PASSWORD` to a tenant, straight in the database as the team issue's invitations will.
+pub async fn add_member(app: &TestApp, tenant: &str, email: &str, role: &str) {
+    let hash = app.state.hasher.hash(&secrecy::SecretString::from(PASSWORD.to_owned())).await.unwrap();
+    let now = {
+        use app::backend::clock::Clock as _;
+        app.clock.now_ms()
+    };
+    let tenant_id: String = sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
+        .bind(tenant)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let account_id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO accounts (id, email, email_key, password_hash, password_set_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&account_id)
+    .bind(email)
+    .bind(email.to_lowercase())
+    .bind(hash)
+    .bind(now)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO memberships (id, tenant_id, account_id, role, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(tenant_id)
+        .bind(&account_id)
+        .bind(role)
+        .bind(now)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+}

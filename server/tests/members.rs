@@ -1,0 +1,168 @@
+//! Roles, per-feature grants and offboarding, enforced by the server whatever the form says — on SQLite or
+//! PostgreSQL, as the run was given.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use app::backend::clock::MINUTE_MS;
+use app::model::MembersView;
+use common::{TestApp, PASSWORD};
+use reqwest::StatusCode;
+
+async fn membership_of(app: &TestApp, admin: &reqwest::Client, email: &str) -> String {
+    let list: MembersView = app.call(admin, "list_members", &[]).await.json().await.unwrap();
+    list.members.into_iter().find(|m| m.email == email).unwrap().membership_id
+}
+
+#[tokio::test]
+async fn grants_decide_what_a_member_reaches_and_changes_apply_at_once() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Grants").await;
+    common::add_member(&app, "Grants", "emp@grants.example", "member").await;
+    let (emp, _) = app.password_step("emp@grants.example").await;
+    // Deny by default: a member with no grant sees neither the history nor the team.
+    assert_eq!(app.call(&emp, "list_recent_events", &[]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.call(&emp, "list_members", &[]).await.status(), StatusCode::FORBIDDEN);
+    let me: app::model::Me = app.call(&emp, "get_me", &[]).await.json().await.unwrap();
+    assert!(me.features.is_empty());
+
+    let id = membership_of(&app, &owner, "emp@grants.example").await;
+    let form = [("membership_id", id.as_str()), ("role", "member"), ("grant_access_history", "on")];
+    let res = app.call(&owner, "update_member", &form).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    // The very next request of the member sees the grant, without signing in again.
+    assert_eq!(app.call(&emp, "list_recent_events", &[]).await.status(), StatusCode::OK);
+    assert_eq!(app.call(&emp, "list_members", &[]).await.status(), StatusCode::FORBIDDEN);
+    let page = app.get(&emp, "/overview").await.text().await.unwrap();
+    assert!(page.contains("href=\"/access-history\"") && !page.contains("href=\"/members\""), "navigation");
+
+    // A forged form from the member is refused by the server.
+    let forged = [("membership_id", id.as_str()), ("role", "admin")];
+    assert_eq!(app.call(&emp, "update_member", &forged).await.status(), StatusCode::FORBIDDEN);
+    let events = app.events(&owner).await;
+    assert!(events.iter().any(|(a, _, _)| a == "member.update"));
+}
+
+#[tokio::test]
+async fn raising_roles_and_changing_grants_need_step_up() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("StepUps").await;
+    common::add_member(&app, "StepUps", "m@stepups.example", "member").await;
+    let id = membership_of(&app, &owner, "m@stepups.example").await;
+    app.clock.advance_ms(11 * MINUTE_MS);
+    for form in [
+        vec![("membership_id", id.as_str()), ("role", "admin")],
+        vec![("membership_id", id.as_str()), ("role", "member"), ("grant_team", "on")],
+    ] {
+        let res = app.call(&owner, "update_member", &form).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.text().await.unwrap().contains("StepUpRequired"));
+    }
+    // Lowering needs none: an auditor reads the history only.
+    let res = app.call(&owner, "update_member", &[("membership_id", id.as_str()), ("role", "auditor")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.call(&owner, "update_member", &[("membership_id", id.as_str()), ("role", "admin")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_last_owner_is_protected_and_only_owners_touch_owners() {
+    let app = TestApp::spawn().await;
+    let (owner, email) = app.signed_in("Owners").await;
+    common::add_member(&app, "Owners", "admin@owners.example", "admin").await;
+    let (admin, _) = app.password_step("admin@owners.example").await;
+    let owner_id = membership_of(&app, &owner, &email).await;
+    let admin_id = membership_of(&app, &owner, "admin@owners.example").await;
+
+    // The owner cannot demote, deactivate or remove themselves as the last owner.
+    let res = app.call(&owner, "update_member", &[("membership_id", owner_id.as_str()), ("role", "admin")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // An admin cannot touch the owner, nor make anyone owner.
+    for (f, form) in [
+        ("update_member", vec![("membership_id", owner_id.as_str()), ("role", "member")]),
+        ("deactivate_member", vec![("membership_id", owner_id.as_str())]),
+        ("update_member", vec![("membership_id", admin_id.as_str()), ("role", "owner")]),
+    ] {
+        assert_eq!(app.call(&admin, f, &form).await.status(), StatusCode::FORBIDDEN, "{f} {form:?}");
+    }
+    // With a second owner, the first may step down.
+    let res = app.call(&owner, "update_member", &[("membership_id", admin_id.as_str()), ("role", "owner")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let res = app.call(&owner, "update_member", &[("membership_id", owner_id.as_str()), ("role", "admin")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: app::model::Me = app.call(&owner, "get_me", &[]).await.json().await.unwrap();
+    assert_eq!(me.role, "admin", "the change applies to the next request");
+}
+
+#[tokio::test]
+async fn deactivation_signs_out_at_once_and_reactivation_brings_nothing_back() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Leavers").await;
+    common::add_member(&app, "Leavers", "leaver@leavers.example", "member").await;
+    let (a, _) = app.password_step("leaver@leavers.example").await;
+    let (b, _) = app.password_step("leaver@leavers.example").await;
+    let id = membership_of(&app, &owner, "leaver@leavers.example").await;
+    let res = app.call(&owner, "deactivate_member", &[("membership_id", id.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for c in [&a, &b] {
+        assert_eq!(app.get(c, "/overview").await.status(), StatusCode::SEE_OTHER, "refused on the next request");
+    }
+    // Signing in again fails with the uniform message.
+    let res = app.call(&app.client(), "sign_in", &[("email", "leaver@leavers.example"), ("password", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("The email or password is incorrect."));
+    let res = app.call(&owner, "reactivate_member", &[("membership_id", id.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.get(&a, "/overview").await.status(), StatusCode::SEE_OTHER, "old sessions stay dead");
+    let (fresh, location) = app.password_step("leaver@leavers.example").await;
+    assert_eq!(location, "/overview");
+    assert_eq!(app.get(&fresh, "/overview").await.status(), StatusCode::OK);
+    let events = app.events(&owner).await;
+    assert!(events.iter().any(|(a, _, _)| a == "member.deactivate"));
+    assert!(events.iter().any(|(a, _, _)| a == "member.reactivate"));
+}
+
+#[tokio::test]
+async fn removal_needs_step_up_and_ends_the_membership() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Removals").await;
+    common::add_member(&app, "Removals", "gone@removals.example", "member").await;
+    let (gone, _) = app.password_step("gone@removals.example").await;
+    let id = membership_of(&app, &owner, "gone@removals.example").await;
+    app.clock.advance_ms(11 * MINUTE_MS);
+    assert_eq!(
+        app.call(&owner, "remove_member", &[("membership_id", id.as_str())]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    assert_eq!(app.call(&owner, "remove_member", &[("membership_id", id.as_str())]).await.status(), StatusCode::OK);
+    assert_eq!(app.get(&gone, "/overview").await.status(), StatusCode::SEE_OTHER);
+    let list: MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
+    assert!(list.members.iter().all(|m| m.email != "gone@removals.example"));
+    let events = app.events(&owner).await;
+    let removal = events.iter().find(|(a, _, _)| a == "member.remove");
+    assert!(removal.is_some());
+}
+
+#[tokio::test]
+async fn another_tenants_members_are_not_found() {
+    let app = TestApp::spawn().await;
+    let (a_owner, _) = app.signed_in("Alpha").await;
+    common::add_member(&app, "Alpha", "canary-7f3a@alpha.example", "member").await;
+    let id = membership_of(&app, &a_owner, "canary-7f3a@alpha.example").await;
+    let (b_owner, _) = app.signed_in("Beta").await;
+    for (f, form) in [
+        ("update_member", vec![("membership_id", id.as_str()), ("role", "auditor")]),
+        ("deactivate_member", vec![("membership_id", id.as_str())]),
+        ("reactivate_member", vec![("membership_id", id.as_str())]),
+        ("list_member_sessions", vec![("membership_id", id.as_str())]),
+    ] {
+        let res = app.call(&b_owner, f, &form).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{f}");
+        assert!(!res.text().await.unwrap().contains("canary-7f3a"), "{f}");
+    }
+    let list = app.call(&b_owner, "list_members", &[]).await.text().await.unwrap();
+    assert!(!list.contains("canary-7f3a"));
+}

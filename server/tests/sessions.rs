@@ -1,0 +1,115 @@
+//! "Your sessions" and an admin's view of a member's sessions: listed with browser, IP and times; a revoked
+//! session is refused on its very next request — on SQLite or PostgreSQL, as the run was given.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use app::backend::clock::{HOUR_MS, MINUTE_MS};
+use app::model::{MemberSessionsView, SessionView};
+use common::{TestApp, PASSWORD};
+use reqwest::StatusCode;
+
+async fn my_sessions(app: &TestApp, client: &reqwest::Client) -> Vec<SessionView> {
+    let res = app.call(client, "list_my_sessions", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_a_revoked_one_is_refused_at_once() {
+    let app = TestApp::spawn().await;
+    let (laptop, email) = app.signed_in("Devices").await;
+    let (phone, _) = app.password_step(&email).await;
+    let list = my_sessions(&app, &laptop).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list.iter().filter(|s| s.current).count(), 1, "this browser is marked");
+    assert!(list.iter().all(|s| s.ip == "127.0.0.1" && s.tenant_name == "Devices"));
+    let page = app.get(&laptop, "/sessions").await.text().await.unwrap();
+    assert!(page.contains("this browser") && page.contains("127.0.0.1"), "{page}");
+
+    let other = list.iter().find(|s| !s.current).unwrap();
+    let res = app.call(&laptop, "revoke_my_session", &[("id", &other.id)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.get(&phone, "/overview").await.status(), StatusCode::SEE_OTHER, "refused on the next request");
+    assert_eq!(app.call(&phone, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get(&laptop, "/overview").await.status(), StatusCode::OK);
+    // Someone else's session id is simply not found.
+    let (stranger, _) = app.signed_in("Elsewhere").await;
+    let mine = my_sessions(&app, &laptop).await;
+    let res = app.call(&stranger, "revoke_my_session", &[("id", &mine[0].id)]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&laptop, "/overview").await.status(), StatusCode::OK);
+    let events = app.events(&laptop).await;
+    assert!(events.iter().any(|(a, _, _)| a == "session.revoke"));
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_else_keeps_only_this_browser() {
+    let app = TestApp::spawn().await;
+    let (here, email) = app.signed_in("Everywhere").await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(app.password_step(&email).await.0);
+    }
+    let res = app.call(&here, "revoke_other_sessions", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for c in &others {
+        assert_eq!(app.get(c, "/overview").await.status(), StatusCode::SEE_OTHER);
+    }
+    let list = my_sessions(&app, &here).await;
+    assert_eq!(list.len(), 1);
+    assert!(list[0].current);
+}
+
+#[tokio::test]
+async fn timed_out_sessions_are_not_listed() {
+    let app = TestApp::spawn().await;
+    let (a, email) = app.signed_in("Stale").await;
+    app.clock.advance_ms(50 * MINUTE_MS);
+    let (b, _) = app.password_step(&email).await;
+    app.clock.advance_ms(15 * MINUTE_MS);
+    // a: idle 65 minutes, gone; b: idle 15 minutes, listed.
+    let list = my_sessions(&app, &b).await;
+    assert_eq!(list.len(), 1);
+    assert!(list[0].current);
+    let _ = (a, HOUR_MS, PASSWORD);
+}
+
+#[tokio::test]
+async fn admins_see_and_end_a_members_sessions_in_their_tenant_only() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Fleet").await;
+    let member = "driver@fleet.example";
+    common::add_member(&app, "Fleet", member, "member").await;
+    let (m1, _) = app.password_step(member).await;
+    let (m2, _) = app.password_step(member).await;
+    let members: app::model::MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
+    let target = members.members.iter().find(|m| m.email == member).unwrap().membership_id.clone();
+
+    let view: MemberSessionsView =
+        app.call(&owner, "list_member_sessions", &[("membership_id", &target)]).await.json().await.unwrap();
+    assert_eq!(view.sessions.len(), 2);
+    // A member cannot look at anyone's sessions; another tenant's admin finds nothing.
+    assert_eq!(
+        app.call(&m1, "list_member_sessions", &[("membership_id", &target)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (outsider, _) = app.signed_in("Rival").await;
+    let res = app.call(&outsider, "list_member_sessions", &[("membership_id", &target)]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app.call(&outsider, "revoke_member_sessions", &[("membership_id", &target)]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&m1, "/overview").await.status(), StatusCode::OK);
+
+    let one = &view.sessions[0].id;
+    let res = app.call(&owner, "revoke_member_sessions", &[("membership_id", &target), ("id", one)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let alive = [app.get(&m1, "/overview").await.status(), app.get(&m2, "/overview").await.status()];
+    assert_eq!(alive.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{alive:?}");
+    let res = app.call(&owner, "revoke_member_sessions", &[("membership_id", &target), ("id", "")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.get(&m1, "/overview").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&m2, "/overview").await.status(), StatusCode::SEE_OTHER);
+    let page = app.get(&owner, &format!("/members/{target}/sessions")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+}
