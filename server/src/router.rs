@@ -60,6 +60,7 @@ pub fn build(state: WebState) -> Router {
         .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
         .fallback(static_or_not_found)
+        .layer(axum::middleware::from_fn(server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
@@ -67,6 +68,27 @@ pub fn build(state: WebState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Errors raised before a server function runs (a missing or malformed argument) come back from the
+/// framework as 500 with the encoded `AppError`; this gives them the status that error maps to (422 for bad
+/// input), the same one the function itself would have set.
+async fn server_fn_error_status(req: Request, next: axum::middleware::Next) -> Response {
+    let is_fn = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !is_fn || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if let Ok(err) = serde_json::from_slice::<app::model::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(err.status_code()) {
+            parts.status = status;
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Serves a file of the built site, or renders the 404 page.

@@ -194,3 +194,11 @@ async fn behind_a_proxy_hsts_stays_and_only_trusted_proxies_are_believed() {
         .unwrap();
     assert_eq!(last_sign_in_ip(&direct).await, "127.0.0.1");
 }
+
+#[tokio::test]
+async fn a_missing_or_malformed_argument_is_a_clear_422_not_a_500() {
+    let app = TestApp::spawn().await;
+    let res = app.call(&app.client(), "sign_in", &[("email", "someone@example.com")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("The form was incomplete or malformed."));
+}

@@ -1,0 +1,189 @@
+//! The tenancy matrix: every server function and every page, listed from what the app registers (a new one
+//! without an entry here fails the test), called anonymously, by a member of the tenant lacking the grant, by
+//! an admin of another tenant, and by the tenant's owner. Tenant A's records carry canary strings that no
+//! response to anyone else may contain.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use app::model::MembersView;
+use common::TestApp;
+use reqwest::StatusCode;
+use std::collections::BTreeSet;
+
+const CANARY: &str = "canary-5c1e";
+
+/// Who may call a server function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Access {
+    /// Reachable signed out (sign-in, links from emails); must not leak anything.
+    Public,
+    /// Only a browser between password and second factor (or enrollment), or a signed-in member.
+    Pending,
+    /// Any signed-in member, about themselves.
+    Own,
+    /// Needs a feature grant (members) — owners and admins have all.
+    Feature,
+    /// Owners and admins, about a member of their tenant (`membership_id`).
+    AdminTarget,
+    /// Owners and admins, about the tenant itself.
+    Admin,
+}
+
+fn server_functions() -> Vec<(&'static str, Access)> {
+    use Access::*;
+    vec![
+        ("sign_in", Public),
+        ("sign_out", Public),
+        ("get_setup_info", Public),
+        ("complete_setup", Public),
+        ("request_password_reset", Public),
+        ("get_reset_info", Public),
+        ("complete_password_reset", Public),
+        ("get_pending_sign_in", Pending),
+        ("verify_second_factor", Pending),
+        ("start_two_factor_enrollment", Pending),
+        ("confirm_two_factor_enrollment", Pending),
+        ("get_me", Own),
+        ("get_overview", Own),
+        ("get_security", Own),
+        ("step_up", Own),
+        ("change_password", Own),
+        ("get_recovery_codes", Own),
+        ("regenerate_recovery_codes", Own),
+        ("disable_two_factor", Own),
+        ("list_my_sessions", Own),
+        ("revoke_my_session", Own),
+        ("revoke_other_sessions", Own),
+        ("list_recent_events", Feature),
+        ("list_members", Feature),
+        ("update_member", AdminTarget),
+        ("deactivate_member", AdminTarget),
+        ("reactivate_member", AdminTarget),
+        ("remove_member", AdminTarget),
+        ("reset_member_two_factor", AdminTarget),
+        ("list_member_sessions", AdminTarget),
+        ("revoke_member_sessions", AdminTarget),
+        ("set_two_factor_policy", Admin),
+    ]
+}
+
+/// Pages anyone may open; every other page sends a signed-out browser to sign in.
+const PUBLIC_PAGES: &[&str] = &[
+    "/sign-in",
+    "/setup/{token}",
+    "/sign-in/two-factor",
+    "/two-factor/setup",
+    "/forgot-password",
+    "/reset-password/{token}",
+];
+
+/// One form that carries every argument any server function takes (extra fields are ignored), so each call
+/// reaches the function's own checks rather than failing to decode.
+fn form_for(target: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("membership_id", target),
+        ("role", "auditor"),
+        ("id", ""),
+        ("code", "123456"),
+        ("password", "not-the-password-of-anyone"),
+        ("current_password", "not-the-password-of-anyone"),
+        ("new_password", "another-long-enough-passphrase"),
+        ("email", "nobody@nowhere.example"),
+        ("token", "not-a-real-token"),
+    ]
+}
+
+#[tokio::test]
+async fn every_server_function_is_in_the_matrix_and_enforces_it() {
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
+        .collect();
+    let listed: BTreeSet<String> = server_functions().iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(registered, listed, "every server function needs a row in the tenancy matrix");
+
+    let app = TestApp::spawn().await;
+    let (a_owner, _) = app.signed_in("Acme").await;
+    let canary_email = format!("{CANARY}@acme.example");
+    common::add_member(&app, "Acme", &canary_email, "member").await;
+    let (a_member, _) = app.password_step(&canary_email).await;
+    let (b_owner, _) = app.signed_in("Bravo").await;
+    let members: MembersView = app.call(&a_owner, "list_members", &[]).await.json().await.unwrap();
+    let target = members.members.iter().find(|m| m.email == canary_email).unwrap().membership_id.clone();
+
+    for (name, access) in server_functions() {
+        let form = form_for(&target);
+        // Anonymous: 401 for everything but the public entry points.
+        let anon = app.call(&app.client(), name, &form).await;
+        let status = anon.status();
+        let body = anon.text().await.unwrap();
+        assert!(!body.contains(CANARY), "{name}: anonymous response leaks a canary");
+        match access {
+            Access::Public => assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}: {body}"),
+            Access::Pending => {
+                assert!(matches!(status.as_u16(), 401 | 422), "{name}: anonymous got {status}")
+            }
+            _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: anonymous"),
+        }
+        // A member of A without grants: 403 for features and admin acts.
+        if matches!(access, Access::Feature | Access::AdminTarget | Access::Admin) {
+            let res = app.call(&a_member, name, &form).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}: member without the grant");
+        }
+        // An admin of B acting on A's member: not found, and nothing of A in the answer.
+        if access == Access::AdminTarget {
+            let res = app.call(&b_owner, name, &form).await;
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{name}: other tenant's admin");
+            assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
+        }
+        if access == Access::Feature {
+            let res = app.call(&b_owner, name, &[]).await;
+            assert_eq!(res.status(), StatusCode::OK, "{name}: B sees its own");
+            assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
+            let res = app.call(&a_owner, name, &[]).await;
+            assert_eq!(res.status(), StatusCode::OK, "{name}: A's owner");
+            assert!(res.text().await.unwrap().contains(CANARY), "{name}: A's owner sees A's canary");
+        }
+    }
+    // The allowed read of an admin-target function works for A's owner.
+    let res = app.call(&a_owner, "list_member_sessions", &[("membership_id", target.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_page_is_listed_and_private_pages_need_a_session() {
+    let routes = leptos_axum::generate_route_list(app::App);
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Pages").await;
+    common::add_member(&app, "Pages", &format!("{CANARY}@pages.example"), "member").await;
+    let (member, _) = app.password_step(&format!("{CANARY}@pages.example")).await;
+    let members: MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
+    let someone = members.members[0].membership_id.clone();
+    let (outsider, _) = app.signed_in("Outsiders").await;
+    assert!(routes.len() >= 15, "the route list is read from the app: {}", routes.len());
+    for route in routes {
+        let pattern = route.path().to_owned();
+        let path = pattern.replace("{token}", "not-a-real-token").replace("{id}", &someone);
+        let anon = app.get(&app.client(), &path).await;
+        if PUBLIC_PAGES.contains(&pattern.as_str()) {
+            assert_ne!(anon.status(), StatusCode::INTERNAL_SERVER_ERROR, "{pattern}");
+            assert!(!anon.text().await.unwrap().contains(CANARY), "{pattern}");
+            continue;
+        }
+        assert_eq!(anon.status(), StatusCode::SEE_OTHER, "{pattern}: anonymous is sent to sign in");
+        assert_eq!(anon.headers().get("location").unwrap(), "/sign-in", "{pattern}");
+        let as_owner = app.get(&owner, &path).await;
+        if pattern == "/" {
+            assert!(as_owner.status().is_redirection(), "/ sends the owner on");
+            assert_eq!(as_owner.headers().get("location").unwrap(), "/overview");
+            continue;
+        }
+        assert_eq!(as_owner.status(), StatusCode::OK, "{pattern}: the owner");
+        let html = app.get(&outsider, &path).await.text().await.unwrap();
+        assert!(!html.contains(CANARY), "{pattern}: another tenant's page shows A's canary");
+        if matches!(pattern.as_str(), "/members" | "/members/{id}/sessions" | "/access-history") {
+            let html = app.get(&member, &path).await.text().await.unwrap();
+            assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");
+        }
+    }
+}
