@@ -2,9 +2,9 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessHistoryPage, ConfirmAccessPage, ForgotPasswordPage, HomePage, MemberSessionsPage, MembersPage, NotFoundPage,
-    OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage,
-    SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessHistoryPage, ConfirmAccessPage, ForgotPasswordPage, HomePage, InvitePage, MemberSessionsPage, MembersPage,
+    NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage,
+    SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -63,6 +63,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
                 <Route path=path!("/members/:id/sessions") view=MemberSessionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/organisations") view=OrganisationsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

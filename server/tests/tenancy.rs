@@ -65,6 +65,14 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("list_member_sessions", AdminTarget),
         ("revoke_member_sessions", AdminTarget),
         ("set_two_factor_policy", Admin),
+        ("invite_member", Admin),
+        ("list_invitations", Feature),
+        ("resend_invitation", AdminTarget),
+        ("revoke_invitation", AdminTarget),
+        ("get_invite_info", Public),
+        ("accept_invitation", Public),
+        ("list_my_tenants", Own),
+        ("switch_tenant", Own),
     ]
 }
 
@@ -76,15 +84,16 @@ const PUBLIC_PAGES: &[&str] = &[
     "/two-factor/setup",
     "/forgot-password",
     "/reset-password/{token}",
+    "/invite/{token}",
 ];
 
 /// One form that carries every argument any server function takes (extra fields are ignored), so each call
 /// reaches the function's own checks rather than failing to decode.
-fn form_for(target: &str) -> Vec<(&'static str, &str)> {
+fn form_for<'a>(target: &'a str, invitation: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
         ("membership_id", target),
         ("role", "auditor"),
-        ("id", ""),
+        ("id", invitation),
         ("code", "123456"),
         ("password", "not-the-password-of-anyone"),
         ("current_password", "not-the-password-of-anyone"),
@@ -110,9 +119,15 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let (b_owner, _) = app.signed_in("Bravo").await;
     let members: MembersView = app.call(&a_owner, "list_members", &[]).await.json().await.unwrap();
     let target = members.members.iter().find(|m| m.email == canary_email).unwrap().membership_id.clone();
+    let invitee = format!("{CANARY}-invitee@acme.example");
+    let res = app.call(&a_owner, "invite_member", &[("email", invitee.as_str()), ("role", "auditor")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let pending: Vec<app::model::InvitationView> =
+        app.call(&a_owner, "list_invitations", &[]).await.json().await.unwrap();
+    let invitation = pending[0].id.clone();
 
     for (name, access) in server_functions() {
-        let form = form_for(&target);
+        let form = form_for(&target, &invitation);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();

@@ -13,6 +13,7 @@ pub async fn get_me() -> Result<Me, AppError> {
         email: ctx.email,
         tenant_name: ctx.tenant_name,
         role: ctx.role,
+        tenant_count: ctx.tenant_count,
     }))
 }
 
@@ -32,8 +33,9 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             let now = st.clock.now_ms();
             match accepted.next {
                 SignInNext::Done => {
+                    let choose = accepted.tenant_count > 1;
                     sessions::establish(&session, accepted.ctx, now, &meta()?).await?;
-                    leptos_axum::redirect("/overview");
+                    leptos_axum::redirect(if choose { "/organisations" } else { "/overview" });
                 }
                 SignInNext::SecondFactor => {
                     sessions::begin_pending(&session, accepted.ctx, PendingStage::SecondFactor, now).await?;
@@ -178,6 +180,31 @@ pub async fn complete_setup(token: String, password: String) -> Result<(), AppEr
             let password = secrecy::SecretString::from(password);
             crate::backend::auth::complete_setup(&state()?, &meta()?, &token, &password).await?;
             leptos_axum::redirect("/sign-in?setup=done");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The organisations the signed-in account belongs to.
+#[server(prefix = "/api", endpoint = "list_my_tenants")]
+pub async fn list_my_tenants() -> Result<Vec<crate::model::TenantChoice>, AppError> {
+    use super::ssr::{finish, state, tenant_ctx};
+    finish(async { crate::backend::auth::list_tenants_of(&state()?, &tenant_ctx()?).await }.await)
+}
+
+/// Switches this session to another organisation of the account (new session id; the page reloads there).
+#[server(prefix = "/api", endpoint = "switch_tenant")]
+pub async fn switch_tenant(membership_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    use crate::backend::{auth, ids::MembershipId, sessions};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let next = auth::switch_tenant(&st, &meta()?, &ctx, &MembershipId(membership_id)).await?;
+            sessions::switch_tenant(&session()?, next).await?;
+            leptos_axum::redirect("/overview");
             Ok(())
         }
         .await,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod invitations;
 pub mod members;
 pub mod overview;
 pub mod security;

@@ -18,6 +18,9 @@ pub struct TenantCtx {
     /// database on every request, so a change takes effect at once.
     #[serde(default)]
     pub grants: Vec<crate::model::Permission>,
+    /// How many active memberships the account has (refreshed with the grants).
+    #[serde(default)]
+    pub tenant_count: i64,
 }
 
 /// Proof that the actor may use a feature; only `TenantCtx::require` makes one.

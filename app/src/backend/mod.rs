@@ -8,6 +8,7 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod ids;
+pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod notify;

@@ -25,6 +25,8 @@ pub enum Notice<'a> {
     PasswordReset,
     /// A password-reset link (30 minutes, single use).
     PasswordResetLink { link: &'a str },
+    /// An invitation to join the tenant (72 hours, single use).
+    Invitation { link: &'a str, inviter: &'a str, role: &'a str },
 }
 
 fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Vec<String>, Option<(String, String)>) {
@@ -91,6 +93,14 @@ fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Ve
                 origin,
             ],
             None,
+        ),
+        Notice::Invitation { link, inviter, role } => (
+            format!("{inviter} invites you to {tenant} on Rampart"),
+            vec![
+                format!("{inviter} invites you to join {tenant} in Rampart, its security console, as {role}."),
+                "The link works once, for 72 hours. If you did not expect this, ignore this message.".to_owned(),
+            ],
+            Some(("Accept the invitation".to_owned(), (*link).to_owned())),
         ),
         Notice::PasswordResetLink { link } => (
             format!("{tenant}: reset your password"),

@@ -99,6 +99,18 @@ pub async fn establish(session: &Session, ctx: TenantCtx, now_ms: i64, meta: &Re
     session.insert(AUTH_KEY, state).await.map_err(store_err)
 }
 
+/// Moves this signed-in session to another tenant of the same account: a new session id, the same sign-in
+/// time (the absolute lifetime keeps counting) and no carried-over step-up.
+pub async fn switch_tenant(session: &Session, ctx: TenantCtx) -> Result<(), AppError> {
+    let Some(mut state) = session.get::<AuthState>(AUTH_KEY).await.map_err(store_err)? else {
+        return Err(AppError::Unauthenticated);
+    };
+    session.cycle_id().await.map_err(store_err)?;
+    state.ctx = ctx;
+    state.stepped_up_at = 0;
+    session.insert(AUTH_KEY, state).await.map_err(store_err)
+}
+
 /// Puts the browser into the half-signed-in state (new session id, no auth state).
 pub async fn begin_pending(
     session: &Session,
@@ -187,10 +199,13 @@ pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<
         session.flush().await.map_err(store_err)?;
         return Ok(None);
     }
-    let row = sqlx::query("SELECT role, grants FROM memberships WHERE id = $1 AND deactivated_at IS NULL")
-        .bind(state.ctx.membership_id.as_str())
-        .fetch_optional(&app.pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT m.role, m.grants, (SELECT COUNT(*) FROM memberships o WHERE o.account_id = m.account_id \
+         AND o.deactivated_at IS NULL) AS tenants FROM memberships m WHERE m.id = $1 AND m.deactivated_at IS NULL",
+    )
+    .bind(state.ctx.membership_id.as_str())
+    .fetch_optional(&app.pool)
+    .await?;
     let Some(row) = row else {
         session.flush().await.map_err(store_err)?;
         return Ok(None);
@@ -200,6 +215,7 @@ pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<
     let mut ctx = state.ctx.clone();
     ctx.role = role;
     ctx.grants = crate::model::Permission::parse_list(&grants);
+    ctx.tenant_count = row.try_get("tenants")?;
     if now - state.seen_at >= MINUTE_MS {
         state.seen_at = now;
         session.insert(AUTH_KEY, state).await.map_err(store_err)?;

@@ -58,6 +58,9 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                                 <header class="topbar">
                                     <a class="brand" href="/overview">"Rampart"</a>
                                     <span class="tenant" title="Organisation">{me.tenant_name}</span>
+                                    {(me.tenant_count > 1).then(|| view! {
+                                        <a class="switch" href="/organisations">"Switch organisation"</a>
+                                    })}
                                     <nav aria-label="Console">
                                         <A href="/overview">"Overview"</A>
                                         {me.features.contains(&Permission::AccessHistory).then(|| view! {

@@ -10,6 +10,7 @@ pub use error::AppError;
 pub use permission::{allows, Permission, Role};
 pub use time::format_utc;
 pub use views::{
-    AuditEventView, Me, MemberSessionsView, MemberView, MembersView, OverviewView, PasswordPolicyView, PendingView,
-    RecoveryCodesView, SecurityView, SessionView, SetupInfo, TotpEnrollmentView,
+    AuditEventView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView, OverviewView,
+    PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo, TenantChoice,
+    TotpEnrollmentView,
 };

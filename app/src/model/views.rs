@@ -12,6 +12,8 @@ pub struct Me {
     pub features: Vec<super::Permission>,
     /// Whether the viewer administers the tenant.
     pub is_admin: bool,
+    /// How many organisations the account belongs to (a switcher appears from two).
+    pub tenant_count: i64,
 }
 
 /// What the setup-password page shows about a valid setup link.
@@ -150,4 +152,39 @@ pub struct MembersView {
     /// Whether the viewer may make or change owners.
     pub viewer_is_owner: bool,
     pub tenant_requires_two_factor: bool,
+}
+
+/// An open invitation, as the members page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub grants: Vec<super::Permission>,
+    pub invited_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expired: bool,
+}
+
+/// What the invitation page shows for a valid link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub tenant_name: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: String,
+    /// The email has a Rampart account with a password: accept after signing in.
+    pub has_account: bool,
+    pub requires_two_factor: bool,
+    pub policy: PasswordPolicyView,
+}
+
+/// An organisation the signed-in account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantChoice {
+    pub membership_id: String,
+    pub tenant_name: String,
+    pub role: String,
+    pub current: bool,
 }

@@ -2,6 +2,7 @@
 //! admins change roles and grants, deactivate, reactivate and remove members, see their sessions and reset
 //! their two-factor authentication; the page shows only what the viewer may do, and the server checks again.
 
+use crate::api::invitations::{list_invitations, InviteMember, ResendInvitation, RevokeInvitation};
 use crate::api::members::{
     list_members, DeactivateMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor, UpdateMember,
 };
@@ -19,6 +20,9 @@ fn notice(q: &leptos_router::params::ParamsMap) -> Option<&'static str> {
         ("reactivated", "The member was reactivated. They sign in afresh."),
         ("removed", "The member was removed from the organisation."),
         ("reset", "Two-factor authentication was reset. The member sets it up again at the next sign-in."),
+        ("invited", "The invitation is on its way. The link works once, for 72 hours."),
+        ("resent", "The invitation was sent again with a new link; the old link no longer works."),
+        ("revoked", "The invitation was revoked."),
     ]
     .into_iter()
     .find(|(k, _)| q.get(k).is_some())
@@ -33,6 +37,10 @@ pub fn MembersPage() -> impl IntoView {
     let reactivate = ServerAction::<ReactivateMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let reset = ServerAction::<ResetMemberTwoFactor>::new();
+    let invite = ServerAction::<InviteMember>::new();
+    let resend = ServerAction::<ResendInvitation>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let invitations = Resource::new(|| (), |_| list_invitations());
     let query = use_query_map();
     let errors = move || {
         [
@@ -41,6 +49,9 @@ pub fn MembersPage() -> impl IntoView {
             reactivate.value().get().and_then(Result::err),
             remove.value().get().and_then(Result::err),
             reset.value().get().and_then(Result::err),
+            invite.value().get().and_then(Result::err),
+            resend.value().get().and_then(Result::err),
+            revoke.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -78,7 +89,73 @@ pub fn MembersPage() -> impl IntoView {
                             {v.can_manage.then(|| view! {
                                 <p class="hint">"Granting admin or owner, changing grants and removing a member need you to "
                                     <a href="/confirm-access?next=/members">"confirm it's you"</a> " first."</p>
+                                <section aria-labelledby="invite-h">
+                                    <h2 id="invite-h">"Invite someone"</h2>
+                                    <ActionForm action=invite attr:class="form" attr:aria-label="Invite someone">
+                                        <div class="field">
+                                            <label for="invite-email">"Email"</label>
+                                            <input id="invite-email" name="email" type="email" required maxlength="254" autocomplete="off"/>
+                                        </div>
+                                        <div class="field">
+                                            <label for="invite-role">"Role"</label>
+                                            <select id="invite-role" name="role">
+                                                {Role::ALL.into_iter().filter(|r| v.viewer_is_owner || *r != Role::Owner).map(|r| view! {
+                                                    <option value=r.as_str() selected=r == Role::Member>{r.as_str()}</option>
+                                                }).collect_view()}
+                                            </select>
+                                        </div>
+                                        <fieldset class="grants">
+                                            <legend>"Features (for the member role)"</legend>
+                                            {Permission::ALL.into_iter().map(|p| {
+                                                let field = format!("grant_{}", p.as_str());
+                                                let input_id = format!("invite-{field}");
+                                                view! {
+                                                    <span class="check">
+                                                        <input type="checkbox" id=input_id.clone() name=field value="on"/>
+                                                        <label for=input_id>{p.label()}</label>
+                                                    </span>
+                                                }
+                                            }).collect_view()}
+                                        </fieldset>
+                                        <button type="submit" disabled=move || invite.pending().get()>"Send invitation"</button>
+                                    </ActionForm>
+                                </section>
                             })}
+                            <Suspense fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    invitations.await.ok().filter(|l| !l.is_empty()).map(|list| view! {
+                                        <section aria-labelledby="pending-h">
+                                            <h2 id="pending-h">"Pending invitations"</h2>
+                                            <div class="table-wrap">
+                                                <table aria-label="Pending invitations">
+                                                    <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Invited by"</th>
+                                                        <th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                                                    <tbody>
+                                                        {list.into_iter().map(|i| { let (id1, id2, resend_label, revoke_label) = (i.id.clone(), i.id.clone(), format!("Resend to {}", i.email), format!("Revoke invitation of {}", i.email)); view! {
+                                                            <tr>
+                                                                <td class="email">{i.email.clone()}</td>
+                                                                <td>{i.role}</td>
+                                                                <td>{i.invited_by}</td>
+                                                                <td>{if i.expired { "expired".to_owned() } else { format_utc(i.expires_at) }}</td>
+                                                                <td class="actions">
+                                                                    <ActionForm action=resend attr:class="inline">
+                                                                        <input type="hidden" name="id" value=id1/>
+                                                                        <button type="submit" class="secondary" aria-label=resend_label>"Resend"</button>
+                                                                    </ActionForm>
+                                                                    <ActionForm action=revoke attr:class="inline">
+                                                                        <input type="hidden" name="id" value=id2/>
+                                                                        <button type="submit" class="danger" aria-label=revoke_label>"Revoke"</button>
+                                                                    </ActionForm>
+                                                                </td>
+                                                            </tr>
+                                                        }}).collect_view()}
+                                                    </tbody>
+                                                </table>
+                                            </div>
+                                        </section>
+                                    })
+                                })}
+                            </Suspense>
                         }),
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                     }

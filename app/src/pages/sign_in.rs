@@ -15,6 +15,8 @@ pub fn SignInPage() -> impl IntoView {
         let q = query.read();
         if q.get("setup").is_some() {
             Some("Your password is set. Sign in with it now.")
+        } else if q.get("joined").is_some() {
+            Some("Your account is ready. Sign in to start.")
         } else if q.get("reset").is_some() {
             Some("Your password is set and every session was signed out. Sign in with the new password.")
         } else if q.get("signed_out").is_some() {

@@ -19,6 +19,7 @@ fn is_public_page(path: &str) -> bool {
     matches!(path, "/sign-in" | "/healthz" | "/sign-in/two-factor" | "/two-factor/setup" | "/forgot-password")
         || path.starts_with("/setup/")
         || path.starts_with("/reset-password/")
+        || path.starts_with("/invite/")
 }
 
 pub async fn session_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
