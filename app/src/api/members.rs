@@ -35,26 +35,25 @@ pub async fn update_member(
     grant_export: Option<String>,
     grant_settings: Option<String>,
 ) -> Result<(), AppError> {
-    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    use super::ssr::{finish, meta, session, state, tenant_ctx, ticked_grants};
     use crate::backend::{ids::MembershipId, members, sessions};
-    use crate::model::{Permission, Role};
+    use crate::model::Role;
     finish(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
             let role = Role::parse(&role).ok_or_else(|| AppError::validation("role", "Choose a role."))?;
-            let ticked = [
-                (grant_team, Permission::Team),
-                (grant_api_keys, Permission::ApiKeys),
-                (grant_ssh_keys, Permission::SshKeys),
-                (grant_vault_read, Permission::VaultRead),
-                (grant_vault_write, Permission::VaultWrite),
-                (grant_access_history, Permission::AccessHistory),
-                (grant_export, Permission::Export),
-                (grant_settings, Permission::Settings),
-            ];
-            let grants: Vec<Permission> = ticked.into_iter().filter(|(v, _)| v.is_some()).map(|(_, p)| p).collect();
+            let grants = ticked_grants([
+                grant_team,
+                grant_api_keys,
+                grant_ssh_keys,
+                grant_vault_read,
+                grant_vault_write,
+                grant_access_history,
+                grant_export,
+                grant_settings,
+            ]);
             let step_up = sessions::require_step_up(&session()?, st.clock.now_ms()).await.ok();
             let id = MembershipId(membership_id);
             members::update_member(&st, &meta()?, &ctx, &admin, step_up.as_ref(), &id, role, &grants).await?;

@@ -66,6 +66,11 @@ pub(crate) mod ssr {
         }
     }
 
+    /// The features ticked in a form's `grant_*` checkboxes, given in `Permission::ALL` order.
+    pub fn ticked_grants(ticked: [Option<String>; 8]) -> Vec<crate::model::Permission> {
+        crate::model::Permission::ALL.into_iter().zip(ticked).filter(|(_, v)| v.is_some()).map(|(p, _)| p).collect()
+    }
+
     /// A path inside the console to go back to after a step-up; anything else becomes the security page.
     pub fn local_path(next: &str) -> String {
         let ok = next.starts_with('/')

@@ -36,6 +36,21 @@ pub struct NewEvent<'a> {
     pub detail: &'a str,
 }
 
+impl<'a> NewEvent<'a> {
+    /// An act of the signed-in actor of `ctx`, in its tenant.
+    pub fn by(ctx: &'a TenantCtx, meta: &'a RequestMeta, action: &'a str, outcome: Outcome, detail: &'a str) -> Self {
+        Self {
+            tenant_id: Some(&ctx.tenant_id),
+            account_id: Some(&ctx.account_id),
+            actor: &ctx.email,
+            action,
+            outcome,
+            meta,
+            detail,
+        }
+    }
+}
+
 /// Appends an event, on the caller's connection or transaction.
 pub async fn record(conn: &mut AnyConnection, now_ms: i64, ev: &NewEvent<'_>) -> Result<(), AppError> {
     sqlx::query(

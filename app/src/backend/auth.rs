@@ -325,24 +325,6 @@ async fn password_hash_of(state: &AppState, account: &AccountId) -> Result<Optio
     })
 }
 
-fn simple_event<'a>(
-    ctx: &'a TenantCtx,
-    meta: &'a RequestMeta,
-    action: &'a str,
-    outcome: Outcome,
-    detail: &'a str,
-) -> NewEvent<'a> {
-    NewEvent {
-        tenant_id: Some(&ctx.tenant_id),
-        account_id: Some(&ctx.account_id),
-        actor: &ctx.email,
-        action,
-        outcome,
-        meta,
-        detail,
-    }
-}
-
 /// Step-up ("sudo mode"): the signed-in member proves it is them again with the password and, when enrolled,
 /// a second factor. The caller marks the session on success.
 pub async fn step_up(
@@ -357,7 +339,7 @@ pub async fn step_up(
     let now = state.clock.now_ms();
     if !verified.ok {
         let mut conn = state.pool.acquire().await?;
-        audit::record(&mut conn, now, &simple_event(ctx, meta, "step_up", Outcome::Failure, "wrong password")).await?;
+        audit::record(&mut conn, now, &NewEvent::by(ctx, meta, "step_up", Outcome::Failure, "wrong password")).await?;
         return Err(AppError::validation("password", "The password is incorrect."));
     }
     let totp_on = {
@@ -367,7 +349,7 @@ pub async fn step_up(
     let method =
         if totp_on { super::two_factor::verify(state, meta, ctx, code, "step_up").await?.as_str() } else { "password" };
     let mut conn = state.pool.acquire().await?;
-    audit::record(&mut conn, now, &simple_event(ctx, meta, "step_up", Outcome::Success, method)).await
+    audit::record(&mut conn, now, &NewEvent::by(ctx, meta, "step_up", Outcome::Success, method)).await
 }
 
 /// Changes the member's password (step-up and the current password required). With `sign_out_others`, every
@@ -389,7 +371,7 @@ pub async fn change_password(
     if !verified.ok {
         let mut conn = state.pool.acquire().await?;
         let now = state.clock.now_ms();
-        let ev = simple_event(ctx, meta, "password.change", Outcome::Failure, "wrong current password");
+        let ev = NewEvent::by(ctx, meta, "password.change", Outcome::Failure, "wrong current password");
         audit::record(&mut conn, now, &ev).await?;
         return Err(AppError::validation("current_password", "The current password is incorrect."));
     }
@@ -413,7 +395,7 @@ pub async fn change_password(
         0
     };
     let detail = format!("{ended} other session(s) signed out");
-    audit::record(&mut tx, now, &simple_event(ctx, meta, "password.change", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "password.change", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     super::notify::send(state, &super::notify::Notice::PasswordChanged, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(ended)
@@ -505,7 +487,7 @@ pub async fn switch_tenant(
         .execute(&mut *tx)
         .await?;
     let detail = format!("from {}", ctx.tenant_name);
-    audit::record(&mut tx, now, &simple_event(&next, meta, "tenant.switch", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(&next, meta, "tenant.switch", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(next)
 }

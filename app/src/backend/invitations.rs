@@ -22,18 +22,6 @@ use sqlx::{AnyConnection, Row as _};
 /// How long an invitation link works.
 pub const INVITATION_TTL_MS: i64 = 72 * HOUR_MS;
 
-fn event<'a>(ctx: &'a TenantCtx, meta: &'a RequestMeta, action: &'a str, detail: &'a str) -> NewEvent<'a> {
-    NewEvent {
-        tenant_id: Some(&ctx.tenant_id),
-        account_id: Some(&ctx.account_id),
-        actor: &ctx.email,
-        action,
-        outcome: Outcome::Success,
-        meta,
-        detail,
-    }
-}
-
 async fn send_link(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, email: &str, role: &str, token: &str) {
     let link = format!("{}/invite/{token}", state.public_url);
     let notice = Notice::Invitation { link: &link, inviter: &ctx.email, role };
@@ -102,7 +90,7 @@ pub async fn invite(
     .execute(&mut *tx)
     .await?;
     let detail = format!("{email} as {} [{grants}]", role.as_str());
-    audit::record(&mut tx, now, &event(ctx, meta, "invitation.create", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "invitation.create", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     send_link(state, meta, ctx, &email, role.as_str(), &token).await;
     Ok(())
@@ -170,7 +158,7 @@ pub async fn resend(
         .bind(ctx.tenant_id.as_str())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, now, &event(ctx, meta, "invitation.resend", &email)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "invitation.resend", Outcome::Success, &email)).await?;
     tx.commit().await?;
     send_link(state, meta, ctx, &email, &role, &token).await;
     Ok(())
@@ -201,7 +189,7 @@ pub async fn revoke(
         .bind(ctx.tenant_id.as_str())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, now, &event(ctx, meta, "invitation.revoke", &email)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "invitation.revoke", Outcome::Success, &email)).await?;
     tx.commit().await?;
     Ok(())
 }

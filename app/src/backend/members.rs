@@ -109,18 +109,6 @@ fn check_authority(ctx: &TenantCtx, target: &Target, new_role: Option<Role>) -> 
     Ok(())
 }
 
-fn event<'a>(ctx: &'a TenantCtx, meta: &'a RequestMeta, action: &'a str, detail: &'a str) -> NewEvent<'a> {
-    NewEvent {
-        tenant_id: Some(&ctx.tenant_id),
-        account_id: Some(&ctx.account_id),
-        actor: &ctx.email,
-        action,
-        outcome: Outcome::Success,
-        meta,
-        detail,
-    }
-}
-
 fn describe(role: Role, grants: &[Permission]) -> String {
     if role == Role::Member {
         format!("member [{}]", Permission::join(grants))
@@ -169,7 +157,7 @@ pub async fn update_member(
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
-    audit::record(&mut tx, now, &event(ctx, meta, "member.update", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.update", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -203,7 +191,7 @@ pub async fn deactivate_member(
         .await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
     let detail = format!("{}: deactivated; {ended} session(s) ended", t.email);
-    audit::record(&mut tx, now, &event(ctx, meta, "member.deactivate", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -229,7 +217,7 @@ pub async fn reactivate_member(
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: reactivated", t.email);
-    audit::record(&mut tx, now, &event(ctx, meta, "member.reactivate", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.reactivate", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -261,7 +249,7 @@ pub async fn remove_member(
         .await?;
     // The event names the account by its id only: the member's email leaves the tenant with them.
     let detail = format!("account {}: removed; {ended} session(s) ended", t.account);
-    audit::record(&mut tx, now, &event(ctx, meta, "member.remove", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.remove", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(())
 }

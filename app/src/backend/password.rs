@@ -128,6 +128,43 @@ pub struct Hasher {
     /// A hash of a random password under the current parameters, verified when the account doesn't exist so
     /// both paths cost the same.
     dummy: Arc<str>,
+    /// The long-lived threads that run argon2, one per permit.
+    workers: Workers,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads for argon2. Each hash allocates 19 MiB; on tokio's elastic blocking pool every new
+/// thread would keep its own allocator arena with that block cached, so a sign-in storm grew the process by
+/// tens of MiB per thread. A fixed set bounds it to `permits` blocks.
+#[derive(Clone)]
+struct Workers {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Workers {
+    fn start(n: usize) -> Result<Self, AppError> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..n {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not while running it.
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .map_err(internal)?;
+        }
+        Ok(Self { tx })
+    }
 }
 
 impl std::fmt::Debug for Hasher {
@@ -154,6 +191,7 @@ impl Hasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * 256,
             dummy: dummy.into(),
+            workers: Workers::start(permits)?,
         })
     }
 
@@ -193,13 +231,13 @@ impl Hasher {
         let permit = self.permits.clone().acquire_owned().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let permit = permit.map_err(internal)?;
-        let out = tokio::task::spawn_blocking(move || {
-            let out = f();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(internal)?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.workers.tx.send(job).map_err(internal)?;
+        let out = result.await.map_err(internal)?;
+        drop(permit);
         Ok(out)
     }
 }

@@ -242,24 +242,6 @@ pub async fn recovery_codes_left(conn: &mut AnyConnection, account: &AccountId) 
     Ok(row.try_get("n")?)
 }
 
-fn event<'a>(
-    ctx: &'a TenantCtx,
-    meta: &'a RequestMeta,
-    action: &'a str,
-    outcome: Outcome,
-    detail: &'a str,
-) -> NewEvent<'a> {
-    NewEvent {
-        tenant_id: Some(&ctx.tenant_id),
-        account_id: Some(&ctx.account_id),
-        actor: &ctx.email,
-        action,
-        outcome,
-        meta,
-        detail,
-    }
-}
-
 /// Confirms enrollment with a first valid code: the authenticator is on, a first set of recovery codes is made
 /// (returned to show once), and an admin's "enroll again" demand is met.
 pub async fn confirm_enrollment(
@@ -276,7 +258,8 @@ pub async fn confirm_enrollment(
     };
     let totp = totp_for(factor.secret, &ctx.email)?;
     let Some(step) = matching_step(&totp, code.trim(), now) else {
-        audit::record(&mut tx, now, &event(ctx, meta, "two_factor.enable", Outcome::Failure, "wrong code")).await?;
+        audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Failure, "wrong code"))
+            .await?;
         tx.commit().await?;
         return Err(AppError::validation(
             "code",
@@ -302,7 +285,7 @@ pub async fn confirm_enrollment(
     .execute(&mut *tx)
     .await?;
     let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
-    audit::record(&mut tx, now, &event(ctx, meta, "two_factor.enable", Outcome::Success, "totp")).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Success, "totp")).await?;
     tx.commit().await?;
     notify::send(state, &Notice::TwoFactorEnabled, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(codes)
@@ -357,8 +340,12 @@ async fn check_throttle(
     let window_failures: i64 = row.try_get("mfa_window_failures")?;
     let consecutive: i64 = row.try_get("mfa_consecutive_failures")?;
     if consecutive >= MAX_CONSECUTIVE_FAILURES {
-        audit::record(conn, now, &event(ctx, meta, "sign_in.second_factor", Outcome::Failure, "factor suspended"))
-            .await?;
+        audit::record(
+            conn,
+            now,
+            &NewEvent::by(ctx, meta, "sign_in.second_factor", Outcome::Failure, "factor suspended"),
+        )
+        .await?;
         let _ = state;
         return Err(AppError::validation(
             "code",
@@ -369,7 +356,8 @@ async fn check_throttle(
     let step = step_of(now);
     if window_step == step && window_failures >= MAX_FAILURES_PER_STEP {
         let retry_after = u64::try_from((step + 1) * STEP_S * 1000 - now).unwrap_or(0).div_ceil(1000).max(1);
-        audit::record(conn, now, &event(ctx, meta, "sign_in.second_factor", Outcome::Failure, "throttled")).await?;
+        audit::record(conn, now, &NewEvent::by(ctx, meta, "sign_in.second_factor", Outcome::Failure, "throttled"))
+            .await?;
         return Err(AppError::RateLimited { retry_after });
     }
     Ok(())
@@ -434,7 +422,8 @@ pub async fn verify(
                 .execute(&mut *tx)
                 .await?;
             if proof == Proof::RecoveryCode {
-                audit::record(&mut tx, now, &event(ctx, meta, "recovery_code.use", Outcome::Success, "")).await?;
+                audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "recovery_code.use", Outcome::Success, ""))
+                    .await?;
             }
             tx.commit().await?;
             Ok(proof)
@@ -442,9 +431,10 @@ pub async fn verify(
         None => {
             count_failure(&mut tx, &ctx.account_id, step_of(now)).await?;
             let detail = if replayed { "totp code replayed" } else { "wrong code" };
-            audit::record(&mut tx, now, &event(ctx, meta, action, Outcome::Failure, detail)).await?;
+            audit::record(&mut tx, now, &NewEvent::by(ctx, meta, action, Outcome::Failure, detail)).await?;
             if replayed {
-                audit::record(&mut tx, now, &event(ctx, meta, "two_factor.replay", Outcome::Failure, "alert")).await?;
+                audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.replay", Outcome::Failure, "alert"))
+                    .await?;
             }
             tx.commit().await?;
             if replayed {
@@ -468,7 +458,7 @@ pub async fn regenerate_recovery_codes(
         return Err(AppError::Conflict { msg: "Turn on two-factor authentication first.".to_owned() });
     }
     let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
-    audit::record(&mut tx, now, &event(ctx, meta, "recovery_codes.regenerate", Outcome::Success, "")).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "recovery_codes.regenerate", Outcome::Success, "")).await?;
     tx.commit().await?;
     notify::send(state, &Notice::RecoveryCodesRegenerated, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(codes)
@@ -502,7 +492,7 @@ pub async fn disable(
         });
     }
     remove_factor(&mut tx, &ctx.account_id).await?;
-    audit::record(&mut tx, now, &event(ctx, meta, "two_factor.disable", Outcome::Success, "")).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.disable", Outcome::Success, "")).await?;
     tx.commit().await?;
     notify::send(state, &Notice::TwoFactorDisabled, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(())
@@ -547,7 +537,8 @@ pub async fn reset_member(
     .await?;
     let ended = super::sessions::end_account_sessions(&mut tx, &account, None).await?;
     let detail = format!("member {email}; {ended} session(s) ended");
-    audit::record(&mut tx, now, &event(ctx, meta, "two_factor.reset_by_admin", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.reset_by_admin", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     notify::send(state, &Notice::TwoFactorResetByAdmin { admin: &ctx.email }, &email, &ctx.tenant_name, meta).await;
     Ok(())
@@ -593,7 +584,7 @@ pub async fn set_policy(
     } else {
         "required: on → off".to_owned()
     };
-    audit::record(&mut tx, now, &event(ctx, meta, "policy.two_factor", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "policy.two_factor", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(())
 }

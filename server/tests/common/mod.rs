@@ -86,6 +86,8 @@ impl TestApp {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .tls_built_in_root_certs(false)
+            // A stuck request fails its test with a message instead of hanging the run.
+            .timeout(std::time::Duration::from_secs(30))
             .default_headers(headers);
         if let Some(cert) = &self.cert {
             builder = builder.add_root_certificate(cert.clone());

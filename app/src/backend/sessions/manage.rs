@@ -72,18 +72,6 @@ pub async fn list_own(state: &AppState, ctx: &TenantCtx, current: Option<&str>) 
     list(state, &ctx.account_id, None, current).await
 }
 
-fn event<'a>(ctx: &'a TenantCtx, meta: &'a RequestMeta, action: &'a str, detail: &'a str) -> NewEvent<'a> {
-    NewEvent {
-        tenant_id: Some(&ctx.tenant_id),
-        account_id: Some(&ctx.account_id),
-        actor: &ctx.email,
-        action,
-        outcome: Outcome::Success,
-        meta,
-        detail,
-    }
-}
-
 /// Ends one of the account's own sessions (not found when it isn't theirs).
 pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, id: &str) -> Result<(), AppError> {
     let now = state.clock.now_ms();
@@ -96,7 +84,8 @@ pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, i
     if done.rows_affected() != 1 {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, now, &event(ctx, meta, "session.revoke", "one of own sessions")).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke", Outcome::Success, "one of own sessions"))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -107,7 +96,7 @@ pub async fn revoke_others(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx
     let mut tx = state.pool.begin().await?;
     let ended = super::end_account_sessions(&mut tx, &ctx.account_id, Some(keep)).await?;
     let detail = format!("{ended} other session(s) signed out");
-    audit::record(&mut tx, now, &event(ctx, meta, "session.revoke_others", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke_others", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -165,7 +154,7 @@ pub async fn revoke_member(
         return Err(AppError::NotFound);
     }
     let detail = format!("member {email}: {ended} session(s) ended");
-    audit::record(&mut tx, now, &event(ctx, meta, "session.revoke_member", &detail)).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke_member", Outcome::Success, &detail)).await?;
     tx.commit().await?;
     Ok(ended)
 }
