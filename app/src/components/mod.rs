@@ -8,4 +8,4 @@ mod step_up;
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
 pub use shell::{Console, ErrorNotice, Hydrated};
-pub use step_up::StepUpForm;
+pub use step_up::{StepUpForm, SteppedUpSignal};

@@ -4,9 +4,21 @@ use crate::api::security::StepUp;
 use crate::components::{ErrorNotice, PasswordField};
 use leptos::prelude::*;
 
+/// Counts successful step-ups, for a page that shows the step-up state and stays mounted (with JavaScript
+/// the redirect back to the same page does not reload it).
+#[derive(Debug, Clone, Copy)]
+pub struct SteppedUpSignal(pub RwSignal<u32>);
+
 #[component]
 pub fn StepUpForm(next: String, with_code: bool) -> impl IntoView {
     let action = ServerAction::<StepUp>::new();
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(()))) {
+            if let Some(done) = use_context::<SteppedUpSignal>() {
+                done.0.update(|n| *n += 1);
+            }
+        }
+    });
     view! {
         {move || action.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
         <ActionForm action=action attr:class="form" attr:aria-label="Confirm it's you">

@@ -11,8 +11,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn MemberSessionsPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let data = Resource::new(id, list_member_sessions);
     let revoke = ServerAction::<RevokeMemberSessions>::new();
+    let data = Resource::new(move || (id(), revoke.version().get()), |(id, _)| list_member_sessions(id));
     let query = use_query_map();
     view! {
         <Title text="Member sessions · Rampart"/>

@@ -31,7 +31,6 @@ fn notice(q: &leptos_router::params::ParamsMap) -> Option<&'static str> {
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| list_members());
     let update = ServerAction::<UpdateMember>::new();
     let deactivate = ServerAction::<DeactivateMember>::new();
     let reactivate = ServerAction::<ReactivateMember>::new();
@@ -40,7 +39,24 @@ pub fn MembersPage() -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let resend = ServerAction::<ResendInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
-    let invitations = Resource::new(|| (), |_| list_invitations());
+    // With JavaScript the page stays mounted after an action: the lists reload when one completes.
+    let data = Resource::new(
+        move || {
+            (
+                update.version().get(),
+                deactivate.version().get(),
+                reactivate.version().get(),
+                remove.version().get(),
+                reset.version().get(),
+                invite.version().get(),
+            )
+        },
+        |_| list_members(),
+    );
+    let invitations = Resource::new(
+        move || (invite.version().get(), resend.version().get(), revoke.version().get()),
+        |_| list_invitations(),
+    );
     let query = use_query_map();
     let errors = move || {
         [

@@ -9,8 +9,8 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn OrganisationsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| list_my_tenants());
     let switch = ServerAction::<SwitchTenant>::new();
+    let data = Resource::new(move || switch.version().get(), |_| list_my_tenants());
     let query = use_query_map();
     view! {
         <Title text="Organisations · Rampart"/>

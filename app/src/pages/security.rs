@@ -3,7 +3,7 @@
 
 use crate::api::security::{get_security, ChangePassword, SetTwoFactorPolicy};
 use crate::api::two_factor::{DisableTwoFactor, RegenerateRecoveryCodes};
-use crate::components::{Console, ErrorNotice, Hydrated, PasswordField, StepUpForm};
+use crate::components::{Console, ErrorNotice, Hydrated, PasswordField, StepUpForm, SteppedUpSignal};
 use crate::model::format_utc;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
@@ -12,11 +12,16 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_security());
     let change = ServerAction::<ChangePassword>::new();
     let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
     let disable = ServerAction::<DisableTwoFactor>::new();
     let policy = ServerAction::<SetTwoFactorPolicy>::new();
+    let stepped_up = SteppedUpSignal(RwSignal::new(0));
+    provide_context(stepped_up);
+    let data = Resource::new(
+        move || (change.version().get(), disable.version().get(), policy.version().get(), stepped_up.0.get()),
+        |_| get_security(),
+    );
     let query = use_query_map();
     let notice = move || {
         let q = query.read();

@@ -9,9 +9,9 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| list_my_sessions());
     let revoke = ServerAction::<RevokeMySession>::new();
     let others = ServerAction::<RevokeOtherSessions>::new();
+    let data = Resource::new(move || (revoke.version().get(), others.version().get()), |_| list_my_sessions());
     let query = use_query_map();
     let notice = move || {
         let q = query.read();
