@@ -148,21 +148,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_values_open_only_with_their_row_and_key() {
+    fn sealed_values_open_only_with_their_row_and_key() -> Result<(), Box<dyn std::error::Error>> {
         let keys = ServerKeys::from_master(&[7u8; 32], &[]);
-        let (kid, sealed) = keys.seal(b"account-1", b"JBSWY3DPEHPK3PXP").unwrap();
+        let (kid, sealed) = keys.seal(b"account-1", b"JBSWY3DPEHPK3PXP")?;
         assert_eq!(kid, keys.seal_key_id());
         assert!(!sealed.contains("JBSWY3DP"));
-        assert_eq!(keys.open(&kid, b"account-1", &sealed).unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert_eq!(keys.open(&kid, b"account-1", &sealed)?, b"JBSWY3DPEHPK3PXP");
         assert!(keys.open(&kid, b"account-2", &sealed).is_err(), "bound to its row");
-        let mut tampered = base64::engine::general_purpose::STANDARD.decode(&sealed).unwrap();
+        let mut tampered = base64::engine::general_purpose::STANDARD.decode(&sealed)?;
         tampered[14] ^= 1;
         let tampered = base64::engine::general_purpose::STANDARD.encode(tampered);
         assert!(keys.open(&kid, b"account-1", &tampered).is_err(), "tampering is detected");
         let rotated = ServerKeys::from_master(&[8u8; 32], &[[7u8; 32]]);
         assert_ne!(rotated.seal_key_id(), kid);
-        assert_eq!(rotated.open(&kid, b"account-1", &sealed).unwrap(), b"JBSWY3DPEHPK3PXP", "old key still opens");
+        assert_eq!(rotated.open(&kid, b"account-1", &sealed)?, b"JBSWY3DPEHPK3PXP", "old key still opens");
         assert!(ServerKeys::from_master(&[9u8; 32], &[]).open(&kid, b"account-1", &sealed).is_err());
+        Ok(())
     }
 
     #[test]

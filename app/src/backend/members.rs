@@ -53,6 +53,24 @@ pub async fn list_members(state: &AppState, ctx: &TenantCtx, _granted: &Granted)
     })
 }
 
+/// The account and email behind a membership of the caller's tenant; `NotFound` for any other membership.
+pub async fn member_account(
+    conn: &mut AnyConnection,
+    ctx: &TenantCtx,
+    membership: &MembershipId,
+) -> Result<(AccountId, String), AppError> {
+    let row = sqlx::query(
+        "SELECT a.id, a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
+         WHERE m.id = $1 AND m.tenant_id = $2",
+    )
+    .bind(membership.as_str())
+    .bind(ctx.tenant_id.as_str())
+    .fetch_optional(conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok((AccountId(row.try_get("id")?), row.try_get("email")?))
+}
+
 struct Target {
     account: AccountId,
     email: String,

@@ -13,32 +13,34 @@
 //!   consecutive failures the factor is suspended until a password reset by email or an admin's reset.
 
 use super::audit::{self, NewEvent, Outcome};
-use super::context::{AdminHandle, TenantCtx};
+use super::context::TenantCtx;
 use super::crypto::random_bytes;
-use super::ids::{AccountId, MembershipId};
+use super::ids::AccountId;
 use super::notify::{self, Notice};
 use super::request::RequestMeta;
-use super::sessions::SteppedUp;
 use super::AppState;
 use crate::model::{AppError, TotpEnrollmentView};
 use sqlx::{AnyConnection, Row as _};
+
+mod policy;
+mod recovery;
+#[cfg(test)]
+mod tests;
+
+pub use policy::{disable, required_for_account, reset_member, set_policy, tenant_requires};
+use recovery::{normalize_recovery_code, replace_recovery_codes};
+pub use recovery::{recovery_codes_left, regenerate_recovery_codes, RECOVERY_CODES, RECOVERY_CODES_LOW};
 
 /// The name authenticator apps show for Rampart accounts.
 pub const ISSUER: &str = "Rampart";
 /// RFC 6238 time step.
 const STEP_S: i64 = 30;
-/// How many recovery codes a set has.
-pub const RECOVERY_CODES: usize = 10;
-/// The console warns when this many or fewer recovery codes are left.
-pub const RECOVERY_CODES_LOW: i64 = 3;
 /// Wrong codes allowed per account per time step.
 const MAX_FAILURES_PER_STEP: i64 = 5;
 /// Consecutive wrong codes before the factor is suspended.
 pub const MAX_CONSECUTIVE_FAILURES: i64 = 100;
 /// An unconfirmed enrollment secret is shown again for this long (a failed confirmation keeps the same QR).
 const PENDING_REUSE_MS: i64 = 10 * super::clock::MINUTE_MS;
-/// Crockford's base-32 alphabet: no I, L, O, U, so codes read aloud and typed by hand survive.
-const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// The message for every refused code: wrong, reused, or of a suspended factor all look alike to the client.
 pub const CODE_REFUSED: &str = "That code is not valid. Enter the current code from your authenticator app, or a \
@@ -189,60 +191,6 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
     })
 }
 
-fn new_recovery_code() -> String {
-    let bytes = random_bytes::<12>();
-    let chars: String = bytes.iter().map(|b| char::from(CROCKFORD[usize::from(b & 31)])).collect();
-    format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
-}
-
-/// A typed recovery code in its canonical form (lower case, no separators, Crockford's look-alikes mapped).
-fn normalize_recovery_code(input: &str) -> Option<String> {
-    let s: String = input
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| match c.to_ascii_lowercase() {
-            'o' => '0',
-            'i' | 'l' => '1',
-            other => other,
-        })
-        .collect();
-    (s.len() == 12 && s.bytes().all(|b| CROCKFORD.contains(&b))).then_some(s)
-}
-
-/// Replaces the account's recovery codes with a fresh set; returns the codes (to show once).
-async fn replace_recovery_codes(
-    state: &AppState,
-    conn: &mut AnyConnection,
-    account: &AccountId,
-    now: i64,
-) -> Result<Vec<String>, AppError> {
-    sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account.as_str()).execute(&mut *conn).await?;
-    let mut codes = Vec::with_capacity(RECOVERY_CODES);
-    for _ in 0..RECOVERY_CODES {
-        let code = new_recovery_code();
-        let canonical = normalize_recovery_code(&code).unwrap_or_default();
-        sqlx::query("INSERT INTO recovery_codes (id, account_id, code_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(account.as_str())
-            .bind(state.keys.recovery_code_digest(&canonical))
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        codes.push(code);
-    }
-    Ok(codes)
-}
-
-/// How many unused recovery codes the account has.
-pub async fn recovery_codes_left(conn: &mut AnyConnection, account: &AccountId) -> Result<i64, AppError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL")
-        .bind(account.as_str())
-        .fetch_one(conn)
-        .await?;
-    Ok(row.try_get("n")?)
-}
-
-/// Confirms enrollment with a first valid code: the authenticator is on, a first set of recovery codes is made
 /// (returned to show once), and an admin's "enroll again" demand is met.
 pub async fn confirm_enrollment(
     state: &AppState,
@@ -324,7 +272,6 @@ async fn count_failure(conn: &mut AnyConnection, account: &AccountId, step: i64)
 
 /// Refuses before any check when the account is throttled or suspended.
 async fn check_throttle(
-    state: &AppState,
     conn: &mut AnyConnection,
     ctx: &TenantCtx,
     meta: &RequestMeta,
@@ -346,7 +293,6 @@ async fn check_throttle(
             &NewEvent::by(ctx, meta, "sign_in.second_factor", Outcome::Failure, "factor suspended"),
         )
         .await?;
-        let _ = state;
         return Err(AppError::validation(
             "code",
             "Two-factor sign-in is suspended after too many wrong codes. Reset your password by email \
@@ -374,7 +320,7 @@ pub async fn verify(
 ) -> Result<Proof, AppError> {
     let now = state.clock.now_ms();
     let mut tx = state.pool.begin().await?;
-    if let Err(e) = check_throttle(state, &mut tx, ctx, meta, now).await {
+    if let Err(e) = check_throttle(&mut tx, ctx, meta, now).await {
         tx.commit().await?;
         return Err(e);
     }
@@ -403,15 +349,7 @@ pub async fn verify(
             None => None,
         }
     } else if let Some(canonical) = normalize_recovery_code(code) {
-        let done = sqlx::query(
-            "UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(ctx.account_id.as_str())
-        .bind(state.keys.recovery_code_digest(&canonical))
-        .execute(&mut *tx)
-        .await?;
-        (done.rows_affected() == 1).then_some(Proof::RecoveryCode)
+        recovery::redeem(state, &mut tx, &ctx.account_id, &canonical, now).await?.then_some(Proof::RecoveryCode)
     } else {
         None
     };
@@ -442,204 +380,5 @@ pub async fn verify(
             }
             Err(refused())
         }
-    }
-}
-
-/// Regenerates the recovery codes (step-up required); the old set stops working at once.
-pub async fn regenerate_recovery_codes(
-    state: &AppState,
-    meta: &RequestMeta,
-    ctx: &TenantCtx,
-    _proof: &SteppedUp,
-) -> Result<Vec<String>, AppError> {
-    let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
-    if !is_enabled(&mut tx, &ctx.account_id).await? {
-        return Err(AppError::Conflict { msg: "Turn on two-factor authentication first.".to_owned() });
-    }
-    let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "recovery_codes.regenerate", Outcome::Success, "")).await?;
-    tx.commit().await?;
-    notify::send(state, &Notice::RecoveryCodesRegenerated, &ctx.email, &ctx.tenant_name, meta).await;
-    Ok(codes)
-}
-
-/// Whether any tenant the account belongs to requires two-factor authentication.
-pub async fn required_for_account(conn: &mut AnyConnection, account: &AccountId) -> Result<bool, AppError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
-         WHERE m.account_id = $1 AND t.require_two_factor = 1",
-    )
-    .bind(account.as_str())
-    .fetch_one(conn)
-    .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
-}
-
-/// Switches the member's own two-factor authentication off (step-up required); refused while a tenant of the
-/// account requires it.
-pub async fn disable(
-    state: &AppState,
-    meta: &RequestMeta,
-    ctx: &TenantCtx,
-    _proof: &SteppedUp,
-) -> Result<(), AppError> {
-    let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
-    if required_for_account(&mut tx, &ctx.account_id).await? {
-        return Err(AppError::Conflict {
-            msg: "Your organisation requires two-factor authentication, so it cannot be switched off.".to_owned(),
-        });
-    }
-    remove_factor(&mut tx, &ctx.account_id).await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.disable", Outcome::Success, "")).await?;
-    tx.commit().await?;
-    notify::send(state, &Notice::TwoFactorDisabled, &ctx.email, &ctx.tenant_name, meta).await;
-    Ok(())
-}
-
-async fn remove_factor(conn: &mut AnyConnection, account: &AccountId) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM totp_factors WHERE account_id = $1").bind(account.as_str()).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account.as_str()).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// An admin removes a member's authenticator and recovery codes (step-up required): the member's sessions end,
-/// the suspension (if any) is lifted, and the member enrolls again at the next sign-in.
-pub async fn reset_member(
-    state: &AppState,
-    meta: &RequestMeta,
-    ctx: &TenantCtx,
-    _admin: &AdminHandle,
-    _proof: &SteppedUp,
-    membership: &MembershipId,
-) -> Result<(), AppError> {
-    let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT a.id, a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
-         WHERE m.id = $1 AND m.tenant_id = $2",
-    )
-    .bind(membership.as_str())
-    .bind(ctx.tenant_id.as_str())
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let account = AccountId(row.try_get("id")?);
-    let email: String = row.try_get("email")?;
-    remove_factor(&mut tx, &account).await?;
-    sqlx::query(
-        "UPDATE accounts SET must_enroll_two_factor = 1, mfa_consecutive_failures = 0, mfa_window_failures = 0 \
-         WHERE id = $1",
-    )
-    .bind(account.as_str())
-    .execute(&mut *tx)
-    .await?;
-    let ended = super::sessions::end_account_sessions(&mut tx, &account, None).await?;
-    let detail = format!("member {email}; {ended} session(s) ended");
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.reset_by_admin", Outcome::Success, &detail))
-        .await?;
-    tx.commit().await?;
-    notify::send(state, &Notice::TwoFactorResetByAdmin { admin: &ctx.email }, &email, &ctx.tenant_name, meta).await;
-    Ok(())
-}
-
-/// Switches the tenant's "two-factor authentication for every member" policy (admin, step-up). Switching it on
-/// needs the admin's own authenticator, so nobody locks the tenant out of its own console.
-pub async fn set_policy(
-    state: &AppState,
-    meta: &RequestMeta,
-    ctx: &TenantCtx,
-    _admin: &AdminHandle,
-    _proof: &SteppedUp,
-    required: bool,
-) -> Result<(), AppError> {
-    let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
-    if required && !is_enabled(&mut tx, &ctx.account_id).await? {
-        return Err(AppError::Conflict {
-            msg: "Set up two-factor authentication for yourself before requiring it for everyone.".to_owned(),
-        });
-    }
-    sqlx::query("UPDATE tenants SET require_two_factor = $1 WHERE id = $2")
-        .bind(i64::from(required))
-        .bind(ctx.tenant_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-    // Members who are signed in without an authenticator sign in again, and enroll on the way in.
-    let ended = if required {
-        sqlx::query(
-            "DELETE FROM sessions WHERE tenant_id = $1 AND account_id NOT IN \
-             (SELECT account_id FROM totp_factors WHERE enabled_at IS NOT NULL)",
-        )
-        .bind(ctx.tenant_id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-    } else {
-        0
-    };
-    let detail = if required {
-        format!("required: off → on; {ended} session(s) without two-factor ended")
-    } else {
-        "required: on → off".to_owned()
-    };
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "policy.two_factor", Outcome::Success, &detail)).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Whether the tenant requires two-factor authentication.
-pub async fn tenant_requires(conn: &mut AnyConnection, ctx: &TenantCtx) -> Result<bool, AppError> {
-    let row = sqlx::query("SELECT require_two_factor FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
-        .fetch_one(conn)
-        .await?;
-    Ok(row.try_get::<i64, _>("require_two_factor")? == 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recovery_codes_are_long_and_normalise() {
-        let code = new_recovery_code();
-        assert_eq!(code.len(), 14);
-        let canonical = normalize_recovery_code(&code).unwrap();
-        assert_eq!(canonical.len(), 12, "12 symbols of 5 bits: 60 bits");
-        assert_eq!(normalize_recovery_code(&code.to_uppercase().replace('-', " ")).unwrap(), canonical);
-        assert_eq!(normalize_recovery_code("OIL0-abcd-efgh").unwrap(), "0110abcdefgh");
-        assert!(normalize_recovery_code("123456").is_none());
-        assert!(normalize_recovery_code("uuuu-uuuu-uuuu").is_none());
-        assert_ne!(new_recovery_code(), new_recovery_code());
-    }
-
-    #[test]
-    fn base32_matches_rfc4648() {
-        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
-        assert_eq!(base32(b"f"), "MY");
-    }
-
-    #[test]
-    fn codes_match_the_current_step_and_one_either_side() {
-        let totp = totp_for(b"12345678901234567890".to_vec(), "a@example.com").unwrap();
-        let now_ms = 1_700_000_015_000i64;
-        let at = |offset_steps: i64| {
-            let secs = u64::try_from(now_ms / 1000 + offset_steps * STEP_S).unwrap();
-            totp.generate(secs).to_string()
-        };
-        let step = step_of(now_ms);
-        assert_eq!(matching_step(&totp, &at(0), now_ms), Some(step));
-        assert_eq!(matching_step(&totp, &at(-1), now_ms), Some(step - 1));
-        assert_eq!(matching_step(&totp, &at(1), now_ms), Some(step + 1));
-        assert_eq!(matching_step(&totp, &at(2), now_ms), None);
-        assert_eq!(matching_step(&totp, &at(-2), now_ms), None);
-    }
-
-    #[test]
-    fn qr_is_a_single_path_svg() {
-        let svg = qr_svg("otpauth://totp/Rampart:a%40example.com?secret=ABC&issuer=Rampart").unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("<path") && !svg.contains("style="));
     }
 }

@@ -5,6 +5,7 @@
 use super::super::audit::{self, NewEvent, Outcome};
 use super::super::context::{AdminHandle, TenantCtx};
 use super::super::ids::{AccountId, MembershipId};
+use super::super::members::member_account;
 use super::super::request::RequestMeta;
 use super::super::AppState;
 use crate::model::{AppError, SessionView};
@@ -101,23 +102,6 @@ pub async fn revoke_others(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx
     Ok(ended)
 }
 
-async fn member_account(
-    state: &AppState,
-    ctx: &TenantCtx,
-    membership: &MembershipId,
-) -> Result<(AccountId, String), AppError> {
-    let row = sqlx::query(
-        "SELECT a.id, a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
-         WHERE m.id = $1 AND m.tenant_id = $2",
-    )
-    .bind(membership.as_str())
-    .bind(ctx.tenant_id.as_str())
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    Ok((AccountId(row.try_get("id")?), row.try_get("email")?))
-}
-
 /// An admin's view of a member's sessions in this tenant (sessions in other tenants stay private).
 pub async fn list_member(
     state: &AppState,
@@ -126,7 +110,7 @@ pub async fn list_member(
     membership: &MembershipId,
     current: Option<&str>,
 ) -> Result<(String, Vec<SessionView>), AppError> {
-    let (account, email) = member_account(state, ctx, membership).await?;
+    let (account, email) = member_account(&mut *state.pool.acquire().await?, ctx, membership).await?;
     Ok((email, list(state, &account, Some(ctx.tenant_id.as_str()), current).await?))
 }
 
@@ -139,9 +123,9 @@ pub async fn revoke_member(
     membership: &MembershipId,
     id: Option<&str>,
 ) -> Result<u64, AppError> {
-    let (account, email) = member_account(state, ctx, membership).await?;
     let now = state.clock.now_ms();
     let mut tx = state.pool.begin().await?;
+    let (account, email) = member_account(&mut tx, ctx, membership).await?;
     let done =
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND tenant_id = $2 AND ($3 = '' OR id_hash = $3)")
             .bind(account.as_str())
