@@ -121,7 +121,10 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "get_reset_info")]
 pub async fn get_reset_info(token: String) -> Result<SetupInfo, AppError> {
     use super::ssr::{finish, state};
-    finish(async { crate::backend::password_reset::reset_info(&state()?, &token).await }.await)
+    finish(
+        async { crate::backend::auth::link_info(&state()?, crate::backend::tokens::Purpose::Reset, &token).await }
+            .await,
+    )
 }
 
 /// Sets a new password from a reset link, then sends the member to sign in (with the second factor).
@@ -168,7 +171,10 @@ pub async fn sign_out() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "get_setup_info")]
 pub async fn get_setup_info(token: String) -> Result<SetupInfo, AppError> {
     use super::ssr::{finish, state};
-    finish(async { crate::backend::auth::setup_info(&state()?, &token).await }.await)
+    finish(
+        async { crate::backend::auth::link_info(&state()?, crate::backend::tokens::Purpose::Setup, &token).await }
+            .await,
+    )
 }
 
 /// Sets the first password from a setup link, then sends the owner to sign in.

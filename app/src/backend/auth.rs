@@ -22,16 +22,52 @@ pub const SIGN_IN_FAILED: &str = "The email or password is incorrect.";
 /// The most characters of an email or password we even look at in a sign-in attempt.
 const MAX_INPUT: usize = 4096;
 
-/// What the setup page shows for a valid link; `NotFound` for an unknown, used or expired one.
-pub async fn setup_info(state: &AppState, token: &str) -> Result<SetupInfo, AppError> {
+/// What a password page shows for a valid link of `purpose`; `NotFound` for an unknown, used or expired one.
+pub async fn link_info(state: &AppState, purpose: Purpose, token: &str) -> Result<SetupInfo, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let subject = tokens::peek(&mut conn, state.clock.now_ms(), Purpose::Setup, token).await?;
+    let subject = tokens::peek(&mut conn, state.clock.now_ms(), purpose, token).await?;
     let min_chars = min_chars_for(&mut conn, &subject.account_id).await?;
     Ok(SetupInfo {
         email: subject.email,
         tenant_name: subject.tenant_name,
         policy: PasswordPolicyView { min_chars, max_chars: super::password::MAX_CHARS },
     })
+}
+
+/// A password set from a link, not yet committed: the caller adds its own effects and events to `tx`.
+pub struct PasswordFromLink {
+    pub subject: tokens::TokenSubject,
+    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    pub now: i64,
+}
+
+/// Checks a new password against the rules of the link's account, hashes it, then in one transaction uses the
+/// link up and stores the hash.
+pub async fn set_password_from_link(
+    state: &AppState,
+    purpose: Purpose,
+    token: &str,
+    password: &SecretString,
+) -> Result<PasswordFromLink, AppError> {
+    use secrecy::ExposeSecret as _;
+    let (subject, min_chars) = {
+        let mut conn = state.pool.acquire().await?;
+        let subject = tokens::peek(&mut conn, state.clock.now_ms(), purpose, token).await?;
+        let min_chars = min_chars_for(&mut conn, &subject.account_id).await?;
+        (subject, min_chars)
+    };
+    check_new_password(password.expose_secret(), min_chars, &subject.email, &subject.tenant_name)?;
+    let hash = state.hasher.hash(password).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.pool.begin().await?;
+    tokens::consume(&mut tx, now, purpose, token).await?;
+    sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
+        .bind(&hash)
+        .bind(now)
+        .bind(subject.account_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    Ok(PasswordFromLink { subject, tx, now })
 }
 
 /// Sets the owner's first password from a setup link and uses the link up.
@@ -41,25 +77,8 @@ pub async fn complete_setup(
     token: &str,
     password: &SecretString,
 ) -> Result<(), AppError> {
-    use secrecy::ExposeSecret as _;
-    let now = state.clock.now_ms();
-    let (subject, min_chars) = {
-        let mut conn = state.pool.acquire().await?;
-        let subject = tokens::peek(&mut conn, now, Purpose::Setup, token).await?;
-        let min_chars = min_chars_for(&mut conn, &subject.account_id).await?;
-        (subject, min_chars)
-    };
-    check_new_password(password.expose_secret(), min_chars, &subject.email, &subject.tenant_name)?;
-    let hash = state.hasher.hash(password).await?;
-    let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
-    tokens::consume(&mut tx, now, Purpose::Setup, token).await?;
-    sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
-        .bind(&hash)
-        .bind(now)
-        .bind(subject.account_id.as_str())
-        .execute(&mut *tx)
-        .await?;
+    let PasswordFromLink { subject, mut tx, now } =
+        set_password_from_link(state, Purpose::Setup, token, password).await?;
     for action in ["setup_link.use", "password.set"] {
         audit::record(
             &mut tx,

@@ -180,6 +180,25 @@ pub async fn update_member(
     Ok(())
 }
 
+/// The member to deactivate or remove (`verb`), once the rules allow it: the actor's authority over them, not
+/// oneself, not the last active owner.
+async fn offboarding_target(
+    conn: &mut AnyConnection,
+    ctx: &TenantCtx,
+    membership: &MembershipId,
+    verb: &str,
+) -> Result<Target, AppError> {
+    let t = target(conn, ctx, membership).await?;
+    check_authority(ctx, &t, None)?;
+    if membership == &ctx.membership_id {
+        return Err(AppError::Conflict { msg: format!("You cannot {verb} yourself.") });
+    }
+    if t.role == Role::Owner && other_active_owners(conn, ctx, membership).await? == 0 {
+        return Err(AppError::Conflict { msg: format!("The last owner cannot be {verb}d.") });
+    }
+    Ok(t)
+}
+
 /// Offboards a member in one act: deactivated, every session in the tenant ended at once.
 pub async fn deactivate_member(
     state: &AppState,
@@ -190,16 +209,9 @@ pub async fn deactivate_member(
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let mut tx = state.pool.begin().await?;
-    let t = target(&mut tx, ctx, membership).await?;
-    check_authority(ctx, &t, None)?;
-    if membership == &ctx.membership_id {
-        return Err(AppError::Conflict { msg: "You cannot deactivate yourself.".into() });
-    }
+    let t = offboarding_target(&mut tx, ctx, membership, "deactivate").await?;
     if !t.active {
         return Ok(());
-    }
-    if t.role == Role::Owner && other_active_owners(&mut tx, ctx, membership).await? == 0 {
-        return Err(AppError::Conflict { msg: "The last owner cannot be deactivated.".into() });
     }
     sqlx::query("UPDATE memberships SET deactivated_at = $1 WHERE id = $2 AND tenant_id = $3")
         .bind(now)
@@ -251,14 +263,7 @@ pub async fn remove_member(
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let mut tx = state.pool.begin().await?;
-    let t = target(&mut tx, ctx, membership).await?;
-    check_authority(ctx, &t, None)?;
-    if membership == &ctx.membership_id {
-        return Err(AppError::Conflict { msg: "You cannot remove yourself.".into() });
-    }
-    if t.role == Role::Owner && other_active_owners(&mut tx, ctx, membership).await? == 0 {
-        return Err(AppError::Conflict { msg: "The last owner cannot be removed.".into() });
-    }
+    let t = offboarding_target(&mut tx, ctx, membership, "remove").await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
     sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())

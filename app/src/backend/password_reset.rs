@@ -8,13 +8,13 @@
 
 use super::accounts::{email_key, validate_email};
 use super::audit::{self, NewEvent, Outcome};
+use super::auth::{set_password_from_link, PasswordFromLink};
 use super::ids::{AccountId, TenantId};
 use super::notify::{self, Notice};
-use super::password::{check_new_password, min_chars_for, MAX_CHARS};
 use super::request::RequestMeta;
 use super::tokens::{self, Purpose};
 use super::AppState;
-use crate::model::{AppError, PasswordPolicyView, SetupInfo};
+use crate::model::AppError;
 use secrecy::SecretString;
 use sqlx::Row as _;
 
@@ -64,18 +64,6 @@ pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) ->
     Ok(())
 }
 
-/// What the reset page shows for a valid link; `NotFound` for an unknown, used or expired one.
-pub async fn reset_info(state: &AppState, token: &str) -> Result<SetupInfo, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let subject = tokens::peek(&mut conn, state.clock.now_ms(), Purpose::Reset, token).await?;
-    let min = min_chars_for(&mut conn, &subject.account_id).await?;
-    Ok(SetupInfo {
-        email: subject.email,
-        tenant_name: subject.tenant_name,
-        policy: PasswordPolicyView { min_chars: min, max_chars: MAX_CHARS },
-    })
-}
-
 /// Sets a new password from a reset link: uses the link up, ends every session, lifts a suspension.
 pub async fn complete_reset(
     state: &AppState,
@@ -83,28 +71,12 @@ pub async fn complete_reset(
     token: &str,
     password: &SecretString,
 ) -> Result<(), AppError> {
-    use secrecy::ExposeSecret as _;
-    let now = state.clock.now_ms();
-    let (subject, min) = {
-        let mut conn = state.pool.acquire().await?;
-        let subject = tokens::peek(&mut conn, now, Purpose::Reset, token).await?;
-        let min = min_chars_for(&mut conn, &subject.account_id).await?;
-        (subject, min)
-    };
-    check_new_password(password.expose_secret(), min, &subject.email, &subject.tenant_name)?;
-    let hash = state.hasher.hash(password).await?;
-    let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
-    tokens::consume(&mut tx, now, Purpose::Reset, token).await?;
-    sqlx::query(
-        "UPDATE accounts SET password_hash = $1, password_set_at = $2, mfa_consecutive_failures = 0, \
-         mfa_window_failures = 0 WHERE id = $3",
-    )
-    .bind(&hash)
-    .bind(now)
-    .bind(subject.account_id.as_str())
-    .execute(&mut *tx)
-    .await?;
+    let PasswordFromLink { subject, mut tx, now } =
+        set_password_from_link(state, Purpose::Reset, token, password).await?;
+    sqlx::query("UPDATE accounts SET mfa_consecutive_failures = 0, mfa_window_failures = 0 WHERE id = $1")
+        .bind(subject.account_id.as_str())
+        .execute(&mut *tx)
+        .await?;
     // Other reset links of the account die with this one.
     sqlx::query(
         "UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = 'reset' AND used_at IS NULL",
