@@ -8,7 +8,7 @@ use app::backend::clock::{HOUR_MS, MINUTE_MS};
 use common::{cookie_value, session_set_cookie, TestApp, PASSWORD};
 use reqwest::StatusCode;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_link_is_long_single_use_and_sets_the_password() {
     let app = TestApp::spawn().await;
     let token = app.create_tenant("Acme", "founder@acme.example").await;
@@ -36,7 +36,7 @@ async fn setup_link_is_long_single_use_and_sets_the_password() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_link_expires_after_24_hours() {
     let app = TestApp::spawn().await;
     let token = app.create_tenant("Late", "late@late.example").await;
@@ -47,7 +47,7 @@ async fn setup_link_expires_after_24_hours() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_rules_follow_nist_and_say_why() {
     let app = TestApp::spawn().await;
     let attempt = |n: usize, pw: String| {
@@ -83,7 +83,7 @@ async fn password_rules_follow_nist_and_say_why() {
     assert_eq!(s, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_and_unknown_email_look_the_same() {
     let app = TestApp::spawn().await;
     let email = app.owner("Same").await;
@@ -99,7 +99,7 @@ async fn wrong_password_and_unknown_email_look_the_same() {
     assert!(a.contains("The email or password is incorrect."), "{a}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookie_has_every_flag_and_is_cycled_at_sign_in() {
     let app = TestApp::spawn().await;
     let email = app.owner("Cookies").await;
@@ -123,7 +123,7 @@ async fn session_cookie_has_every_flag_and_is_cycled_at_sign_in() {
     assert_eq!(stale.headers().get("location").unwrap(), "/sign-in");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_in_pages_render_and_sign_out_ends_the_session() {
     let app = TestApp::spawn().await;
     let (client, email) = app.signed_in("Journey").await;
@@ -145,7 +145,7 @@ async fn signed_in_pages_render_and_sign_out_ends_the_session() {
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_cookie_replayed_after_sign_out_is_signed_out() {
     let app = TestApp::spawn().await;
     let email = app.owner("Replay").await;
@@ -163,7 +163,7 @@ async fn old_cookie_replayed_after_sign_out_is_signed_out() {
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_timeout_ends_a_quiet_session_but_activity_keeps_it() {
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in("Idle").await;
@@ -177,7 +177,7 @@ async fn idle_timeout_ends_a_quiet_session_but_activity_keeps_it() {
     assert_eq!(app.call(&client, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absolute_lifetime_ends_even_an_active_session() {
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in("Absolute").await;
@@ -191,7 +191,7 @@ async fn absolute_lifetime_ends_even_an_active_session() {
     assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_failures_and_sign_outs_are_audited() {
     let app = TestApp::spawn().await;
     let email = app.owner("Audited").await;
@@ -223,7 +223,7 @@ async fn sign_ins_failures_and_sign_outs_are_audited() {
     assert_eq!(row.get::<String, _>(0), "s***@n***.example");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_work_without_javascript() {
     let app = TestApp::spawn().await;
     let token = app.create_tenant("NoJs", "nojs@nojs.example").await;

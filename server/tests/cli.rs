@@ -15,7 +15,7 @@ fn rampart(dir: &std::path::Path, db: &str) -> Command {
     cmd
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configuration_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = rampart(dir.path(), "sqlite://x.db")
@@ -33,7 +33,7 @@ async fn invalid_configuration_names_the_key_and_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_created_and_listed_with_names_and_ids_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::database_url(dir.path()).await;
@@ -68,7 +68,7 @@ async fn tenants_are_created_and_listed_with_names_and_ids_only() {
     assert!(!list.contains("hank"), "the list shows no tenant data beyond names and ids: {list}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_are_added_by_tenant_name_with_a_setup_link_for_new_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::database_url(dir.path()).await;

@@ -26,7 +26,7 @@ async fn invite(app: &TestApp, admin: &reqwest::Client, email: &str, extra: &[(&
     link_token(&app.wait_for_mail(email, "/invite/").await)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_member_joins_from_the_email_with_the_grants_chosen() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Invites").await;
@@ -55,7 +55,7 @@ async fn a_new_member_joins_from_the_email_with_the_grants_chosen() {
     assert!(events.iter().any(|(a, _, _)| a == "invitation.accept"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_expire_can_be_revoked_and_resent() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Lifecycle").await;
@@ -88,7 +88,7 @@ async fn invitations_expire_can_be_revoked_and_resent() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "revoked");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inviting_admins_or_granting_features_needs_step_up() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Careful").await;
@@ -106,7 +106,7 @@ async fn inviting_admins_or_granting_features_needs_step_up() {
     assert_eq!(dup.status(), StatusCode::CONFLICT, "already a member");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_account_joins_signed_in_then_picks_and_switches_organisations() {
     let app = TestApp::spawn().await;
     let (alpha, _) = app.signed_in("Alpha").await;

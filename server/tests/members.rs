@@ -14,7 +14,7 @@ async fn membership_of(app: &TestApp, admin: &reqwest::Client, email: &str) -> S
     list.members.into_iter().find(|m| m.email == email).unwrap().membership_id
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_decide_what_a_member_reaches_and_changes_apply_at_once() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Grants").await;
@@ -43,7 +43,7 @@ async fn grants_decide_what_a_member_reaches_and_changes_apply_at_once() {
     assert!(events.iter().any(|(a, _, _)| a == "member.update"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raising_roles_and_changing_grants_need_step_up() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("StepUps").await;
@@ -67,7 +67,7 @@ async fn raising_roles_and_changing_grants_need_step_up() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_owner_is_protected_and_only_owners_touch_owners() {
     let app = TestApp::spawn().await;
     let (owner, email) = app.signed_in("Owners").await;
@@ -96,7 +96,7 @@ async fn the_last_owner_is_protected_and_only_owners_touch_owners() {
     assert_eq!(me.role, "admin", "the change applies to the next request");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivation_signs_out_at_once_and_reactivation_brings_nothing_back() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Leavers").await;
@@ -124,7 +124,7 @@ async fn deactivation_signs_out_at_once_and_reactivation_brings_nothing_back() {
     assert!(events.iter().any(|(a, _, _)| a == "member.reactivate"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removal_needs_step_up_and_ends_the_membership() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Removals").await;
@@ -146,7 +146,7 @@ async fn removal_needs_step_up_and_ends_the_membership() {
     assert!(removal.is_some());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenants_members_are_not_found() {
     let app = TestApp::spawn().await;
     let (a_owner, _) = app.signed_in("Alpha").await;

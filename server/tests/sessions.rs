@@ -15,7 +15,7 @@ async fn my_sessions(app: &TestApp, client: &reqwest::Client) -> Vec<SessionView
     res.json().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_listed_and_a_revoked_one_is_refused_at_once() {
     let app = TestApp::spawn().await;
     let (laptop, email) = app.signed_in("Devices").await;
@@ -43,7 +43,7 @@ async fn sessions_are_listed_and_a_revoked_one_is_refused_at_once() {
     assert!(events.iter().any(|(a, _, _)| a == "session.revoke"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_out_everywhere_else_keeps_only_this_browser() {
     let app = TestApp::spawn().await;
     let (here, email) = app.signed_in("Everywhere").await;
@@ -61,7 +61,7 @@ async fn sign_out_everywhere_else_keeps_only_this_browser() {
     assert!(list[0].current);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timed_out_sessions_are_not_listed() {
     let app = TestApp::spawn().await;
     let (a, email) = app.signed_in("Stale").await;
@@ -75,7 +75,7 @@ async fn timed_out_sessions_are_not_listed() {
     let _ = (a, HOUR_MS, PASSWORD);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_see_and_end_a_members_sessions_in_their_tenant_only() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Fleet").await;

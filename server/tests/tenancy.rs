@@ -103,7 +103,7 @@ fn form_for<'a>(target: &'a str, invitation: &'a str) -> Vec<(&'static str, &'a 
     ]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
@@ -165,7 +165,7 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_listed_and_private_pages_need_a_session() {
     let routes = leptos_axum::generate_route_list(app::App);
     let app = TestApp::spawn().await;

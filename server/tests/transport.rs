@@ -22,7 +22,7 @@ fn assert_security_headers(res: &reqwest::Response, what: &str) {
     assert!(get("permissions-policy").contains("camera=()"), "{what}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_response_carries_the_security_headers() {
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in("Headers").await;
@@ -53,7 +53,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "hydration script carries the nonce");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_txt_is_served() {
     let app = TestApp::spawn().await;
     let res = app.client().get(app.url("/.well-known/security.txt")).send().await.unwrap();
@@ -62,7 +62,7 @@ async fn security_txt_is_served() {
     assert!(body.contains("Contact:") && body.contains("Expires:"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_origin_posts_are_refused_and_change_nothing() {
     let app = TestApp::spawn().await;
     let email = app.owner("Csrf").await;
@@ -88,7 +88,7 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
     assert_eq!(n, 0, "no sign-in was even attempted");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_tls_1_2_and_1_3_are_offered() {
     let app = TestApp::spawn().await;
     let pem = std::fs::read(app.settings.data_dir.join("tls/dev-cert.pem")).unwrap();
@@ -111,7 +111,7 @@ async fn only_tls_1_2_and_1_3_are_offered() {
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_only_redirects_to_https() {
     let app = TestApp::spawn_with(|s| s.redirect_addr = Some("127.0.0.1:0".parse().unwrap())).await;
     let addr = app.running.as_ref().unwrap().redirect_addr.unwrap();
@@ -123,7 +123,7 @@ async fn plain_http_only_redirects_to_https() {
     assert_eq!(loc, format!("{}/overview?x=1", server::config::Settings::default().public_url));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_gives_503_and_recovers_by_itself() {
     let app = TestApp::spawn_with(|s| {
         s.database_max_connections = 2;
@@ -145,7 +145,7 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     assert_eq!(app.get(&client, "/overview").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_runs_on_the_database_it_was_asked_for() {
     let app = TestApp::spawn().await;
     let conn = app.state.pool.acquire().await.unwrap();
@@ -162,7 +162,7 @@ async fn last_sign_in_ip(app: &TestApp) -> String {
         .get(0)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_proxy_hsts_stays_and_only_trusted_proxies_are_believed() {
     let app = TestApp::spawn_with(|s| {
         s.behind_proxy = true;
@@ -195,7 +195,7 @@ async fn behind_a_proxy_hsts_stays_and_only_trusted_proxies_are_believed() {
     assert_eq!(last_sign_in_ip(&direct).await, "127.0.0.1");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_malformed_argument_is_a_clear_422_not_a_500() {
     let app = TestApp::spawn().await;
     let res = app.call(&app.client(), "sign_in", &[("email", "someone@example.com")]).await;

@@ -15,7 +15,7 @@ async fn enrolled_owner(app: &TestApp, tenant: &str) -> (reqwest::Client, String
     (client, email, secret)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollment_shows_the_secret_once_and_sign_in_then_needs_a_code() {
     let app = TestApp::spawn().await;
     let (client, email) = app.signed_in("Enrol").await;
@@ -52,7 +52,7 @@ async fn enrollment_shows_the_secret_once_and_sign_in_then_needs_a_code() {
     assert!(events.iter().any(|(a, _, _)| a == "two_factor.enable"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_works_once_and_a_replay_alerts_the_member() {
     let app = TestApp::spawn().await;
     let (_, email, secret) = enrolled_owner(&app, "Replay").await;
@@ -73,7 +73,7 @@ async fn a_code_works_once_and_a_replay_alerts_the_member() {
     assert!(events.iter().any(|(a, o, _)| a == "two_factor.replay" && o == "failure"), "{events:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_parallel_sign_ins_with_one_code_let_only_one_in() {
     let app = TestApp::spawn().await;
     let (_, email, secret) = enrolled_owner(&app, "Race").await;
@@ -87,7 +87,7 @@ async fn two_parallel_sign_ins_with_one_code_let_only_one_in() {
     assert_eq!(passed, 1, "exactly one of two racing uses of a code passes: {} {}", ra.status(), rb.status());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_step_of_clock_skew_is_accepted_two_are_not() {
     let app = TestApp::spawn().await;
     let (_, email, secret) = enrolled_owner(&app, "Skew").await;
@@ -102,7 +102,7 @@ async fn one_step_of_clock_skew_is_accepted_two_are_not() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_code_works_once_and_sets_are_regenerated_with_step_up() {
     let app = TestApp::spawn().await;
     let (client, email, _) = enrolled_owner(&app, "Recover").await;
@@ -135,7 +135,7 @@ async fn a_recovery_code_works_once_and_sets_are_regenerated_with_step_up() {
     assert_eq!(new.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_half_signed_in_state_reaches_nothing_and_expires() {
     let app = TestApp::spawn().await;
     let (_, email, secret) = enrolled_owner(&app, "Half").await;
@@ -171,7 +171,7 @@ async fn the_half_signed_in_state_reaches_nothing_and_expires() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_policy_forces_enrollment_and_lowers_the_password_minimum() {
     let app = TestApp::spawn().await;
     let (owner, email) = app.signed_in("Policy").await;
@@ -210,7 +210,7 @@ async fn tenant_policy_forces_enrollment_and_lowers_the_password_minimum() {
     assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turning_the_policy_on_signs_out_members_without_two_factor() {
     let app = TestApp::spawn().await;
     let (owner, _, _) = enrolled_owner(&app, "Strict").await;
@@ -224,7 +224,7 @@ async fn turning_the_policy_on_signs_out_members_without_two_factor() {
     assert_eq!(app.get(&owner, "/overview").await.status(), StatusCode::OK, "the owner has 2FA and stays");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_reset_removes_the_factor_ends_sessions_and_forces_enrollment() {
     let app = TestApp::spawn().await;
     let (owner, _, owner_secret) = enrolled_owner(&app, "Reset").await;
@@ -257,7 +257,7 @@ async fn admin_reset_removes_the_factor_ends_sessions_and_forces_enrollment() {
     assert!(events.iter().any(|(a, _, _)| a == "two_factor.reset_by_admin"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_reset_by_email_is_single_use_expires_and_keeps_the_second_factor() {
     let app = TestApp::spawn().await;
     let (_, email, secret) = enrolled_owner(&app, "Forgot").await;
@@ -324,7 +324,7 @@ async fn password_reset_by_email_is_single_use_expires_and_keeps_the_second_fact
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "expired");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_codes_are_throttled_per_step_and_suspended_after_100() {
     let app = TestApp::spawn().await;
     let (_, email, secret) = enrolled_owner(&app, "Throttle").await;
@@ -356,7 +356,7 @@ async fn wrong_codes_are_throttled_per_step_and_suspended_after_100() {
     assert!(res.text().await.unwrap().contains("suspended"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_not_stored_in_plaintext() {
     let app = TestApp::spawn().await;
     let (client, _, secret) = enrolled_owner(&app, "AtRest").await;
@@ -395,7 +395,7 @@ async fn secrets_are_not_stored_in_plaintext() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_password_needs_step_up_and_can_sign_out_other_sessions() {
     let app = TestApp::spawn().await;
     let (a, email) = app.signed_in("Change").await;
@@ -429,7 +429,7 @@ async fn changing_the_password_needs_step_up_and_can_sign_out_other_sessions() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "step-up expired after 10 minutes");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_warns_when_three_or_fewer_recovery_codes_are_left() {
     let app = TestApp::spawn().await;
     let (client, email, _) = enrolled_owner(&app, "Low").await;

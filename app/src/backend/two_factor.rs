@@ -191,6 +191,7 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
     })
 }
 
+/// Confirms enrollment with a first valid code: the authenticator is on, a first set of recovery codes is made
 /// (returned to show once), and an admin's "enroll again" demand is met.
 pub async fn confirm_enrollment(
     state: &AppState,

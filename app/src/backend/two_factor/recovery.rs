@@ -73,8 +73,6 @@ pub async fn recovery_codes_left(conn: &mut AnyConnection, account: &AccountId) 
     Ok(row.try_get("n")?)
 }
 
-/// Confirms enrollment with a first valid code: the authenticator is on, a first set of recovery codes is made
-
 /// Uses up one recovery code of the account; `false` when it is not one of its unused codes.
 pub(super) async fn redeem(
     state: &AppState,
