@@ -2,9 +2,9 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessHistoryPage, ConfirmAccessPage, ForgotPasswordPage, HomePage, InvitePage, MemberSessionsPage, MembersPage,
-    NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage,
-    SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessHistoryPage, ApiReferencePage, ConfirmAccessPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage,
+    KeysPage, MemberSessionsPage, MembersPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage,
+    ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -65,6 +65,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>
                 <Route path=path!("/organisations") view=OrganisationsPage ssr=SsrMode::Async/>
+                <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
+                <Route path=path!("/keys/:id") view=KeyPage ssr=SsrMode::Async/>
+                <Route path=path!("/api-reference") view=ApiReferencePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

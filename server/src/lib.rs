@@ -7,6 +7,7 @@ pub mod config;
 pub mod errors;
 pub mod jobs;
 pub mod middleware;
+pub mod rest;
 pub mod router;
 pub mod secrets;
 pub mod serve;
@@ -63,6 +64,9 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
+        api_log: app::backend::api_log::ApiLog::start(pool.clone()),
+        key_guard: Arc::default(),
+        api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         pool,
         keys,
         mailer,

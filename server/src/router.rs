@@ -55,7 +55,8 @@ pub fn build(state: WebState) -> Router {
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(idle));
     let leptos = state.leptos.clone();
-    Router::new()
+    let api = crate::rest::router(state.app.clone());
+    let console = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
@@ -65,9 +66,14 @@ pub fn build(state: WebState) -> Router {
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))
+        .with_state(state.clone());
+    // The REST API sits beside the console, outside its session, gate and same-origin layers: keys, not
+    // cookies, authenticate it.
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(console)
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(security_headers))
-        .with_state(state)
 }
 
 /// Errors raised before a server function runs (a missing or malformed argument) come back from the

@@ -73,6 +73,16 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("accept_invitation", Public),
         ("list_my_tenants", Own),
         ("switch_tenant", Own),
+        ("get_keys", Feature),
+        ("get_key", AdminTarget),
+        ("create_key", Admin),
+        ("take_fresh_key", Admin),
+        ("update_key", AdminTarget),
+        ("roll_key", AdminTarget),
+        ("end_key_grace", AdminTarget),
+        ("revoke_key", AdminTarget),
+        ("set_key_policy", Admin),
+        ("get_api_reference", Own),
     ]
 }
 
@@ -89,8 +99,13 @@ const PUBLIC_PAGES: &[&str] = &[
 
 /// One form that carries every argument any server function takes (extra fields are ignored), so each call
 /// reaches the function's own checks rather than failing to decode.
-fn form_for<'a>(target: &'a str, invitation: &'a str) -> Vec<(&'static str, &'a str)> {
+fn form_for<'a>(target: &'a str, invitation: &'a str, key: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
+        ("key_id", key),
+        ("kind", "read"),
+        ("description", "matrix"),
+        ("grace_seconds", "0"),
+        ("max_age_days", "30"),
         ("membership_id", target),
         ("role", "auditor"),
         ("id", invitation),
@@ -125,9 +140,15 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let pending: Vec<app::model::InvitationView> =
         app.call(&a_owner, "list_invitations", &[]).await.json().await.unwrap();
     let invitation = pending[0].id.clone();
+    // A key of A whose description is the canary; B's owner is stepped up, so only tenancy can stop B.
+    let res = app.call(&a_owner, "create_key", &[("kind", "read"), ("description", CANARY)]).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let keys: app::model::KeysView = app.call(&a_owner, "get_keys", &[]).await.json().await.unwrap();
+    let key = keys.keys[0].id.clone();
+    app.call(&b_owner, "step_up", &[("password", common::PASSWORD)]).await;
 
     for (name, access) in server_functions() {
-        let form = form_for(&target, &invitation);
+        let form = form_for(&target, &invitation, &key);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();
@@ -196,7 +217,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
         assert_eq!(as_owner.status(), StatusCode::OK, "{pattern}: the owner");
         let html = app.get(&outsider, &path).await.text().await.unwrap();
         assert!(!html.contains(CANARY), "{pattern}: another tenant's page shows A's canary");
-        if matches!(pattern.as_str(), "/members" | "/members/{id}/sessions" | "/access-history") {
+        if matches!(pattern.as_str(), "/members" | "/members/{id}/sessions" | "/access-history" | "/keys") {
             let html = app.get(&member, &path).await.text().await.unwrap();
             assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");
         }

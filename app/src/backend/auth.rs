@@ -59,7 +59,7 @@ pub async fn set_password_from_link(
     check_new_password(password.expose_secret(), min_chars, &subject.email, &subject.tenant_name)?;
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     tokens::consume(&mut tx, now, purpose, token).await?;
     sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
         .bind(&hash)
@@ -91,6 +91,7 @@ pub async fn complete_setup(
                 outcome: Outcome::Success,
                 meta,
                 detail: "",
+                key_id: None,
             },
         )
         .await?;
@@ -197,7 +198,7 @@ pub async fn sign_in(
     let stored = candidate.as_ref().filter(|c| !c.memberships.is_empty()).and_then(|c| c.hash.as_deref());
     let verified = state.hasher.verify(stored, password).await?;
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let result = match (&candidate, verified.ok) {
         (Some(c), true) => {
             let m = c.memberships[0].clone();
@@ -217,6 +218,7 @@ pub async fn sign_in(
                 tenant_name: m.tenant_name,
                 grants: m.grants,
                 tenant_count: i64::try_from(c.memberships.len()).unwrap_or(i64::MAX),
+                api_key: None,
             };
             let next = if c.totp_on {
                 SignInNext::SecondFactor
@@ -240,6 +242,7 @@ pub async fn sign_in(
                             outcome: Outcome::Success,
                             meta,
                             detail,
+                            key_id: None,
                         },
                     )
                     .await?;
@@ -261,6 +264,7 @@ pub async fn sign_in(
                         outcome: Outcome::Failure,
                         meta,
                         detail: if c.hash.is_some() { "wrong password" } else { "no password set" },
+                        key_id: None,
                     },
                 )
                 .await?;
@@ -280,6 +284,7 @@ pub async fn sign_in(
                     outcome: Outcome::Failure,
                     meta,
                     detail: "unknown account",
+                    key_id: None,
                 },
             )
             .await?;
@@ -314,6 +319,7 @@ async fn record_sign_in(
             outcome: Outcome::Success,
             meta,
             detail: method,
+            key_id: None,
         },
     )
     .await
@@ -327,7 +333,7 @@ pub async fn complete_sign_in(
     method: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     record_sign_in(&mut tx, now, meta, ctx, method).await?;
     tx.commit().await?;
     Ok(())
@@ -401,7 +407,7 @@ pub async fn change_password(
     check_new_password(new.expose_secret(), min, &ctx.email, &ctx.tenant_name)?;
     let hash = state.hasher.hash(new).await?;
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
         .bind(&hash)
         .bind(now)
@@ -435,6 +441,7 @@ pub async fn record_sign_out(state: &AppState, ctx: &TenantCtx, meta: &RequestMe
             outcome: Outcome::Success,
             meta,
             detail: "",
+            key_id: None,
         },
     )
     .await
@@ -473,7 +480,7 @@ pub async fn switch_tenant(
     membership: &MembershipId,
 ) -> Result<TenantCtx, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let row = sqlx::query(
         "SELECT m.tenant_id, m.role, m.grants, t.name, t.require_two_factor FROM memberships m \
          JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1 AND m.account_id = $2 AND m.deactivated_at IS NULL",
@@ -499,6 +506,7 @@ pub async fn switch_tenant(
         tenant_name: row.try_get("name")?,
         grants: crate::model::Permission::parse_list(&grants),
         tenant_count: ctx.tenant_count,
+        api_key: None,
     };
     sqlx::query("UPDATE memberships SET last_sign_in_at = $1 WHERE id = $2")
         .bind(now)

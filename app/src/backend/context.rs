@@ -21,6 +21,10 @@ pub struct TenantCtx {
     /// How many active memberships the account has (refreshed with the grants).
     #[serde(default)]
     pub tenant_count: i64,
+    /// Set when the principal is an API key (its id) rather than a signed-in member; the account and
+    /// membership are then the key owner's, and the grants those the key's scopes give.
+    #[serde(default)]
+    pub api_key: Option<String>,
 }
 
 /// Proof that the actor may use a feature; only `TenantCtx::require` makes one.

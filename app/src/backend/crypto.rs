@@ -44,6 +44,7 @@ pub struct ServerKeys {
     /// Older sealing keys still accepted for opening, by id.
     previous: Vec<(String, [u8; 32])>,
     recovery_pepper: [u8; 32],
+    api_key_pepper: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -78,6 +79,7 @@ impl ServerKeys {
                 })
                 .collect(),
             recovery_pepper: derive(master, "rampart/recovery-codes/v1"),
+            api_key_pepper: derive(master, "rampart/api-keys/v1"),
         }
     }
 
@@ -126,6 +128,18 @@ impl ServerKeys {
         let mut mac =
             <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.recovery_pepper).unwrap_or_else(|_| unreachable!());
         mac.update(code.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+impl ServerKeys {
+    /// The stored form of an API key: HMAC-SHA-256 under a server pepper (hex). A copy of the database holds
+    /// nothing that opens the API, and guessing keys offline needs the master key too.
+    pub fn api_key_digest(&self, key: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.api_key_pepper).unwrap_or_else(|_| unreachable!());
+        mac.update(key.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 }

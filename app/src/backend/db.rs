@@ -75,6 +75,17 @@ pub async fn connect(cfg: &DbConfig) -> Result<AnyPool, sqlx::Error> {
         .await
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a
+/// deferred transaction that reads, then writes after another connection committed, fails at once with
+/// SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout. PostgreSQL needs no such care.
+pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme().starts_with("sqlite") {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;

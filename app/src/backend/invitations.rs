@@ -50,7 +50,7 @@ pub async fn invite(
         return Err(AppError::StepUpRequired);
     }
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let member = sqlx::query(
         "SELECT COUNT(*) AS n FROM memberships m JOIN accounts a ON a.id = m.account_id \
          WHERE m.tenant_id = $1 AND a.email_key = $2",
@@ -139,7 +139,7 @@ pub async fn resend(
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let token = random_token();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let row = sqlx::query(
         "SELECT email, role FROM invitations WHERE id = $1 AND tenant_id = $2 AND accepted_at IS NULL \
          AND revoked_at IS NULL",
@@ -173,7 +173,7 @@ pub async fn revoke(
     id: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let row = sqlx::query(
         "SELECT email FROM invitations WHERE id = $1 AND tenant_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
     )
@@ -309,6 +309,7 @@ fn accepted_event<'a>(inv: &'a Open, account: &'a AccountId, meta: &'a RequestMe
         outcome: Outcome::Success,
         meta,
         detail: &inv.role,
+        key_id: None,
     }
 }
 
@@ -336,7 +337,7 @@ pub async fn accept_new(
     check_new_password(password.expose_secret(), min, &inv.email, &inv.tenant_name)?;
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let account = match account_of(&mut tx, &inv.email).await? {
         Some((id, _)) => {
             sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
@@ -378,7 +379,7 @@ pub async fn accept_existing(
     token: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let inv = open(&mut tx, now, token).await?;
     if email_key(&inv.email) != email_key(&ctx.email) {
         return Err(AppError::Conflict {

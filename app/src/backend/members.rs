@@ -149,7 +149,7 @@ pub async fn update_member(
     grants: &[Permission],
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let t = target(&mut tx, ctx, membership).await?;
     check_authority(ctx, &t, Some(role))?;
     // Grants only mean something for members; other roles have theirs by role.
@@ -208,7 +208,7 @@ pub async fn deactivate_member(
     membership: &MembershipId,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let t = offboarding_target(&mut tx, ctx, membership, "deactivate").await?;
     if !t.active {
         return Ok(());
@@ -220,9 +220,11 @@ pub async fn deactivate_member(
         .execute(&mut *tx)
         .await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
-    let detail = format!("{}: deactivated; {ended} session(s) ended", t.email);
+    let keys = super::keys::revoke_member_keys(&mut tx, &ctx.tenant_id, membership, now).await?;
+    let detail = format!("{}: deactivated; {ended} session(s) ended, {keys} API key(s) revoked", t.email);
     audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail)).await?;
     tx.commit().await?;
+    state.key_guard.invalidate_all();
     Ok(())
 }
 
@@ -235,7 +237,7 @@ pub async fn reactivate_member(
     membership: &MembershipId,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let t = target(&mut tx, ctx, membership).await?;
     check_authority(ctx, &t, None)?;
     if t.active {
@@ -262,18 +264,20 @@ pub async fn remove_member(
     membership: &MembershipId,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let t = offboarding_target(&mut tx, ctx, membership, "remove").await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
+    let keys = super::keys::revoke_member_keys(&mut tx, &ctx.tenant_id, membership, now).await?;
     sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())
         .bind(ctx.tenant_id.as_str())
         .execute(&mut *tx)
         .await?;
     // The event names the account by its id only: the member's email leaves the tenant with them.
-    let detail = format!("account {}: removed; {ended} session(s) ended", t.account);
+    let detail = format!("account {}: removed; {ended} session(s) ended, {keys} API key(s) revoked", t.account);
     audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.remove", Outcome::Success, &detail)).await?;
     tx.commit().await?;
+    state.key_guard.invalidate_all();
     Ok(())
 }
 

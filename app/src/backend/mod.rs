@@ -1,6 +1,7 @@
 //! The domain, server-side only: database, authentication, sessions, audit. All SQL lives under this module.
 
 pub mod accounts;
+pub mod api_log;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod ids;
 pub mod invitations;
+pub mod keys;
 pub mod mail;
 pub mod members;
 pub mod notify;
@@ -40,4 +42,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub hasher: password::Hasher,
     pub timeouts: SessionTimeouts,
+    /// API key verification cache, rate counters and canary throttle of this instance.
+    pub key_guard: Arc<keys::verify::KeyGuard>,
+    /// The batched writer of REST request events.
+    pub api_log: api_log::ApiLog,
+    /// The REST API's reference, summarised from its OpenAPI document (the server builds it).
+    pub api_reference: Arc<crate::model::ApiReferenceView>,
 }

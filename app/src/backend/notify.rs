@@ -27,6 +27,8 @@ pub enum Notice<'a> {
     PasswordResetLink { link: &'a str },
     /// An invitation to join the tenant (72 hours, single use).
     Invitation { link: &'a str, inviter: &'a str, role: &'a str },
+    /// A canary API key was presented: whoever holds it got it from somewhere it should never have been.
+    CanaryKeyUsed { key: &'a str, description: &'a str },
 }
 
 fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Vec<String>, Option<(String, String)>) {
@@ -101,6 +103,17 @@ fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Ve
                 "The link works once, for 72 hours. If you did not expect this, ignore this message.".to_owned(),
             ],
             Some(("Accept the invitation".to_owned(), (*link).to_owned())),
+        ),
+        Notice::CanaryKeyUsed { key, description } => (
+            format!("Security alert for {tenant}: a canary API key was used"),
+            vec![
+                format!("Someone called the API with the canary key {key}… (\u{201c}{description}\u{201d}). The request was refused."),
+                "A canary key is never given to any client: whoever used it found it where it was planted. Find out \
+                 how it got out, and roll the real keys kept in the same place."
+                    .to_owned(),
+                origin,
+            ],
+            None,
         ),
         Notice::PasswordResetLink { link } => (
             format!("{tenant}: reset your password"),

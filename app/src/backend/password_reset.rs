@@ -37,7 +37,7 @@ pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) ->
     let address: String = row.try_get("email")?;
     let tenant_name: String = row.try_get("name")?;
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let token = tokens::issue(&mut tx, now, Purpose::Reset, &account, &tenant).await?;
     audit::record(
         &mut tx,
@@ -50,6 +50,7 @@ pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) ->
             outcome: Outcome::Success,
             meta,
             detail: "link sent by email",
+            key_id: None,
         },
     )
     .await?;
@@ -98,6 +99,7 @@ pub async fn complete_reset(
             outcome: Outcome::Success,
             meta,
             detail: &detail,
+            key_id: None,
         },
     )
     .await?;

@@ -228,7 +228,7 @@ pub async fn end(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(store_err)
 }
 
-fn store_err(err: tower_sessions::session::Error) -> AppError {
+pub(crate) fn store_err(err: tower_sessions::session::Error) -> AppError {
     match err {
         tower_sessions::session::Error::Store(session_store::Error::Backend(msg)) if msg == UNAVAILABLE => {
             AppError::Unavailable

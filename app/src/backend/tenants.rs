@@ -44,7 +44,7 @@ pub async fn create_tenant(state: &AppState, name: &str, owner_email: &str) -> R
     let email = validate_email(owner_email)?;
     let now = state.clock.now_ms();
     let tenant_id = TenantId::new();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     sqlx::query("INSERT INTO tenants (id, name, name_key, created_at) VALUES ($1, $2, $3, $4)")
         .bind(tenant_id.as_str())
         .bind(&name)
@@ -69,6 +69,7 @@ pub async fn create_tenant(state: &AppState, name: &str, owner_email: &str) -> R
             outcome: Outcome::Success,
             meta: &meta,
             detail: &format!("owner {email}"),
+            key_id: None,
         },
     )
     .await?;
@@ -135,7 +136,7 @@ pub async fn add_member(state: &AppState, tenant: &str, email: &str, role: &str)
     }
     let email = validate_email(email)?;
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let row = sqlx::query("SELECT id FROM tenants WHERE id = $1 OR name_key = $2")
         .bind(tenant.trim())
         .bind(tenant.trim().to_lowercase())
@@ -156,6 +157,7 @@ pub async fn add_member(state: &AppState, tenant: &str, email: &str, role: &str)
             outcome: Outcome::Success,
             meta: &meta,
             detail: &format!("{email} as {role}"),
+            key_id: None,
         },
     )
     .await?;

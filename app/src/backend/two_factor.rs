@@ -148,7 +148,7 @@ pub async fn is_enabled(conn: &mut AnyConnection, account: &AccountId) -> Result
 /// a QR code. Refused once an authenticator is confirmed: its secret is never shown again.
 pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpEnrollmentView, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let existing = load_factor(state, &mut tx, &ctx.account_id).await?;
     let secret = match existing {
         Some(f) if f.enabled => {
@@ -200,7 +200,7 @@ pub async fn confirm_enrollment(
     code: &str,
 ) -> Result<Vec<String>, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let factor = load_factor(state, &mut tx, &ctx.account_id).await?;
     let Some(factor) = factor.filter(|f| !f.enabled) else {
         return Err(AppError::Conflict { msg: "Start the set-up again: open the two-factor page.".to_owned() });
@@ -320,7 +320,7 @@ pub async fn verify(
     action: &str,
 ) -> Result<Proof, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     if let Err(e) = check_throttle(&mut tx, ctx, meta, now).await {
         tx.commit().await?;
         return Err(e);

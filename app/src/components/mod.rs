@@ -1,10 +1,12 @@
 //! Shared widgets.
 
+mod fresh_secret;
 mod password_field;
 mod sessions_table;
 mod shell;
 mod step_up;
 
+pub use fresh_secret::{copy_text, FreshSecret};
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
 pub use shell::{Console, ErrorNotice, Hydrated};

@@ -69,6 +69,9 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                                         {me.features.contains(&Permission::Team).then(|| view! {
                                             <A href="/members">"Members"</A>
                                         })}
+                                        {me.features.contains(&Permission::ApiKeys).then(|| view! {
+                                            <A href="/keys">"API keys"</A>
+                                        })}
                                         <A href="/security">"Security"</A>
                                         <A href="/sessions">"Sessions"</A>
                                     </nav>

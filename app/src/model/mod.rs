@@ -2,11 +2,16 @@
 //! Nothing here touches the database or a secret.
 
 mod error;
+mod keys;
 mod permission;
 mod time;
 mod views;
 
 pub use error::AppError;
+pub use keys::{
+    Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyKind,
+    KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
+};
 pub use permission::{allows, Permission, Role};
 pub use time::format_utc;
 pub use views::{

@@ -59,6 +59,12 @@ pub struct AuditEventView {
     pub actor: String,
     pub ip: String,
     pub user_agent: String,
+    /// What happened, in words (never a secret).
+    #[serde(default)]
+    pub detail: String,
+    /// The API key that acted or was presented.
+    #[serde(default)]
+    pub key_id: Option<String>,
 }
 
 /// What the enrollment page shows: the QR code, the secret for manual entry, and the otpauth link.

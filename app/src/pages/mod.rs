@@ -1,10 +1,13 @@
 //! One page per file.
 
 mod access_history;
+mod api_reference;
 mod confirm_access;
 mod forgot_password;
 mod home;
 mod invite;
+mod key;
+mod keys;
 mod member_sessions;
 mod members;
 mod not_found;
@@ -20,10 +23,13 @@ mod sign_in_two_factor;
 mod two_factor_setup;
 
 pub use access_history::AccessHistoryPage;
+pub use api_reference::ApiReferencePage;
 pub use confirm_access::ConfirmAccessPage;
 pub use forgot_password::ForgotPasswordPage;
 pub use home::HomePage;
 pub use invite::InvitePage;
+pub use key::KeyPage;
+pub use keys::KeysPage;
 pub use member_sessions::MemberSessionsPage;
 pub use members::MembersPage;
 pub use not_found::NotFoundPage;

@@ -1,7 +1,7 @@
 //! `/two-factor/recovery-codes`: new recovery codes, shown once, with copy and download.
 
 use crate::api::two_factor::get_recovery_codes;
-use crate::components::{Console, ErrorNotice, Hydrated};
+use crate::components::{copy_text, Console, ErrorNotice, Hydrated};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -72,13 +72,3 @@ pub fn RecoveryCodesPage() -> impl IntoView {
         </Console>
     }
 }
-
-#[cfg(feature = "hydrate")]
-fn copy_text(text: &str) {
-    if let Some(window) = web_sys::window() {
-        let _ = window.navigator().clipboard().write_text(text);
-    }
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn copy_text(_text: &str) {}

@@ -76,7 +76,7 @@ pub async fn list_own(state: &AppState, ctx: &TenantCtx, current: Option<&str>) 
 /// Ends one of the account's own sessions (not found when it isn't theirs).
 pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, id: &str) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND account_id = $2")
         .bind(id)
         .bind(ctx.account_id.as_str())
@@ -94,7 +94,7 @@ pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, i
 /// Ends every session of the account except `keep` (this one).
 pub async fn revoke_others(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, keep: &str) -> Result<u64, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let ended = super::end_account_sessions(&mut tx, &ctx.account_id, Some(keep)).await?;
     let detail = format!("{ended} other session(s) signed out");
     audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke_others", Outcome::Success, &detail)).await?;
@@ -124,7 +124,7 @@ pub async fn revoke_member(
     id: Option<&str>,
 ) -> Result<u64, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let (account, email) = member_account(&mut tx, ctx, membership).await?;
     let done =
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND tenant_id = $2 AND ($3 = '' OR id_hash = $3)")

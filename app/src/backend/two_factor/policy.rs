@@ -33,7 +33,7 @@ pub async fn disable(
     _proof: &SteppedUp,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     if required_for_account(&mut tx, &ctx.account_id).await? {
         return Err(AppError::Conflict {
             msg: "Your organisation requires two-factor authentication, so it cannot be switched off.".to_owned(),
@@ -63,7 +63,7 @@ pub async fn reset_member(
     membership: &MembershipId,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let (account, email) = super::super::members::member_account(&mut tx, ctx, membership).await?;
     remove_factor(&mut tx, &account).await?;
     sqlx::query(
@@ -93,7 +93,7 @@ pub async fn set_policy(
     required: bool,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     if required && !is_enabled(&mut tx, &ctx.account_id).await? {
         return Err(AppError::Conflict {
             msg: "Set up two-factor authentication for yourself before requiring it for everyone.".to_owned(),

@@ -100,7 +100,7 @@ pub async fn regenerate_recovery_codes(
     _proof: &SteppedUp,
 ) -> Result<Vec<String>, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     if !is_enabled(&mut tx, &ctx.account_id).await? {
         return Err(AppError::Conflict { msg: "Turn on two-factor authentication first.".to_owned() });
     }

@@ -1,0 +1,138 @@
+//! The text of an API key: `rmp_<kind>_<40 random base-62 characters><6 base-62 check characters>`.
+//!
+//! - The prefix and kind make a leaked key recognisable to people and to secret scanners (as GitHub's and
+//!   Stripe's prefixes do); a canary key carries the prefix of the kind it poses as.
+//! - 40 characters drawn uniformly from 62 carry 238 bits, above the 192 the policy asks for.
+//! - The check characters are the CRC-32 of everything before them, so a scanner (or this parser) can tell a
+//!   typo or a random string from a real key without asking the database.
+//!
+//! This file depends on `std` only: the fuzz target includes it as it is.
+
+/// Every key starts with this.
+pub const PREFIX: &str = "rmp_";
+/// The kinds a key's text can show (a canary shows one of these too).
+pub const LABELS: [&str; 4] = ["master", "write", "read", "restricted"];
+/// Random characters in a key.
+pub const RANDOM_LEN: usize = 40;
+/// Check characters at the end (62^6 > 2^32).
+const CHECK_LEN: usize = 6;
+/// Random characters kept in the display prefix: enough to tell keys apart, far too few to guess one.
+const DISPLAY_RANDOM: usize = 4;
+/// The longest valid key (the longest label), with room to spare; anything longer is refused unread.
+pub const MAX_LEN: usize = 80;
+
+const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Why a text is not a key. Never shown to the caller (every bad key gets the same 401); recorded in the
+/// access history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatError {
+    TooLong,
+    Prefix,
+    Label,
+    Length,
+    Charset,
+    Checksum,
+}
+
+/// A well-formed key: its kind label and the whole text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    pub label: &'a str,
+    pub text: &'a str,
+}
+
+/// Checks the shape and the check characters of a presented key.
+pub fn parse(text: &str) -> Result<ParsedKey<'_>, FormatError> {
+    if text.len() > MAX_LEN {
+        return Err(FormatError::TooLong);
+    }
+    let rest = text.strip_prefix(PREFIX).ok_or(FormatError::Prefix)?;
+    let (label, tail) = rest.split_once('_').ok_or(FormatError::Label)?;
+    let label = LABELS.iter().find(|l| **l == label).copied().ok_or(FormatError::Label)?;
+    if tail.len() != RANDOM_LEN + CHECK_LEN {
+        return Err(FormatError::Length);
+    }
+    if !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(FormatError::Charset);
+    }
+    // All ASCII from here on, so byte offsets are character boundaries.
+    let body_len = text.len() - CHECK_LEN;
+    if check_chars(&text.as_bytes()[..body_len]) != text.as_bytes()[body_len..] {
+        return Err(FormatError::Checksum);
+    }
+    Ok(ParsedKey { label, text })
+}
+
+/// Builds a key from its label and `RANDOM_LEN` random base-62 characters (the caller draws them).
+pub fn compose(label: &str, random: &str) -> String {
+    let mut text = format!("{PREFIX}{label}_{random}");
+    let check = check_chars(text.as_bytes());
+    text.extend(check.iter().map(|b| char::from(*b)));
+    text
+}
+
+/// The non-secret part shown in lists: prefix, kind and the first random characters.
+pub fn display_prefix(text: &str) -> String {
+    let head = text.find('_').and_then(|i| text[i + 1..].find('_').map(|j| i + 1 + j + 1)).unwrap_or(0);
+    text.chars().take(head + DISPLAY_RANDOM).collect()
+}
+
+fn check_chars(body: &[u8]) -> [u8; CHECK_LEN] {
+    let mut n = u64::from(crc32(body));
+    let mut out = [b'0'; CHECK_LEN];
+    for slot in out.iter_mut().rev() {
+        // `n % 62` is below 62, so the index is in range.
+        *slot = ALPHABET[(n % 62) as usize];
+        n /= 62;
+    }
+    out
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), bit by bit: keys are short.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RANDOM: &str = "aB3dE5gH7jK9mN1pQ3sT5vW7yZ0bC2eF4hJ6kL8n";
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_composed_key_parses_back() {
+        let key = compose("read", RANDOM);
+        assert!(key.starts_with("rmp_read_"));
+        assert_eq!(key.len(), "rmp_read_".len() + RANDOM_LEN + CHECK_LEN);
+        assert_eq!(parse(&key), Ok(ParsedKey { label: "read", text: &key }));
+        assert_eq!(display_prefix(&key), "rmp_read_aB3d");
+    }
+
+    #[test]
+    fn every_flaw_is_named() {
+        let key = compose("write", RANDOM);
+        let mut typo = key.clone().into_bytes();
+        typo[12] = if typo[12] == b'x' { b'y' } else { b'x' };
+        assert_eq!(parse(std::str::from_utf8(&typo).unwrap_or_default()), Err(FormatError::Checksum));
+        assert_eq!(parse(&key.replace("rmp_", "rmq_")), Err(FormatError::Prefix));
+        assert_eq!(parse(&key.replace("_write_", "_admin_")), Err(FormatError::Label));
+        assert_eq!(parse(&key[..key.len() - 1]), Err(FormatError::Length));
+        assert_eq!(parse(&key.replacen('a', "-", 1)), Err(FormatError::Charset));
+        assert_eq!(parse(&"x".repeat(100)), Err(FormatError::TooLong));
+        assert_eq!(parse("rmp_é_"), Err(FormatError::Label));
+    }
+}

@@ -1,0 +1,377 @@
+//! Checking a presented API key on every REST request, mostly without touching the database.
+//!
+//! - Verified keys are cached by digest for one second: a busy key costs one query per second, not per
+//!   request. Every key change on this instance empties the cache at once, so a revoke or roll is effective on
+//!   the next request; another instance sees it within the same second (the cache lifetime).
+//! - Unknown digests are never cached (so the cache cannot be filled with junk); malformed keys are refused
+//!   by their check characters before any lookup.
+//! - The hourly limit counts requests per (key, client IP) in fixed clock-hour windows, in memory (per
+//!   instance; several instances each allow the limit).
+//! - Every refusal names its precise reason for the access history; the caller gets one 401 for all of them.
+
+use super::format;
+use super::guard::{Cidr, RefererPattern};
+use crate::backend::clock::{HOUR_MS, MINUTE_MS};
+use crate::backend::context::TenantCtx;
+use crate::backend::ids::{AccountId, MembershipId, TenantId};
+use crate::backend::AppState;
+use crate::model::{Access, ApiResource, KeyKind, Permission, Scopes};
+use sqlx::Row as _;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a verified key's state is trusted without asking the database.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+/// Most cached keys; past it the cache starts afresh.
+const CACHE_MAX: usize = 10_000;
+/// Most rate-limit counters kept; past it, counters of past windows are dropped.
+const COUNTERS_MAX: usize = 100_000;
+/// At most one canary email per key in this time.
+const CANARY_EMAIL_EVERY_MS: i64 = 10 * MINUTE_MS;
+
+/// A key's state as verification needs it.
+#[derive(Debug)]
+pub struct ActiveKey {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
+    pub kind: KeyKind,
+    pub scopes: Scopes,
+    pub description: String,
+    ips: Vec<Cidr>,
+    referers: Vec<RefererPattern>,
+    rate_per_hour: Option<i64>,
+    expires_at: i64,
+    revoked: bool,
+    generation: i64,
+    digest: String,
+    display_prefix: String,
+    prev_display_prefix: Option<String>,
+    prev_expires_at: Option<i64>,
+    /// Last use, roll or creation: what "unused for N days" is measured from.
+    last_activity: i64,
+    disable_unused_days: Option<i64>,
+    owner_membership_id: String,
+    owner_account_id: String,
+}
+
+struct Cached {
+    loaded: Instant,
+    key: Arc<ActiveKey>,
+}
+
+/// The verification cache, rate counters and canary alert throttle of this instance.
+#[derive(Default)]
+pub struct KeyGuard {
+    cache: RwLock<HashMap<String, Cached>>,
+    counters: Mutex<HashMap<(String, IpAddr), (i64, i64)>>,
+    canary_emails: Mutex<HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for KeyGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyGuard").finish_non_exhaustive()
+    }
+}
+
+/// A request's credentials and origin.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The Authorization header, if any.
+    pub authorization: Option<&'a str>,
+    pub ip: IpAddr,
+    pub referer: Option<&'a str>,
+}
+
+/// A verified key: the tenant context the REST handlers act in, and what the key may do.
+#[derive(Debug, Clone)]
+pub struct ApiPrincipal {
+    pub ctx: TenantCtx,
+    pub key_id: String,
+    pub kind: KeyKind,
+    pub scopes: Scopes,
+    /// Which secret of the key was presented (to tell old-secret use from new after a roll).
+    pub generation: i64,
+}
+
+impl ApiPrincipal {
+    /// Whether the key reaches `resource` at `level`.
+    pub fn allows(&self, resource: ApiResource, level: Access) -> bool {
+        self.scopes.access(resource) >= level
+    }
+}
+
+/// Why a key was refused (recorded; never told to the caller beyond the status).
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub reason: &'static str,
+    /// The key, when the presented text matched one.
+    pub key: Option<Arc<ActiveKey>>,
+    pub generation: Option<i64>,
+    /// Seconds until the rate window ends (`rate_limited` only).
+    pub retry_after: Option<u64>,
+}
+
+impl Denial {
+    fn bare(reason: &'static str) -> Self {
+        Self { reason, key: None, generation: None, retry_after: None }
+    }
+}
+
+impl KeyGuard {
+    /// Forgets every cached key (after any change to a key or a tenant's key policy).
+    pub fn invalidate_all(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            c.clear();
+        }
+    }
+
+    fn cached(&self, digest: &str) -> Option<Arc<ActiveKey>> {
+        let c = self.cache.read().ok()?;
+        c.get(digest).filter(|e| e.loaded.elapsed() < CACHE_TTL).map(|e| e.key.clone())
+    }
+
+    fn remember(&self, digest: String, key: Arc<ActiveKey>) {
+        if let Ok(mut c) = self.cache.write() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(digest, Cached { loaded: Instant::now(), key });
+        }
+    }
+
+    /// Counts a request; `Err(seconds)` when the window is full.
+    fn count(&self, key: &ActiveKey, ip: IpAddr, now: i64) -> Result<(), u64> {
+        let Some(limit) = key.rate_per_hour else {
+            return Ok(());
+        };
+        let window = now.div_euclid(HOUR_MS);
+        let Ok(mut counters) = self.counters.lock() else {
+            return Ok(());
+        };
+        if counters.len() >= COUNTERS_MAX {
+            counters.retain(|_, (w, _)| *w == window);
+        }
+        let slot = counters.entry((key.id.clone(), ip)).or_insert((window, 0));
+        if slot.0 != window {
+            *slot = (window, 0);
+        }
+        if slot.1 >= limit {
+            let ends = (window + 1) * HOUR_MS;
+            return Err(u64::try_from((ends - now + 999) / 1000).unwrap_or(1).max(1));
+        }
+        slot.1 += 1;
+        Ok(())
+    }
+
+    /// Whether a canary email is due for this key now (and, if so, notes that it was sent).
+    pub fn canary_email_due(&self, key_id: &str, now: i64) -> bool {
+        let Ok(mut sent) = self.canary_emails.lock() else {
+            return true;
+        };
+        match sent.get(key_id) {
+            Some(at) if now - *at < CANARY_EMAIL_EVERY_MS => false,
+            _ => {
+                if sent.len() >= CACHE_MAX {
+                    sent.clear();
+                }
+                sent.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+/// Reads the bearer token of an Authorization header (the scheme is case-insensitive, RFC 9110 §11.1).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Verifies a presented key against every guardrail.
+pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincipal, Denial> {
+    let text = presented.authorization.and_then(bearer).ok_or_else(|| Denial::bare("missing"))?;
+    let parsed = format::parse(text).map_err(|_| Denial::bare("malformed"))?;
+    let digest = state.keys.api_key_digest(parsed.text);
+    let key = match state.key_guard.cached(&digest) {
+        Some(k) => k,
+        None => {
+            let loaded = load_by_digest(state, &digest).await.map_err(|err| {
+                tracing::warn!(error = %err, "API key lookup failed");
+                Denial::bare("unavailable")
+            })?;
+            let key = Arc::new(loaded.ok_or_else(|| Denial::bare("unknown"))?);
+            state.key_guard.remember(digest.clone(), key.clone());
+            key
+        }
+    };
+    let now = state.clock.now_ms();
+    let current = crate::backend::crypto::constant_time_eq(key.digest.as_bytes(), digest.as_bytes());
+    let generation = if current { key.generation } else { key.generation - 1 };
+    let deny = |reason: &'static str| Denial {
+        reason,
+        key: Some(key.clone()),
+        generation: Some(generation),
+        retry_after: None,
+    };
+    if key.kind == KeyKind::Canary {
+        return Err(deny("canary"));
+    }
+    if key.revoked {
+        return Err(deny("revoked"));
+    }
+    if key.expires_at <= now || (!current && key.prev_expires_at.is_none_or(|e| e <= now)) {
+        return Err(deny("expired"));
+    }
+    if key.disable_unused_days.is_some_and(|d| key.last_activity + d * crate::backend::clock::DAY_MS <= now) {
+        return Err(deny("disabled_unused"));
+    }
+    if !key.ips.is_empty() && !key.ips.iter().any(|c| c.contains(presented.ip)) {
+        return Err(deny("ip_not_allowed"));
+    }
+    if !key.referers.is_empty() && !presented.referer.is_some_and(|r| key.referers.iter().any(|p| p.matches(r))) {
+        return Err(deny("referer_not_allowed"));
+    }
+    if let Err(secs) = state.key_guard.count(&key, presented.ip, now) {
+        return Err(Denial { retry_after: Some(secs), ..deny("rate_limited") });
+    }
+    let mut grants = Vec::new();
+    if key.scopes.access(ApiResource::Members) >= Access::Read {
+        grants.push(Permission::Team);
+    }
+    if key.scopes.access(ApiResource::AccessHistory) >= Access::Read {
+        grants.push(Permission::AccessHistory);
+    }
+    if key.kind == KeyKind::Master {
+        grants.push(Permission::ApiKeys);
+    }
+    let prefix = if current { key.display_prefix.clone() } else { key.prev_display_prefix.clone().unwrap_or_default() };
+    let ctx = TenantCtx {
+        tenant_id: key.tenant_id.clone(),
+        account_id: AccountId(key.owner_account_id.clone()),
+        membership_id: MembershipId(key.owner_membership_id.clone()),
+        role: "member".to_owned(),
+        email: format!("API key {prefix}"),
+        tenant_name: key.tenant_name.clone(),
+        grants,
+        tenant_count: 1,
+        api_key: Some(key.id.clone()),
+    };
+    Ok(ApiPrincipal { ctx, key_id: key.id.clone(), kind: key.kind, scopes: key.scopes.clone(), generation })
+}
+
+impl ActiveKey {
+    /// The display prefix of the secret of `generation` (the old one after a roll).
+    pub fn prefix_of(&self, generation: i64) -> &str {
+        if generation == self.generation {
+            &self.display_prefix
+        } else {
+            self.prev_display_prefix.as_deref().unwrap_or(&self.display_prefix)
+        }
+    }
+}
+
+async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveKey>, sqlx::Error> {
+    let Some(r) = sqlx::query(
+        "SELECT k.id, k.tenant_id, t.name, k.kind, k.description, k.scopes, k.allowed_ips, k.allowed_referers, \
+         k.rate_per_hour, k.expires_at, k.revoked_at, k.generation, k.digest, k.display_prefix, \
+         k.prev_display_prefix, k.prev_expires_at, k.created_at, k.rolled_at, k.last_used_at, \
+         t.key_disable_unused_days, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id \
+         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+         LEFT JOIN memberships m ON m.id = k.owner_membership_id \
+         WHERE k.digest = $1 OR k.prev_digest = $1",
+    )
+    .bind(digest)
+    .fetch_optional(&state.pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let kind: String = r.try_get("kind")?;
+    let scopes: String = r.try_get("scopes")?;
+    let ips: String = r.try_get("allowed_ips")?;
+    let referers: String = r.try_get("allowed_referers")?;
+    let created: i64 = r.try_get("created_at")?;
+    let rolled: Option<i64> = r.try_get("rolled_at")?;
+    let used: Option<i64> = r.try_get("last_used_at")?;
+    let revoked: Option<i64> = r.try_get("revoked_at")?;
+    // A row that does not parse is refused as revoked rather than trusted.
+    let (kind, scopes, ips, referers, revoked) = match (
+        KeyKind::parse(&kind),
+        Scopes::from_text(&scopes),
+        super::guard::parse_list::<Cidr>(&ips),
+        super::guard::parse_list::<RefererPattern>(&referers),
+    ) {
+        (Some(k), Some(s), Ok(i), Ok(rf)) => (k, s, i, rf, revoked.is_some()),
+        _ => {
+            tracing::error!("api_keys row with unreadable guardrails; refusing the key");
+            (KeyKind::Canary, Scopes::default(), Vec::new(), Vec::new(), true)
+        }
+    };
+    Ok(Some(ActiveKey {
+        id: r.try_get("id")?,
+        tenant_id: TenantId(r.try_get("tenant_id")?),
+        tenant_name: r.try_get("name")?,
+        kind,
+        scopes: Scopes::of_kind(kind, &scopes),
+        description: r.try_get("description")?,
+        ips,
+        referers,
+        rate_per_hour: r.try_get("rate_per_hour")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked,
+        generation: r.try_get("generation")?,
+        digest: r.try_get("digest")?,
+        display_prefix: r.try_get("display_prefix")?,
+        prev_display_prefix: r.try_get("prev_display_prefix")?,
+        prev_expires_at: r.try_get("prev_expires_at")?,
+        last_activity: used.unwrap_or(0).max(rolled.unwrap_or(created)),
+        disable_unused_days: r.try_get("key_disable_unused_days")?,
+        owner_membership_id: r.try_get("owner_membership_id")?,
+        owner_account_id: r.try_get("owner_account_id")?,
+    }))
+}
+
+/// Emails the tenant's security contact and its active owners and admins that a canary key was used.
+pub async fn alert_canary(state: &AppState, key: &ActiveKey, meta: &crate::backend::request::RequestMeta) {
+    let recipients = match canary_recipients(state, &key.tenant_id).await {
+        Ok(r) => r,
+        Err(err) => {
+            tracing::warn!(error = %err, "canary alert: recipients unavailable");
+            return;
+        }
+    };
+    let notice =
+        crate::backend::notify::Notice::CanaryKeyUsed { key: &key.display_prefix, description: &key.description };
+    for to in recipients {
+        crate::backend::notify::send(state, &notice, &to, &key.tenant_name, meta).await;
+    }
+}
+
+async fn canary_recipients(state: &AppState, tenant: &TenantId) -> Result<Vec<String>, sqlx::Error> {
+    let mut out: Vec<String> = Vec::new();
+    let contact: String = sqlx::query("SELECT security_contact FROM tenants WHERE id = $1")
+        .bind(tenant.as_str())
+        .fetch_one(&state.pool)
+        .await?
+        .try_get("security_contact")?;
+    if !contact.is_empty() {
+        out.push(contact);
+    }
+    let rows = sqlx::query(
+        "SELECT a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
+         WHERE m.tenant_id = $1 AND m.deactivated_at IS NULL AND m.role IN ('owner', 'admin')",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&state.pool)
+    .await?;
+    for r in rows {
+        let email: String = r.try_get("email")?;
+        if !out.iter().any(|e| e.eq_ignore_ascii_case(&email)) {
+            out.push(email);
+        }
+    }
+    Ok(out)
+}

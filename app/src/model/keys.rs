@@ -1,0 +1,302 @@
+//! API keys as both sides see them: kinds, per-resource access, and the views of the keys pages. Never a
+//! secret, except `FreshKeyView`, which exists once, right after creation or a roll.
+
+use serde::{Deserialize, Serialize};
+
+/// What a key may do. Master: everything the tenant's API offers, key management included; write and read:
+/// every data resource at that level; restricted: the listed scopes; canary: nothing, and any use alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    Master,
+    Write,
+    Read,
+    Restricted,
+    Canary,
+}
+
+impl KeyKind {
+    pub const ALL: [KeyKind; 5] = [Self::Master, Self::Write, Self::Read, Self::Restricted, Self::Canary];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Master => "master",
+            Self::Write => "write",
+            Self::Read => "read",
+            Self::Restricted => "restricted",
+            Self::Canary => "canary",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Access to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    #[default]
+    None,
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::None, Self::Read, Self::Write].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// A data resource of the REST API. Key management is not one: only master keys manage keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiResource {
+    Members,
+    AccessHistory,
+}
+
+impl ApiResource {
+    pub const ALL: [ApiResource; 2] = [Self::Members, Self::AccessHistory];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Members => "members",
+            Self::AccessHistory => "access_history",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The console feature a member needs to hand this resource to a key.
+    pub fn feature(self) -> super::Permission {
+        match self {
+            Self::Members => super::Permission::Team,
+            Self::AccessHistory => super::Permission::AccessHistory,
+        }
+    }
+
+    /// How the console names it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Members => "Members",
+            Self::AccessHistory => "Access history",
+        }
+    }
+}
+
+/// Per-resource access; a resource not listed has none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Scopes(pub Vec<(ApiResource, Access)>);
+
+impl Scopes {
+    /// Every resource at one level.
+    pub fn all(level: Access) -> Self {
+        Self(ApiResource::ALL.into_iter().map(|r| (r, level)).collect())
+    }
+
+    pub fn access(&self, resource: ApiResource) -> Access {
+        self.0.iter().find(|(r, _)| *r == resource).map(|(_, a)| *a).unwrap_or_default()
+    }
+
+    /// Whether these scopes give nothing beyond `other`.
+    pub fn within(&self, other: &Scopes) -> bool {
+        ApiResource::ALL.into_iter().all(|r| self.access(r) <= other.access(r))
+    }
+
+    /// Stored form: `members:read,access_history:write` (resources with no access are left out).
+    pub fn to_text(&self) -> String {
+        ApiResource::ALL
+            .into_iter()
+            .filter(|r| self.access(*r) != Access::None)
+            .map(|r| format!("{}:{}", r.as_str(), self.access(r).as_str()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads the stored form; `None` on an unknown resource or level.
+    pub fn from_text(text: &str) -> Option<Self> {
+        let mut out = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (r, a) = part.split_once(':')?;
+            let r = ApiResource::parse(r)?;
+            if out.iter().any(|(x, _)| *x == r) {
+                return None;
+            }
+            out.push((r, Access::parse(a)?));
+        }
+        Some(Self(out))
+    }
+
+    /// The scopes a key of `kind` has (restricted keys: their own).
+    pub fn of_kind(kind: KeyKind, restricted: &Scopes) -> Scopes {
+        match kind {
+            KeyKind::Master | KeyKind::Write => Scopes::all(Access::Write),
+            KeyKind::Read => Scopes::all(Access::Read),
+            KeyKind::Restricted => restricted.clone(),
+            KeyKind::Canary => Scopes::default(),
+        }
+    }
+}
+
+/// A key's state for lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    /// Expires within 30 days, or is 11 months old: roll it.
+    Due,
+    Expired,
+    /// Unused for longer than the tenant allows.
+    Disabled,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Due => "due for rotation",
+            Self::Expired => "expired",
+            Self::Disabled => "disabled (unused)",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// One key in the list and on its page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: String,
+    pub kind: KeyKind,
+    /// The kind its text shows (a canary's disguise).
+    pub label: String,
+    pub description: String,
+    pub display_prefix: String,
+    pub owner_email: String,
+    pub scopes: Scopes,
+    pub allowed_ips: Vec<String>,
+    pub allowed_referers: Vec<String>,
+    pub rate_per_hour: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Whole days left before expiry (rounded up), as the server's clock saw it.
+    pub expires_in_days: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub last_used_user_agent: Option<String>,
+    pub status: KeyStatus,
+    /// The previous secret while its grace lasts: display prefix and end.
+    pub previous_prefix: Option<String>,
+    pub previous_ends_at: Option<i64>,
+    pub rolled_at: Option<i64>,
+    /// Whether the viewer may roll, change or revoke it.
+    pub can_manage: bool,
+}
+
+/// Where and how one secret of a key was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUsageView {
+    pub ip: String,
+    pub user_agent: String,
+    pub first_used_at: i64,
+    pub last_used_at: i64,
+    pub uses: i64,
+}
+
+/// A key's page: the key, and the use of its current and previous secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDetailView {
+    pub key: KeyView,
+    pub current_usage: Vec<KeyUsageView>,
+    pub previous_usage: Vec<KeyUsageView>,
+}
+
+/// The tenant's key policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPolicyView {
+    pub max_age_days: i64,
+    pub disable_unused_days: Option<i64>,
+    pub security_contact: String,
+}
+
+/// The keys page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysView {
+    pub keys: Vec<KeyView>,
+    pub policy: KeyPolicyView,
+    /// Kinds the viewer may create.
+    pub creatable: Vec<KeyKind>,
+    /// Resources the viewer may hand to a restricted or read key.
+    pub resources: Vec<ApiResource>,
+    pub is_admin: bool,
+}
+
+/// A secret shown once: right after creation or a roll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreshKeyView {
+    pub key_id: String,
+    pub description: String,
+    pub secret: String,
+}
+
+/// One parameter of an API operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiParamView {
+    pub name: String,
+    /// query, path or header.
+    pub location: String,
+    pub description: String,
+}
+
+/// One operation of the REST API, for the console's API page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiOperationView {
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    /// Scopes (or `master`) the key needs.
+    pub scopes: Vec<String>,
+    pub parameters: Vec<ApiParamView>,
+    /// (status, meaning)
+    pub responses: Vec<(String, String)>,
+}
+
+/// The REST API as the console's API page shows it, summarised from the generated OpenAPI document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ApiReferenceView {
+    /// The console's public origin, for examples.
+    pub base_url: String,
+    pub title: String,
+    pub description: String,
+    pub operations: Vec<ApiOperationView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_round_trip_and_compare() {
+        let s = Scopes::from_text("members:read,access_history:write").unwrap();
+        assert_eq!(s.to_text(), "members:read,access_history:write");
+        assert!(Scopes::from_text("members:read").unwrap().within(&s));
+        assert!(!s.within(&Scopes::all(Access::Read)));
+        assert!(Scopes::from_text("vault:read").is_none());
+        assert!(Scopes::from_text("members:admin").is_none());
+        assert!(Scopes::from_text("members:read,members:write").is_none());
+        assert_eq!(Scopes::from_text("").unwrap(), Scopes::default());
+    }
+}

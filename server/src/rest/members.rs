@@ -1,0 +1,69 @@
+//! `GET /api/v1/members`: the tenant's members (scope `members:read`).
+
+use super::{require, ApiError};
+use app::backend::keys::verify::ApiPrincipal;
+use app::backend::AppState;
+use app::model::{Access, ApiResource};
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A member of the tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Member {
+    /// Membership id.
+    pub id: String,
+    pub email: String,
+    /// owner, admin, member or auditor.
+    pub role: String,
+    /// Features granted to a member (owners, admins and auditors have theirs by role).
+    pub grants: Vec<String>,
+    pub two_factor_enabled: bool,
+    /// Epoch milliseconds of the last sign-in.
+    pub last_sign_in_at: Option<i64>,
+    /// Epoch milliseconds of the deactivation; absent while active.
+    pub deactivated_at: Option<i64>,
+}
+
+/// The members list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<Member>,
+}
+
+/// Lists every member of the key's tenant.
+#[utoipa::path(
+    get,
+    path = "/api/v1/members",
+    tag = "members",
+    security(("api_key" = ["members:read"])),
+    responses(
+        (status = 200, description = "The members", body = MemberList),
+        (status = 401, description = "Missing, invalid, expired or revoked key", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks members:read", body = super::openapi::ErrorBody),
+        (status = 429, description = "Hourly limit reached; see Retry-After", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn list_members(
+    State(state): State<AppState>,
+    Extension(p): Extension<ApiPrincipal>,
+) -> Result<Json<MemberList>, ApiError> {
+    require(&p, ApiResource::Members, Access::Read)?;
+    let granted = p.ctx.require(app::model::Permission::Team)?;
+    let view = app::backend::members::list_members(&state, &p.ctx, &granted).await?;
+    let members = view
+        .members
+        .into_iter()
+        .map(|m| Member {
+            id: m.membership_id,
+            email: m.email,
+            role: m.role,
+            grants: m.grants.iter().map(|g| g.as_str().to_owned()).collect(),
+            two_factor_enabled: m.two_factor_enabled,
+            last_sign_in_at: m.last_sign_in_at,
+            deactivated_at: m.deactivated_at,
+        })
+        .collect();
+    Ok(Json(MemberList { members }))
+}

@@ -1,0 +1,261 @@
+//! The REST API, `/api/v1`: JSON over HTTPS for machines, authenticated by API keys only.
+//!
+//! - `Authorization: Bearer <key>`; session cookies are ignored here, and keys open no console page.
+//! - Errors are `{"error": {"code", "message"}}`: 401 for a missing, malformed, unknown, expired, revoked,
+//!   disabled or out-of-place key alike (the access history records which), 403 for a scope the key lacks,
+//!   422 for bad input (unknown fields included), 413 past the body limit, 429 with `Retry-After`.
+//! - Every request is recorded in the access history through the batched writer (`app::backend::api_log`).
+//! - CORS allows any origin without credentials: keys are bearer tokens, never ambient.
+//! - The OpenAPI 3.1 document is generated from these handlers (`openapi.rs`).
+
+pub mod access_history;
+pub mod keys;
+pub mod members;
+pub mod openapi;
+
+use crate::errors::error_response;
+use app::backend::api_log::ApiEvent;
+use app::backend::audit::Outcome;
+use app::backend::keys::verify::{self, ApiPrincipal, Presented};
+use app::backend::request::{ClientIp, RequestMeta};
+use app::backend::AppState;
+use app::model::{Access, ApiResource, AppError};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::de::DeserializeOwned;
+use std::time::Instant;
+
+/// Largest JSON body the API accepts.
+pub const MAX_BODY: usize = 64 * 1024;
+/// A body over the limit is still read (and dropped) up to this size, so the client sees the 413 instead of a
+/// connection reset in the middle of its upload; anything larger is cut off.
+const DRAIN_MAX: usize = 1024 * 1024;
+
+/// The `/api/v1` router (mounted with `nest`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/members", get(members::list_members))
+        .route("/access-history", get(access_history::list_events))
+        .route("/keys", get(keys::list_keys).post(keys::create_key))
+        .route("/keys/{id}", axum::routing::delete(keys::revoke_key))
+        .route("/keys/{id}/roll", axum::routing::post(keys::roll_key))
+        // Explicit, so that no unknown /api/v1 path falls through to the console's server functions.
+        .route("/{*rest}", axum::routing::any(|| async { ApiError(AppError::NotFound) }))
+        .fallback(|| async { ApiError(AppError::NotFound) })
+        .method_not_allowed_fallback(|| async {
+            let mut res = error_response(&AppError::validation("method", "This method is not allowed here."), false);
+            *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            res
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api_gate))
+        .with_state(state)
+}
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = error_response(&self.0, false);
+        if self.0 == AppError::Forbidden {
+            res.extensions_mut().insert(DenyReason("scope"));
+        }
+        res
+    }
+}
+
+/// Why the handler refused, for the access history.
+#[derive(Debug, Clone, Copy)]
+struct DenyReason(&'static str);
+
+/// The key's proof of a scope, or 403.
+pub fn require(p: &ApiPrincipal, resource: ApiResource, level: Access) -> Result<(), ApiError> {
+    if p.allows(resource, level) {
+        Ok(())
+    } else {
+        Err(ApiError(AppError::Forbidden))
+    }
+}
+
+/// A JSON body: `application/json`, within the size limit, no unknown fields (the types say
+/// `deny_unknown_fields`); anything else is 415, 413 or 422, and nothing changes.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            let mut res =
+                error_response(&AppError::validation("content-type", "Send the body as application/json."), false);
+            *res.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return Err(res);
+        }
+        let _ = state;
+        let bytes = read_limited(req).await?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError(AppError::validation("body", format!("Invalid JSON body: {e}"))).into_response())
+    }
+}
+
+/// Authenticates the key, answers CORS preflights, and records the request in the access history.
+async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    if req.method() == Method::OPTIONS {
+        return with_cors(StatusCode::NO_CONTENT.into_response(), true);
+    }
+    if req.uri().path().ends_with("/openapi.json") {
+        return with_cors(next.run(req).await, false);
+    }
+    let method = req.method().clone();
+    // Inside `nest` the URI lost its prefix; the access history records the path the client asked for.
+    let uri = req.extensions().get::<axum::extract::OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| req.uri().clone());
+    let path: String = uri.path().chars().take(200).collect();
+    let (parts, body) = req.into_parts();
+    let meta = RequestMeta::from_parts(&parts);
+    let ip = parts.extensions.get::<ClientIp>().map(|c| c.0).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let presented = Presented { authorization: header(header::AUTHORIZATION), ip, referer: header(header::REFERER) };
+    let verdict = verify::verify(&state, &presented).await;
+    let now = state.clock.now_ms();
+    let elapsed = |started: Instant| started.elapsed().as_millis();
+    match verdict {
+        Ok(principal) => {
+            req = Request::from_parts(parts, body);
+            req.extensions_mut().insert(principal.clone());
+            let res = next.run(req).await;
+            let status = res.status();
+            let reason = res.extensions().get::<DenyReason>().map(|r| format!(", {}", r.0)).unwrap_or_default();
+            let event = ApiEvent {
+                tenant_id: Some(principal.ctx.tenant_id.clone()),
+                key_id: Some(principal.key_id.clone()),
+                generation: Some(principal.generation),
+                actor: principal.ctx.email.clone(),
+                action: "api.request",
+                outcome: if status.is_success() || status.is_redirection() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                ip: meta.ip.clone(),
+                user_agent: meta.user_agent.clone(),
+                detail: format!("{method} {path} → {}{reason} ({} ms)", status.as_u16(), elapsed(started)),
+                at_ms: now,
+                accepted: true,
+            };
+            state.api_log.record(event).await;
+            with_cors(res, false)
+        }
+        Err(denial) => {
+            let err = match denial.retry_after {
+                Some(retry_after) => AppError::RateLimited { retry_after },
+                None if denial.reason == "unavailable" => AppError::Unavailable,
+                None => AppError::Unauthenticated,
+            };
+            let res = error_response(&err, false);
+            let canary = denial.reason == "canary";
+            let (tenant_id, key_id, actor) = match &denial.key {
+                Some(k) => (
+                    Some(k.tenant_id.clone()),
+                    Some(k.id.clone()),
+                    format!("API key {}", k.prefix_of(denial.generation.unwrap_or_default())),
+                ),
+                None => (None, None, "API key (not recognised)".to_owned()),
+            };
+            let detail = if canary {
+                format!("severity high: canary key used; {method} {path} refused ({} ms)", elapsed(started))
+            } else {
+                format!("{method} {path} → {} ({}, {} ms)", res.status().as_u16(), denial.reason, elapsed(started))
+            };
+            let event = ApiEvent {
+                tenant_id,
+                key_id,
+                generation: denial.generation,
+                actor,
+                action: if canary { "key.canary_used" } else { "api.request" },
+                outcome: Outcome::Failure,
+                ip: meta.ip.clone(),
+                user_agent: meta.user_agent.clone(),
+                detail,
+                at_ms: now,
+                accepted: false,
+            };
+            state.api_log.record(event).await;
+            if let (true, Some(key)) = (canary, denial.key) {
+                if state.key_guard.canary_email_due(&key.id, now) {
+                    let state = state.clone();
+                    tokio::spawn(async move { verify::alert_canary(&state, &key, &meta).await });
+                }
+            }
+            with_cors(res, false)
+        }
+    }
+}
+
+async fn read_limited(req: Request) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt as _;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
+        return Err(too_large());
+    }
+    let mut body = req.into_body();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError(AppError::validation("body", "The body could not be read.")).into_response())?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_MAX {
+                return Err(too_large());
+            }
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(buf))
+}
+
+fn too_large() -> Response {
+    let msg = format!("The body is larger than {} KiB.", MAX_BODY / 1024);
+    let mut res = error_response(&AppError::validation("body", msg), false);
+    *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    res
+}
+
+fn with_cors(mut res: Response, preflight: bool) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    if preflight {
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, DELETE"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    } else {
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
+    }
+    res
+}

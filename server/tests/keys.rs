@@ -1,0 +1,475 @@
+//! API keys and the REST API they unlock: every guardrail refuses and is recorded with its reason, rolls keep
+//! the old secret for the grace only, keys never mint more than they hold, revokes bite at once, canaries
+//! alert — on SQLite or PostgreSQL, as the run was given.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use app::backend::clock::{DAY_MS, HOUR_MS};
+use app::model::{FreshKeyView, KeyDetailView, KeysView};
+use common::{add_member, TestApp, PASSWORD};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Row as _;
+
+/// Creates a key from the console (after a step-up) and returns (id, secret).
+async fn create_key(app: &TestApp, client: &Client, kind: &str, extra: &[(&str, &str)]) -> (String, String) {
+    app.call(client, "step_up", &[("password", PASSWORD)]).await;
+    let mut form = vec![("kind", kind), ("description", "test key")];
+    form.extend_from_slice(extra);
+    let res = app.call(client, "create_key", &form).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
+    let fresh: Option<FreshKeyView> = app.call(client, "take_fresh_key", &[]).await.json().await.unwrap();
+    let fresh = fresh.expect("the secret is shown after creation");
+    (fresh.key_id, fresh.secret)
+}
+
+/// A client of the REST API: no cookies, no redirects.
+fn api_client(app: &TestApp) -> Client {
+    let _ = app;
+    app.client()
+}
+
+async fn api_get(app: &TestApp, key: &str, path: &str) -> Response {
+    api_client(app).get(app.url(path)).bearer_auth(key).send().await.unwrap()
+}
+
+/// The newest event of a key, after the batched writer caught up.
+async fn key_events(app: &TestApp, key_id: &str) -> Vec<(String, String, String)> {
+    app.state.api_log.flush().await;
+    sqlx::query("SELECT action, outcome, detail FROM audit_events WHERE key_id = $1 ORDER BY created_at DESC, id DESC")
+        .bind(key_id)
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+async fn assert_refused(app: &TestApp, key_id: &str, res: Response, reason: &str) {
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{reason}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let events = key_events(app, key_id).await;
+    let (action, outcome, detail) = &events[0];
+    assert_eq!((action.as_str(), outcome.as_str()), ("api.request", "failure"));
+    assert!(detail.contains(&format!("401 ({reason}")), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_shown_once_works_and_is_never_stored() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Once").await;
+    let (id, secret) = create_key(&app, &owner, "read", &[]).await;
+    assert!(secret.starts_with("rmp_read_") && secret.len() >= 50, "{secret}");
+    let again: Option<FreshKeyView> = app.call(&owner, "take_fresh_key", &[]).await.json().await.unwrap();
+    assert!(again.is_none(), "a secret is shown exactly once");
+
+    let res = api_get(&app, &secret, "/api/v1/members").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["members"][0]["email"], "owner@once.example");
+
+    // No table holds the secret, or its random part.
+    let random = &secret["rmp_read_".len()..];
+    for (table, cols) in [
+        ("api_keys", "id || description || digest || display_prefix"),
+        ("audit_events", "actor || detail"),
+        ("sessions", "data"),
+    ] {
+        let rows = sqlx::query(&format!("SELECT {cols} FROM {table}")).fetch_all(&app.state.pool).await.unwrap();
+        for r in rows {
+            let text: String = r.get(0);
+            assert!(!text.contains(random), "{table} holds the secret");
+        }
+    }
+    // The request is in the access history with key, method, path and status.
+    let events = key_events(&app, &id).await;
+    assert!(events
+        .iter()
+        .any(|(a, o, d)| a == "api.request" && o == "success" && d.contains("GET /api/v1/members → 200")));
+    // And the key page shows its last use.
+    let detail: KeyDetailView = app.call(&owner, "get_key", &[("key_id", &id)]).await.json().await.unwrap();
+    assert_eq!(detail.key.last_used_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(detail.key.last_used_user_agent.as_deref(), Some("rampart-tests/1.0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_guardrail_refuses_and_records_why() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let (owner, _) = app.signed_in("Guarded").await;
+
+    // IPv4 allow list.
+    let (id, key) = create_key(&app, &owner, "read", &[("allowed_ips", "10.0.0.0/8")]).await;
+    assert_refused(&app, &id, api_get(&app, &key, "/api/v1/members").await, "ip_not_allowed").await;
+    let from = |ip: &'static str| {
+        let key = key.clone();
+        let app = &app;
+        async move {
+            api_client(app)
+                .get(app.url("/api/v1/members"))
+                .bearer_auth(key)
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(from("10.20.30.40").await.status(), StatusCode::OK);
+
+    // IPv6 allow list.
+    let (id6, key6) = create_key(&app, &owner, "read", &[("allowed_ips", "2001:db8::/32")]).await;
+    let v6 = |ip: &'static str| {
+        let key6 = key6.clone();
+        let app = &app;
+        async move {
+            api_client(app)
+                .get(app.url("/api/v1/members"))
+                .bearer_auth(key6)
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(v6("2001:db8:1::7").await.status(), StatusCode::OK);
+    assert_refused(&app, &id6, v6("2001:db9::1").await, "ip_not_allowed").await;
+
+    // Referers.
+    let (idr, keyr) = create_key(&app, &owner, "read", &[("allowed_referers", "https://shop.example.com/*")]).await;
+    assert_refused(&app, &idr, api_get(&app, &keyr, "/api/v1/members").await, "referer_not_allowed").await;
+    let with_referer = |r: &'static str| {
+        api_client(&app).get(app.url("/api/v1/members")).bearer_auth(keyr.clone()).header("referer", r).send()
+    };
+    assert_eq!(with_referer("https://shop.example.com/cart").await.unwrap().status(), StatusCode::OK);
+    assert_refused(&app, &idr, with_referer("https://evil.example.net/").await.unwrap(), "referer_not_allowed").await;
+
+    // Scope: a restricted key with members:read only.
+    let (ids, keys) = create_key(&app, &owner, "restricted", &[("scope_members", "read")]).await;
+    assert_eq!(api_get(&app, &keys, "/api/v1/members").await.status(), StatusCode::OK);
+    let res = api_get(&app, &keys, "/api/v1/access-history").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let events = key_events(&app, &ids).await;
+    assert!(events[0].2.contains("403, scope"), "{events:?}");
+
+    // Rate limit per client IP, then Retry-After honoured (the clock moves, nothing sleeps).
+    let (idl, keyl) = create_key(&app, &owner, "read", &[("rate_per_hour", "2")]).await;
+    for _ in 0..2 {
+        assert_eq!(api_get(&app, &keyl, "/api/v1/members").await.status(), StatusCode::OK);
+    }
+    let limited = api_get(&app, &keyl, "/api/v1/members").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: i64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    assert!(key_events(&app, &idl).await[0].2.contains("rate_limited"));
+    app.clock.advance_ms(retry * 1000);
+    assert_eq!(api_get(&app, &keyl, "/api/v1/members").await.status(), StatusCode::OK);
+
+    // A key for longer than the tenant allows is refused, and nothing is created.
+    app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    let before: KeysView = app.call(&owner, "get_keys", &[]).await.json().await.unwrap();
+    let res =
+        app.call(&owner, "create_key", &[("kind", "read"), ("description", "x"), ("expires_in_days", "400")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res =
+        app.call(&owner, "create_key", &[("kind", "read"), ("description", "x"), ("allowed_ips", "10.0.0.0/33")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let after: KeysView = app.call(&owner, "get_keys", &[]).await.json().await.unwrap();
+    assert_eq!(before.keys.len(), after.keys.len());
+    // Expiry, by the clock.
+    let (ide, keye) = create_key(&app, &owner, "read", &[("expires_in_days", "1")]).await;
+    assert_eq!(api_get(&app, &keye, "/api/v1/members").await.status(), StatusCode::OK);
+    app.clock.advance_ms(DAY_MS);
+    assert_refused(&app, &ide, api_get(&app, &keye, "/api/v1/members").await, "expired").await;
+
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roll_keeps_the_old_secret_for_the_grace_only_and_shows_its_use() {
+    let app = TestApp::spawn().await;
+    let (owner, email) = app.signed_in("Rolling").await;
+    let (id, old) = create_key(&app, &owner, "read", &[]).await;
+    assert_eq!(api_get(&app, &old, "/api/v1/members").await.status(), StatusCode::OK);
+
+    let res = app.call(&owner, "roll_key", &[("key_id", &id), ("grace_seconds", "3600")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let new: Option<FreshKeyView> = app.call(&owner, "take_fresh_key", &[]).await.json().await.unwrap();
+    let new = new.unwrap().secret;
+    assert_ne!(new, old);
+    assert_eq!(api_get(&app, &old, "/api/v1/members").await.status(), StatusCode::OK);
+    assert_eq!(api_get(&app, &new, "/api/v1/members").await.status(), StatusCode::OK);
+
+    // The key page tells where the old secret is still used from.
+    app.state.api_log.flush().await;
+    let detail: KeyDetailView = app.call(&owner, "get_key", &[("key_id", &id)]).await.json().await.unwrap();
+    assert!(detail.key.previous_ends_at.is_some());
+    let old_use = &detail.previous_usage[0];
+    assert_eq!((old_use.ip.as_str(), old_use.user_agent.as_str()), ("127.0.0.1", "rampart-tests/1.0"));
+    assert_eq!(old_use.uses, 2, "{:?}", detail.previous_usage);
+    assert_eq!(detail.current_usage[0].uses, 1);
+
+    // After the grace only the new secret works.
+    app.clock.advance_ms(HOUR_MS);
+    let owner = app.client();
+    app.call(&owner, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+    assert_refused(&app, &id, api_get(&app, &old, "/api/v1/members").await, "expired").await;
+    assert_eq!(api_get(&app, &new, "/api/v1/members").await.status(), StatusCode::OK);
+
+    // Roll again with a day of grace, then end it early.
+    app.call(&owner, "roll_key", &[("key_id", &id), ("grace_seconds", "86400")]).await;
+    let newer: Option<FreshKeyView> = app.call(&owner, "take_fresh_key", &[]).await.json().await.unwrap();
+    assert_eq!(api_get(&app, &new, "/api/v1/members").await.status(), StatusCode::OK);
+    app.call(&owner, "end_key_grace", &[("key_id", &id)]).await;
+    assert_eq!(api_get(&app, &new, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api_get(&app, &newer.unwrap().secret, "/api/v1/members").await.status(), StatusCode::OK);
+    // A grace beyond 30 days is refused.
+    let res = app.call(&owner, "roll_key", &[("key_id", &id), ("grace_seconds", "2592001")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_are_refused_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Revoking").await;
+    let (id, key) = create_key(&app, &owner, "read", &[]).await;
+    // Warm the cache, then revoke: the very next request is refused (well within a second).
+    assert_eq!(api_get(&app, &key, "/api/v1/members").await.status(), StatusCode::OK);
+    app.call(&owner, "revoke_key", &[("key_id", &id)]).await;
+    let started = std::time::Instant::now();
+    assert_refused(&app, &id, api_get(&app, &key, "/api/v1/members").await, "revoked").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Another instance (the same database, its own cache) sees it too.
+    let (_, key2) = create_key(&app, &owner, "read", &[]).await;
+    assert_eq!(api_get(&app, &key2, "/api/v1/members").await.status(), StatusCode::OK);
+    sqlx::query("UPDATE api_keys SET revoked_at = 1 WHERE revoked_at IS NULL").execute(&app.state.pool).await.unwrap();
+    let mut refused = false;
+    for _ in 0..30 {
+        if api_get(&app, &key2, "/api/v1/members").await.status() == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "a revoke made elsewhere bites within the cache lifetime");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_never_mint_more_than_they_hold() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Minting").await;
+    // A read key cannot manage keys at all.
+    let (_, read) = create_key(&app, &owner, "read", &[]).await;
+    assert_eq!(api_get(&app, &read, "/api/v1/keys").await.status(), StatusCode::FORBIDDEN);
+
+    // A master key restricted to localhost, 100 requests an hour.
+    let (_, master) =
+        create_key(&app, &owner, "master", &[("allowed_ips", "127.0.0.1"), ("rate_per_hour", "100")]).await;
+    let (canary_id, _) = create_key(&app, &owner, "canary", &[]).await;
+    let post =
+        |body: Value| api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(master.clone()).json(&body).send();
+    let ok = json!({"kind": "read", "description": "ci", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 50});
+    for (body, status) in [
+        (json!({"kind": "master", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5}), 422),
+        (json!({"kind": "canary", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5}), 422),
+        (json!({"kind": "read", "description": "no ip list", "rate_per_hour": 5}), 422),
+        (json!({"kind": "read", "description": "wider", "allowed_ips": ["127.0.0.0/8"], "rate_per_hour": 5}), 422),
+        (json!({"kind": "read", "description": "no limit", "allowed_ips": ["127.0.0.1"]}), 422),
+        (json!({"kind": "read", "description": "faster", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 101}), 422),
+        (
+            json!({"kind": "read", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5, "admin": true}),
+            422,
+        ),
+    ] {
+        let res = post(body.clone()).await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{body}");
+        let err: Value = res.json().await.unwrap();
+        assert!(err["error"]["message"].is_string(), "{err}");
+    }
+    let res = post(ok).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let child = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::OK);
+    // The child cannot outlive its maker either.
+    let res = post(json!({"kind": "read", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5,
+                          "expires_in_days": 366}))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The list never shows canaries to a key; a key cannot touch one.
+    let list: Value = api_get(&app, &master, "/api/v1/keys").await.json().await.unwrap();
+    let ids: Vec<&str> = list["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&canary_id.as_str()) && ids.len() == 3, "{ids:?}");
+    let res = api_client(&app).delete(app.url(&format!("/api/v1/keys/{canary_id}"))).bearer_auth(&master).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // Roll and revoke over the API.
+    let child_id = created["key"]["id"].as_str().unwrap();
+    let res = api_client(&app)
+        .post(app.url(&format!("/api/v1/keys/{child_id}/roll")))
+        .bearer_auth(&master)
+        .json(&json!({"grace_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rolled: Value = res.json().await.unwrap();
+    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+    let new_child = rolled["secret"].as_str().unwrap();
+    assert_eq!(api_get(&app, new_child, "/api/v1/members").await.status(), StatusCode::OK);
+    let res = api_client(&app).delete(app.url(&format!("/api/v1/keys/{child_id}"))).bearer_auth(&master).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(api_get(&app, new_child, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_keys_need_a_step_up_and_members_hand_out_only_what_they_have() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Powers").await;
+    // The sign-in itself counts as a step-up for 10 minutes; after that a master key needs a new one.
+    app.clock.advance_ms(11 * app::backend::clock::MINUTE_MS);
+    let res = app.call(&owner, "create_key", &[("kind", "master"), ("description", "x")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let err: Value = res.json().await.unwrap();
+    assert!(err.to_string().contains("StepUpRequired") || err.to_string().contains("step_up"), "{err}");
+
+    add_member(&app, "Powers", "dev@powers.example", "member").await;
+    sqlx::query("UPDATE memberships SET grants = 'api_keys' WHERE role = 'member'")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let dev = app.client();
+    app.call(&dev, "sign_in", &[("email", "dev@powers.example"), ("password", PASSWORD)]).await;
+    // Without the team grant, a member cannot give a key the members list; nor make write or canary keys.
+    let res = app.call(&dev, "create_key", &[("kind", "read"), ("description", "x")]).await;
+    let status = res.status();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", res.text().await);
+    for kind in ["write", "canary", "master"] {
+        let res = app.call(&dev, "create_key", &[("kind", kind), ("description", "x")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{kind}");
+    }
+    sqlx::query("UPDATE memberships SET grants = 'api_keys,team' WHERE role = 'member'")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let (dev_key_id, dev_key) = create_key(&app, &dev, "restricted", &[("scope_members", "read")]).await;
+    assert_eq!(api_get(&app, &dev_key, "/api/v1/members").await.status(), StatusCode::OK);
+    // The member sees their own key only; the owner sees it too.
+    let mine: KeysView = app.call(&dev, "get_keys", &[]).await.json().await.unwrap();
+    assert_eq!(mine.keys.len(), 1);
+    // Deactivating the member revokes the keys they created.
+    let members: app::model::MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
+    let dev_membership = members.members.iter().find(|m| m.email == "dev@powers.example").unwrap();
+    app.call(&owner, "deactivate_member", &[("membership_id", &dev_membership.membership_id)]).await;
+    assert_refused(&app, &dev_key_id, api_get(&app, &dev_key, "/api/v1/members").await, "revoked").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_refuses_records_and_alerts() {
+    let app = TestApp::spawn().await;
+    let (owner, email) = app.signed_in("Canary").await;
+    app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    app.call(&owner, "set_key_policy", &[("max_age_days", "365"), ("security_contact", "soc@canary.example")]).await;
+    let (id, canary) = create_key(&app, &owner, "canary", &[("looks_like", "write")]).await;
+    assert!(canary.starts_with("rmp_write_"), "a canary looks like a real key: {canary}");
+    let res = api_client(&app)
+        .get(app.url("/api/v1/members"))
+        .bearer_auth(&canary)
+        .header("user-agent", "curl/8.0 (attacker)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let events = key_events(&app, &id).await;
+    assert_eq!(events[0].0, "key.canary_used");
+    assert!(events[0].2.contains("severity high"), "{events:?}");
+    for to in [email.as_str(), "soc@canary.example"] {
+        let mail = app.wait_for_mail(to, "canary API key").await;
+        assert!(mail.contains("curl/8.0 (attacker)") && mail.contains("127.0.0.1"), "{mail}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_open_no_page_and_cookies_open_no_api() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Apart").await;
+    let (_, key) = create_key(&app, &owner, "master", &[]).await;
+    let res = app.client().get(app.url("/overview")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a key opens no console page");
+    let res = app.call(&app.client(), "get_keys", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = owner.get(app.url("/api/v1/members")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a session cookie opens no API");
+    for bad in
+        ["", "Basic abc", "Bearer rmp_read_short", "Bearer rmp_read_0000000000000000000000000000000000000000000000"]
+    {
+        let res = app.client().get(app.url("/api/v1/members")).header("authorization", bad).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{bad:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_are_json_with_limits_and_the_document_describes_it() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Shapes").await;
+    let (_, key) = create_key(&app, &owner, "master", &[]).await;
+    let res = api_get(&app, &key, "/api/v1/nothing-here").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    let big = "x".repeat(64 * 1024 + 16);
+    let res = api_client(&app)
+        .post(app.url("/api/v1/keys"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(format!("{{\"description\":\"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "validation");
+    let res = api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(&key).body("kind=read").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let res = api_get(&app, &key, "/api/v1/access-history?limit=0").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = api_get(&app, &key, "/api/v1/access-history?colour=red").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Cursor pagination walks the whole history without repeats.
+    for _ in 0..5 {
+        api_get(&app, &key, "/api/v1/members").await;
+    }
+    app.state.api_log.flush().await;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id IS NOT NULL")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value =
+            api_get(&app, &key, &format!("/api/v1/access-history?limit=2{cursor}")).await.json().await.unwrap();
+        for e in page["events"].as_array().unwrap() {
+            assert!(seen.insert(e["id"].as_str().unwrap().to_owned()), "repeated {e}");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    // Events of the paging requests themselves are newer than the first page: the walk sees exactly the rest.
+    assert_eq!(seen.len() as i64, total);
+    assert!(total >= 8, "{total}");
+    let filtered: Value = api_get(&app, &key, "/api/v1/access-history?action=key.create").await.json().await.unwrap();
+    assert!(filtered["events"].as_array().unwrap().iter().all(|e| e["action"] == "key.create"));
+
+    let doc: Value = app.client().get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    for path in ["/api/v1/members", "/api/v1/access-history", "/api/v1/keys", "/api/v1/keys/{id}/roll"] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    let reference: app::model::ApiReferenceView =
+        app.call(&owner, "get_api_reference", &[]).await.json().await.unwrap();
+    assert!(reference.operations.iter().any(|o| o.method == "POST" && o.path == "/api/v1/keys"));
+}
