@@ -21,7 +21,7 @@ BIN  := $(CARGO_TARGET_DIR)/release/rampart
 SITE := $(CURDIR)/target/site
 export RAMPART_SITE_ROOT ?= $(SITE)
 
-.PHONY: run test bench tools test-tools build lint unit test-sqlite test-postgres e2e audit
+.PHONY: run test bench fuzz tools test-tools build lint unit test-sqlite test-postgres e2e audit
 
 ## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
 run: tools build
@@ -76,3 +76,16 @@ bench: tools build
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cargo bench -p server --bench argon2
 	RAMPART_BIN=$(BIN) ./scripts/bench.sh
+
+## fuzz: the API key parser and the guardrail matchers under libFuzzer, FUZZ_SECONDS (default 300) per target
+FUZZ_SECONDS ?= 300
+fuzz:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	@# Nightly when the machine has it; otherwise stable, allowed the one unstable flag cargo-fuzz passes.
+	cd app && for t in key_format guardrails; do \
+	  if rustup toolchain list | grep -q '^nightly'; then \
+	    cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
+	  else \
+	    RUSTC_BOOTSTRAP=1 cargo fuzz run -s none $$t -- -max_total_time=$(FUZZ_SECONDS); \
+	  fi; \
+	done

@@ -3,7 +3,9 @@
 # prints figures (no pass/fail):
 #   1. req/s and p99 of a bare static response (/healthz, and a static file) and of the signed-in overview
 #      page, in the same run (wrk, 2 threads, 32 connections, 10 s each); the ratio is what counts;
-#   2. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory.
+#   2. req/s of the REST API (GET /api/v1/members with a read key: verification, scope, query, JSON, and the
+#      batched access-history write) against the same bare response;
+#   3. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory.
 set -euo pipefail
 BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}
 PORT=${BENCH_PORT:-19443}
@@ -44,6 +46,17 @@ R_PAGE=$(summary "GET /overview (signed in, full SSR page)" "$(wrk -t2 -c32 -d"$
 head -n1 <<<"$R_HEALTH"; head -n1 <<<"$R_FILE"; head -n1 <<<"$R_PAGE"
 awk -v p="$(tail -n1 <<<"$R_PAGE")" -v h="$(tail -n1 <<<"$R_HEALTH")" -v f="$(tail -n1 <<<"$R_FILE")" \
   'BEGIN { printf "ratio overview/healthz: %.1f %%   overview/static file: %.1f %%\n", 100*p/h, 100*p/f }'
+
+echo "== REST API vs static ($DUR s each, 32 connections)"
+curl -ksS --fail-with-body -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "kind=read" \
+  --data-urlencode "description=bench" "$BASE/api/create_key"
+KEY=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/take_fresh_key" | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+[ -n "$KEY" ] || { echo "bench: creating an API key failed" >&2; exit 1; }
+curl -ksf -o /dev/null -H "Authorization: Bearer $KEY" "$BASE/api/v1/members" || { echo "bench: API not reachable" >&2; exit 1; }
+R_HEALTH2=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")
+R_API=$(summary "GET /api/v1/members (read key)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$BASE/api/v1/members")")
+head -n1 <<<"$R_HEALTH2"; head -n1 <<<"$R_API"
+awk -v a="$(tail -n1 <<<"$R_API")" -v h="$(tail -n1 <<<"$R_HEALTH2")" 'BEGIN { printf "ratio api/healthz: %.1f %%\n", 100*a/h }'
 
 echo "== sign-in storm: 200 concurrent wrong-password sign-ins for $((DUR + 4)) s, overview measured meanwhile"
 cat >"$DATA/storm.lua" <<LUA

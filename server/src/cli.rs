@@ -101,6 +101,29 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
+/// Ctrl-C, or SIGTERM from a service manager: both mean a clean stop.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 async fn execute(command: Command, settings: Settings) -> Result<(), StartError> {
     match command {
         Command::Serve { .. } => {
@@ -116,8 +139,8 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             if let Some(r) = running.redirect_addr {
                 println!("HTTP on {r} redirects to HTTPS");
             }
-            let _ = tokio::signal::ctrl_c().await;
-            println!("Shutting down");
+            wait_for_stop_signal().await;
+            println!("Shutting down: finishing open requests and writing the access history");
             running.stop().await;
             Ok(())
         }

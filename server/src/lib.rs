@@ -86,17 +86,23 @@ pub struct Running {
     pub redirect_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops accepting connections and waits for the listeners to end.
+    /// A clean stop: no new connections, open requests finish (at most 10 s), background jobs end, and every
+    /// access-history event of an answered request is written before this returns.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
+        for t in self.listeners {
+            let _ = t.await;
+        }
+        for t in self.jobs {
             t.abort();
             let _ = t.await;
         }
+        self.state.api_log.flush().await;
     }
 }
 
@@ -127,16 +133,16 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         .await
         .map_err(|e| StartError::Runtime(format!("listen_addr {}: {e}", settings.listen_addr)))?;
     let addr = listener.local_addr().map_err(|e| StartError::Runtime(e.to_string()))?;
-    let mut tasks = vec![tokio::spawn(serve::serve(listener, app, tls, rx.clone()))];
+    let mut listeners = vec![tokio::spawn(serve::serve(listener, app, tls, rx.clone()))];
     let mut redirect_addr = None;
     if let (Some(raddr), false) = (settings.redirect_addr, settings.behind_proxy) {
         let listener =
             serve::bind(raddr).await.map_err(|e| StartError::Runtime(format!("redirect_addr {raddr}: {e}")))?;
         redirect_addr = listener.local_addr().ok();
-        tasks.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
+        listeners.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
     }
-    tasks.push(jobs::session_cleanup::spawn(state.pool.clone()));
-    Ok(Running { addr, redirect_addr, state, shutdown: tx, tasks })
+    let jobs = vec![jobs::session_cleanup::spawn(state.pool.clone())];
+    Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }
 
 /// On an empty database, creates the demo tenant and returns its owner's setup link.

@@ -17,7 +17,12 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-/// Serves `app` on `listener` until `shutdown` flips; TLS when `tls` is given.
+/// How long a stop waits for open connections to finish their requests.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` flips; TLS when `tls` is given. On shutdown it stops
+/// accepting, lets every open connection finish the request it is serving (HTTP/1.1 keep-alive and HTTP/2
+/// connections are closed gracefully), and returns when they are done or after 10 seconds.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -25,6 +30,8 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
+    // Each connection task holds a sender; when all are dropped, every connection has ended.
+    let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -35,29 +42,60 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         };
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
+        let open = open_tx.clone();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
+            let _open = open;
             let svc = app.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             });
             let svc = TowerToHyperService::new(svc);
-            let builder = Builder::new(TokioExecutor::new());
-            let result = match acceptor {
-                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await,
-                    _ => return,
-                },
-                None => builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc).await,
-            };
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "connection ended with an error");
+            match acceptor {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    if let Ok(Ok(stream)) = handshake {
+                        serve_connection(TokioIo::new(stream), svc, stop).await;
+                    }
+                }
+                None => serve_connection(TokioIo::new(tcp), svc, stop).await,
             }
         });
+    }
+    drop(open_tx);
+    let _ = tokio::time::timeout(DRAIN, open_rx.recv()).await;
+}
+
+async fn serve_connection<I, S, B>(io: I, svc: S, mut stop: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<axum::http::Request<hyper::body::Incoming>, Response = axum::http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builder = Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(io, svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        res = conn.as_mut() => res,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection ended with an error");
     }
 }
 

@@ -182,7 +182,6 @@ async fn every_guardrail_refuses_and_records_why() {
     assert_eq!(api_get(&app, &keye, "/api/v1/members").await.status(), StatusCode::OK);
     app.clock.advance_ms(DAY_MS);
     assert_refused(&app, &ide, api_get(&app, &keye, "/api/v1/members").await, "expired").await;
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,4 +471,44 @@ async fn api_errors_are_json_with_limits_and_the_document_describes_it() {
     let reference: app::model::ApiReferenceView =
         app.call(&owner, "get_api_reference", &[]).await.json().await.unwrap();
     assert!(reference.operations.iter().any(|o| o.method == "POST" && o.path == "/api/v1/keys"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_request_is_recorded_even_when_the_server_stops_right_after() {
+    let mut app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Stopping").await;
+    let (id, key) = create_key(&app, &owner, "read", &[]).await;
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let client = api_client(&app);
+        let url = app.url("/api/v1/members");
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move { client.get(url).bearer_auth(key).send().await.unwrap().status() }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    // Stop at once: the batched writer must not lose what the clients were answered.
+    app.running.take().unwrap().stop().await;
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE key_id = $1 AND action = 'api.request'")
+            .bind(&id)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_near_expiry_are_flagged_for_rotation() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Due").await;
+    let (fresh_id, _) = create_key(&app, &owner, "read", &[]).await;
+    let (due_id, _) = create_key(&app, &owner, "read", &[("expires_in_days", "20")]).await;
+    let keys: KeysView = app.call(&owner, "get_keys", &[]).await.json().await.unwrap();
+    let status = |id: &str| keys.keys.iter().find(|k| k.id == id).unwrap().status;
+    assert_eq!(status(&fresh_id), app::model::KeyStatus::Active);
+    assert_eq!(status(&due_id), app::model::KeyStatus::Due);
+    let overview: app::model::OverviewView = app.call(&owner, "get_overview", &[]).await.json().await.unwrap();
+    assert_eq!(overview.keys_due, 1);
 }

@@ -33,7 +33,14 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
     .bind(ctx.tenant_id.as_str())
     .fetch_optional(&state.pool)
     .await?;
+    let keys_due = if ctx.can(crate::model::Permission::ApiKeys) {
+        let mut conn = state.pool.acquire().await?;
+        super::keys::count_due(&mut conn, ctx, state.clock.now_ms()).await?
+    } else {
+        0
+    };
     Ok(OverviewView {
+        keys_due,
         tenant_name: ctx.tenant_name.clone(),
         members: counts.try_get("members").map_err(AppError::from)?,
         sign_ins_24h: counts.try_get("ok").map_err(AppError::from)?,

@@ -45,6 +45,9 @@ pub struct OverviewView {
     pub recovery_codes_left: Option<i64>,
     /// Whether the organisation requires two-factor authentication.
     pub two_factor_required: bool,
+    /// API keys the viewer manages that are due for rotation (0 without the API keys feature).
+    #[serde(default)]
+    pub keys_due: i64,
 }
 
 /// One access-history entry.

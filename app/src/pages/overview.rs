@@ -34,6 +34,12 @@ pub fn OverviewPage() -> impl IntoView {
                                 }.into_any()),
                                 _ => None,
                             }}
+                            {(o.keys_due > 0).then(|| view! {
+                                <p class="notice warn" role="status">
+                                    {o.keys_due} " API key(s) due for rotation. "
+                                    <a href="/keys">"Roll them"</a> " before they expire."
+                                </p>
+                            })}
                             <section class="cards" aria-label="Figures">
                                 <div class="card"><span class="figure">{o.members}</span><span>"Members"</span></div>
                                 <div class="card"><span class="figure">{o.sign_ins_24h}</span><span>"Sign-ins, last 24 h"</span></div>

@@ -127,7 +127,8 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     }
     let method = req.method().clone();
     // Inside `nest` the URI lost its prefix; the access history records the path the client asked for.
-    let uri = req.extensions().get::<axum::extract::OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| req.uri().clone());
+    let uri =
+        req.extensions().get::<axum::extract::OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| req.uri().clone());
     let path: String = uri.path().chars().take(200).collect();
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::from_parts(&parts);
@@ -212,11 +213,8 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
 
 async fn read_limited(req: Request) -> Result<Bytes, Response> {
     use http_body_util::BodyExt as _;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > DRAIN_MAX) {
         return Err(too_large());
     }
@@ -224,7 +222,8 @@ async fn read_limited(req: Request) -> Result<Bytes, Response> {
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ApiError(AppError::validation("body", "The body could not be read.")).into_response())?;
+        let frame =
+            frame.map_err(|_| ApiError(AppError::validation("body", "The body could not be read.")).into_response())?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen <= MAX_BODY {

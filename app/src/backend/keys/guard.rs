@@ -159,8 +159,12 @@ impl FromStr for RefererPattern {
             None => (rest, ""),
         };
         let path = path.strip_suffix('*').unwrap_or(path);
-        if path.contains('*') || path.contains(char::is_whitespace) {
+        if path.contains('*') {
             return Err(bad("“*” may only end the path"));
+        }
+        // Lists are stored comma-separated and typed comma-, space- or line-separated.
+        if path.contains(|c: char| c == ',' || c.is_whitespace() || c.is_control()) {
+            return Err(bad("the path may not contain commas, spaces or control characters"));
         }
         let (host, port) = split_port(authority).ok_or_else(|| bad("the port must be a number"))?;
         let host = host.to_ascii_lowercase();
@@ -321,7 +325,9 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused() {
-        for bad in ["", "ftp://x.com", "exa mple.com", "*", "*.", "x.com/a*b", "x.com:99999", "-x.com", "a..b"] {
+        for bad in
+            ["", "ftp://x.com", "exa mple.com", "*", "*.", "x.com/a*b", "x.com:99999", "-x.com", "a..b", "x.com/a,b"]
+        {
             assert!(bad.parse::<RefererPattern>().is_err(), "{bad:?}");
         }
     }

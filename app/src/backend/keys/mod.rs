@@ -561,6 +561,18 @@ pub async fn list_keys(state: &AppState, ctx: &TenantCtx, _granted: &Granted) ->
     Ok(KeysView { keys, policy: pol, creatable, resources, is_admin: ctx.is_admin() })
 }
 
+/// How many live keys the viewer manages are due for rotation (the overview's warning).
+pub async fn count_due(conn: &mut AnyConnection, ctx: &TenantCtx, now: i64) -> Result<i64, AppError> {
+    let mine = if ctx.is_admin() { "" } else { " AND owner_membership_id = $4 AND kind <> 'canary'" };
+    let sql = format!(
+        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         AND (expires_at <= $2 + $3 OR COALESCE(rolled_at, created_at) <= $2 - {DUE_AGE_MS}){mine}"
+    );
+    let q = sqlx::query_scalar(&sql).bind(ctx.tenant_id.as_str()).bind(now).bind(DUE_WITHIN_MS);
+    let q = if ctx.is_admin() { q } else { q.bind(ctx.membership_id.as_str()) };
+    Ok(q.fetch_one(conn).await?)
+}
+
 /// One key with where its current and previous secrets were used from.
 pub async fn get_key(
     state: &AppState,
