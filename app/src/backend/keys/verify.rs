@@ -20,10 +20,9 @@ use sqlx::Row as _;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
 
-/// How long a verified key's state is trusted without asking the database.
-pub const CACHE_TTL: Duration = Duration::from_secs(1);
+/// How long a verified key's state is trusted without asking the database (milliseconds of the clock).
+pub const CACHE_TTL_MS: i64 = 1_000;
 /// Most cached keys; past it the cache starts afresh.
 const CACHE_MAX: usize = 10_000;
 /// Most rate-limit counters kept; past it, counters of past windows are dropped.
@@ -58,7 +57,7 @@ pub struct ActiveKey {
 }
 
 struct Cached {
-    loaded: Instant,
+    loaded_at: i64,
     key: Arc<ActiveKey>,
 }
 
@@ -68,6 +67,8 @@ pub struct KeyGuard {
     cache: RwLock<HashMap<String, Cached>>,
     counters: Mutex<HashMap<(String, IpAddr), (i64, i64)>>,
     canary_emails: Mutex<HashMap<String, i64>>,
+    /// Accepted uses on this instance not yet necessarily in the database (the access history is batched).
+    last_used: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for KeyGuard {
@@ -128,17 +129,17 @@ impl KeyGuard {
         }
     }
 
-    fn cached(&self, digest: &str) -> Option<Arc<ActiveKey>> {
+    fn cached(&self, digest: &str, now: i64) -> Option<Arc<ActiveKey>> {
         let c = self.cache.read().ok()?;
-        c.get(digest).filter(|e| e.loaded.elapsed() < CACHE_TTL).map(|e| e.key.clone())
+        c.get(digest).filter(|e| (0..CACHE_TTL_MS).contains(&(now - e.loaded_at))).map(|e| e.key.clone())
     }
 
-    fn remember(&self, digest: String, key: Arc<ActiveKey>) {
+    fn remember(&self, digest: String, key: Arc<ActiveKey>, now: i64) {
         if let Ok(mut c) = self.cache.write() {
             if c.len() >= CACHE_MAX {
                 c.clear();
             }
-            c.insert(digest, Cached { loaded: Instant::now(), key });
+            c.insert(digest, Cached { loaded_at: now, key });
         }
     }
 
@@ -164,6 +165,20 @@ impl KeyGuard {
         }
         slot.1 += 1;
         Ok(())
+    }
+
+    fn last_activity(&self, key: &ActiveKey) -> i64 {
+        let seen = self.last_used.lock().ok().and_then(|m| m.get(&key.id).copied()).unwrap_or(0);
+        key.last_activity.max(seen)
+    }
+
+    fn note_use(&self, key_id: &str, now: i64) {
+        if let Ok(mut m) = self.last_used.lock() {
+            if m.len() >= CACHE_MAX {
+                m.clear();
+            }
+            m.insert(key_id.to_owned(), now);
+        }
     }
 
     /// Whether a canary email is due for this key now (and, if so, notes that it was sent).
@@ -195,7 +210,8 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     let text = presented.authorization.and_then(bearer).ok_or_else(|| Denial::bare("missing"))?;
     let parsed = format::parse(text).map_err(|_| Denial::bare("malformed"))?;
     let digest = state.keys.api_key_digest(parsed.text);
-    let key = match state.key_guard.cached(&digest) {
+    let now = state.clock.now_ms();
+    let key = match state.key_guard.cached(&digest, now) {
         Some(k) => k,
         None => {
             let loaded = load_by_digest(state, &digest).await.map_err(|err| {
@@ -203,11 +219,10 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
                 Denial::bare("unavailable")
             })?;
             let key = Arc::new(loaded.ok_or_else(|| Denial::bare("unknown"))?);
-            state.key_guard.remember(digest.clone(), key.clone());
+            state.key_guard.remember(digest.clone(), key.clone(), now);
             key
         }
     };
-    let now = state.clock.now_ms();
     let current = crate::backend::crypto::constant_time_eq(key.digest.as_bytes(), digest.as_bytes());
     let generation = if current { key.generation } else { key.generation - 1 };
     let deny = |reason: &'static str| Denial {
@@ -225,7 +240,8 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     if key.expires_at <= now || (!current && key.prev_expires_at.is_none_or(|e| e <= now)) {
         return Err(deny("expired"));
     }
-    if key.disable_unused_days.is_some_and(|d| key.last_activity + d * crate::backend::clock::DAY_MS <= now) {
+    let last_activity = state.key_guard.last_activity(&key);
+    if key.disable_unused_days.is_some_and(|d| last_activity + d * crate::backend::clock::DAY_MS <= now) {
         return Err(deny("disabled_unused"));
     }
     if !key.ips.is_empty() && !key.ips.iter().any(|c| c.contains(presented.ip)) {
@@ -237,6 +253,7 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     if let Err(secs) = state.key_guard.count(&key, presented.ip, now) {
         return Err(Denial { retry_after: Some(secs), ..deny("rate_limited") });
     }
+    state.key_guard.note_use(&key.id, now);
     let mut grants = Vec::new();
     if key.scopes.access(ApiResource::Members) >= Access::Read {
         grants.push(Permission::Team);

@@ -1,0 +1,148 @@
+//! Rolling (with a grace for the old secret), ending the grace, and revoking keys.
+
+use super::*;
+
+/// Issues a new secret; the old one keeps working for `grace_ms` (0: not at all). A previous secret still in
+/// its grace ends now.
+pub async fn roll_key(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _granted: &Granted,
+    id: &str,
+    grace_ms: i64,
+) -> Result<FreshKeyView, AppError> {
+    if !(0..=MAX_GRACE_MS).contains(&grace_ms) {
+        return Err(AppError::validation("grace", "The old secret may keep working for 0 to 30 days."));
+    }
+    let now = state.clock.now_ms();
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let row = load_row(&mut tx, ctx, id).await?;
+    row.check_manage(ctx)?;
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(AppError::Conflict { msg: "A revoked or expired key cannot be rolled: create a new one.".into() });
+    }
+    if ctx.api_key.is_some() {
+        // A key may only roll keys it could have created, or it could obtain a looser secret than its own.
+        let checked = Checked {
+            description: row.description.clone(),
+            expires_at: row.expires_at,
+            ips: guard::parse_list(&row.allowed_ips).unwrap_or_default(),
+            referers: guard::parse_list(&row.allowed_referers).unwrap_or_default(),
+            rate: row.rate_per_hour,
+            scopes: row.scopes.clone(),
+        };
+        check_power(&mut tx, ctx, row.kind, &checked, None).await?;
+    }
+    let secret = new_secret(KeyKind::parse(&row.label).unwrap_or(KeyKind::Master));
+    let prefix = format::display_prefix(&secret);
+    let (prev_digest, prev_prefix, prev_end) = if grace_ms > 0 {
+        (Some(row.digest.clone()), Some(row.display_prefix.clone()), Some(now + grace_ms))
+    } else {
+        (None, None, None)
+    };
+    let done = sqlx::query(
+        "UPDATE api_keys SET digest = $1, display_prefix = $2, prev_digest = $3, prev_display_prefix = $4, \
+         prev_expires_at = $5, rolled_at = $6, generation = generation + 1 \
+         WHERE id = $7 AND tenant_id = $8 AND generation = $9",
+    )
+    .bind(state.keys.api_key_digest(&secret))
+    .bind(&prefix)
+    .bind(prev_digest)
+    .bind(prev_prefix)
+    .bind(prev_end)
+    .bind(now)
+    .bind(id)
+    .bind(ctx.tenant_id.as_str())
+    .bind(row.generation)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::Conflict { msg: "The key was rolled at the same moment; reload and try again.".into() });
+    }
+    let grace = if grace_ms == 0 {
+        "the old secret stopped working".to_owned()
+    } else {
+        format!("the old secret {} works until {}", row.display_prefix, crate::model::format_utc(now + grace_ms))
+    };
+    let detail = format!("{} → {prefix}; {grace}", row.display_prefix);
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.roll", Outcome::Success, &detail).with_key(id)).await?;
+    tx.commit().await?;
+    state.key_guard.invalidate_all();
+    Ok(FreshKeyView { key_id: id.to_owned(), description: row.description, secret })
+}
+
+/// Ends the old secret's grace now (the admin saw that its clients moved).
+pub async fn end_grace(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _granted: &Granted,
+    id: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let row = load_row(&mut tx, ctx, id).await?;
+    row.check_manage(ctx)?;
+    let Some(prev) = row.prev_display_prefix.clone().filter(|_| row.prev_expires_at.is_some_and(|e| e > now)) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE api_keys SET prev_expires_at = $1 WHERE id = $2 AND tenant_id = $3")
+        .bind(now)
+        .bind(id)
+        .bind(ctx.tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!("{}: the old secret {prev} stopped working", row.display_prefix);
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.end_grace", Outcome::Success, &detail).with_key(id))
+        .await?;
+    tx.commit().await?;
+    state.key_guard.invalidate_all();
+    Ok(())
+}
+
+/// Revokes a key: both its secrets stop working at once.
+pub async fn revoke_key(
+    state: &AppState,
+    meta: &RequestMeta,
+    ctx: &TenantCtx,
+    _granted: &Granted,
+    id: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let row = load_row(&mut tx, ctx, id).await?;
+    row.check_manage(ctx)?;
+    if row.revoked_at.is_some() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .bind(ctx.tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!("{} key {} “{}” revoked", row.kind.as_str(), row.display_prefix, row.description);
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.revoke", Outcome::Success, &detail).with_key(id)).await?;
+    tx.commit().await?;
+    state.key_guard.invalidate_all();
+    Ok(())
+}
+
+/// Revokes every key a member owns (deactivation and removal); the caller empties the cache after commit.
+pub async fn revoke_member_keys(
+    conn: &mut AnyConnection,
+    tenant_id: &crate::backend::ids::TenantId,
+    membership: &crate::backend::ids::MembershipId,
+    now: i64,
+) -> Result<u64, AppError> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND owner_membership_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(tenant_id.as_str())
+    .bind(membership.as_str())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
