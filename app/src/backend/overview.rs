@@ -25,9 +25,11 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
     .fetch_one(&state.pool)
     .await?;
     // The newest success is this very session's sign-in; the one before it is what the user wants to check.
+    // Ordered by time alone so the (tenant, action, time) index serves it newest-first without scanning every
+    // event of the tenant (API requests included).
     let previous = sqlx::query(
         "SELECT created_at, ip FROM audit_events WHERE account_id = $1 AND action = 'sign_in' \
-         AND outcome = 'success' AND tenant_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 1",
+         AND outcome = 'success' AND tenant_id = $2 ORDER BY created_at DESC LIMIT 1 OFFSET 1",
     )
     .bind(ctx.account_id.as_str())
     .bind(ctx.tenant_id.as_str())
