@@ -71,9 +71,35 @@ pub fn build(state: WebState) -> Router {
     // cookies, authenticate it.
     Router::new()
         .nest("/api/v1", api)
-        .merge(console)
+        .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// How long a page may take before it is rendered again.
+const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Renders a page, and renders it once more if the first try stalls. Leptos 0.8's server-side `<Suspense>`
+/// can, rarely and under load, miss the wake-up of its last resource and never finish the response (a lost
+/// wake-up race in the Suspense effect: leptos-rs/leptos#4851, #4698); a GET is safe to render again, and
+/// the stalled try is dropped before it saved anything. Other requests pass straight through.
+async fn render_guard(console: Router, req: Request) -> Response {
+    let is_page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
+        && !req.uri().path().starts_with("/api/");
+    if !is_page {
+        return console.oneshot(req).await.unwrap_or_else(|never| match never {});
+    }
+    let (parts, body) = req.into_parts();
+    let html = crate::errors::wants_html(&parts.headers);
+    let first = Request::from_parts(parts.clone(), body);
+    if let Ok(res) = tokio::time::timeout(RENDER_DEADLINE, console.clone().oneshot(first)).await {
+        return res.unwrap_or_else(|never| match never {});
+    }
+    tracing::warn!(path = %parts.uri.path(), "page rendering stalled; rendering it again");
+    match tokio::time::timeout(RENDER_DEADLINE, console.oneshot(Request::from_parts(parts, Body::empty()))).await {
+        Ok(res) => res.unwrap_or_else(|never| match never {}),
+        Err(_) => crate::errors::error_response(&app::model::AppError::Unavailable, html),
+    }
 }
 
 /// Errors raised before a server function runs (a missing or malformed argument) come back from the

@@ -80,6 +80,20 @@ struct Checked {
     scopes: Scopes,
 }
 
+impl KeyRow {
+    /// The stored guardrails, in the shape validation produces.
+    fn guardrails(&self) -> Checked {
+        Checked {
+            description: self.description.clone(),
+            expires_at: self.expires_at,
+            ips: guard::parse_list(&self.allowed_ips).unwrap_or_default(),
+            referers: guard::parse_list(&self.allowed_referers).unwrap_or_default(),
+            rate: self.rate_per_hour,
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
 fn check_input(input: &KeyInput, kind: KeyKind, now: i64, max_age_days: i64) -> Result<Checked, AppError> {
     let description = input.description.trim().to_owned();
     if description.is_empty() || description.chars().count() > MAX_DESCRIPTION {
@@ -384,15 +398,7 @@ pub async fn update_key(
     .bind(ctx.tenant_id.as_str())
     .execute(&mut *tx)
     .await?;
-    let before = Checked {
-        description: row.description.clone(),
-        expires_at: row.expires_at,
-        ips: guard::parse_list(&row.allowed_ips).unwrap_or_default(),
-        referers: guard::parse_list(&row.allowed_referers).unwrap_or_default(),
-        rate: row.rate_per_hour,
-        scopes: row.scopes.clone(),
-    };
-    let detail = format!("{}: {} → {}", row.display_prefix, describe(&before), describe(&checked));
+    let detail = format!("{}: {} → {}", row.display_prefix, describe(&row.guardrails()), describe(&checked));
     audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.update", Outcome::Success, &detail).with_key(id)).await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();

@@ -24,15 +24,7 @@ pub async fn roll_key(
     }
     if ctx.api_key.is_some() {
         // A key may only roll keys it could have created, or it could obtain a looser secret than its own.
-        let checked = Checked {
-            description: row.description.clone(),
-            expires_at: row.expires_at,
-            ips: guard::parse_list(&row.allowed_ips).unwrap_or_default(),
-            referers: guard::parse_list(&row.allowed_referers).unwrap_or_default(),
-            rate: row.rate_per_hour,
-            scopes: row.scopes.clone(),
-        };
-        check_power(&mut tx, ctx, row.kind, &checked, None).await?;
+        check_power(&mut tx, ctx, row.kind, &row.guardrails(), None).await?;
     }
     let secret = new_secret(KeyKind::parse(&row.label).unwrap_or(KeyKind::Master));
     let prefix = format::display_prefix(&secret);
