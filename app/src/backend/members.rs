@@ -17,7 +17,20 @@ use crate::model::{AppError, MemberView, MembersView, Permission, Role};
 use sqlx::{AnyConnection, Row as _};
 
 /// Every member of the caller's tenant with role, grants, two-factor status and last sign-in.
-pub async fn list_members(state: &AppState, ctx: &TenantCtx, _granted: &Granted) -> Result<MembersView, AppError> {
+pub async fn list_members(state: &AppState, ctx: &TenantCtx, granted: &Granted) -> Result<MembersView, AppError> {
+    let members = member_list(state, ctx, granted).await?;
+    let mut conn = state.pool.acquire().await?;
+    let tenant_requires_two_factor = super::two_factor::tenant_requires(&mut conn, ctx).await?;
+    Ok(MembersView {
+        members,
+        can_manage: ctx.is_admin(),
+        viewer_is_owner: ctx.role() == Role::Owner,
+        tenant_requires_two_factor,
+    })
+}
+
+/// The members alone, in one query (what the REST API serves).
+pub async fn member_list(state: &AppState, ctx: &TenantCtx, _granted: &Granted) -> Result<Vec<MemberView>, AppError> {
     let rows = sqlx::query(
         "SELECT m.id, a.email, m.role, m.grants, m.last_sign_in_at, m.deactivated_at, \
            (SELECT COUNT(*) FROM totp_factors f WHERE f.account_id = a.id AND f.enabled_at IS NOT NULL) AS totp_on \
@@ -43,14 +56,7 @@ pub async fn list_members(state: &AppState, ctx: &TenantCtx, _granted: &Granted)
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let mut conn = state.pool.acquire().await?;
-    let tenant_requires_two_factor = super::two_factor::tenant_requires(&mut conn, ctx).await?;
-    Ok(MembersView {
-        members,
-        can_manage: ctx.is_admin(),
-        viewer_is_owner: ctx.role() == Role::Owner,
-        tenant_requires_two_factor,
-    })
+    Ok(members)
 }
 
 /// The account and email behind a membership of the caller's tenant; `NotFound` for any other membership.

@@ -51,9 +51,8 @@ pub async fn list_members(
 ) -> Result<Json<MemberList>, ApiError> {
     require(&p, ApiResource::Members, Access::Read)?;
     let granted = p.ctx.require(app::model::Permission::Team)?;
-    let view = app::backend::members::list_members(&state, &p.ctx, &granted).await?;
-    let members = view
-        .members
+    let members = app::backend::members::member_list(&state, &p.ctx, &granted)
+        .await?
         .into_iter()
         .map(|m| Member {
             id: m.membership_id,

@@ -2,7 +2,6 @@
 //! `/api/v1/openapi.json` and summarised for the console's API page.
 
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -60,9 +59,11 @@ impl Modify for BearerKey {
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json` (no key needed: it describes, it does not disclose).
+/// `GET /api/v1/openapi.json` (no key needed: it describes, it does not disclose). Built once.
 pub async fn document() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOC.get_or_init(|| serde_json::to_string(&ApiDoc::openapi()).unwrap_or_default());
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body.as_str())
 }
 
 /// The console's summary of the document: one entry per operation.
