@@ -144,6 +144,17 @@ async fn every_guardrail_refuses_and_records_why() {
     };
     assert_eq!(with_referer("https://shop.example.com/cart").await.unwrap().status(), StatusCode::OK);
     assert_refused(&app, &idr, with_referer("https://evil.example.net/").await.unwrap(), "referer_not_allowed").await;
+    // Referers are a browser guardrail for read keys only: a key that can write must use IP lists.
+    for kind in ["write", "master"] {
+        let res = app
+            .call(
+                &owner,
+                "create_key",
+                &[("kind", kind), ("description", "x"), ("allowed_referers", "shop.example.com")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{kind}");
+    }
 
     // Scope: a restricted key with members:read only.
     let (ids, keys) = create_key(&app, &owner, "restricted", &[("scope_members", "read")]).await;

@@ -189,8 +189,9 @@ fn keys_view(v: KeysView, create: ServerAction<CreateKey>, policy: ServerAction<
                     <label for="key-referers">"Allowed HTTP referers (optional)"</label>
                     <textarea id="key-referers" name="allowed_referers" rows="2"
                         placeholder="https://shop.example.com/*, *.example.com"></textarea>
-                    <small>"Only for read keys embedded in web pages. The Referer header is sent by the caller and can "
-                        "be forged: it keeps honest browsers from using the key elsewhere, it stops no script."</small>
+                    <small>"Only for read-only keys embedded in web pages (refused on keys that can write). The Referer "
+                        "header is sent by the caller and can be forged: it keeps honest browsers from using the key "
+                        "elsewhere, it stops no script."</small>
                 </div>
                 <div class="field">
                     <label for="key-rate">"Requests per hour per client IP (optional)"</label>

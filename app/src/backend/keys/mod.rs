@@ -124,6 +124,14 @@ fn check_input(input: &KeyInput, kind: KeyKind, now: i64, max_age_days: i64) -> 
         }
     }
     let scopes = Scopes::of_kind(kind, &input.scopes);
+    // A Referer header is whatever the caller sends: the pattern only keeps honest browsers from embedding a
+    // key elsewhere. That is a guardrail for read keys in web pages, never for keys that can change data.
+    if !referers.is_empty() && ApiResource::ALL.into_iter().any(|r| scopes.access(r) == Access::Write) {
+        return Err(AppError::validation(
+            "allowed_referers",
+            "Referer restrictions are for read-only keys embedded in web pages; use an IP allow list instead.",
+        ));
+    }
     if kind == KeyKind::Restricted && scopes.to_text().is_empty() {
         return Err(AppError::validation("scopes", "A restricted key needs read or write access to something."));
     }
