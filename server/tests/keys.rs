@@ -1,61 +1,17 @@
-//! API keys and the REST API they unlock: every guardrail refuses and is recorded with its reason, rolls keep
-//! the old secret for the grace only, keys never mint more than they hold, revokes bite at once, canaries
-//! alert — on SQLite or PostgreSQL, as the run was given.
+//! API keys from the console: secrets shown once, every guardrail refusing with its recorded reason, rolls that
+//! keep the old secret for the grace only, revokes that bite at once, canaries that alert, rotation and
+//! unused-key policy — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use app::backend::clock::{DAY_MS, HOUR_MS};
 use app::model::{FreshKeyView, KeyDetailView, KeysView};
+use common::keys::{api_client, api_get, assert_refused, create_key, key_events};
 use common::{add_member, TestApp, PASSWORD};
-use reqwest::{Client, Response, StatusCode};
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde_json::Value;
 use sqlx::Row as _;
-
-/// Creates a key from the console (after a step-up) and returns (id, secret).
-async fn create_key(app: &TestApp, client: &Client, kind: &str, extra: &[(&str, &str)]) -> (String, String) {
-    app.call(client, "step_up", &[("password", PASSWORD)]).await;
-    let mut form = vec![("kind", kind), ("description", "test key")];
-    form.extend_from_slice(extra);
-    let res = app.call(client, "create_key", &form).await;
-    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
-    let fresh: Option<FreshKeyView> = app.call(client, "take_fresh_key", &[]).await.json().await.unwrap();
-    let fresh = fresh.expect("the secret is shown after creation");
-    (fresh.key_id, fresh.secret)
-}
-
-/// A client of the REST API: no cookies, no redirects.
-fn api_client(app: &TestApp) -> Client {
-    let _ = app;
-    app.client()
-}
-
-async fn api_get(app: &TestApp, key: &str, path: &str) -> Response {
-    api_client(app).get(app.url(path)).bearer_auth(key).send().await.unwrap()
-}
-
-/// The newest event of a key, after the batched writer caught up.
-async fn key_events(app: &TestApp, key_id: &str) -> Vec<(String, String, String)> {
-    app.state.api_log.flush().await;
-    sqlx::query("SELECT action, outcome, detail FROM audit_events WHERE key_id = $1 ORDER BY created_at DESC, id DESC")
-        .bind(key_id)
-        .fetch_all(&app.state.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect()
-}
-
-async fn assert_refused(app: &TestApp, key_id: &str, res: Response, reason: &str) {
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{reason}");
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "unauthenticated");
-    let events = key_events(app, key_id).await;
-    let (action, outcome, detail) = &events[0];
-    assert_eq!((action.as_str(), outcome.as_str()), ("api.request", "failure"));
-    assert!(detail.contains(&format!("401 ({reason}")), "{detail}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_is_shown_once_works_and_is_never_stored() {
@@ -263,76 +219,6 @@ async fn revoked_keys_are_refused_on_the_next_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_never_mint_more_than_they_hold() {
-    let app = TestApp::spawn().await;
-    let (owner, _) = app.signed_in("Minting").await;
-    // A read key cannot manage keys at all.
-    let (_, read) = create_key(&app, &owner, "read", &[]).await;
-    assert_eq!(api_get(&app, &read, "/api/v1/keys").await.status(), StatusCode::FORBIDDEN);
-
-    // A master key restricted to localhost, 100 requests an hour.
-    let (_, master) =
-        create_key(&app, &owner, "master", &[("allowed_ips", "127.0.0.1"), ("rate_per_hour", "100")]).await;
-    let (canary_id, _) = create_key(&app, &owner, "canary", &[]).await;
-    let post =
-        |body: Value| api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(master.clone()).json(&body).send();
-    let ok = json!({"kind": "read", "description": "ci", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 50});
-    for (body, status) in [
-        (json!({"kind": "master", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5}), 422),
-        (json!({"kind": "canary", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5}), 422),
-        (json!({"kind": "read", "description": "no ip list", "rate_per_hour": 5}), 422),
-        (json!({"kind": "read", "description": "wider", "allowed_ips": ["127.0.0.0/8"], "rate_per_hour": 5}), 422),
-        (json!({"kind": "read", "description": "no limit", "allowed_ips": ["127.0.0.1"]}), 422),
-        (json!({"kind": "read", "description": "faster", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 101}), 422),
-        (
-            json!({"kind": "read", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5, "admin": true}),
-            422,
-        ),
-    ] {
-        let res = post(body.clone()).await.unwrap();
-        assert_eq!(res.status().as_u16(), status, "{body}");
-        let err: Value = res.json().await.unwrap();
-        assert!(err["error"]["message"].is_string(), "{err}");
-    }
-    let res = post(ok).await.unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let created: Value = res.json().await.unwrap();
-    let child = created["secret"].as_str().unwrap().to_owned();
-    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::OK);
-    // The child cannot outlive its maker either.
-    let res = post(json!({"kind": "read", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5,
-                          "expires_in_days": 366}))
-    .await
-    .unwrap();
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-    // The list never shows canaries to a key; a key cannot touch one.
-    let list: Value = api_get(&app, &master, "/api/v1/keys").await.json().await.unwrap();
-    let ids: Vec<&str> = list["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
-    assert!(!ids.contains(&canary_id.as_str()) && ids.len() == 3, "{ids:?}");
-    let res = api_client(&app).delete(app.url(&format!("/api/v1/keys/{canary_id}"))).bearer_auth(&master).send().await;
-    assert_eq!(res.unwrap().status(), StatusCode::NOT_FOUND);
-
-    // Roll and revoke over the API.
-    let child_id = created["key"]["id"].as_str().unwrap();
-    let res = api_client(&app)
-        .post(app.url(&format!("/api/v1/keys/{child_id}/roll")))
-        .bearer_auth(&master)
-        .json(&json!({"grace_seconds": 0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let rolled: Value = res.json().await.unwrap();
-    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
-    let new_child = rolled["secret"].as_str().unwrap();
-    assert_eq!(api_get(&app, new_child, "/api/v1/members").await.status(), StatusCode::OK);
-    let res = api_client(&app).delete(app.url(&format!("/api/v1/keys/{child_id}"))).bearer_auth(&master).send().await;
-    assert_eq!(res.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(api_get(&app, new_child, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_keys_need_a_step_up_and_members_hand_out_only_what_they_have() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Powers").await;
@@ -397,130 +283,6 @@ async fn a_canary_refuses_records_and_alerts() {
         let mail = app.wait_for_mail(to, "canary API key").await;
         assert!(mail.contains("curl/8.0 (attacker)") && mail.contains("127.0.0.1"), "{mail}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_open_no_page_and_cookies_open_no_api() {
-    let app = TestApp::spawn().await;
-    let (owner, _) = app.signed_in("Apart").await;
-    let (_, key) = create_key(&app, &owner, "master", &[]).await;
-    let res = app.client().get(app.url("/overview")).bearer_auth(&key).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a key opens no console page");
-    let res = app.call(&app.client(), "get_keys", &[]).await;
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = owner.get(app.url("/api/v1/members")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a session cookie opens no API");
-    for bad in
-        ["", "Basic abc", "Bearer rmp_read_short", "Bearer rmp_read_0000000000000000000000000000000000000000000000"]
-    {
-        let res = app.client().get(app.url("/api/v1/members")).header("authorization", bad).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{bad:?}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_errors_are_json_with_limits_and_the_document_describes_it() {
-    let app = TestApp::spawn().await;
-    let (owner, _) = app.signed_in("Shapes").await;
-    let (_, key) = create_key(&app, &owner, "master", &[]).await;
-    let res = api_get(&app, &key, "/api/v1/nothing-here").await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "not_found");
-    let big = "x".repeat(64 * 1024 + 16);
-    let res = api_client(&app)
-        .post(app.url("/api/v1/keys"))
-        .bearer_auth(&key)
-        .header("content-type", "application/json")
-        .body(format!("{{\"description\":\"{big}\"}}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "validation");
-    let res = api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(&key).body("kind=read").send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let res = api_get(&app, &key, "/api/v1/access-history?limit=0").await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = api_get(&app, &key, "/api/v1/access-history?colour=red").await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-    // Cursor pagination walks the whole history without repeats.
-    for _ in 0..5 {
-        api_get(&app, &key, "/api/v1/members").await;
-    }
-    app.state.api_log.flush().await;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id IS NOT NULL")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    let mut seen = std::collections::HashSet::new();
-    let mut cursor = String::new();
-    loop {
-        let page: Value =
-            api_get(&app, &key, &format!("/api/v1/access-history?limit=2{cursor}")).await.json().await.unwrap();
-        for e in page["events"].as_array().unwrap() {
-            assert!(seen.insert(e["id"].as_str().unwrap().to_owned()), "repeated {e}");
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
-    // Events of the paging requests themselves are newer than the first page: the walk sees exactly the rest.
-    assert_eq!(seen.len() as i64, total);
-    assert!(total >= 8, "{total}");
-    let filtered: Value = api_get(&app, &key, "/api/v1/access-history?action=key.create").await.json().await.unwrap();
-    assert!(filtered["events"].as_array().unwrap().iter().all(|e| e["action"] == "key.create"));
-
-    let doc: Value = app.client().get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
-    for path in ["/api/v1/members", "/api/v1/access-history", "/api/v1/keys", "/api/v1/keys/{id}/roll"] {
-        assert!(doc["paths"][path].is_object(), "{path} is documented");
-    }
-    let reference: app::model::ApiReferenceView =
-        app.call(&owner, "get_api_reference", &[]).await.json().await.unwrap();
-    assert!(reference.operations.iter().any(|o| o.method == "POST" && o.path == "/api/v1/keys"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_never_wait_on_the_history_and_a_clean_stop_loses_none() {
-    let mut app = TestApp::spawn().await;
-    let (owner, _) = app.signed_in("Stopping").await;
-    let (id, key) = create_key(&app, &owner, "read", &[]).await;
-    // Block every write to the access history, as a stalled disk would.
-    let mut blocker = app.state.pool.acquire().await.unwrap();
-    if common::backend_name() == "postgres" {
-        sqlx::query("BEGIN").execute(&mut *blocker).await.unwrap();
-        sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
-    } else {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *blocker).await.unwrap();
-    }
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let client = api_client(&app);
-        let url = app.url("/api/v1/members");
-        let key = key.clone();
-        tasks.push(tokio::spawn(async move { client.get(url).bearer_auth(key).send().await.unwrap().status() }));
-    }
-    // Every request is answered while nothing can be written.
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), StatusCode::OK);
-    }
-    // A clean stop begins while the writes are still blocked, and must wait for them.
-    let running = app.running.take().unwrap();
-    let stopping = tokio::spawn(running.stop());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!stopping.is_finished(), "the stop waits for the history");
-    sqlx::query("ROLLBACK").execute(&mut *blocker).await.unwrap();
-    drop(blocker);
-    stopping.await.unwrap();
-    let recorded: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE key_id = $1 AND action = 'api.request'")
-            .bind(&id)
-            .fetch_one(&app.state.pool)
-            .await
-            .unwrap();
-    assert_eq!(recorded, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

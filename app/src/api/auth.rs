@@ -196,19 +196,20 @@ pub async fn complete_setup(token: String, password: String) -> Result<(), AppEr
 #[server(prefix = "/api", endpoint = "list_my_tenants")]
 pub async fn list_my_tenants() -> Result<Vec<crate::model::TenantChoice>, AppError> {
     use super::ssr::{finish, state, tenant_ctx};
-    finish(async { crate::backend::auth::list_tenants_of(&state()?, &tenant_ctx()?).await }.await)
+    finish(async { crate::backend::organisations::list_tenants_of(&state()?, &tenant_ctx()?).await }.await)
 }
 
 /// Switches this session to another organisation of the account (new session id; the page reloads there).
 #[server(prefix = "/api", endpoint = "switch_tenant")]
 pub async fn switch_tenant(membership_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{auth, ids::MembershipId, sessions};
+    use crate::backend::{ids::MembershipId, sessions};
     finish(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let next = auth::switch_tenant(&st, &meta()?, &ctx, &MembershipId(membership_id)).await?;
+            let next =
+                crate::backend::organisations::switch_tenant(&st, &meta()?, &ctx, &MembershipId(membership_id)).await?;
             sessions::switch_tenant(&session()?, next).await?;
             leptos_axum::redirect("/overview");
             Ok(())

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod mail;
 pub mod members;
 pub mod notify;
+pub mod organisations;
 pub mod overview;
 pub mod password;
 pub mod password_reset;

@@ -122,17 +122,6 @@ fn master(p: &ApiPrincipal) -> Result<app::backend::context::Granted, ApiError> 
     Ok(p.ctx.require(Permission::ApiKeys)?)
 }
 
-fn meta(parts: &axum::http::HeaderMap, ip: Option<&app::backend::request::ClientIp>) -> RequestMeta {
-    RequestMeta {
-        ip: ip.map(|c| c.0.to_string()).unwrap_or_default(),
-        user_agent: parts
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect())
-            .unwrap_or_default(),
-    }
-}
-
 /// Lists the tenant's keys (canary keys are never shown to a key).
 #[utoipa::path(
     get, path = "/api/v1/keys", tag = "keys",
@@ -165,8 +154,7 @@ pub async fn list_keys(
 pub async fn create_key(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
-    headers: axum::http::HeaderMap,
-    ip: Option<Extension<app::backend::request::ClientIp>>,
+    Extension(meta): Extension<RequestMeta>,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<impl IntoResponse, ApiError> {
     let granted = master(&p)?;
@@ -190,7 +178,6 @@ pub async fn create_key(
         scopes: Scopes(scopes),
         looks_like: None,
     };
-    let meta = meta(&headers, ip.as_ref().map(|e| &e.0));
     let (view, fresh) = backend::create_key(&state, &meta, &p.ctx, &granted, None, kind, &input).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: view.into(), secret: fresh.secret })))
 }
@@ -211,12 +198,10 @@ pub async fn roll_key(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
     Path(id): Path<String>,
-    headers: axum::http::HeaderMap,
-    ip: Option<Extension<app::backend::request::ClientIp>>,
+    Extension(meta): Extension<RequestMeta>,
     ApiJson(body): ApiJson<Roll>,
 ) -> Result<Json<RolledKey>, ApiError> {
     let granted = master(&p)?;
-    let meta = meta(&headers, ip.as_ref().map(|e| &e.0));
     let grace_ms = body.grace_seconds.checked_mul(1000).unwrap_or(-1);
     let fresh = backend::roll_key(&state, &meta, &p.ctx, &granted, &id, grace_ms).await?;
     Ok(Json(RolledKey { id: fresh.key_id, secret: fresh.secret }))
@@ -236,11 +221,9 @@ pub async fn revoke_key(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
     Path(id): Path<String>,
-    headers: axum::http::HeaderMap,
-    ip: Option<Extension<app::backend::request::ClientIp>>,
+    Extension(meta): Extension<RequestMeta>,
 ) -> Result<StatusCode, ApiError> {
     let granted = master(&p)?;
-    let meta = meta(&headers, ip.as_ref().map(|e| &e.0));
     backend::revoke_key(&state, &meta, &p.ctx, &granted, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

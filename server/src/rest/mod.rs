@@ -142,6 +142,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
         Ok(principal) => {
             req = Request::from_parts(parts, body);
             req.extensions_mut().insert(principal.clone());
+            req.extensions_mut().insert(meta.clone());
             let res = next.run(req).await;
             let status = res.status();
             let reason = res.extensions().get::<DenyReason>().map(|r| format!(", {}", r.0)).unwrap_or_default();

@@ -3,6 +3,8 @@
 //! not follow redirects.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod keys;
+
 use app::backend::clock::ManualClock;
 use app::backend::tenants;
 use app::backend::AppState;

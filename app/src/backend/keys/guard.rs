@@ -267,27 +267,30 @@ pub fn join_list<T: fmt::Display>(items: &[T]) -> String {
 mod tests {
     use super::*;
 
-    fn cidr(s: &str) -> Cidr {
-        s.parse().unwrap()
+    type Outcome = Result<(), String>;
+
+    fn cidr(s: &str) -> Result<Cidr, String> {
+        s.parse()
     }
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+    fn ip(s: &str) -> Result<IpAddr, String> {
+        s.parse().map_err(|e| format!("{s}: {e}"))
     }
 
     #[test]
-    fn cidr_blocks_match_ipv4_and_ipv6() {
-        assert!(cidr("10.1.0.0/16").contains(ip("10.1.200.3")));
-        assert!(!cidr("10.1.0.0/16").contains(ip("10.2.0.1")));
-        assert!(cidr("192.0.2.7").contains(ip("192.0.2.7")));
-        assert!(!cidr("192.0.2.7").contains(ip("192.0.2.8")));
-        assert!(cidr("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
-        assert!(!cidr("2001:db8::/32").contains(ip("2001:db9::1")));
-        assert!(cidr("0.0.0.0/0").contains(ip("203.0.113.9")));
-        assert!(!cidr("0.0.0.0/0").contains(ip("::1")));
+    fn cidr_blocks_match_ipv4_and_ipv6() -> Outcome {
+        assert!(cidr("10.1.0.0/16")?.contains(ip("10.1.200.3")?));
+        assert!(!cidr("10.1.0.0/16")?.contains(ip("10.2.0.1")?));
+        assert!(cidr("192.0.2.7")?.contains(ip("192.0.2.7")?));
+        assert!(!cidr("192.0.2.7")?.contains(ip("192.0.2.8")?));
+        assert!(cidr("2001:db8::/32")?.contains(ip("2001:db8:ffff::1")?));
+        assert!(!cidr("2001:db8::/32")?.contains(ip("2001:db9::1")?));
+        assert!(cidr("0.0.0.0/0")?.contains(ip("203.0.113.9")?));
+        assert!(!cidr("0.0.0.0/0")?.contains(ip("::1")?));
         // An IPv4 client on an IPv6 socket is still that IPv4 client.
-        assert!(cidr("127.0.0.0/8").contains(ip("::ffff:127.0.0.1")));
-        assert_eq!(cidr("10.1.2.3/8").to_string(), "10.0.0.0/8");
+        assert!(cidr("127.0.0.0/8")?.contains(ip("::ffff:127.0.0.1")?));
+        assert_eq!(cidr("10.1.2.3/8")?.to_string(), "10.0.0.0/8");
+        Ok(())
     }
 
     #[test]
@@ -298,29 +301,31 @@ mod tests {
     }
 
     #[test]
-    fn cover_is_containment() {
-        assert!(cidr("10.0.0.0/8").covers(&cidr("10.1.0.0/16")));
-        assert!(!cidr("10.1.0.0/16").covers(&cidr("10.0.0.0/8")));
-        assert!(!cidr("10.0.0.0/8").covers(&cidr("2001:db8::/32")));
+    fn cover_is_containment() -> Outcome {
+        assert!(cidr("10.0.0.0/8")?.covers(&cidr("10.1.0.0/16")?));
+        assert!(!cidr("10.1.0.0/16")?.covers(&cidr("10.0.0.0/8")?));
+        assert!(!cidr("10.0.0.0/8")?.covers(&cidr("2001:db8::/32")?));
+        Ok(())
     }
 
     #[test]
-    fn referer_patterns() {
-        let p: RefererPattern = "https://shop.example.com/app/*".parse().unwrap();
+    fn referer_patterns() -> Outcome {
+        let p: RefererPattern = "https://shop.example.com/app/*".parse()?;
         assert!(p.matches("https://shop.example.com/app/cart?x=1"));
         assert!(!p.matches("http://shop.example.com/app/cart"));
         assert!(!p.matches("https://shop.example.com/admin"));
         assert!(!p.matches("https://shop.example.com.evil.io/app/"));
         assert!(!p.matches("https://shop.example.com@evil.io/app/"));
-        let any: RefererPattern = "*.example.com".parse().unwrap();
+        let any: RefererPattern = "*.example.com".parse()?;
         assert!(any.matches("https://a.b.example.com/"));
         assert!(!any.matches("https://example.com/"));
         assert!(!any.matches("https://badexample.com/"));
-        let port: RefererPattern = "localhost:8080".parse().unwrap();
+        let port: RefererPattern = "localhost:8080".parse()?;
         assert!(port.matches("http://localhost:8080/x"));
         assert!(!port.matches("http://localhost:8081/x"));
         assert!(!port.matches("not a url"));
         assert_eq!(p.to_string(), "https://shop.example.com/app/");
+        Ok(())
     }
 
     #[test]
@@ -333,10 +338,11 @@ mod tests {
     }
 
     #[test]
-    fn lists_parse_with_any_separator() {
-        let l: Vec<Cidr> = parse_list("10.0.0.0/8, 192.0.2.1\n2001:db8::/48").unwrap();
+    fn lists_parse_with_any_separator() -> Outcome {
+        let l: Vec<Cidr> = parse_list("10.0.0.0/8, 192.0.2.1\n2001:db8::/48")?;
         assert_eq!(join_list(&l), "10.0.0.0/8,192.0.2.1/32,2001:db8::/48");
-        assert!(parse_list::<Cidr>("").unwrap().is_empty());
+        assert!(parse_list::<Cidr>("")?.is_empty());
         assert!(parse_list::<Cidr>(&"1.1.1.1 ".repeat(101)).is_err());
+        Ok(())
     }
 }

@@ -1,0 +1,205 @@
+//! The REST API: keys never mint more than they hold, keys and cookies stay apart, errors are JSON with
+//! limits, the OpenAPI document describes it, and no answered request is lost from the access history —
+//! on SQLite or PostgreSQL, as the run was given.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::keys::{api_client, api_get, create_key};
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_never_mint_more_than_they_hold() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Minting").await;
+    // A read key cannot manage keys at all.
+    let (_, read) = create_key(&app, &owner, "read", &[]).await;
+    assert_eq!(api_get(&app, &read, "/api/v1/keys").await.status(), StatusCode::FORBIDDEN);
+
+    // A master key restricted to localhost, 100 requests an hour.
+    let (_, master) =
+        create_key(&app, &owner, "master", &[("allowed_ips", "127.0.0.1"), ("rate_per_hour", "100")]).await;
+    let (canary_id, _) = create_key(&app, &owner, "canary", &[]).await;
+    let post =
+        |body: Value| api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(master.clone()).json(&body).send();
+    let ok = json!({"kind": "read", "description": "ci", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 50});
+    for (body, status) in [
+        (json!({"kind": "master", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5}), 422),
+        (json!({"kind": "canary", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5}), 422),
+        (json!({"kind": "read", "description": "no ip list", "rate_per_hour": 5}), 422),
+        (json!({"kind": "read", "description": "wider", "allowed_ips": ["127.0.0.0/8"], "rate_per_hour": 5}), 422),
+        (json!({"kind": "read", "description": "no limit", "allowed_ips": ["127.0.0.1"]}), 422),
+        (json!({"kind": "read", "description": "faster", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 101}), 422),
+        (
+            json!({"kind": "read", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5, "admin": true}),
+            422,
+        ),
+    ] {
+        let res = post(body.clone()).await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{body}");
+        let err: Value = res.json().await.unwrap();
+        assert!(err["error"]["message"].is_string(), "{err}");
+    }
+    let res = post(ok).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let child = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::OK);
+    // The child cannot outlive its maker either.
+    let res = post(json!({"kind": "read", "description": "x", "allowed_ips": ["127.0.0.1"], "rate_per_hour": 5,
+                          "expires_in_days": 366}))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The list never shows canaries to a key; a key cannot touch one.
+    let list: Value = api_get(&app, &master, "/api/v1/keys").await.json().await.unwrap();
+    let ids: Vec<&str> = list["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&canary_id.as_str()) && ids.len() == 3, "{ids:?}");
+    let res = api_client(&app).delete(app.url(&format!("/api/v1/keys/{canary_id}"))).bearer_auth(&master).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // Roll and revoke over the API.
+    let child_id = created["key"]["id"].as_str().unwrap();
+    let res = api_client(&app)
+        .post(app.url(&format!("/api/v1/keys/{child_id}/roll")))
+        .bearer_auth(&master)
+        .json(&json!({"grace_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rolled: Value = res.json().await.unwrap();
+    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+    let new_child = rolled["secret"].as_str().unwrap();
+    assert_eq!(api_get(&app, new_child, "/api/v1/members").await.status(), StatusCode::OK);
+    let res = api_client(&app).delete(app.url(&format!("/api/v1/keys/{child_id}"))).bearer_auth(&master).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(api_get(&app, new_child, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_open_no_page_and_cookies_open_no_api() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Apart").await;
+    let (_, key) = create_key(&app, &owner, "master", &[]).await;
+    let res = app.client().get(app.url("/overview")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a key opens no console page");
+    let res = app.call(&app.client(), "get_keys", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = owner.get(app.url("/api/v1/members")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a session cookie opens no API");
+    for bad in
+        ["", "Basic abc", "Bearer rmp_read_short", "Bearer rmp_read_0000000000000000000000000000000000000000000000"]
+    {
+        let res = app.client().get(app.url("/api/v1/members")).header("authorization", bad).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{bad:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_are_json_with_limits_and_the_document_describes_it() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Shapes").await;
+    let (_, key) = create_key(&app, &owner, "master", &[]).await;
+    let res = api_get(&app, &key, "/api/v1/nothing-here").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    let big = "x".repeat(64 * 1024 + 16);
+    let res = api_client(&app)
+        .post(app.url("/api/v1/keys"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(format!("{{\"description\":\"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "validation");
+    let res = api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(&key).body("kind=read").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let res = api_get(&app, &key, "/api/v1/access-history?limit=0").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = api_get(&app, &key, "/api/v1/access-history?colour=red").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Cursor pagination walks the whole history without repeats.
+    for _ in 0..5 {
+        api_get(&app, &key, "/api/v1/members").await;
+    }
+    app.state.api_log.flush().await;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id IS NOT NULL")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value =
+            api_get(&app, &key, &format!("/api/v1/access-history?limit=2{cursor}")).await.json().await.unwrap();
+        for e in page["events"].as_array().unwrap() {
+            assert!(seen.insert(e["id"].as_str().unwrap().to_owned()), "repeated {e}");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    // Events of the paging requests themselves are newer than the first page: the walk sees exactly the rest.
+    assert_eq!(seen.len() as i64, total);
+    assert!(total >= 8, "{total}");
+    let filtered: Value = api_get(&app, &key, "/api/v1/access-history?action=key.create").await.json().await.unwrap();
+    assert!(filtered["events"].as_array().unwrap().iter().all(|e| e["action"] == "key.create"));
+
+    let doc: Value = app.client().get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    for path in ["/api/v1/members", "/api/v1/access-history", "/api/v1/keys", "/api/v1/keys/{id}/roll"] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    let reference: app::model::ApiReferenceView =
+        app.call(&owner, "get_api_reference", &[]).await.json().await.unwrap();
+    assert!(reference.operations.iter().any(|o| o.method == "POST" && o.path == "/api/v1/keys"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_never_wait_on_the_history_and_a_clean_stop_loses_none() {
+    let mut app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Stopping").await;
+    let (id, key) = create_key(&app, &owner, "read", &[]).await;
+    // Block every write to the access history, as a stalled disk would.
+    let mut blocker = app.state.pool.acquire().await.unwrap();
+    if common::backend_name() == "postgres" {
+        sqlx::query("BEGIN").execute(&mut *blocker).await.unwrap();
+        sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+    } else {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *blocker).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let client = api_client(&app);
+        let url = app.url("/api/v1/members");
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move { client.get(url).bearer_auth(key).send().await.unwrap().status() }));
+    }
+    // Every request is answered while nothing can be written.
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    // A clean stop begins while the writes are still blocked, and must wait for them.
+    let running = app.running.take().unwrap();
+    let stopping = tokio::spawn(running.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "the stop waits for the history");
+    sqlx::query("ROLLBACK").execute(&mut *blocker).await.unwrap();
+    drop(blocker);
+    stopping.await.unwrap();
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE key_id = $1 AND action = 'api.request'")
+            .bind(&id)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 100);
+}
