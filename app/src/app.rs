@@ -2,9 +2,10 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessHistoryPage, ApiReferencePage, ConfirmAccessPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage,
-    KeysPage, MemberSessionsPage, MembersPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage,
-    ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ConfirmAccessPage, ForgotPasswordPage,
+    HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage, NotFoundPage, OrganisationsPage,
+    OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage,
+    SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -53,6 +54,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup/:token") view=SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/access-history") view=AccessHistoryPage ssr=SsrMode::Async/>
+                <Route path=path!("/access-history/chain-key") view=ChainKeyPage ssr=SsrMode::Async/>
+                <Route path=path!("/access-history/:id") view=AccessEventPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in/two-factor") view=SignInTwoFactorPage ssr=SsrMode::Async/>
                 <Route path=path!("/two-factor/setup") view=TwoFactorSetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/two-factor/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>

@@ -1,10 +1,11 @@
-//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`. It prints names, ids and setup links,
+//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`, `audit verify`,
+//! `audit purge`. It prints names, ids and setup links,
 //! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 
 use crate::config::Settings;
 use crate::{build_state, ensure_demo_tenant, open_database, setup_link, start, StartError};
 use app::backend::clock::SystemClock;
-use app::backend::tenants;
+use app::backend::{audit, tenants};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,23 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Check or purge the access history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the tamper-evident chains (every tenant's, and the tenant-less one); exit 1 at a broken link.
+    Verify {
+        /// Only this tenant (id or name).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Delete events past each tenant's retention now (the server also does this every hour).
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +199,44 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
                 }
                 None => println!("The account exists and signs in with its password."),
             }
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify { tenant } } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let runtime = |e: app::model::AppError| StartError::Runtime(e.to_string());
+            let chains = match tenant {
+                Some(t) => {
+                    let list = tenants::list_tenants(&state).await.map_err(runtime)?;
+                    let found = list.into_iter().find(|x| x.id.as_str() == t || x.name == t);
+                    let found = found.ok_or_else(|| StartError::Config(format!("no tenant named or numbered {t}")))?;
+                    vec![found.id.as_str().to_owned()]
+                }
+                None => audit::verify::list_chains(&state.pool).await.map_err(runtime)?,
+            };
+            let mut broken = 0;
+            for chain in chains {
+                let r = audit::verify::verify_chain(&state.pool, &state.keys, &chain).await.map_err(runtime)?;
+                match &r.problem {
+                    None => println!("{chain}\tintact\t{} events (#{} to #{})", r.checked, r.first_seq, r.head_seq),
+                    Some(p) => {
+                        broken += 1;
+                        let event = r.broken_event.as_deref().unwrap_or("-");
+                        println!("{chain}\tBROKEN\tat #{} (event {event}): {p}", r.broken_seq.unwrap_or(0));
+                    }
+                }
+            }
+            if broken > 0 {
+                return Err(StartError::Runtime(format!("{broken} chain(s) broken")));
+            }
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Purge } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let now = state.clock.now_ms();
+            let s = audit::retention::purge_all(&state.pool, &state.keys, now)
+                .await
+                .map_err(|e| StartError::Runtime(e.to_string()))?;
+            println!("Purged {} events past retention ({} chains checked)", s.deleted, s.chains);
             Ok(())
         }
         Command::Tenant { command: TenantCommand::List } => {

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod errors;
+pub mod history_export;
 pub mod jobs;
 pub mod middleware;
 pub mod rest;
@@ -57,6 +58,12 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
     let mailer = app::backend::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
     let pool = open_database(settings).await?;
+    let sealed = app::backend::audit::chain::seal_unchained(&pool, &keys, clock.now_ms())
+        .await
+        .map_err(|e| StartError::Runtime(format!("chaining older access-history events: {e}")))?;
+    if sealed > 0 {
+        tracing::info!(events = sealed, "older access-history events chained");
+    }
     let permits = match settings.password_hash_concurrency {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
@@ -64,7 +71,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
-        api_log: app::backend::api_log::ApiLog::start(pool.clone()),
+        api_log: app::backend::api_log::ApiLog::start(pool.clone(), keys.clone()),
         key_guard: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         pool,
@@ -141,7 +148,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         redirect_addr = listener.local_addr().ok();
         listeners.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
     }
-    let jobs = vec![jobs::session_cleanup::spawn(state.pool.clone())];
+    let jobs = vec![jobs::session_cleanup::spawn(state.pool.clone()), jobs::audit_retention::spawn(state.clone())];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }
 

@@ -58,6 +58,7 @@ pub fn build(state: WebState) -> Router {
     let api = crate::rest::router(state.app.clone());
     let console = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/access-history/export", get(crate::history_export::export_history))
         .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
         .fallback(static_or_not_found)

@@ -28,6 +28,8 @@ enum Access {
     AdminTarget,
     /// Owners and admins, about the tenant itself.
     Admin,
+    /// Like `Feature`, for an act whose answer carries no tenant data (no canary to look for).
+    FeatureAct,
 }
 
 fn server_functions() -> Vec<(&'static str, Access)> {
@@ -83,6 +85,11 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("revoke_key", AdminTarget),
         ("set_key_policy", Admin),
         ("get_api_reference", Own),
+        ("get_history", Feature),
+        ("get_event", AdminTarget),
+        ("verify_history", FeatureAct),
+        ("set_history_retention", Admin),
+        ("reveal_chain_key", Admin),
     ]
 }
 
@@ -99,8 +106,10 @@ const PUBLIC_PAGES: &[&str] = &[
 
 /// One form that carries every argument any server function takes (extra fields are ignored), so each call
 /// reaches the function's own checks rather than failing to decode.
-fn form_for<'a>(target: &'a str, invitation: &'a str, key: &'a str) -> Vec<(&'static str, &'a str)> {
+fn form_for<'a>(target: &'a str, invitation: &'a str, key: &'a str, event: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
+        ("event_id", event),
+        ("days", "120"),
         ("key_id", key),
         ("kind", "read"),
         ("description", "matrix"),
@@ -146,9 +155,12 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let keys: app::model::KeysView = app.call(&a_owner, "get_keys", &[]).await.json().await.unwrap();
     let key = keys.keys[0].id.clone();
     app.call(&b_owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let events: Vec<app::model::AuditEventView> =
+        app.call(&a_owner, "list_recent_events", &[]).await.json().await.unwrap();
+    let event = events.iter().find(|e| e.detail.contains(CANARY)).expect("an event naming the canary").id.clone();
 
     for (name, access) in server_functions() {
-        let form = form_for(&target, &invitation, &key);
+        let form = form_for(&target, &invitation, &key, &event);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();
@@ -162,7 +174,7 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
             _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: anonymous"),
         }
         // A member of A without grants: 403 for features and admin acts.
-        if matches!(access, Access::Feature | Access::AdminTarget | Access::Admin) {
+        if matches!(access, Access::Feature | Access::FeatureAct | Access::AdminTarget | Access::Admin) {
             let res = app.call(&a_member, name, &form).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}: member without the grant");
         }
@@ -171,6 +183,9 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
             let res = app.call(&b_owner, name, &form).await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "{name}: other tenant's admin");
             assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
+        }
+        if access == Access::FeatureAct {
+            assert_eq!(app.call(&b_owner, name, &[]).await.status(), StatusCode::OK, "{name}: B acts on its own");
         }
         if access == Access::Feature {
             let res = app.call(&b_owner, name, &[]).await;

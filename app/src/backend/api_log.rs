@@ -8,10 +8,13 @@
 //! - Each batch also records where each key secret was used from (`api_key_usage`) and the key's last
 //!   accepted use.
 
+use super::audit::chain::{append, EventRow};
 use super::audit::Outcome;
+use super::crypto::ServerKeys;
 use super::ids::{new_event_id, TenantId};
 use sqlx::AnyPool;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,8 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 const BATCH: usize = 512;
 /// Events waiting at most before requests wait for the writer.
 const QUEUE: usize = 65_536;
-/// Rows per INSERT statement (11 parameters each, under every engine's limit).
-const ROWS_PER_INSERT: usize = 64;
 
 /// One REST request (or refused key presentation), as the access history records it.
 #[derive(Debug, Clone)]
@@ -59,9 +60,9 @@ impl std::fmt::Debug for ApiLog {
 
 impl ApiLog {
     /// Starts the writer on the current runtime.
-    pub fn start(pool: AnyPool) -> Self {
+    pub fn start(pool: AnyPool, keys: Arc<ServerKeys>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(pool, rx));
+        tokio::spawn(writer(pool, keys, rx));
         Self { tx }
     }
 
@@ -81,7 +82,7 @@ impl ApiLog {
     }
 }
 
-async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Msg>) {
+async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg>) {
     let mut buf = Vec::with_capacity(BATCH);
     loop {
         if rx.recv_many(&mut buf, BATCH).await == 0 {
@@ -96,7 +97,7 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Msg>) {
             }
         }
         let mut delay = Duration::from_millis(100);
-        while let Err(err) = write_batch(&pool, &events).await {
+        while let Err(err) = write_batch(&pool, &keys, &events).await {
             tracing::error!(error = %err, events = events.len(), "writing API request events failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
@@ -107,51 +108,12 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
-async fn write_batch(pool: &AnyPool, events: &[ApiEvent]) -> Result<(), sqlx::Error> {
+async fn write_batch(pool: &AnyPool, keys: &ServerKeys, events: &[ApiEvent]) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
     let mut tx = super::db::begin_write(pool).await?;
-    for chunk in events.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::from(
-            "INSERT INTO audit_events \
-             (id, tenant_id, account_id, actor, action, outcome, ip, user_agent, detail, created_at, key_id) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            let b = i * 10;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, NULL, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10
-            ));
-        }
-        let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q
-                .bind(new_event_id())
-                .bind(e.tenant_id.as_ref().map(|t| t.0.clone()))
-                .bind(e.actor.clone())
-                .bind(e.action)
-                .bind(e.outcome.as_str())
-                .bind(e.ip.clone())
-                .bind(e.user_agent.clone())
-                .bind(e.detail.clone())
-                .bind(e.at_ms)
-                .bind(e.key_id.clone());
-        }
-        q.execute(&mut *tx).await?;
-    }
+    // Usage and last use first: every transaction takes the chain heads' locks last, so none waits crosswise.
     // Where each secret was used from, refused uses included (a client still on an old secret shows up).
     // (key, generation, ip, user agent) → (first use, last use, uses)
     type Origin<'a> = (&'a str, i64, &'a str, &'a str);
@@ -200,5 +162,23 @@ async fn write_batch(pool: &AnyPool, events: &[ApiEvent]) -> Result<(), sqlx::Er
         .execute(&mut *tx)
         .await?;
     }
+    let rows: Vec<EventRow> = events
+        .iter()
+        .map(|e| EventRow {
+            id: new_event_id(),
+            tenant_id: e.tenant_id.as_ref().map(|t| t.0.clone()),
+            account_id: None,
+            actor: e.actor.clone(),
+            action: e.action.to_owned(),
+            outcome: e.outcome.as_str().to_owned(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            detail: e.detail.clone(),
+            created_at: e.at_ms,
+            key_id: e.key_id.clone(),
+        })
+        .collect();
+    let now = events.iter().map(|e| e.at_ms).max().unwrap_or(0);
+    append(&mut tx, keys, now, &rows).await?;
     tx.commit().await
 }

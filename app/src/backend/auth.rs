@@ -82,6 +82,7 @@ pub async fn complete_setup(
     for action in ["setup_link.use", "password.set"] {
         audit::record(
             &mut tx,
+            &state.keys,
             now,
             &NewEvent {
                 tenant_id: Some(&subject.tenant_id),
@@ -228,11 +229,12 @@ pub async fn sign_in(
                 SignInNext::Done
             };
             match next {
-                SignInNext::Done => record_sign_in(&mut tx, now, meta, &ctx, "password").await?,
+                SignInNext::Done => record_sign_in(&mut tx, &state.keys, now, meta, &ctx, "password").await?,
                 SignInNext::SecondFactor | SignInNext::Enroll => {
                     let detail = if next == SignInNext::Enroll { "enrollment required" } else { "second factor next" };
                     audit::record(
                         &mut tx,
+                        &state.keys,
                         now,
                         &NewEvent {
                             tenant_id: Some(&ctx.tenant_id),
@@ -255,6 +257,7 @@ pub async fn sign_in(
             for m in &c.memberships {
                 audit::record(
                     &mut tx,
+                    &state.keys,
                     now,
                     &NewEvent {
                         tenant_id: Some(&m.tenant_id),
@@ -275,6 +278,7 @@ pub async fn sign_in(
             let masked = mask_email(&email.chars().take(254).collect::<String>());
             audit::record(
                 &mut tx,
+                &state.keys,
                 now,
                 &NewEvent {
                     tenant_id: None,
@@ -298,6 +302,7 @@ pub async fn sign_in(
 /// Records a completed sign-in (`method`: "password", "password+totp", …) and the membership's last sign-in.
 async fn record_sign_in(
     conn: &mut sqlx::AnyConnection,
+    keys: &super::crypto::ServerKeys,
     now: i64,
     meta: &RequestMeta,
     ctx: &TenantCtx,
@@ -310,6 +315,7 @@ async fn record_sign_in(
         .await?;
     audit::record(
         conn,
+        keys,
         now,
         &NewEvent {
             tenant_id: Some(&ctx.tenant_id),
@@ -334,7 +340,7 @@ pub async fn complete_sign_in(
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    record_sign_in(&mut tx, now, meta, ctx, method).await?;
+    record_sign_in(&mut tx, &state.keys, now, meta, ctx, method).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -364,7 +370,13 @@ pub async fn step_up(
     let now = state.clock.now_ms();
     if !verified.ok {
         let mut conn = state.pool.acquire().await?;
-        audit::record(&mut conn, now, &NewEvent::by(ctx, meta, "step_up", Outcome::Failure, "wrong password")).await?;
+        audit::record(
+            &mut conn,
+            &state.keys,
+            now,
+            &NewEvent::by(ctx, meta, "step_up", Outcome::Failure, "wrong password"),
+        )
+        .await?;
         return Err(AppError::validation("password", "The password is incorrect."));
     }
     let totp_on = {
@@ -374,7 +386,7 @@ pub async fn step_up(
     let method =
         if totp_on { super::two_factor::verify(state, meta, ctx, code, "step_up").await?.as_str() } else { "password" };
     let mut conn = state.pool.acquire().await?;
-    audit::record(&mut conn, now, &NewEvent::by(ctx, meta, "step_up", Outcome::Success, method)).await
+    audit::record(&mut conn, &state.keys, now, &NewEvent::by(ctx, meta, "step_up", Outcome::Success, method)).await
 }
 
 /// Changes the member's password (step-up and the current password required). With `sign_out_others`, every
@@ -397,7 +409,7 @@ pub async fn change_password(
         let mut conn = state.pool.acquire().await?;
         let now = state.clock.now_ms();
         let ev = NewEvent::by(ctx, meta, "password.change", Outcome::Failure, "wrong current password");
-        audit::record(&mut conn, now, &ev).await?;
+        audit::record(&mut conn, &state.keys, now, &ev).await?;
         return Err(AppError::validation("current_password", "The current password is incorrect."));
     }
     let min = {
@@ -420,7 +432,8 @@ pub async fn change_password(
         0
     };
     let detail = format!("{ended} other session(s) signed out");
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "password.change", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "password.change", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     super::notify::send(state, &super::notify::Notice::PasswordChanged, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(ended)
@@ -432,6 +445,7 @@ pub async fn record_sign_out(state: &AppState, ctx: &TenantCtx, meta: &RequestMe
     let mut conn = state.pool.acquire().await?;
     audit::record(
         &mut conn,
+        &state.keys,
         now,
         &NewEvent {
             tenant_id: Some(&ctx.tenant_id),

@@ -45,6 +45,8 @@ pub struct ServerKeys {
     previous: Vec<(String, [u8; 32])>,
     recovery_pepper: [u8; 32],
     api_key_pepper: [u8; 32],
+    /// Root of the access-history chain keys, current first, then those of previous masters (by id).
+    audit_roots: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -80,6 +82,13 @@ impl ServerKeys {
                 .collect(),
             recovery_pepper: derive(master, "rampart/recovery-codes/v1"),
             api_key_pepper: derive(master, "rampart/api-keys/v1"),
+            audit_roots: std::iter::once(master)
+                .chain(previous)
+                .map(|m| {
+                    let k = derive(m, "rampart/audit-chain/v1");
+                    (key_id(&k), k)
+                })
+                .collect(),
         }
     }
 
@@ -141,6 +150,26 @@ impl ServerKeys {
             <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.api_key_pepper).unwrap_or_else(|_| unreachable!());
         mac.update(key.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+impl ServerKeys {
+    /// The key that chains `chain`'s events now (`chain` is a tenant id, or `-` for events without a tenant),
+    /// with its id: derived from the current master, one key per chain, so a tenant's key (handed to its owner
+    /// for offline verification) opens no other tenant's chain.
+    pub fn audit_chain_key(&self, chain: &str) -> (&str, [u8; 32]) {
+        let (id, root) = self.audit_roots.first().map(|(i, k)| (i.as_str(), k)).unwrap_or(("", &[0; 32]));
+        (id, derive(root, &format!("chain:{chain}")))
+    }
+
+    /// The chain key of an older event, by the id stored beside it (`None`: a master this server no longer has).
+    pub fn audit_chain_key_by_id(&self, key_id: &str, chain: &str) -> Option<[u8; 32]> {
+        self.audit_roots.iter().find(|(i, _)| i == key_id).map(|(_, root)| derive(root, &format!("chain:{chain}")))
+    }
+
+    /// Every chain key of `chain` this server holds, current first, with their ids.
+    pub fn audit_chain_keys(&self, chain: &str) -> Vec<(String, [u8; 32])> {
+        self.audit_roots.iter().map(|(i, root)| (i.clone(), derive(root, &format!("chain:{chain}")))).collect()
     }
 }
 

@@ -90,7 +90,8 @@ pub async fn invite(
     .execute(&mut *tx)
     .await?;
     let detail = format!("{email} as {} [{grants}]", role.as_str());
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "invitation.create", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.create", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     send_link(state, meta, ctx, &email, role.as_str(), &token).await;
     Ok(())
@@ -158,7 +159,8 @@ pub async fn resend(
         .bind(ctx.tenant_id.as_str())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "invitation.resend", Outcome::Success, &email)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.resend", Outcome::Success, &email))
+        .await?;
     tx.commit().await?;
     send_link(state, meta, ctx, &email, &role, &token).await;
     Ok(())
@@ -189,7 +191,8 @@ pub async fn revoke(
         .bind(ctx.tenant_id.as_str())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "invitation.revoke", Outcome::Success, &email)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.revoke", Outcome::Success, &email))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -365,7 +368,7 @@ pub async fn accept_new(
         }
     };
     join(&mut tx, &inv, &account, now).await?;
-    audit::record(&mut tx, now, &accepted_event(&inv, &account, meta)).await?;
+    audit::record(&mut tx, &state.keys, now, &accepted_event(&inv, &account, meta)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -387,7 +390,7 @@ pub async fn accept_existing(
         });
     }
     join(&mut tx, &inv, &ctx.account_id, now).await?;
-    audit::record(&mut tx, now, &accepted_event(&inv, &ctx.account_id, meta)).await?;
+    audit::record(&mut tx, &state.keys, now, &accepted_event(&inv, &ctx.account_id, meta)).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -181,7 +181,8 @@ pub async fn update_member(
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.update", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.update", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -228,7 +229,8 @@ pub async fn deactivate_member(
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
     let keys = super::keys::revoke_member_keys(&mut tx, &ctx.tenant_id, membership, now).await?;
     let detail = format!("{}: deactivated; {ended} session(s) ended, {keys} API key(s) revoked", t.email);
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(())
@@ -255,7 +257,8 @@ pub async fn reactivate_member(
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: reactivated", t.email);
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.reactivate", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.reactivate", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -281,7 +284,8 @@ pub async fn remove_member(
         .await?;
     // The event names the account by its id only: the member's email leaves the tenant with them.
     let detail = format!("account {}: removed; {ended} session(s) ended, {keys} API key(s) revoked", t.account);
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "member.remove", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.remove", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(())

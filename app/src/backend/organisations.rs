@@ -75,7 +75,8 @@ pub async fn switch_tenant(
         .execute(&mut *tx)
         .await?;
     let detail = format!("from {}", ctx.tenant_name);
-    audit::record(&mut tx, now, &NewEvent::by(&next, meta, "tenant.switch", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(&next, meta, "tenant.switch", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     Ok(next)
 }

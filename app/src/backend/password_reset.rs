@@ -41,6 +41,7 @@ pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) ->
     let token = tokens::issue(&mut tx, now, Purpose::Reset, &account, &tenant).await?;
     audit::record(
         &mut tx,
+        &state.keys,
         now,
         &NewEvent {
             tenant_id: Some(&tenant),
@@ -90,6 +91,7 @@ pub async fn complete_reset(
     let detail = format!("{ended} session(s) ended");
     audit::record(
         &mut tx,
+        &state.keys,
         now,
         &NewEvent {
             tenant_id: Some(&subject.tenant_id),

@@ -60,6 +60,7 @@ pub async fn create_tenant(state: &AppState, name: &str, owner_email: &str) -> R
     let meta = RequestMeta { ip: "operator".to_owned(), user_agent: "rampart cli".to_owned() };
     audit::record(
         &mut tx,
+        &state.keys,
         now,
         &NewEvent {
             tenant_id: Some(&tenant_id),
@@ -148,6 +149,7 @@ pub async fn add_member(state: &AppState, tenant: &str, email: &str, role: &str)
     let meta = RequestMeta { ip: "operator".to_owned(), user_agent: "rampart cli".to_owned() };
     audit::record(
         &mut tx,
+        &state.keys,
         now,
         &NewEvent {
             tenant_id: Some(&tenant_id),

@@ -207,8 +207,13 @@ pub async fn confirm_enrollment(
     };
     let totp = totp_for(factor.secret, &ctx.email)?;
     let Some(step) = matching_step(&totp, code.trim(), now) else {
-        audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Failure, "wrong code"))
-            .await?;
+        audit::record(
+            &mut tx,
+            &state.keys,
+            now,
+            &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Failure, "wrong code"),
+        )
+        .await?;
         tx.commit().await?;
         return Err(AppError::validation(
             "code",
@@ -234,7 +239,8 @@ pub async fn confirm_enrollment(
     .execute(&mut *tx)
     .await?;
     let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Success, "totp")).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Success, "totp"))
+        .await?;
     tx.commit().await?;
     notify::send(state, &Notice::TwoFactorEnabled, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(codes)
@@ -274,6 +280,7 @@ async fn count_failure(conn: &mut AnyConnection, account: &AccountId, step: i64)
 /// Refuses before any check when the account is throttled or suspended.
 async fn check_throttle(
     conn: &mut AnyConnection,
+    keys: &crate::backend::crypto::ServerKeys,
     ctx: &TenantCtx,
     meta: &RequestMeta,
     now: i64,
@@ -290,6 +297,7 @@ async fn check_throttle(
     if consecutive >= MAX_CONSECUTIVE_FAILURES {
         audit::record(
             conn,
+            keys,
             now,
             &NewEvent::by(ctx, meta, "sign_in.second_factor", Outcome::Failure, "factor suspended"),
         )
@@ -303,8 +311,13 @@ async fn check_throttle(
     let step = step_of(now);
     if window_step == step && window_failures >= MAX_FAILURES_PER_STEP {
         let retry_after = u64::try_from((step + 1) * STEP_S * 1000 - now).unwrap_or(0).div_ceil(1000).max(1);
-        audit::record(conn, now, &NewEvent::by(ctx, meta, "sign_in.second_factor", Outcome::Failure, "throttled"))
-            .await?;
+        audit::record(
+            conn,
+            keys,
+            now,
+            &NewEvent::by(ctx, meta, "sign_in.second_factor", Outcome::Failure, "throttled"),
+        )
+        .await?;
         return Err(AppError::RateLimited { retry_after });
     }
     Ok(())
@@ -321,7 +334,7 @@ pub async fn verify(
 ) -> Result<Proof, AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    if let Err(e) = check_throttle(&mut tx, ctx, meta, now).await {
+    if let Err(e) = check_throttle(&mut tx, &state.keys, ctx, meta, now).await {
         tx.commit().await?;
         return Err(e);
     }
@@ -361,8 +374,13 @@ pub async fn verify(
                 .execute(&mut *tx)
                 .await?;
             if proof == Proof::RecoveryCode {
-                audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "recovery_code.use", Outcome::Success, ""))
-                    .await?;
+                audit::record(
+                    &mut tx,
+                    &state.keys,
+                    now,
+                    &NewEvent::by(ctx, meta, "recovery_code.use", Outcome::Success, ""),
+                )
+                .await?;
             }
             tx.commit().await?;
             Ok(proof)
@@ -370,10 +388,16 @@ pub async fn verify(
         None => {
             count_failure(&mut tx, &ctx.account_id, step_of(now)).await?;
             let detail = if replayed { "totp code replayed" } else { "wrong code" };
-            audit::record(&mut tx, now, &NewEvent::by(ctx, meta, action, Outcome::Failure, detail)).await?;
+            audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, action, Outcome::Failure, detail))
+                .await?;
             if replayed {
-                audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.replay", Outcome::Failure, "alert"))
-                    .await?;
+                audit::record(
+                    &mut tx,
+                    &state.keys,
+                    now,
+                    &NewEvent::by(ctx, meta, "two_factor.replay", Outcome::Failure, "alert"),
+                )
+                .await?;
             }
             tx.commit().await?;
             if replayed {

@@ -1,11 +1,13 @@
 //! Shared widgets.
 
+mod export_link;
 mod fresh_secret;
 mod password_field;
 mod sessions_table;
 mod shell;
 mod step_up;
 
+pub use export_link::ExportLinks;
 pub use fresh_secret::{copy_text, FreshSecret};
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;

@@ -1,12 +1,16 @@
 //! Plain serde types shared by the server and the browser: what pages show and what server functions return.
 //! Nothing here touches the database or a secret.
 
+mod audit;
 mod error;
 mod keys;
 mod permission;
 mod time;
 mod views;
 
+pub use audit::{
+    parse_date_utc, AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS,
+};
 pub use error::AppError;
 pub use keys::{
     Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyKind,

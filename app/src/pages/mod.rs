@@ -1,5 +1,6 @@
 //! One page per file.
 
+mod access_event;
 mod access_history;
 mod api_reference;
 mod confirm_access;
@@ -22,6 +23,7 @@ mod sign_in;
 mod sign_in_two_factor;
 mod two_factor_setup;
 
+pub use access_event::{AccessEventPage, ChainKeyPage};
 pub use access_history::AccessHistoryPage;
 pub use api_reference::ApiReferencePage;
 pub use confirm_access::ConfirmAccessPage;

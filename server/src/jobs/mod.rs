@@ -1,3 +1,4 @@
 //! Background jobs, one file each.
 
+pub mod audit_retention;
 pub mod session_cleanup;

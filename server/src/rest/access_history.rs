@@ -16,13 +16,15 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Only events of this member (a member `id` from `GET /api/v1/members`).
+    pub member_id: Option<String>,
     /// Only this action, e.g. `sign_in`, `api.request`, `key.roll`.
     pub action: Option<String>,
     /// `success` or `failure`.
     pub outcome: Option<String>,
     /// Only events of this API key (its id).
     pub key_id: Option<String>,
-    /// Only events from this client IP.
+    /// Only events from this client IP address or CIDR block (e.g. `203.0.113.0/24`, `2001:db8::/32`).
     pub ip: Option<String>,
     /// From this instant (epoch ms, inclusive).
     pub since: Option<i64>,
@@ -87,6 +89,7 @@ pub async fn list_events(
     }
     let granted = p.ctx.require(app::model::Permission::AccessHistory)?;
     let filter = EventFilter {
+        member: q.member_id,
         action: q.action,
         outcome: q.outcome,
         key_id: q.key_id,

@@ -38,6 +38,25 @@ impl Cidr {
     pub fn covers(&self, other: &Cidr) -> bool {
         other.len >= self.len && self.contains(other.addr)
     }
+
+    /// The first and last address of the block in the form of [`ip_key`], so a block is a range of keys.
+    pub fn key_range(&self) -> (String, String) {
+        let (net, len) = match self.addr {
+            IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), self.len.saturating_add(96)),
+            IpAddr::V6(v6) => (u128::from(v6), self.len),
+        };
+        let host = if len >= 128 { 0 } else { u128::MAX >> len };
+        (format!("{:032x}", net & !host), format!("{:032x}", net | host))
+    }
+}
+
+/// An address as 32 hex digits of its IPv6 form (IPv4 as IPv4-mapped), so keys sort like addresses.
+pub fn ip_key(ip: IpAddr) -> String {
+    let v6 = match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    format!("{:032x}", u128::from(v6))
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -268,6 +287,22 @@ mod tests {
     use super::*;
 
     type Outcome = Result<(), String>;
+
+    #[test]
+    fn blocks_are_key_ranges() -> Outcome {
+        let ip = |s: &str| s.parse::<IpAddr>().map_err(|e| e.to_string());
+        let (lo, hi) = cidr("10.1.0.0/16")?.key_range();
+        assert_eq!(lo, ip_key(ip("10.1.0.0")?));
+        assert_eq!(hi, ip_key(ip("10.1.255.255")?));
+        assert!(lo <= ip_key(ip("10.1.7.9")?) && ip_key(ip("10.1.7.9")?) <= hi);
+        assert!(ip_key(ip("10.2.0.0")?) > hi);
+        let (lo, hi) = cidr("2001:db8::/32")?.key_range();
+        assert!(lo <= ip_key(ip("2001:db8::1")?) && ip_key(ip("2001:db8::1")?) <= hi);
+        assert!(ip_key(ip("2001:db9::")?) > hi);
+        let (lo, hi) = cidr("192.0.2.7/32")?.key_range();
+        assert_eq!(lo, hi);
+        Ok(())
+    }
 
     fn cidr(s: &str) -> Result<Cidr, String> {
         s.parse()

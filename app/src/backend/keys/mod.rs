@@ -193,7 +193,8 @@ pub async fn set_policy(
         or_none(&before.security_contact),
         or_none(contact)
     );
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key_policy.update", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "key_policy.update", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(())
@@ -351,8 +352,13 @@ pub async fn create_key(
         checked.description,
         describe(&checked)
     );
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.create", Outcome::Success, &detail).with_key(&id))
-        .await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "key.create", Outcome::Success, &detail).with_key(&id),
+    )
+    .await?;
     let row = load_row(&mut tx, ctx, &id).await?;
     tx.commit().await?;
     let view = row.view(now, &pol, true);
@@ -407,7 +413,13 @@ pub async fn update_key(
     .execute(&mut *tx)
     .await?;
     let detail = format!("{}: {} → {}", row.display_prefix, describe(&row.guardrails()), describe(&checked));
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.update", Outcome::Success, &detail).with_key(id)).await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "key.update", Outcome::Success, &detail).with_key(id),
+    )
+    .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(())

@@ -58,7 +58,13 @@ pub async fn roll_key(
         format!("the old secret {} works until {}", row.display_prefix, crate::model::format_utc(now + grace_ms))
     };
     let detail = format!("{} → {prefix}; {grace}", row.display_prefix);
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.roll", Outcome::Success, &detail).with_key(id)).await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "key.roll", Outcome::Success, &detail).with_key(id),
+    )
+    .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(FreshKeyView { key_id: id.to_owned(), description: row.description, secret })
@@ -86,8 +92,13 @@ pub async fn end_grace(
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: the old secret {prev} stopped working", row.display_prefix);
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.end_grace", Outcome::Success, &detail).with_key(id))
-        .await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "key.end_grace", Outcome::Success, &detail).with_key(id),
+    )
+    .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(())
@@ -115,7 +126,13 @@ pub async fn revoke_key(
         .execute(&mut *tx)
         .await?;
     let detail = format!("{} key {} “{}” revoked", row.kind.as_str(), row.display_prefix, row.description);
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "key.revoke", Outcome::Success, &detail).with_key(id)).await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "key.revoke", Outcome::Success, &detail).with_key(id),
+    )
+    .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
     Ok(())

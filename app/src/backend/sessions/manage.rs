@@ -85,8 +85,13 @@ pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, i
     if done.rows_affected() != 1 {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke", Outcome::Success, "one of own sessions"))
-        .await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "session.revoke", Outcome::Success, "one of own sessions"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -97,7 +102,13 @@ pub async fn revoke_others(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let ended = super::end_account_sessions(&mut tx, &ctx.account_id, Some(keep)).await?;
     let detail = format!("{ended} other session(s) signed out");
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke_others", Outcome::Success, &detail)).await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "session.revoke_others", Outcome::Success, &detail),
+    )
+    .await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -138,7 +149,13 @@ pub async fn revoke_member(
         return Err(AppError::NotFound);
     }
     let detail = format!("member {email}: {ended} session(s) ended");
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "session.revoke_member", Outcome::Success, &detail)).await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "session.revoke_member", Outcome::Success, &detail),
+    )
+    .await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -40,7 +40,8 @@ pub async fn disable(
         });
     }
     remove_factor(&mut tx, &ctx.account_id).await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.disable", Outcome::Success, "")).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "two_factor.disable", Outcome::Success, ""))
+        .await?;
     tx.commit().await?;
     notify::send(state, &Notice::TwoFactorDisabled, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(())
@@ -75,8 +76,13 @@ pub async fn reset_member(
     .await?;
     let ended = super::super::sessions::end_account_sessions(&mut tx, &account, None).await?;
     let detail = format!("member {email}; {ended} session(s) ended");
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "two_factor.reset_by_admin", Outcome::Success, &detail))
-        .await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "two_factor.reset_by_admin", Outcome::Success, &detail),
+    )
+    .await?;
     tx.commit().await?;
     notify::send(state, &Notice::TwoFactorResetByAdmin { admin: &ctx.email }, &email, &ctx.tenant_name, meta).await;
     Ok(())
@@ -122,7 +128,8 @@ pub async fn set_policy(
     } else {
         "required: on → off".to_owned()
     };
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "policy.two_factor", Outcome::Success, &detail)).await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "policy.two_factor", Outcome::Success, &detail))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -105,7 +105,13 @@ pub async fn regenerate_recovery_codes(
         return Err(AppError::Conflict { msg: "Turn on two-factor authentication first.".to_owned() });
     }
     let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
-    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "recovery_codes.regenerate", Outcome::Success, "")).await?;
+    audit::record(
+        &mut tx,
+        &state.keys,
+        now,
+        &NewEvent::by(ctx, meta, "recovery_codes.regenerate", Outcome::Success, ""),
+    )
+    .await?;
     tx.commit().await?;
     notify::send(state, &Notice::RecoveryCodesRegenerated, &ctx.email, &ctx.tenant_name, meta).await;
     Ok(codes)

@@ -1,0 +1,189 @@
+//! Reading the access history: filtered, keyset-paginated pages and single events. Each filter has an index
+//! that starts with the tenant (see the migrations): time `(tenant_id, created_at, id)`, action
+//! `(tenant_id, action, created_at)`, member `(tenant_id, account_id, created_at)`, IP or block
+//! `(tenant_id, ip_key, created_at)`, key `(key_id, created_at)`; `make bench` measures them at 10 M events.
+
+use super::super::context::{Granted, TenantCtx};
+use super::super::keys::guard::Cidr;
+use crate::model::{AppError, AuditEventDetailView, AuditEventView};
+use sqlx::{AnyPool, Row as _};
+
+/// The tenant's newest events, newest first.
+pub async fn list_latest(
+    pool: &AnyPool,
+    ctx: &TenantCtx,
+    granted: &Granted,
+    limit: i64,
+) -> Result<Vec<AuditEventView>, AppError> {
+    Ok(list_page(pool, ctx, granted, &EventFilter::default(), limit).await?.0)
+}
+
+/// Which events to list; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Events of this member (membership id) of the tenant.
+    pub member: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub key_id: Option<String>,
+    /// An IP address or a CIDR block.
+    pub ip: Option<String>,
+    /// Epoch ms, inclusive.
+    pub since: Option<i64>,
+    /// Epoch ms, exclusive.
+    pub until: Option<i64>,
+    /// Continue after this event (the `next_cursor` of the previous page).
+    pub cursor: Option<String>,
+}
+
+/// Longest page.
+pub const MAX_PAGE: i64 = 500;
+
+pub(super) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The `WHERE` clause (tenant first) and its parameters for `filter`; refuses a malformed filter.
+pub(super) fn where_clause(ctx: &TenantCtx, filter: &EventFilter) -> Result<(String, Vec<Bind>), AppError> {
+    let mut sql = String::from(" WHERE tenant_id = $1");
+    let mut binds: Vec<Bind> = vec![Bind::Text(ctx.tenant_id.as_str().to_owned())];
+    let mut push = |clause: &str, b: Bind| {
+        binds.push(b);
+        sql.push_str(&clause.replacen('?', &format!("${}", binds.len()), 1));
+    };
+    if let Some(m) = &filter.member {
+        push(" AND account_id = (SELECT account_id FROM memberships WHERE id = ?", Bind::Text(m.clone()));
+        push(" AND tenant_id = ?)", Bind::Text(ctx.tenant_id.as_str().to_owned()));
+    }
+    if let Some(a) = &filter.action {
+        push(" AND action = ?", Bind::Text(a.clone()));
+    }
+    if let Some(o) = &filter.outcome {
+        if o != "success" && o != "failure" {
+            return Err(AppError::validation("outcome", "The outcome is success or failure."));
+        }
+        push(" AND outcome = ?", Bind::Text(o.clone()));
+    }
+    if let Some(k) = &filter.key_id {
+        push(" AND key_id = ?", Bind::Text(k.clone()));
+    }
+    if let Some(ip) = &filter.ip {
+        let block: Cidr = ip.parse().map_err(|e: String| AppError::validation("ip", e))?;
+        let (lo, hi) = block.key_range();
+        if lo == hi {
+            push(" AND ip_key = ?", Bind::Text(lo));
+        } else {
+            push(" AND ip_key >= ?", Bind::Text(lo));
+            push(" AND ip_key <= ?", Bind::Text(hi));
+        }
+    }
+    if let (Some(s), Some(u)) = (filter.since, filter.until) {
+        if s >= u {
+            return Err(AppError::validation("until", "The end of the period must come after its start."));
+        }
+    }
+    if let Some(t) = filter.since {
+        push(" AND created_at >= ?", Bind::Int(t));
+    }
+    if let Some(t) = filter.until {
+        push(" AND created_at < ?", Bind::Int(t));
+    }
+    if let Some(c) = filter.cursor.as_deref() {
+        let (at, id) = parse_cursor(c).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?;
+        push(" AND (created_at < ?", Bind::Int(at));
+        push(" OR (created_at = ?", Bind::Int(at));
+        push(" AND id < ?))", Bind::Text(id));
+    }
+    Ok((sql, binds))
+}
+
+pub(super) fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t),
+            Bind::Int(i) => q.bind(i),
+        };
+    }
+    q
+}
+
+/// One page of the tenant's events, newest first, and the cursor of the next page (keyset pagination on
+/// `(created_at, id)`: no offset scan however deep the page).
+pub async fn list_page(
+    pool: &AnyPool,
+    ctx: &TenantCtx,
+    _granted: &Granted,
+    filter: &EventFilter,
+    limit: i64,
+) -> Result<(Vec<AuditEventView>, Option<String>), AppError> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::validation("limit", format!("A page holds 1 to {MAX_PAGE} events.")));
+    }
+    let (clause, binds) = where_clause(ctx, filter)?;
+    let sql = format!(
+        "SELECT id, created_at, action, outcome, actor, ip, user_agent, detail, key_id FROM audit_events{clause} \
+         ORDER BY created_at DESC, id DESC LIMIT {}",
+        limit + 1
+    );
+    let rows = bind_all(sqlx::query(&sql), binds).fetch_all(pool).await?;
+    let mut events = rows.iter().map(view_of).collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let next = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        events.pop();
+        events.last().map(|e| format!("{}.{}", e.at, e.id))
+    } else {
+        None
+    };
+    Ok((events, next))
+}
+
+fn view_of(r: &sqlx::any::AnyRow) -> Result<AuditEventView, sqlx::Error> {
+    Ok(AuditEventView {
+        id: r.try_get("id")?,
+        at: r.try_get("created_at")?,
+        action: r.try_get("action")?,
+        outcome: r.try_get("outcome")?,
+        actor: r.try_get("actor")?,
+        ip: r.try_get("ip")?,
+        user_agent: r.try_get("user_agent")?,
+        detail: r.try_get("detail")?,
+        key_id: r.try_get("key_id")?,
+    })
+}
+
+/// One event of the tenant with its chain values; `NotFound` for another tenant's or an unknown id.
+pub async fn get_event(
+    pool: &AnyPool,
+    ctx: &TenantCtx,
+    _granted: &Granted,
+    id: &str,
+) -> Result<AuditEventDetailView, AppError> {
+    let row = sqlx::query(
+        "SELECT e.id, e.created_at, e.action, e.outcome, e.actor, e.ip, e.user_agent, e.detail, e.key_id, e.seq, \
+         e.prev_mac, e.mac, m.id AS member_id FROM audit_events e \
+         LEFT JOIN memberships m ON m.account_id = e.account_id AND m.tenant_id = e.tenant_id \
+         WHERE e.tenant_id = $1 AND e.id = $2",
+    )
+    .bind(ctx.tenant_id.as_str())
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(AuditEventDetailView {
+        event: view_of(&row)?,
+        seq: row.try_get("seq")?,
+        prev_mac: row.try_get("prev_mac")?,
+        mac: row.try_get("mac")?,
+        member_id: row.try_get("member_id")?,
+    })
+}
+
+fn parse_cursor(c: &str) -> Option<(i64, String)> {
+    let (at, id) = c.split_once('.')?;
+    let ok_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    ok_id.then_some(())?;
+    Some((at.parse().ok()?, id.to_owned()))
+}

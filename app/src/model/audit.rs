@@ -1,0 +1,149 @@
+//! What the access-history pages show.
+
+use super::AuditEventView;
+use serde::{Deserialize, Serialize};
+
+/// One event with its place in the tenant's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventDetailView {
+    pub event: AuditEventView,
+    pub seq: Option<i64>,
+    pub prev_mac: Option<String>,
+    pub mac: Option<String>,
+    /// The member the event is about, when it is one of the tenant's members.
+    pub member_id: Option<String>,
+}
+
+/// The result of checking a chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReportView {
+    /// The tenant id, or `-` for events without a tenant.
+    pub chain: String,
+    pub ok: bool,
+    /// Events whose MAC and link were checked.
+    pub checked: i64,
+    /// The first sequence number still kept (after the retention checkpoint).
+    pub first_seq: i64,
+    /// The sequence number the stored head names.
+    pub head_seq: i64,
+    /// Where the chain first breaks, and how.
+    pub broken_seq: Option<i64>,
+    pub broken_event: Option<String>,
+    pub problem: Option<String>,
+}
+
+/// A choice in a filter list: value and label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoiceView {
+    pub value: String,
+    pub label: String,
+}
+
+/// The access-history page: one page of filtered events and what the filter form offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub events: Vec<AuditEventView>,
+    pub next_cursor: Option<String>,
+    pub members: Vec<ChoiceView>,
+    pub keys: Vec<ChoiceView>,
+    pub retention_days: i64,
+    /// Whether the viewer may change the retention (admins).
+    pub can_manage: bool,
+    /// Whether the viewer may reveal the chain key (owners).
+    pub is_owner: bool,
+    /// The latest integrity check (an `audit.verify` event), if any.
+    pub last_verification: Option<AuditEventView>,
+}
+
+/// The tenant's chain keys for offline verification (hex), by key id, current first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainKeyView {
+    pub chain: String,
+    pub keys: Vec<ChoiceView>,
+}
+
+/// Every action name the access history records, for the filter list.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "sign_in",
+    "sign_in.password",
+    "sign_in.second_factor",
+    "sign_out",
+    "step_up",
+    "password.set",
+    "password.change",
+    "password.reset",
+    "password.reset_request",
+    "setup_link.use",
+    "two_factor.enable",
+    "two_factor.disable",
+    "two_factor.replay",
+    "two_factor.reset_by_admin",
+    "recovery_code.use",
+    "recovery_codes.regenerate",
+    "policy.two_factor",
+    "member.add",
+    "member.update",
+    "member.deactivate",
+    "member.reactivate",
+    "member.remove",
+    "invitation.create",
+    "invitation.resend",
+    "invitation.revoke",
+    "invitation.accept",
+    "session.revoke",
+    "session.revoke_others",
+    "session.revoke_member",
+    "tenant.create",
+    "tenant.switch",
+    "api.request",
+    "key.create",
+    "key.update",
+    "key.roll",
+    "key.end_grace",
+    "key.revoke",
+    "key.canary_used",
+    "key_policy.update",
+    "audit.retention",
+    "audit.purge",
+    "audit.verify",
+    "audit.export",
+    "audit.chain_key_reveal",
+];
+
+/// A `YYYY-MM-DD` date as the epoch milliseconds of its first instant (UTC).
+pub fn parse_date_utc(s: &str) -> Option<i64> {
+    let mut parts = s.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if d > days_in[usize::try_from(m - 1).ok()?] {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_to_utc_midnight() {
+        assert_eq!(parse_date_utc("1970-01-01"), Some(0));
+        assert_eq!(parse_date_utc("2025-11-26"), Some(1_764_115_200_000));
+        assert_eq!(parse_date_utc("2024-02-29"), Some(1_709_164_800_000));
+        assert_eq!(parse_date_utc("2023-02-29"), None);
+        assert_eq!(parse_date_utc("2026-13-01"), None);
+        assert_eq!(parse_date_utc("yesterday"), None);
+    }
+}

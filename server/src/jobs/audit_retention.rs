@@ -1,0 +1,19 @@
+//! Purges access-history events past each tenant's retention, hourly (and once shortly after start).
+
+use app::backend::audit::retention::purge_all;
+use app::backend::AppState;
+use std::time::Duration;
+
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match purge_all(&state.pool, &state.keys, state.clock.now_ms()).await {
+                Ok(s) if s.deleted > 0 => tracing::info!(deleted = s.deleted, "access-history retention purge"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "access-history retention purge failed; will retry"),
+            }
+        }
+    })
+}
