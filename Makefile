@@ -71,11 +71,13 @@ e2e:
 audit:
 	cargo audit --no-fetch --db $(ADVISORY_DB)
 
-## bench: figures (no pass/fail): page vs static req/s and p99, argon2 cost, page p99 under a sign-in storm
+## bench: figures (no pass/fail): page vs static req/s and p99, argon2 cost, page p99 under a sign-in storm,
+## the access history's filtered page p95 and CSV export rows/s at 1 and 10 million events (BENCH_HISTORY_SIZES)
 bench: tools build
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	cargo build --release -p server --bin seed_history
 	cargo bench -p server --bench argon2
-	RAMPART_BIN=$(BIN) ./scripts/bench.sh
+	RAMPART_BIN=$(BIN) SEED_BIN=$(CARGO_TARGET_DIR)/release/seed_history ./scripts/bench.sh
 
 ## fuzz: the API key parser and the guardrail matchers under libFuzzer, FUZZ_SECONDS (default 300) per target
 FUZZ_SECONDS ?= 300

@@ -74,3 +74,46 @@ wait $STORM
 head -n1 <<<"$R_UNDER"
 summary "POST /api/sign_in (wrong password)" "$(cat "$DATA/storm.out")" | head -n1
 echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak (VmHWM) $(awk '/VmHWM/ {print $2}' /proc/$PID/status) KiB"
+
+# 4. The access history at scale: SEED_BIN fills the tenant's history (chained) to each size in
+#    BENCH_HISTORY_SIZES; then the filtered page's p95 (wrk, 4 connections) per filter, and a CSV export of the
+#    whole history (rows/s, and the server's RSS sampled during the export).
+SEED_BIN=${SEED_BIN:-$(dirname "$BIN")/seed_history}
+if [ -x "$SEED_BIN" ]; then
+  cat >"$DATA/p95.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("P95 %.2f ms  p50 %.2f ms  %d requests\n", latency:percentile(95) / 1000,
+    latency:percentile(50) / 1000, summary.requests))
+end
+LUA
+  MEMBER=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/get_history" |
+    sed -n 's/.*"members":\[{"value":"\([^"]*\)".*/\1/p')
+  SEEDED=0
+  for SIZE in ${BENCH_HISTORY_SIZES:-1000000 10000000}; do
+    echo "== access history with $SIZE generated events"
+    RAMPART_LOG=error "$SEED_BIN" Bench $((SIZE - SEEDED))
+    SEEDED=$SIZE
+    MID=$(date -u -d "@$(( $(date +%s) - 180 * 86400 ))" +%F)
+    for F in "" "member=$MEMBER&action=sign_in" "ip=203.0.113.0%2F24" "ip=10.3.7.0%2F24" "outcome=failure" \
+             "action=key.roll" "from=$MID&to=$MID" "member=$MEMBER&outcome=failure&from=$MID"; do
+      R=$(wrk -t1 -c4 -d"$((DUR / 2))s" -s "$DATA/p95.lua" -H "Cookie: $COOKIE" -H "Accept: text/html" \
+        "$BASE/access-history?$F" | awk '/^P95/ {print $2, "ms p95 /", $5, "ms p50,", $7, "requests"}')
+      printf '  page %-55s %s\n' "${F:-(no filter)}" "$R"
+    done
+    PEAK=0
+    START=$(date +%s.%N)
+    curl -ksS -H "Cookie: $COOKIE" -o "$DATA/export.csv" "$BASE/access-history/export?format=csv" &
+    CURL=$!
+    while kill -0 $CURL 2>/dev/null; do
+      R=$(awk '/VmRSS/ {print $2}' /proc/$PID/status); [ "$R" -gt "$PEAK" ] && PEAK=$R; sleep 0.2
+    done
+    wait $CURL
+    END=$(date +%s.%N)
+    ROWS=$(($(wc -l <"$DATA/export.csv") - 1))
+    awk -v r="$ROWS" -v s="$START" -v e="$END" -v p="$PEAK" \
+      'BEGIN { printf "  CSV export: %d rows in %.1f s = %.0f rows/s; server RSS peak during export %d KiB\n", r, e-s, r/(e-s), p }'
+    rm -f "$DATA/export.csv"
+  done
+else
+  echo "== access history: $SEED_BIN not built (make bench builds it)"
+fi
