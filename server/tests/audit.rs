@@ -304,6 +304,7 @@ async fn the_console_filters_pages_and_exports_what_it_shows() {
     for row in &rows[1..] {
         assert_eq!(offline_mac(&key, &t, row), row[13], "row {row:?} verifies offline");
     }
+    readme_check_passes(&csv, &hex::encode(key), &t);
     // JSON of everything: count matches the page walk (plus the exports' own events).
     let res = owner.get(app.url("/access-history/export?format=json")).send().await.unwrap();
     let announced: usize = res.headers()["x-rampart-rows"].to_str().unwrap().parse().unwrap();
@@ -364,4 +365,21 @@ fn offline_mac(key: &[u8; 32], chain: &str, row: &[String]) -> String {
         mac.update(b"\n");
     }
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// Runs the README's Python check ("Verifying an export offline") on the exported file, and makes sure it
+/// would notice a wrong key.
+fn readme_check_passes(csv: &str, key_hex: &str, chain: &str) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let code = readme.split("```python\n").nth(1).and_then(|r| r.split("```").next()).expect("the README's check");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("export.csv"), csv).unwrap();
+    let script = format!("KEY = {key_hex:?}\nCHAIN = {chain:?}\n{code}\nprint(len(rows))\n");
+    // python3 is a test prerequisite already (scripts/with-postgres.sh).
+    let out = std::process::Command::new("python3").current_dir(dir.path()).args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "README check failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    let wrong = script.replacen(&format!("KEY = {key_hex:?}"), &format!("KEY = {:?}", "00".repeat(32)), 1);
+    let out = std::process::Command::new("python3").current_dir(dir.path()).args(["-c", &wrong]).output().unwrap();
+    assert!(!out.status.success(), "the README check accepts a wrong key");
 }
