@@ -112,7 +112,73 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let bytes = read_limited(req).await?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)
-            .map_err(|e| ApiError(AppError::validation("body", format!("Invalid JSON body: {e}"))).into_response())
+            .map_err(|e| ApiError(AppError::validation("body", json_error(&e))).into_response())
+    }
+}
+
+/// A JSON error in words that never repeat a value the client sent (a secret pasted into the wrong field would
+/// come back in the answer, and be logged by whatever logs answers): serde's quoted values become a type name.
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    // serde_json quotes values as `string "…"` (Debug, escapes inside) and variants as `…`; field names in
+    // `unknown field` and `missing field` are the schema's or the client's key, kept for a useful message.
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i]);
+        out.push_str("a string");
+        let after = &rest[i + "string \"".len()..];
+        let mut end = None;
+        let mut escaped = false;
+        for (j, c) in after.char_indices() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = Some(j + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = end.map_or("", |j| &after[j..]);
+    }
+    out.push_str(rest);
+    let out = match out.find("unknown variant `") {
+        Some(i) => {
+            let tail = &out[i + "unknown variant `".len()..];
+            let tail = tail.find('`').map_or("", |j| &tail[j + 1..]);
+            format!("{}an unknown value{tail}", &out[..i])
+        }
+        None => out,
+    };
+    format!("Invalid JSON body: {out}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_errors_never_repeat_the_values_sent() -> Result<(), String> {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            n: i64,
+            kind: Kind,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Kind {
+            Read,
+        }
+        for body in [r#"{"n": "s3cr\"et-1", "kind": "read"}"#, r#"{"n": 1, "kind": "s3cr\"et-1"}"#] {
+            let Err(e) = serde_json::from_str::<Body>(body) else { return Err("accepted".to_owned()) };
+            let msg = super::json_error(&e);
+            assert!(!msg.contains("s3cr") && !msg.contains("et-1"), "{msg}");
+            assert!(msg.starts_with("Invalid JSON body: "), "{msg}");
+        }
+        let Err(e) = serde_json::from_str::<Body>(r#"{"n": "x", "kind": "read"}"#) else { return Err("ok".into()) };
+        assert!(super::json_error(&e).contains("invalid type: a string, expected i64"), "{}", super::json_error(&e));
+        Ok(())
     }
 }
 
