@@ -155,33 +155,6 @@ fn json_error(e: &serde_json::Error) -> String {
     format!("Invalid JSON body: {out}")
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn json_errors_never_repeat_the_values_sent() -> Result<(), String> {
-        #[derive(Debug, serde::Deserialize)]
-        #[allow(dead_code)]
-        struct Body {
-            n: i64,
-            kind: Kind,
-        }
-        #[derive(Debug, serde::Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        enum Kind {
-            Read,
-        }
-        for body in [r#"{"n": "s3cr\"et-1", "kind": "read"}"#, r#"{"n": 1, "kind": "s3cr\"et-1"}"#] {
-            let Err(e) = serde_json::from_str::<Body>(body) else { return Err("accepted".to_owned()) };
-            let msg = super::json_error(&e);
-            assert!(!msg.contains("s3cr") && !msg.contains("et-1"), "{msg}");
-            assert!(msg.starts_with("Invalid JSON body: "), "{msg}");
-        }
-        let Err(e) = serde_json::from_str::<Body>(r#"{"n": "x", "kind": "read"}"#) else { return Err("ok".into()) };
-        assert!(super::json_error(&e).contains("invalid type: a string, expected i64"), "{}", super::json_error(&e));
-        Ok(())
-    }
-}
-
 /// Authenticates the key, answers CORS preflights, and records the request in the access history.
 async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -324,4 +297,31 @@ fn with_cors(mut res: Response, preflight: bool) -> Response {
         h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_errors_never_repeat_the_values_sent() -> Result<(), String> {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            n: i64,
+            kind: Kind,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Kind {
+            Read,
+        }
+        for body in [r#"{"n": "s3cr\"et-1", "kind": "read"}"#, r#"{"n": 1, "kind": "s3cr\"et-1"}"#] {
+            let Err(e) = serde_json::from_str::<Body>(body) else { return Err("accepted".to_owned()) };
+            let msg = super::json_error(&e);
+            assert!(!msg.contains("s3cr") && !msg.contains("et-1"), "{msg}");
+            assert!(msg.starts_with("Invalid JSON body: "), "{msg}");
+        }
+        let Err(e) = serde_json::from_str::<Body>(r#"{"n": "x", "kind": "read"}"#) else { return Err("ok".into()) };
+        assert!(super::json_error(&e).contains("invalid type: a string, expected i64"), "{}", super::json_error(&e));
+        Ok(())
+    }
 }
