@@ -45,6 +45,7 @@ pub struct ServerKeys {
     previous: Vec<(String, [u8; 32])>,
     recovery_pepper: [u8; 32],
     api_key_pepper: [u8; 32],
+    throttle_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -80,6 +81,7 @@ impl ServerKeys {
                 .collect(),
             recovery_pepper: derive(master, "rampart/recovery-codes/v1"),
             api_key_pepper: derive(master, "rampart/api-keys/v1"),
+            throttle_key: derive(master, "rampart/sign-in-throttle/v1"),
         }
     }
 
@@ -140,6 +142,19 @@ impl ServerKeys {
         let mut mac =
             <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.api_key_pepper).unwrap_or_else(|_| unreachable!());
         mac.update(key.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+impl ServerKeys {
+    /// The stored name of a sign-in throttling counter: HMAC-SHA-256 of its scope (which holds a normalised
+    /// email, and maybe an IP) under a server key, so the table names no one and an unknown email gets a
+    /// counter exactly like a known one.
+    pub fn throttle_digest(&self, scope: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.throttle_key).unwrap_or_else(|_| unreachable!());
+        mac.update(scope.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 }
