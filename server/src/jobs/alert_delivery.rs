@@ -21,7 +21,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 Err(err) => tracing::warn!(error = %err, "alert delivery failed; will retry"),
             }
             n = n.wrapping_add(1);
-            if n % HOUSEKEEPING_EVERY == 0 {
+            if n.is_multiple_of(HOUSEKEEPING_EVERY) {
                 if let Err(err) = throttle::forget_stale(&state).await {
                     tracing::warn!(error = %err, "throttle housekeeping failed; will retry");
                 }

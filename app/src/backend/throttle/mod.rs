@@ -11,14 +11,14 @@
 //! - An attempt is counted *before* the password check (a conditional update on the counter value it read),
 //!   so parallel requests cannot slip past a limit; a correct password then resets the counters of its budget.
 //!   A throttled or suspended attempt changes no counter and never reaches argon2.
-//! - Budgets, by how the attempt presents itself:
+//! - Budgets, by how the attempt presents itself, each with its own counters:
 //!   * unknown device and IP: per account 10 free failures, per (account, IP) 5 free, then 1 s, 2 s, 4 s …
 //!     capped at 15 minutes; at 100 consecutive failures the password is suspended for unknown devices until
 //!     a reset by email;
-//!   * a known device (the `__Host-rampart-device` cookie of an earlier full sign-in of this account): its own
-//!     counter, 10 free failures, the same back-off, suspended for that device only at 100;
+//!   * a known device (the `__Host-rampart-device` cookie of an earlier full sign-in of this account): 10 free
+//!     failures, the same back-off, suspended for that device only at 100;
 //!   * a known IP (an IP that completed a sign-in of this account): the same, per (account, IP).
-//!   A success resets only the counters of the budget it used: the real user signing in from their laptop
+//! - A success resets only the counters of the budget it used: the real user signing in from their laptop
 //!   does not hand an attacker a fresh set of 100 guesses.
 //! - Every failed attempt (wrong, throttled, suspended) also counts toward the "20 consecutive failures" alert
 //!   of the account, reset by a correct password from any budget.
