@@ -216,10 +216,10 @@ pub async fn sign_in(
     let (counters, refusal) = {
         let now = state.clock.now_ms();
         let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-        let standing = match account {
-            Some(c) => throttle::devices::standing(&mut tx, &c.account_id, device, &meta.ip).await?,
-            None => throttle::Standing::Unknown,
-        };
+        // The same lookups for an unknown email (an id no account has), so the work does not tell.
+        let nobody = AccountId(String::new());
+        let who = account.map(|c| &c.account_id).unwrap_or(&nobody);
+        let standing = throttle::devices::standing(&mut tx, who, device, &meta.ip).await?;
         let counters = throttle::Counters::new(state, &key, &meta.ip, &standing);
         let refusal = throttle::reserve(&mut tx, &counters, now).await?.err();
         if refusal.is_none() {

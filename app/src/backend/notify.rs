@@ -205,4 +205,19 @@ mod tests {
         let e = build(&Notice::PasswordResetLink { link }, "a@example.com", "Acme", &meta);
         assert!(e.text.contains(link) && e.html.contains(link));
     }
+
+    #[test]
+    fn alert_digests_list_every_alert_once_and_escape_what_attackers_send() {
+        let items = vec![
+            ("2026-11-26 03:00:00 UTC: one".to_owned(), "from <b>evil</b>".to_owned()),
+            ("2026-11-26 03:05:00 UTC: two".to_owned(), "line a\nline b".to_owned()),
+        ];
+        let meta = RequestMeta::default();
+        let e = build(&Notice::SecurityAlerts { items: &items }, "a@example.com", "Acme", &meta);
+        assert_eq!(e.subject, "Security alerts for Acme: 2 events");
+        assert!(e.text.contains("03:00:00 UTC: one") && e.text.contains("line b"));
+        assert!(e.html.contains("&lt;b&gt;evil") && !e.html.contains("<b>evil"));
+        let e = build(&Notice::SecurityAlerts { items: &items[..1] }, "a@example.com", "Acme", &meta);
+        assert_eq!(e.subject, "Security alert for Acme: one");
+    }
 }

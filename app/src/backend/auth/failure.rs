@@ -7,7 +7,7 @@ use crate::backend::alerts::{self, Alert};
 use crate::backend::audit::{self, mask_email, NewEvent, Outcome};
 use crate::backend::ids::{AccountId, TenantId};
 use crate::backend::request::RequestMeta;
-use crate::backend::throttle::ip_guard::{IP_FAILURE_LIMIT, IP_WINDOW_MS};
+use crate::backend::throttle::ip_guard::{ip_key, IP_FAILURE_LIMIT, IP_WINDOW_MS};
 use crate::backend::throttle::{self, Counters, ALERT_AFTER};
 use crate::backend::AppState;
 use crate::model::AppError;
@@ -80,8 +80,9 @@ pub async fn record(
     }
     if let Some(until) = state.ip_guard.count_failure(&meta.ip, now) {
         let detail = format!(
-            "{IP_FAILURE_LIMIT} failed sign-ins within {} minutes: console and API refused until {}",
+            "{IP_FAILURE_LIMIT} failed sign-ins within {} minutes: console and API refused to {} until {}",
             IP_WINDOW_MS / 60_000,
+            ip_key(&meta.ip),
             alerts::format_time(until)
         );
         tracing::warn!(ip = %meta.ip, "client IP blocked automatically after too many failed sign-ins");

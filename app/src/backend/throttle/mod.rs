@@ -12,7 +12,7 @@
 //!   so parallel requests cannot slip past a limit; a correct password then resets the counters of its budget.
 //!   A throttled or suspended attempt changes no counter and never reaches argon2.
 //! - Budgets, by how the attempt presents itself, each with its own counters:
-//!   * unknown device and IP: per account 10 free failures, per (account, IP) 5 free, then 1 s, 2 s, 4 s …
+//!   * unknown device and IP: per account 10 free failures, per (account, IP or IPv6 /64) 5 free, then 1 s, 2 s, 4 s …
 //!     capped at 15 minutes; at 100 consecutive failures the password is suspended for unknown devices until
 //!     a reset by email;
 //!   * a known device (the `__Host-rampart-device` cookie of an earlier full sign-in of this account): 10 free
@@ -99,7 +99,11 @@ impl Counters {
         let scopes = match standing {
             Standing::Unknown => vec![
                 Scope { key: d(format!("account\n{email_key}")), free: ACCOUNT_FREE, suspends: true },
-                Scope { key: d(format!("pair\n{email_key}\n{ip}")), free: PAIR_FREE, suspends: false },
+                Scope {
+                    key: d(format!("pair\n{email_key}\n{}", ip_guard::ip_key(ip))),
+                    free: PAIR_FREE,
+                    suspends: false,
+                },
             ],
             Standing::KnownIp => {
                 vec![Scope { key: d(format!("known-ip\n{email_key}\n{ip}")), free: ACCOUNT_FREE, suspends: true }]
