@@ -241,6 +241,7 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, AppError> {
         .await?
         .rows_affected();
         if claimed != 1 {
+            tx.rollback().await?;
             continue;
         }
         let rows = sqlx::query(
@@ -265,7 +266,10 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, AppError> {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let Some(first) = queued.first() else { continue };
+        let Some(first) = queued.first() else {
+            tx.rollback().await?;
+            continue;
+        };
         sqlx::query(
             "UPDATE pending_alerts SET sent_at = $1 \
              WHERE recipient_key = $2 AND tenant_id = $3 AND sent_at IS NULL AND created_at <= $1",

@@ -222,8 +222,11 @@ pub async fn sign_in(
         let standing = throttle::devices::standing(&mut tx, who, device, &meta.ip).await?;
         let counters = throttle::Counters::new(state, &key, &meta.ip, &standing);
         let refusal = throttle::reserve(&mut tx, &counters, now).await?.err();
+        // A refusal (or a lost race for the last allowed attempt) undoes any count taken.
         if refusal.is_none() {
             tx.commit().await?;
+        } else {
+            tx.rollback().await?;
         }
         (counters, refusal)
     };
