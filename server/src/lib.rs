@@ -73,6 +73,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     Ok(AppState {
         api_log: app::backend::api_log::ApiLog::start(pool.clone(), keys.clone()),
         key_guard: Arc::default(),
+        ip_guard: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         pool,
         keys,
@@ -148,7 +149,11 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         redirect_addr = listener.local_addr().ok();
         listeners.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
     }
-    let jobs = vec![jobs::session_cleanup::spawn(state.pool.clone()), jobs::audit_retention::spawn(state.clone())];
+    let jobs = vec![
+        jobs::session_cleanup::spawn(state.pool.clone()),
+        jobs::alert_delivery::spawn(state.clone()),
+        jobs::audit_retention::spawn(state.clone()),
+    ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }
 

@@ -3,6 +3,7 @@
 use crate::middleware::client_ip::{client_ip, TrustedProxies};
 use crate::middleware::gate::session_gate;
 use crate::middleware::headers::security_headers;
+use crate::middleware::ip_block::refuse_blocked_ips;
 use crate::middleware::origin::{same_origin_only, AllowedOrigin};
 use app::backend::sessions::SqlSessionStore;
 use app::backend::AppState;
@@ -73,6 +74,7 @@ pub fn build(state: WebState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .fallback(move |req: Request| render_guard(console.clone(), req))
+        .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(security_headers))
 }

@@ -21,7 +21,7 @@ pub async fn get_me() -> Result<Me, AppError> {
 /// browser goes to the overview; otherwise it goes to the second-factor (or enrollment) form.
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use super::ssr::{finish, meta, session, state};
+    use super::ssr::{device_cookie, finish, meta, remember_device, session, state};
     use crate::backend::auth::{self, SignInNext};
     use crate::backend::sessions::{self, PendingStage};
     finish(
@@ -29,12 +29,14 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             let st = state()?;
             let session = session()?;
             let password = secrecy::SecretString::from(password);
-            let accepted = auth::sign_in(&st, &meta()?, &email, &password).await?;
+            let meta = meta()?;
+            let accepted = auth::sign_in(&st, &meta, device_cookie().as_deref(), &email, &password).await?;
             let now = st.clock.now_ms();
             match accepted.next {
                 SignInNext::Done => {
                     let choose = accepted.tenant_count > 1;
-                    sessions::establish(&session, accepted.ctx, now, &meta()?).await?;
+                    remember_device(&st, &accepted.ctx, &meta).await;
+                    sessions::establish(&session, accepted.ctx, now, &meta).await?;
                     leptos_axum::redirect(if choose { "/organisations" } else { "/overview" });
                 }
                 SignInNext::SecondFactor => {
@@ -78,7 +80,7 @@ pub async fn get_pending_sign_in() -> Result<PendingView, AppError> {
 /// session id) and goes to the overview.
 #[server(prefix = "/api", endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
-    use super::ssr::{finish, meta, pending, session, state};
+    use super::ssr::{finish, meta, pending, remember_device, session, state};
     use crate::backend::sessions::{self, PendingStage};
     use crate::backend::{auth, two_factor};
     finish(
@@ -95,6 +97,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
             let proof = two_factor::verify(&st, &meta, &p.ctx, &code, "sign_in.second_factor").await?;
             let method = format!("password+{}", proof.as_str());
             auth::complete_sign_in(&st, &meta, &p.ctx, &method).await?;
+            remember_device(&st, &p.ctx, &meta).await;
             sessions::establish(&session()?, p.ctx, st.clock.now_ms(), &meta).await?;
             leptos_axum::redirect("/overview");
             Ok(())

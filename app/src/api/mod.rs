@@ -44,6 +44,27 @@ pub(crate) mod ssr {
         parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or_else(|| internal("session"))
     }
 
+    /// The device cookie this browser sent, if any.
+    pub fn device_cookie() -> Option<String> {
+        parts().ok().and_then(|p| crate::backend::throttle::devices::device_cookie(&p.headers))
+    }
+
+    /// After a full sign-in: remembers this device and IP (a new-device alert when neither is known) and gives
+    /// the browser a device cookie if it has none. A failure here is logged: the sign-in itself stands.
+    pub async fn remember_device(st: &AppState, ctx: &TenantCtx, meta: &RequestMeta) {
+        use crate::backend::throttle::devices;
+        match devices::remember(st, ctx, device_cookie().as_deref(), meta).await {
+            Ok(Some(token)) => {
+                let res = use_context::<leptos_axum::ResponseOptions>();
+                if let (Some(res), Ok(v)) = (res, http::HeaderValue::from_str(&devices::set_cookie_value(&token))) {
+                    res.append_header(http::header::SET_COOKIE, v);
+                }
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "known device not recorded"),
+        }
+    }
+
     /// The signed-in tenant context, as the auth middleware resolved it for this request.
     pub fn tenant_ctx() -> Result<TenantCtx, AppError> {
         parts()?.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthenticated)

@@ -21,7 +21,7 @@ pub async fn start_two_factor_enrollment() -> Result<TotpEnrollmentView, AppErro
 /// recovery codes wait, sealed, in the session for the page that shows them once.
 #[server(prefix = "/api", endpoint = "confirm_two_factor_enrollment")]
 pub async fn confirm_two_factor_enrollment(code: String) -> Result<(), AppError> {
-    use super::ssr::{enrollment_actor, finish, meta, session, state};
+    use super::ssr::{enrollment_actor, finish, meta, remember_device, session, state};
     use crate::backend::{auth, sessions, two_factor};
     finish(
         async {
@@ -32,6 +32,7 @@ pub async fn confirm_two_factor_enrollment(code: String) -> Result<(), AppError>
             let codes = two_factor::confirm_enrollment(&st, &meta, &ctx, &code).await?;
             if was_pending {
                 auth::complete_sign_in(&st, &meta, &ctx, "password+totp enrollment").await?;
+                remember_device(&st, &ctx, &meta).await;
                 sessions::establish(&session, ctx.clone(), st.clock.now_ms(), &meta).await?;
             }
             let sealed = st.keys.seal(ctx.account_id.as_str().as_bytes(), codes.join("\n").as_bytes())?;

@@ -3,18 +3,22 @@
 //! Sign-in failures are uniform (OWASP Authentication Cheat Sheet): one message for an unknown email, an
 //! account without a password and a wrong password, and the same argon2 work on every path (a dummy hash
 //! stands in for a missing one), so neither the answer nor its timing tells whether an account exists.
+//! Attempts are throttled by email, (email, IP) and known device before the password check (`throttle`): a
+//! throttled or suspended attempt gets the same answer, with the reason only in the access history.
 
 use super::accounts::email_key;
-use super::audit::{self, mask_email, NewEvent, Outcome};
+use super::audit::{self, NewEvent, Outcome};
 use super::context::TenantCtx;
 use super::ids::{AccountId, MembershipId, TenantId};
 use super::password::{check_new_password, min_chars_for};
 use super::request::RequestMeta;
 use super::tokens::{self, Purpose};
-use super::AppState;
+use super::{throttle, AppState};
 use crate::model::{AppError, PasswordPolicyView, SetupInfo};
 use secrecy::SecretString;
 use sqlx::Row as _;
+
+mod failure;
 
 /// The one message every failed sign-in gets.
 pub const SIGN_IN_FAILED: &str = "The email or password is incorrect.";
@@ -121,6 +125,16 @@ struct CandidateMembership {
     grants: Vec<crate::model::Permission>,
 }
 
+impl Candidate {
+    fn failing(&self) -> failure::FailingAccount<'_> {
+        failure::FailingAccount {
+            account_id: &self.account_id,
+            email: &self.email,
+            tenants: self.memberships.iter().map(|m| (&m.tenant_id, m.tenant_name.as_str())).collect(),
+        }
+    }
+}
+
 async fn find_candidate(state: &AppState, email: &str) -> Result<Option<Candidate>, AppError> {
     let rows = sqlx::query(
         "SELECT a.id, a.email, a.password_hash, a.must_enroll_two_factor, \
@@ -183,12 +197,14 @@ pub struct PasswordAccepted {
     pub tenant_count: usize,
 }
 
-/// Checks an email and password. On success returns the context of the account's first tenant (the tenant
-/// picker comes with multi-tenant accounts) and whether a second factor or an enrollment must follow; on
-/// failure the uniform error. Both are audited.
+/// Checks an email and password, throttled (see `throttle`): a throttled or suspended attempt never reaches
+/// the password check. `device` is the browser's device cookie, if any. On success returns the context of the
+/// account's first tenant (the tenant picker comes with multi-tenant accounts) and whether a second factor or
+/// an enrollment must follow; on any failure the one uniform error. Both are audited.
 pub async fn sign_in(
     state: &AppState,
     meta: &RequestMeta,
+    device: Option<&str>,
     email: &str,
     password: &SecretString,
 ) -> Result<PasswordAccepted, AppError> {
@@ -196,107 +212,92 @@ pub async fn sign_in(
     let failed = || AppError::validation("credentials", SIGN_IN_FAILED);
     let too_long = email.len() > MAX_INPUT || password.expose_secret().len() > MAX_INPUT;
     let candidate = if too_long { None } else { find_candidate(state, email).await? };
-    let stored = candidate.as_ref().filter(|c| !c.memberships.is_empty()).and_then(|c| c.hash.as_deref());
+    let key = email_key(&email.chars().take(MAX_INPUT).collect::<String>());
+    let account = candidate.as_ref().filter(|c| !c.memberships.is_empty());
+    let (counters, refusal) = {
+        let now = state.clock.now_ms();
+        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        // The same lookups for an unknown email (an id no account has), so the work does not tell.
+        let nobody = AccountId(String::new());
+        let who = account.map(|c| &c.account_id).unwrap_or(&nobody);
+        let standing = throttle::devices::standing(&mut tx, who, device, &meta.ip).await?;
+        let counters = throttle::Counters::new(state, &key, &meta.ip, &standing);
+        let refusal = throttle::reserve(&mut tx, &counters, now).await?.err();
+        // A refusal (or a lost race for the last allowed attempt) undoes any count taken.
+        if refusal.is_none() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        (counters, refusal)
+    };
+    if let Some(refusal) = refusal {
+        failure::record(state, meta, email, account.map(Candidate::failing), &counters, refusal.as_str()).await?;
+        return Err(failed());
+    }
+    let stored = account.and_then(|c| c.hash.as_deref());
     let verified = state.hasher.verify(stored, password).await?;
+    let c = match account {
+        Some(c) if verified.ok => c,
+        _ => {
+            let detail = if account.is_some_and(|c| c.hash.is_none()) { "no password set" } else { "wrong password" };
+            failure::record(state, meta, email, account.map(Candidate::failing), &counters, detail).await?;
+            return Err(failed());
+        }
+    };
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let result = match (&candidate, verified.ok) {
-        (Some(c), true) => {
-            let m = c.memberships[0].clone();
-            if let Some(rehash) = &verified.rehash {
-                sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-                    .bind(rehash)
-                    .bind(c.account_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let ctx = TenantCtx {
-                tenant_id: m.tenant_id,
-                account_id: c.account_id.clone(),
-                membership_id: m.id,
-                role: m.role,
-                email: c.email.clone(),
-                tenant_name: m.tenant_name,
-                grants: m.grants,
-                tenant_count: i64::try_from(c.memberships.len()).unwrap_or(i64::MAX),
-                api_key: None,
-            };
-            let next = if c.totp_on {
-                SignInNext::SecondFactor
-            } else if c.must_enroll || m.requires_two_factor {
-                SignInNext::Enroll
-            } else {
-                SignInNext::Done
-            };
-            match next {
-                SignInNext::Done => record_sign_in(&mut tx, &state.keys, now, meta, &ctx, "password").await?,
-                SignInNext::SecondFactor | SignInNext::Enroll => {
-                    let detail = if next == SignInNext::Enroll { "enrollment required" } else { "second factor next" };
-                    audit::record(
-                        &mut tx,
-                        &state.keys,
-                        now,
-                        &NewEvent {
-                            tenant_id: Some(&ctx.tenant_id),
-                            account_id: Some(&ctx.account_id),
-                            actor: &ctx.email,
-                            action: "sign_in.password",
-                            outcome: Outcome::Success,
-                            meta,
-                            detail,
-                            key_id: None,
-                        },
-                    )
-                    .await?;
-                }
-            }
-            Ok(PasswordAccepted { ctx, next, tenant_count: c.memberships.len() })
-        }
-        (Some(c), false) if !c.memberships.is_empty() => {
-            // A known account: every tenant it belongs to sees the failure in its access history.
-            for m in &c.memberships {
-                audit::record(
-                    &mut tx,
-                    &state.keys,
-                    now,
-                    &NewEvent {
-                        tenant_id: Some(&m.tenant_id),
-                        account_id: Some(&c.account_id),
-                        actor: &c.email,
-                        action: "sign_in",
-                        outcome: Outcome::Failure,
-                        meta,
-                        detail: if c.hash.is_some() { "wrong password" } else { "no password set" },
-                        key_id: None,
-                    },
-                )
-                .await?;
-            }
-            Err(failed())
-        }
-        _ => {
-            let masked = mask_email(&email.chars().take(254).collect::<String>());
+    throttle::reset(&mut tx, &counters).await?;
+    let m = c.memberships[0].clone();
+    if let Some(rehash) = &verified.rehash {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(rehash)
+            .bind(c.account_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let ctx = TenantCtx {
+        tenant_id: m.tenant_id,
+        account_id: c.account_id.clone(),
+        membership_id: m.id,
+        role: m.role,
+        email: c.email.clone(),
+        tenant_name: m.tenant_name,
+        grants: m.grants,
+        tenant_count: i64::try_from(c.memberships.len()).unwrap_or(i64::MAX),
+        api_key: None,
+    };
+    let next = if c.totp_on {
+        SignInNext::SecondFactor
+    } else if c.must_enroll || m.requires_two_factor {
+        SignInNext::Enroll
+    } else {
+        SignInNext::Done
+    };
+    match next {
+        SignInNext::Done => record_sign_in(&mut tx, &state.keys, now, meta, &ctx, "password").await?,
+        SignInNext::SecondFactor | SignInNext::Enroll => {
+            let detail = if next == SignInNext::Enroll { "enrollment required" } else { "second factor next" };
             audit::record(
                 &mut tx,
                 &state.keys,
                 now,
                 &NewEvent {
-                    tenant_id: None,
-                    account_id: None,
-                    actor: &masked,
-                    action: "sign_in",
-                    outcome: Outcome::Failure,
+                    tenant_id: Some(&ctx.tenant_id),
+                    account_id: Some(&ctx.account_id),
+                    actor: &ctx.email,
+                    action: "sign_in.password",
+                    outcome: Outcome::Success,
                     meta,
-                    detail: "unknown account",
+                    detail,
                     key_id: None,
                 },
             )
             .await?;
-            Err(failed())
         }
-    };
+    }
     tx.commit().await?;
-    result
+    Ok(PasswordAccepted { ctx, next, tenant_count: c.memberships.len() })
 }
 
 /// Records a completed sign-in (`method`: "password", "password+totp", …) and the membership's last sign-in.

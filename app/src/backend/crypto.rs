@@ -47,6 +47,7 @@ pub struct ServerKeys {
     api_key_pepper: [u8; 32],
     /// Root of the access-history chain keys, current first, then those of previous masters (by id).
     audit_roots: Vec<(String, [u8; 32])>,
+    throttle_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -89,6 +90,7 @@ impl ServerKeys {
                     (key_id(&k), k)
                 })
                 .collect(),
+            throttle_key: derive(master, "rampart/sign-in-throttle/v1"),
         }
     }
 
@@ -170,6 +172,17 @@ impl ServerKeys {
     /// Every chain key of `chain` this server holds, current first, with their ids.
     pub fn audit_chain_keys(&self, chain: &str) -> Vec<(String, [u8; 32])> {
         self.audit_roots.iter().map(|(i, root)| (i.clone(), derive(root, &format!("chain:{chain}")))).collect()
+    }
+
+    /// The stored name of a sign-in throttling counter: HMAC-SHA-256 of its scope (which holds a normalised
+    /// email, and maybe an IP) under a server key, so the table names no one and an unknown email gets a
+    /// counter exactly like a known one.
+    pub fn throttle_digest(&self, scope: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.throttle_key).unwrap_or_else(|_| unreachable!());
+        mac.update(scope.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 

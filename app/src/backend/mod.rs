@@ -1,6 +1,7 @@
 //! The domain, server-side only: database, authentication, sessions, audit. All SQL lives under this module.
 
 pub mod accounts;
+pub mod alerts;
 pub mod api_log;
 pub mod audit;
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod request;
 pub mod security;
 pub mod sessions;
 pub mod tenants;
+pub mod throttle;
 pub mod tokens;
 pub mod two_factor;
 
@@ -45,6 +47,8 @@ pub struct AppState {
     pub timeouts: SessionTimeouts,
     /// API key verification cache, rate counters and canary throttle of this instance.
     pub key_guard: Arc<keys::verify::KeyGuard>,
+    /// Failed sign-ins per client IP and the temporary automatic IP blocks of this instance.
+    pub ip_guard: Arc<throttle::ip_guard::IpGuard>,
     /// The batched writer of REST request events.
     pub api_log: api_log::ApiLog,
     /// The REST API's reference, summarised from its OpenAPI document (the server builds it).

@@ -29,6 +29,8 @@ pub enum Notice<'a> {
     Invitation { link: &'a str, inviter: &'a str, role: &'a str },
     /// A canary API key was presented: whoever holds it got it from somewhere it should never have been.
     CanaryKeyUsed { key: &'a str, description: &'a str },
+    /// Security alerts (one, or a digest of those raised in one window): (time and summary, details).
+    SecurityAlerts { items: &'a [(String, String)] },
 }
 
 fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Vec<String>, Option<(String, String)>) {
@@ -115,6 +117,29 @@ fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Ve
             ],
             None,
         ),
+        Notice::SecurityAlerts { items } => {
+            let subject = match items {
+                [(summary, _)] => format!(
+                    "Security alert for {tenant}: {}",
+                    summary.split_once(": ").map(|(_, s)| s).unwrap_or(summary)
+                ),
+                _ => format!("Security alerts for {tenant}: {} events", items.len()),
+            };
+            let mut paragraphs = vec![if items.len() == 1 {
+                "Rampart noticed this about an account in your organisation:".to_owned()
+            } else {
+                format!(
+                    "Rampart noticed these {} events about accounts in your organisation (one message per 15                      minutes at most):",
+                    items.len()
+                )
+            }];
+            for (summary, details) in items.iter() {
+                paragraphs.push(summary.clone());
+                paragraphs.extend(details.lines().map(str::to_owned));
+            }
+            paragraphs.push("The access history of the console shows every event in full.".to_owned());
+            (subject, paragraphs, None)
+        }
         Notice::PasswordResetLink { link } => (
             format!("{tenant}: reset your password"),
             vec![
@@ -179,5 +204,20 @@ mod tests {
         let link = "https://rampart.example/reset-password/abc";
         let e = build(&Notice::PasswordResetLink { link }, "a@example.com", "Acme", &meta);
         assert!(e.text.contains(link) && e.html.contains(link));
+    }
+
+    #[test]
+    fn alert_digests_list_every_alert_once_and_escape_what_attackers_send() {
+        let items = vec![
+            ("2026-11-26 03:00:00 UTC: one".to_owned(), "from <b>evil</b>".to_owned()),
+            ("2026-11-26 03:05:00 UTC: two".to_owned(), "line a\nline b".to_owned()),
+        ];
+        let meta = RequestMeta::default();
+        let e = build(&Notice::SecurityAlerts { items: &items }, "a@example.com", "Acme", &meta);
+        assert_eq!(e.subject, "Security alerts for Acme: 2 events");
+        assert!(e.text.contains("03:00:00 UTC: one") && e.text.contains("line b"));
+        assert!(e.html.contains("&lt;b&gt;evil") && !e.html.contains("<b>evil"));
+        let e = build(&Notice::SecurityAlerts { items: &items[..1] }, "a@example.com", "Acme", &meta);
+        assert_eq!(e.subject, "Security alert for Acme: one");
     }
 }

@@ -3,8 +3,8 @@
 //! Policy (OWASP Forgot Password Cheat Sheet; NIST 800-63B-4 §4.2): the request always gets the same answer,
 //! whether the email is known or not, and the email is sent off the request path so timing doesn't tell either;
 //! the link carries a 256-bit single-use token, stored hashed, valid 30 minutes. Setting the password ends every
-//! session of the account and lifts a second-factor suspension, but never bypasses the second factor: the next
-//! sign-in still asks for it.
+//! session of the account and lifts a second-factor suspension, every sign-in back-off and the suspension of the
+//! password for unknown devices, but never bypasses the second factor: the next sign-in still asks for it.
 
 use super::accounts::{email_key, validate_email};
 use super::audit::{self, NewEvent, Outcome};
@@ -79,6 +79,8 @@ pub async fn complete_reset(
         .bind(subject.account_id.as_str())
         .execute(&mut *tx)
         .await?;
+    // Lifts the sign-in throttling and the password suspension of every device and IP.
+    super::throttle::clear(state, &mut tx, &email_key(&subject.email)).await?;
     // Other reset links of the account die with this one.
     sqlx::query(
         "UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = 'reset' AND used_at IS NULL",

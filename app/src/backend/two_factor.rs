@@ -4,7 +4,7 @@
 //! - TOTP per RFC 6238 with SHA-1, 6 digits, 30 s steps (what every authenticator app supports); the current
 //!   step ±1 is accepted. A code is accepted only for a step later than the last accepted one, through one
 //!   conditional UPDATE, so a code works once even when two requests race (RFC 6238 §5.2). A replayed valid
-//!   code is refused, audited and mailed to the member.
+//!   code is refused, audited and alerted to the member and the tenant's security contact (`alerts`).
 //! - Secrets: 160 random bits, sealed with AES-256-GCM under a key derived from the server master key, bound to
 //!   the account id; shown only during enrollment, which ends when the member confirms a first code.
 //! - Recovery codes: 10 codes of 60 bits (12 Crockford base-32 characters), stored as keyed HMACs, each usable
@@ -12,6 +12,7 @@
 //! - Throttling (NIST SP 800-63B §3.2.2): at most 5 wrong codes per account per 30 s step; after 100
 //!   consecutive failures the factor is suspended until a password reset by email or an admin's reset.
 
+use super::alerts::{self, Alert};
 use super::audit::{self, NewEvent, Outcome};
 use super::context::TenantCtx;
 use super::crypto::random_bytes;
@@ -399,9 +400,20 @@ pub async fn verify(
                 )
                 .await?;
             }
+            // A replay, or a correct password followed by a wrong code at sign-in, tells the member and the
+            // security contact (through the alert digest).
+            let alert = if replayed {
+                Some(Alert::totp_replay(&ctx.email, meta))
+            } else {
+                (action == "sign_in.second_factor").then(|| Alert::wrong_second_factor(&ctx.email, meta))
+            };
+            if let Some(alert) = &alert {
+                let to = alerts::member_and_contact(&mut tx, &ctx.tenant_id, &ctx.email).await?;
+                alerts::enqueue(&mut tx, now, &ctx.tenant_id, &ctx.tenant_name, &to, alert).await?;
+            }
             tx.commit().await?;
-            if replayed {
-                notify::send(state, &Notice::TotpReplay, &ctx.email, &ctx.tenant_name, meta).await;
+            if alert.is_some() {
+                alerts::spawn_delivery(state);
             }
             Err(refused())
         }

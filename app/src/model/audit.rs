@@ -95,6 +95,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "session.revoke_member",
     "tenant.create",
     "tenant.switch",
+    "ip.auto_block",
     "api.request",
     "key.create",
     "key.update",

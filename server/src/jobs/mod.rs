@@ -1,4 +1,5 @@
 //! Background jobs, one file each.
 
+pub mod alert_delivery;
 pub mod audit_retention;
 pub mod session_cleanup;

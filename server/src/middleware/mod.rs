@@ -1,6 +1,8 @@
-//! Request middleware, outermost first: security headers, client IP, cross-origin refusal, session gate.
+//! Request middleware, outermost first: security headers, client IP, automatic IP blocks, cross-origin
+//! refusal, session gate.
 
 pub mod client_ip;
 pub mod gate;
 pub mod headers;
+pub mod ip_block;
 pub mod origin;

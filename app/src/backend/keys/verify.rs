@@ -351,19 +351,20 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
     }))
 }
 
-/// Emails the tenant's security contact and its active owners and admins that a canary key was used.
+/// Alerts the tenant's security contact and its active owners and admins that a canary key was used (through
+/// the alert digest, `alerts`).
 pub async fn alert_canary(state: &AppState, key: &ActiveKey, meta: &crate::backend::request::RequestMeta) {
-    let recipients = match canary_recipients(state, &key.tenant_id).await {
-        Ok(r) => r,
-        Err(err) => {
-            tracing::warn!(error = %err, "canary alert: recipients unavailable");
-            return;
-        }
+    use crate::backend::alerts::{self, Alert};
+    let queued = async {
+        let recipients = canary_recipients(state, &key.tenant_id).await?;
+        let alert = Alert::canary_key(&key.display_prefix, &key.description, meta);
+        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        alerts::enqueue(&mut tx, state.clock.now_ms(), &key.tenant_id, &key.tenant_name, &recipients, &alert).await?;
+        tx.commit().await?;
+        alerts::deliver_due(state).await
     };
-    let notice =
-        crate::backend::notify::Notice::CanaryKeyUsed { key: &key.display_prefix, description: &key.description };
-    for to in recipients {
-        crate::backend::notify::send(state, &notice, &to, &key.tenant_name, meta).await;
+    if let Err(err) = queued.await {
+        tracing::warn!(error = %err, "canary alert not queued or not delivered");
     }
 }
 
