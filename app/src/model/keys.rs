@@ -160,6 +160,8 @@ pub enum KeyStatus {
     Expired,
     /// Unused for longer than the tenant allows.
     Disabled,
+    /// Frozen by the panic button (or an admin): refused until unfrozen.
+    Frozen,
     Revoked,
 }
 
@@ -170,6 +172,7 @@ impl KeyStatus {
             Self::Due => "due for rotation",
             Self::Expired => "expired",
             Self::Disabled => "disabled (unused)",
+            Self::Frozen => "frozen",
             Self::Revoked => "revoked",
         }
     }

@@ -1,12 +1,14 @@
 //! Plain serde types shared by the server and the browser: what pages show and what server functions return.
 //! Nothing here touches the database or a secret.
 
+mod defence;
 mod error;
 mod keys;
 mod permission;
 mod time;
 mod views;
 
+pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
 pub use keys::{
     Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyKind,
