@@ -3,7 +3,7 @@
 
 use crate::pages::{
     AccessHistoryPage, ApiReferencePage, ConfirmAccessPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage,
-    KeysPage, MemberSessionsPage, MembersPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage,
+    KeysPage, MemberSessionsPage, MembersPage, NetworkPage, EmergencyPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage,
     ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
@@ -57,6 +57,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/two-factor/setup") view=TwoFactorSetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/two-factor/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
                 <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/security/network") view=NetworkPage ssr=SsrMode::Async/>
+                <Route path=path!("/security/emergency") view=EmergencyPage ssr=SsrMode::Async/>
                 <Route path=path!("/confirm-access") view=ConfirmAccessPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
