@@ -76,7 +76,8 @@ pub(super) async fn sign_ins_by_day(
     let first = today - (SIGN_IN_CHART_DAYS - 1);
     let rows = sqlx::query(
         "SELECT created_at / 86400000 AS day, outcome, COUNT(*) AS n FROM audit_events \
-         WHERE tenant_id = $1 AND action = 'sign_in' AND created_at >= $2 AND created_at < $3 \
+         WHERE tenant_id = $1 AND action IN ('sign_in', 'sign_in.second_factor') AND created_at >= $2 \
+         AND created_at < $3 \
          GROUP BY created_at / 86400000, outcome",
     )
     .bind(ctx.tenant_id.as_str())
