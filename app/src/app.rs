@@ -2,9 +2,10 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessHistoryPage, ApiReferencePage, ConfirmAccessPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage,
-    KeysPage, MemberSessionsPage, MembersPage, NetworkPage, EmergencyPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage,
-    ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessHistoryPage, ApiReferencePage, ConfirmAccessPage, EmergencyPage, ForgotPasswordPage, HomePage, InvitePage,
+    KeyPage, KeysPage, MemberSessionsPage, MembersPage, NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage,
+    RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage,
+    TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

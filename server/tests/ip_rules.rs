@@ -191,8 +191,10 @@ async fn the_console_allow_list_needs_the_admins_address_then_admits_only_its_ne
     // Another tenant's members are not held to it.
     let (other, _) = app.signed_in("Open").await;
     assert_eq!(page_from(&app, &other, "/overview", "192.0.2.1").await.status(), StatusCode::OK);
-    assert!(actions(&app).await.iter().any(|(a, d)| a == "console_allow_list.update"
-        && d.contains("anywhere → [10.0.0.0/8,127.0.0.1/32]")));
+    assert!(actions(&app)
+        .await
+        .iter()
+        .any(|(a, d)| a == "console_allow_list.update" && d.contains("anywhere → [10.0.0.0/8,127.0.0.1/32]")));
 
     // Emptied, the console is open again.
     let res = app.call(&owner, "set_console_allow_list", &[("allowed_ips", "")]).await;

@@ -72,10 +72,12 @@ async fn the_panic_button_stops_keys_sessions_and_password_only_sign_ins_in_one_
         assert_eq!(res.headers()["location"], "/sign-in");
     }
     assert_eq!(app.get(&owner, "/overview").await.status(), StatusCode::OK);
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Alarm')")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Alarm')",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
     assert_eq!(left, 1);
 
     // Everyone signs in again with a second factor: members without one enroll first.

@@ -45,7 +45,13 @@ async fn the_posture_counts_what_needs_fixing_and_the_chart_shows_sign_ins() {
     assert_eq!(app.get(&member, "/overview").await.status(), StatusCode::OK);
     app.clock.advance_ms(31 * MINUTE_MS);
     for _ in 0..2 {
-        let res = app.call(&app.client(), "sign_in", &[("email", "member@posture.example"), ("password", "not-the-right-password")]).await;
+        let res = app
+            .call(
+                &app.client(),
+                "sign_in",
+                &[("email", "member@posture.example"), ("password", "not-the-right-password")],
+            )
+            .await;
         assert!(res.status().is_client_error(), "{}", res.status());
     }
     let owner = {

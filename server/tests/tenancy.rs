@@ -241,7 +241,12 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
         assert!(!html.contains(CANARY), "{pattern}: another tenant's page shows A's canary");
         if matches!(
             pattern.as_str(),
-            "/members" | "/members/{id}/sessions" | "/access-history" | "/keys" | "/security/network" | "/security/emergency"
+            "/members"
+                | "/members/{id}/sessions"
+                | "/access-history"
+                | "/keys"
+                | "/security/network"
+                | "/security/emergency"
         ) {
             let html = app.get(&member, &path).await.text().await.unwrap();
             assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");

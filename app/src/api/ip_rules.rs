@@ -32,10 +32,22 @@ pub async fn add_ip_block(cidr: String, reason: String, expires_in_days: Option<
             let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let days = match expires_in_days.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => None,
-                Some(s) => Some(s.parse().map_err(|_| AppError::validation("expires_in_days", "Enter a whole number."))?),
+                Some(s) => {
+                    Some(s.parse().map_err(|_| AppError::validation("expires_in_days", "Enter a whole number."))?)
+                }
             };
-            crate::backend::ip_rules::add_block(&st, &meta()?, &ctx, &admin, &proof, client_ip()?, &cidr, &reason, days)
-                .await?;
+            crate::backend::ip_rules::add_block(
+                &st,
+                &meta()?,
+                &ctx,
+                &admin,
+                &proof,
+                client_ip()?,
+                &cidr,
+                &reason,
+                days,
+            )
+            .await?;
             leptos_axum::redirect("/security/network?blocked=1");
             Ok(())
         }

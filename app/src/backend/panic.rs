@@ -44,7 +44,12 @@ struct WriteKey {
 }
 
 /// Live (not revoked, not expired) keys of the tenant that can change data; `frozen` picks frozen or not.
-async fn write_keys(conn: &mut AnyConnection, ctx: &TenantCtx, now: i64, frozen: bool) -> Result<Vec<WriteKey>, AppError> {
+async fn write_keys(
+    conn: &mut AnyConnection,
+    ctx: &TenantCtx,
+    now: i64,
+    frozen: bool,
+) -> Result<Vec<WriteKey>, AppError> {
     let rows = sqlx::query(&format!(
         "SELECT id, kind, scopes, display_prefix FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL \
          AND expires_at > $2 AND frozen_at IS {} NULL ORDER BY created_at, id",

@@ -21,8 +21,10 @@ pub fn SignInChart(days: Vec<DayCount>) -> impl IntoView {
     let bar = (slot / 3).max(1);
     let total_ok: i64 = days.iter().map(|d| d.successes).sum();
     let total_failed: i64 = days.iter().map(|d| d.failures).sum();
-    let (first, last) =
-        (days.first().map(|d| date_of(d.day)).unwrap_or_default(), days.last().map(|d| date_of(d.day)).unwrap_or_default());
+    let (first, last) = (
+        days.first().map(|d| date_of(d.day)).unwrap_or_default(),
+        days.last().map(|d| date_of(d.day)).unwrap_or_default(),
+    );
     let desc = format!(
         "{total_ok} successful and {total_failed} failed sign-ins from {first} to {last}; the busiest day had {max}."
     );

@@ -28,7 +28,8 @@ pub fn EmergencyPage() -> impl IntoView {
             None
         }
     };
-    let error_of = move |e: Option<Result<(), AppError>>| e.and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> });
+    let error_of =
+        move |e: Option<Result<(), AppError>>| e.and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> });
     view! {
         <Title text="Emergency · Rampart"/>
         <Hydrated/>

@@ -2,8 +2,8 @@
 //! admin sees when clients have moved after a roll), and roll, end-of-grace, change and revoke.
 
 use super::keys::{kind_label, scopes_text, status_class};
-use crate::api::panic::UnfreezeKey;
 use crate::api::keys::{get_key, take_fresh_key, EndKeyGrace, RevokeKey, RollKey, UpdateKey};
+use crate::api::panic::UnfreezeKey;
 use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated};
 use crate::model::{format_utc, Access, ApiResource, AppError, KeyDetailView, KeyKind, KeyStatus, KeyUsageView};
 use leptos::either::Either;
@@ -31,7 +31,15 @@ pub fn KeyPage() -> impl IntoView {
     let update = ServerAction::<UpdateKey>::new();
     let unfreeze = ServerAction::<UnfreezeKey>::new();
     let data = Resource::new(
-        move || (id(), roll.version().get(), end_grace.version().get(), revoke.version().get(), update.version().get() + unfreeze.version().get()),
+        move || {
+            (
+                id(),
+                roll.version().get(),
+                end_grace.version().get(),
+                revoke.version().get(),
+                update.version().get() + unfreeze.version().get(),
+            )
+        },
         |(id, ..)| get_key(id),
     );
     let fresh = Resource::new(move || roll.version().get(), |_| take_fresh_key());

@@ -33,7 +33,8 @@ pub fn NetworkPage() -> impl IntoView {
             None
         }
     };
-    let error_of = move |e: Option<Result<(), AppError>>| e.and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> });
+    let error_of =
+        move |e: Option<Result<(), AppError>>| e.and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> });
     view! {
         <Title text="Network rules · Rampart"/>
         <Hydrated/>

@@ -52,7 +52,10 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
     let (posture, sign_in_days) = if sees_posture(ctx) {
         let mut conn = state.pool.acquire().await?;
         let now = state.clock.now_ms();
-        (Some(posture::posture(&mut conn, ctx, now, state.timeouts).await?), posture::sign_ins_by_day(&mut conn, ctx, now).await?)
+        (
+            Some(posture::posture(&mut conn, ctx, now, state.timeouts).await?),
+            posture::sign_ins_by_day(&mut conn, ctx, now).await?,
+        )
     } else {
         (None, Vec::new())
     };
