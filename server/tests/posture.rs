@@ -80,8 +80,15 @@ async fn the_posture_counts_what_needs_fixing_and_the_chart_shows_sign_ins() {
     assert!(html.contains("<svg") && html.contains("role=\"img\""), "an inline SVG chart");
     assert!(html.contains("2 successful and 2 failed sign-ins"), "the figures in words");
     assert!(html.contains("Sign-ins per day as a table"));
-    for href in ["href=\"/keys\"", "href=\"/members\"", "href=\"/security\""] {
-        assert!(html.contains(href), "{href}");
+    for href in ["/keys?filter=old", "/keys?filter=unused", "/keys?filter=open", "/members", "/security"] {
+        assert!(html.contains(&format!("href=\"{href}\"")), "{href}");
+    }
+    // The keys list, filtered the same way.
+    for (filter, shown) in
+        [("old", "older than 90 days (2)"), ("unused", "never used (1)"), ("open", "IP allow list (1)")]
+    {
+        let html = app.get(&owner, &format!("/keys?filter={filter}")).await.text().await.unwrap();
+        assert!(html.contains(shown), "{filter}: {html}");
     }
 
     // Members see their own figures only; auditors see the posture.

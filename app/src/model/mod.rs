@@ -11,8 +11,8 @@ mod views;
 pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
 pub use keys::{
-    Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyKind,
-    KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
+    Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyFilter,
+    KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
 };
 pub use permission::{allows, Permission, Role};
 pub use time::format_utc;

@@ -93,9 +93,9 @@ fn posture_section(p: PostureView, days: Vec<DayCount>) -> impl IntoView {
                     if p.two_factor_required { "See who" } else { "Require it" },
                 )}
                 {figure(p.admins.to_string(), "Owners and admins", p.admins > 3, "/members", "Review roles")}
-                {figure(p.keys_older_than_90_days.to_string(), "API keys older than 90 days", p.keys_older_than_90_days > 0, "/keys", "Roll them")}
-                {figure(p.keys_never_used.to_string(), "API keys never used", p.keys_never_used > 0, "/keys", "Revoke unused keys")}
-                {figure(p.keys_without_ip_restriction.to_string(), "API keys without an IP allow list", p.keys_without_ip_restriction > 0, "/keys", "Restrict them")}
+                {figure(p.keys_older_than_90_days.to_string(), "API keys older than 90 days", p.keys_older_than_90_days > 0, "/keys?filter=old", "Roll them")}
+                {figure(p.keys_never_used.to_string(), "API keys never used", p.keys_never_used > 0, "/keys?filter=unused", "Revoke unused keys")}
+                {figure(p.keys_without_ip_restriction.to_string(), "API keys without an IP allow list", p.keys_without_ip_restriction > 0, "/keys?filter=open", "Restrict them")}
                 {figure(p.stale_sessions.to_string(), stale_label, p.stale_sessions > 0, "/members", "End them")}
             </ul>
             <p class="hint">"Idle sessions: still signed in but unused for over " {p.stale_after_minutes} " minutes. Keys: live keys, canaries excluded."</p>

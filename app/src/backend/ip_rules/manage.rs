@@ -89,10 +89,10 @@ pub async fn add_block(
     reason: &str,
     expires_in_days: Option<i64>,
 ) -> Result<IpBlockView, AppError> {
-    let block: Cidr = cidr.trim().parse().map_err(|m: String| AppError::validation("cidr", m))?;
     if cidr.trim().is_empty() {
         return Err(AppError::validation("cidr", "Enter an IP address or CIDR block."));
     }
+    let block: Cidr = cidr.trim().parse().map_err(|m: String| AppError::validation("cidr", m))?;
     let reason = check_reason(reason)?;
     if let Some(days) = expires_in_days {
         if !(1..=MAX_BLOCK_DAYS).contains(&days) {

@@ -147,6 +147,7 @@ impl KeyRow {
             previous_prefix: grace.and(self.prev_display_prefix.clone()),
             previous_ends_at: grace,
             rolled_at: self.rolled_at,
+            secret_age_days: (now - self.rolled_at.unwrap_or(self.created_at)).max(0) / DAY_MS,
             can_manage: can_manage && self.revoked_at.is_none(),
         }
     }
