@@ -9,7 +9,8 @@
 //!   lists (and the overview counts keys without one): servers calling the API rarely sit in the offices the
 //!   console is used from, and one list for both would push admins to open the console to every cloud range.
 //! - Nobody locks themselves out by mistake: an allow list that does not contain the admin's current address,
-//!   or a block that covers it, is refused and nothing is saved (an emergency is what the panic button is for).
+//!   or a block that covers it, is refused and nothing is saved. When the admins' addresses change under them
+//!   anyway, the operator empties the allow list with `rampart tenant open-console --tenant T` (recorded).
 //! - Rules are cached per tenant for one second of the injectable clock, like verified API keys; every change
 //!   empties this instance's cache at once, and another instance sees it within the second. An expired block
 //!   stops biting at its end by the clock, cache or not, and stays listed until removed.
@@ -17,7 +18,7 @@
 //!   (tenant, address), so a blocked client cannot flood the access history.
 
 mod manage;
-pub use manage::{add_block, get_rules, remove_block, set_console_allow_list};
+pub use manage::{add_block, get_rules, operator_open_console, remove_block, set_console_allow_list};
 
 use super::audit::{self, NewEvent, Outcome};
 use super::clock::MINUTE_MS;

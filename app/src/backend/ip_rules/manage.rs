@@ -230,3 +230,43 @@ pub async fn set_console_allow_list(
     state.ip_rules.invalidate_all();
     Ok(list.iter().map(ToString::to_string).collect())
 }
+
+/// The operator's break-glass (`rampart tenant open-console`): empties the console allow list of a tenant named
+/// by id or name, for admins whose addresses changed under them. Block list entries stay. Returns the list
+/// that was removed.
+pub async fn operator_open_console(state: &AppState, tenant: &str) -> Result<String, AppError> {
+    let now = state.clock.now_ms();
+    let mut tx = super::super::db::begin_write(&state.pool).await?;
+    let row = sqlx::query("SELECT id, console_allowed_ips FROM tenants WHERE id = $1 OR name_key = $2")
+        .bind(tenant.trim())
+        .bind(tenant.trim().to_lowercase())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::validation("tenant", "No tenant has that id or name."))?;
+    let tenant_id = super::super::ids::TenantId(row.try_get("id")?);
+    let before: String = row.try_get("console_allowed_ips")?;
+    sqlx::query("UPDATE tenants SET console_allowed_ips = '' WHERE id = $1")
+        .bind(tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let meta = RequestMeta { ip: "operator".to_owned(), user_agent: "rampart cli".to_owned() };
+    let detail = format!("console allowed from [{before}] → anywhere (operator break-glass)");
+    audit::record(
+        &mut tx,
+        now,
+        &NewEvent {
+            tenant_id: Some(&tenant_id),
+            account_id: None,
+            actor: "operator",
+            action: "console_allow_list.update",
+            outcome: Outcome::Success,
+            meta: &meta,
+            detail: &detail,
+            key_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.ip_rules.invalidate_all();
+    Ok(before)
+}
