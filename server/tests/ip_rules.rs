@@ -131,6 +131,31 @@ async fn the_block_list_refuses_console_and_api_until_it_ends() {
     let refused: Vec<_> = all.iter().filter(|(a, _)| a == "ip_rules.refused").collect();
     assert_eq!(refused.len(), 2, "one per address within the minute: {refused:?}");
 
+    // Signing in from there fails exactly like a wrong password (no password oracle), and the organisation
+    // learns that someone there knows the password.
+    let sign_in_from = |password: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .client()
+                .post(app.url("/api/sign_in"))
+                .header("origin", &app.base)
+                .header("x-forwarded-for", "203.0.113.5")
+                .form(&[("email", "mallory@blocky.example"), ("password", password)])
+                .send()
+                .await
+                .unwrap();
+            let set_cookie = common::session_set_cookie(&res).is_some_and(|c| !c.contains("Max-Age=0"));
+            (res.status(), res.text().await.unwrap(), set_cookie)
+        }
+    };
+    let right = sign_in_from(PASSWORD).await;
+    let wrong = sign_in_from("not-the-password-at-all").await;
+    assert_eq!((right.0, &right.1), (wrong.0, &wrong.1), "same answer for a right and a wrong password");
+    assert!(!right.2, "no session");
+    assert!(actions(&app).await.iter().any(|(a, d)| a == "ip_rules.refused"
+        && d == "sign-in refused after a correct password: 203.0.113.5 is blocked: credential stuffing"));
+
     // The block ends by the clock.
     app.clock.advance_ms(DAY_MS);
     assert_eq!(api_from(&app, &key, "203.0.113.77").await.status(), StatusCode::OK);
@@ -184,6 +209,17 @@ async fn the_console_allow_list_needs_the_admins_address_then_admits_only_its_ne
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("your address (192.0.2.1) is not one of them"));
     assert_eq!(call_from(&app, &eve, "get_overview", "192.0.2.1").await.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .client()
+        .post(app.url("/api/sign_in"))
+        .header("origin", &app.base)
+        .header("x-forwarded-for", "192.0.2.1")
+        .form(&[("email", "eve@walled.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "no sign-in from outside: {}", res.status());
+    assert!(res.text().await.unwrap().contains("The email or password is incorrect."));
     assert_eq!(page_from(&app, &eve, "/overview", "10.9.8.7").await.status(), StatusCode::OK);
     assert_eq!(app.get(&owner, "/overview").await.status(), StatusCode::OK);
     // The API is not the console: keys keep their own IP lists.

@@ -30,6 +30,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             let session = session()?;
             let password = secrecy::SecretString::from(password);
             let accepted = auth::sign_in(&st, &meta()?, &email, &password).await?;
+            crate::backend::ip_rules::gate_sign_in(&st, &accepted.ctx, &meta()?, super::ssr::client_ip()?).await?;
             let now = st.clock.now_ms();
             match accepted.next {
                 SignInNext::Done => {

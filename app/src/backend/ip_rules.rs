@@ -203,6 +203,26 @@ pub async fn check_api(state: &AppState, tenant: &TenantId, ip: IpAddr) -> Resul
     Ok(blocked(&*rules(state, tenant, now).await?, ip, now))
 }
 
+/// Holds a correct password against the tenant's rules before any session exists. A refused sign-in gets the
+/// uniform sign-in failure — telling "right password, wrong network" apart would hand anyone on a blocked or
+/// outside network a password oracle — and the tenant's history records that someone there knew the password.
+pub async fn gate_sign_in(
+    state: &AppState,
+    ctx: &super::context::TenantCtx,
+    meta: &RequestMeta,
+    ip: IpAddr,
+) -> Result<(), AppError> {
+    let Some(refusal) = check_console(state, &ctx.tenant_id, ip).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now_ms();
+    let detail = format!("sign-in refused after a correct password: {}", refusal.detail(ip));
+    let mut tx = super::db::begin_write(&state.pool).await?;
+    audit::record(&mut tx, now, &NewEvent::by(ctx, meta, "ip_rules.refused", Outcome::Failure, &detail)).await?;
+    tx.commit().await?;
+    Err(AppError::validation("credentials", super::auth::SIGN_IN_FAILED))
+}
+
 /// Records a refused console request in the tenant's access history (at most once a minute per address).
 pub async fn record_console_refusal(
     state: &AppState,
