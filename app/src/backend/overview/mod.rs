@@ -1,4 +1,5 @@
-//! The console overview: a few tenant-wide figures and the viewer's previous sign-in.
+//! The console overview: a few tenant-wide figures, the viewer's previous sign-in, and — for owners, admins and
+//! auditors — the security posture and sign-in activity (`posture`). Few queries: it is benchmarked.
 
 use super::clock::DAY_MS;
 use super::context::TenantCtx;
