@@ -99,6 +99,11 @@ async fn the_block_list_refuses_console_and_api_until_it_ends() {
     let res = app.call(&owner, "add_ip_block", &[("cidr", "2001:db8::/32"), ("reason", "v6 scanner")]).await;
     assert!(res.status().is_success());
 
+    let html = app.get(&owner, "/security/network").await.text().await.unwrap();
+    assert!(html.contains("203.0.113.0/24") && html.contains("credential stuffing"), "the list, for admins");
+    assert!(html.contains("aria-label=\"Remove the block on 2001:db8::/32\""));
+    assert!(html.contains("Your address now: "));
+
     // The console refuses at once (this instance's cache was emptied): pages, server functions, IPv6 too.
     let res = page_from(&app, &mallory, "/overview", "203.0.113.5").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

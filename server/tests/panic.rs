@@ -41,6 +41,10 @@ async fn the_panic_button_stops_keys_sessions_and_password_only_sign_ins_in_one_
         assert_eq!(app.get(c, "/overview").await.status(), StatusCode::OK);
     }
     let form = [("keys", "freeze"), ("confirm", "PANIC")];
+    let html = app.get(&owner, "/security/emergency").await.text().await.unwrap();
+    assert!(html.contains("Press the panic button") && html.contains("the 3 API key(s) that can change data"));
+    let html = app.get(&admin, "/security/emergency").await.text().await.unwrap();
+    assert!(!html.contains("Press the panic button") && html.contains("Only an owner"), "admins see, owners press");
 
     // An admin is not an owner; an owner needs a fresh step-up and the word typed.
     app.call(&admin, "step_up", &[("password", PASSWORD)]).await;

@@ -47,7 +47,7 @@ pub fn EmergencyPage() -> impl IntoView {
                                     <h2 id="panic-h">"Panic button"</h2>
                                     <p>"If you think the organisation is compromised, this stops it at once, in one step:"</p>
                                     <ul>
-                                        <li>"the " {v.write_keys} " API key(s) that can change data are frozen or revoked (read-only keys and canaries keep working);"</li>
+                                        <li>{format!("the {} API key(s) that can change data are frozen or revoked (read-only keys and canaries keep working);", v.write_keys)}</li>
                                         <li>"every session of every member is signed out, except this one;"</li>
                                         <li>"two-factor authentication becomes required: everyone signs in again with a code, and members without an authenticator set one up first."</li>
                                     </ul>
