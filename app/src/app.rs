@@ -2,10 +2,10 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ConfirmAccessPage, ForgotPasswordPage,
-    HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage, NotFoundPage, OrganisationsPage,
-    OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage,
-    SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ConfirmAccessPage, EmergencyPage,
+    ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage, NetworkPage,
+    NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage,
+    SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -60,6 +60,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/two-factor/setup") view=TwoFactorSetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/two-factor/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
                 <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/security/network") view=NetworkPage ssr=SsrMode::Async/>
+                <Route path=path!("/security/emergency") view=EmergencyPage ssr=SsrMode::Async/>
                 <Route path=path!("/confirm-access") view=ConfirmAccessPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>

@@ -76,6 +76,11 @@ pub enum TenantCommand {
         #[arg(long, default_value = "member")]
         role: String,
     },
+    /// Empty a tenant's console allow list (by id or name), when its admins can no longer reach the console.
+    OpenConsole {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -237,6 +242,21 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
                 .await
                 .map_err(|e| StartError::Runtime(e.to_string()))?;
             println!("Purged {} events past retention ({} chains checked)", s.deleted, s.chains);
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::OpenConsole { tenant } } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let before = app::backend::ip_rules::operator_open_console(&state, &tenant).await.map_err(|e| match e {
+                app::model::AppError::Validation { .. } => StartError::Config(e.to_string()),
+                other => StartError::Runtime(other.to_string()),
+            })?;
+            if before.is_empty() {
+                println!("The console allow list was already empty.");
+            } else {
+                println!(
+                    "Removed the console allow list ({before}); the console is reachable from anywhere not blocked."
+                );
+            }
             Ok(())
         }
         Command::Tenant { command: TenantCommand::List } => {

@@ -40,6 +40,25 @@ pub fn error_response(err: &AppError, html: bool) -> Response {
     res
 }
 
+/// A 403 with its own message (a refusal by the tenant's network rules): `{"error": {"code": "ip_refused"}}`
+/// for API clients, a small page for browsers.
+pub fn refusal_response(message: &str, html: bool) -> Response {
+    let mut res = if html {
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+             content=\"width=device-width, initial-scale=1\"><title>Access refused · Rampart</title>\
+             <link rel=\"stylesheet\" href=\"/pkg/rampart.css\"></head><body><main class=\"page narrow\">\
+             <h1>Access refused from this network</h1><p role=\"alert\">{}</p></main></body></html>",
+            escape(message)
+        ))
+        .into_response()
+    } else {
+        axum::Json(serde_json::json!({ "error": { "code": "ip_refused", "message": message } })).into_response()
+    };
+    *res.status_mut() = StatusCode::FORBIDDEN;
+    res
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

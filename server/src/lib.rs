@@ -74,6 +74,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         api_log: app::backend::api_log::ApiLog::start(pool.clone(), keys.clone()),
         key_guard: Arc::default(),
         ip_guard: Arc::default(),
+        ip_rules: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         pool,
         keys,

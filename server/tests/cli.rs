@@ -97,3 +97,28 @@ async fn members_are_added_by_tenant_name_with_a_setup_link_for_new_accounts() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("as admin") && text.contains("/setup/"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_opens_a_console_locked_by_its_allow_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::database_url(dir.path()).await;
+    let run = |args: &[&str]| rampart(dir.path(), &db).args(args).output().unwrap();
+    let out = run(&["tenant", "create", "--name", "Vault-Tec", "--owner", "ops@vault-tec.example"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+    sqlx::query("UPDATE tenants SET console_allowed_ips = '10.0.0.0/8'").execute(&pool).await.unwrap();
+
+    let out = run(&["tenant", "open-console", "--tenant", "vault-tec"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Removed the console allow list (10.0.0.0/8)"));
+    let left: String = sqlx::query_scalar("SELECT console_allowed_ips FROM tenants").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, "");
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE action = 'console_allow_list.update'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(detail.contains("operator break-glass"), "{detail}");
+    assert_eq!(run(&["tenant", "open-console", "--tenant", "Nope"]).status.code(), Some(2));
+}

@@ -90,6 +90,14 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("verify_history", FeatureAct),
         ("set_history_retention", Admin),
         ("reveal_chain_key", Admin),
+        ("get_ip_rules", Admin),
+        ("add_ip_block", Admin),
+        ("remove_ip_block", AdminTarget),
+        ("set_console_allow_list", Admin),
+        ("get_panic", Admin),
+        ("press_panic_button", Admin),
+        ("undo_panic", Admin),
+        ("unfreeze_key", AdminTarget),
     ]
 }
 
@@ -106,10 +114,21 @@ const PUBLIC_PAGES: &[&str] = &[
 
 /// One form that carries every argument any server function takes (extra fields are ignored), so each call
 /// reaches the function's own checks rather than failing to decode.
-fn form_for<'a>(target: &'a str, invitation: &'a str, key: &'a str, event: &'a str) -> Vec<(&'static str, &'a str)> {
+fn form_for<'a>(
+    target: &'a str,
+    invitation: &'a str,
+    key: &'a str,
+    block: &'a str,
+    event: &'a str,
+) -> Vec<(&'static str, &'a str)> {
     vec![
         ("event_id", event),
         ("days", "120"),
+        ("block_id", block),
+        ("cidr", "192.0.2.1"),
+        ("reason", "matrix"),
+        ("keys", "freeze"),
+        ("confirm", "not yet"),
         ("key_id", key),
         ("kind", "read"),
         ("description", "matrix"),
@@ -154,13 +173,22 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     assert!(res.status().is_success() || res.status().is_redirection());
     let keys: app::model::KeysView = app.call(&a_owner, "get_keys", &[]).await.json().await.unwrap();
     let key = keys.keys[0].id.clone();
+    // A block of A whose reason is the canary.
+    app.call(&a_owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let res = app.call(&a_owner, "add_ip_block", &[("cidr", "192.0.2.99"), ("reason", CANARY)]).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let rules: app::model::IpRulesView = app.call(&a_owner, "get_ip_rules", &[]).await.json().await.unwrap();
+    let block = rules.blocks[0].id.clone();
     app.call(&b_owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let res = app.call(&b_owner, "get_ip_rules", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.text().await.unwrap().contains(CANARY), "B never sees A's network rules");
     let events: Vec<app::model::AuditEventView> =
         app.call(&a_owner, "list_recent_events", &[]).await.json().await.unwrap();
     let event = events.iter().find(|e| e.detail.contains(CANARY)).expect("an event naming the canary").id.clone();
 
     for (name, access) in server_functions() {
-        let form = form_for(&target, &invitation, &key, &event);
+        let form = form_for(&target, &invitation, &key, &block, &event);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();
@@ -232,7 +260,15 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
         assert_eq!(as_owner.status(), StatusCode::OK, "{pattern}: the owner");
         let html = app.get(&outsider, &path).await.text().await.unwrap();
         assert!(!html.contains(CANARY), "{pattern}: another tenant's page shows A's canary");
-        if matches!(pattern.as_str(), "/members" | "/members/{id}/sessions" | "/access-history" | "/keys") {
+        if matches!(
+            pattern.as_str(),
+            "/members"
+                | "/members/{id}/sessions"
+                | "/access-history"
+                | "/keys"
+                | "/security/network"
+                | "/security/emergency"
+        ) {
             let html = app.get(&member, &path).await.text().await.unwrap();
             assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");
         }

@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod auth;
 pub mod invitations;
+pub mod ip_rules;
 pub mod keys;
 pub mod members;
 pub mod overview;
+pub mod panic;
 pub mod security;
 pub mod sessions;
 pub mod two_factor;
@@ -38,6 +40,11 @@ pub(crate) mod ssr {
 
     pub fn meta() -> Result<RequestMeta, AppError> {
         Ok(RequestMeta::from_parts(&parts()?))
+    }
+
+    /// The client address as the server's middleware established it.
+    pub fn client_ip() -> Result<std::net::IpAddr, AppError> {
+        parts()?.extensions.get::<crate::backend::request::ClientIp>().map(|c| c.0).ok_or_else(|| internal("client ip"))
     }
 
     pub fn session() -> Result<tower_sessions::Session, AppError> {

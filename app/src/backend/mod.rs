@@ -11,12 +11,14 @@ pub mod crypto;
 pub mod db;
 pub mod ids;
 pub mod invitations;
+pub mod ip_rules;
 pub mod keys;
 pub mod mail;
 pub mod members;
 pub mod notify;
 pub mod organisations;
 pub mod overview;
+pub mod panic;
 pub mod password;
 pub mod password_reset;
 pub mod request;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub key_guard: Arc<keys::verify::KeyGuard>,
     /// Failed sign-ins per client IP and the temporary automatic IP blocks of this instance.
     pub ip_guard: Arc<throttle::ip_guard::IpGuard>,
+    /// Tenant network rules cache and refusal-record throttle of this instance.
+    pub ip_rules: Arc<ip_rules::IpRuleCache>,
     /// The batched writer of REST request events.
     pub api_log: api_log::ApiLog,
     /// The REST API's reference, summarised from its OpenAPI document (the server builds it).

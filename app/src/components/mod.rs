@@ -5,6 +5,7 @@ mod fresh_secret;
 mod password_field;
 mod sessions_table;
 mod shell;
+mod sign_in_chart;
 mod step_up;
 
 pub use export_link::ExportLinks;
@@ -12,4 +13,5 @@ pub use fresh_secret::{copy_text, FreshSecret};
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
 pub use shell::{Console, ErrorNotice, Hydrated};
+pub use sign_in_chart::SignInChart;
 pub use step_up::{StepUpForm, SteppedUpSignal};

@@ -73,6 +73,10 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                                             <A href="/keys">"API keys"</A>
                                         })}
                                         <A href="/security">"Security"</A>
+                                        {me.is_admin.then(|| view! {
+                                            <A href="/security/network">"Network"</A>
+                                            <A href="/security/emergency">"Emergency"</A>
+                                        })}
                                         <A href="/sessions">"Sessions"</A>
                                     </nav>
                                     <div class="account">

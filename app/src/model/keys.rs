@@ -160,6 +160,8 @@ pub enum KeyStatus {
     Expired,
     /// Unused for longer than the tenant allows.
     Disabled,
+    /// Frozen by the panic button (or an admin): refused until unfrozen.
+    Frozen,
     Revoked,
 }
 
@@ -170,7 +172,49 @@ impl KeyStatus {
             Self::Due => "due for rotation",
             Self::Expired => "expired",
             Self::Disabled => "disabled (unused)",
+            Self::Frozen => "frozen",
             Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// The overview's posture links open the keys list filtered to what needs fixing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFilter {
+    /// Live keys whose secret is older than 90 days.
+    Old,
+    /// Live keys never used.
+    Unused,
+    /// Live keys without an IP allow list.
+    Open,
+}
+
+impl KeyFilter {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "old" => Some(Self::Old),
+            "unused" => Some(Self::Unused),
+            "open" => Some(Self::Open),
+            _ => None,
+        }
+    }
+
+    /// What the filtered list shows.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Old => "live keys older than 90 days",
+            Self::Unused => "live keys never used",
+            Self::Open => "live keys without an IP allow list",
+        }
+    }
+
+    /// Whether a key belongs in the filtered list (the overview's posture counts the same keys).
+    pub fn keeps(self, k: &KeyView) -> bool {
+        let live = k.kind != KeyKind::Canary && !matches!(k.status, KeyStatus::Revoked | KeyStatus::Expired);
+        live && match self {
+            Self::Old => k.secret_age_days >= 90,
+            Self::Unused => k.last_used_at.is_none(),
+            Self::Open => k.allowed_ips.is_empty(),
         }
     }
 }
@@ -202,6 +246,9 @@ pub struct KeyView {
     pub previous_prefix: Option<String>,
     pub previous_ends_at: Option<i64>,
     pub rolled_at: Option<i64>,
+    /// Whole days since the current secret was issued (creation or last roll).
+    #[serde(default)]
+    pub secret_age_days: i64,
     /// Whether the viewer may roll, change or revoke it.
     pub can_manage: bool,
 }

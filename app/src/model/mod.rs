@@ -2,6 +2,7 @@
 //! Nothing here touches the database or a secret.
 
 mod audit;
+mod defence;
 mod error;
 mod keys;
 mod permission;
@@ -11,10 +12,11 @@ mod views;
 pub use audit::{
     parse_date_utc, AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS,
 };
+pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
 pub use keys::{
-    Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyKind,
-    KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
+    Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyFilter,
+    KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
 };
 pub use permission::{allows, Permission, Role};
 pub use time::format_utc;

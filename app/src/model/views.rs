@@ -48,6 +48,12 @@ pub struct OverviewView {
     /// API keys the viewer manages that are due for rotation (0 without the API keys feature).
     #[serde(default)]
     pub keys_due: i64,
+    /// The tenant's security posture, for owners, admins and auditors.
+    #[serde(default)]
+    pub posture: Option<super::PostureView>,
+    /// Sign-ins per UTC day over the last `SIGN_IN_CHART_DAYS` days, oldest first (with the posture).
+    #[serde(default)]
+    pub sign_in_days: Vec<super::DayCount>,
 }
 
 /// One access-history entry.

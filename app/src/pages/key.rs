@@ -3,8 +3,9 @@
 
 use super::keys::{kind_label, scopes_text, status_class};
 use crate::api::keys::{get_key, take_fresh_key, EndKeyGrace, RevokeKey, RollKey, UpdateKey};
+use crate::api::panic::UnfreezeKey;
 use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated};
-use crate::model::{format_utc, Access, ApiResource, AppError, KeyDetailView, KeyKind, KeyUsageView};
+use crate::model::{format_utc, Access, ApiResource, AppError, KeyDetailView, KeyKind, KeyStatus, KeyUsageView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -28,8 +29,17 @@ pub fn KeyPage() -> impl IntoView {
     let end_grace = ServerAction::<EndKeyGrace>::new();
     let revoke = ServerAction::<RevokeKey>::new();
     let update = ServerAction::<UpdateKey>::new();
+    let unfreeze = ServerAction::<UnfreezeKey>::new();
     let data = Resource::new(
-        move || (id(), roll.version().get(), end_grace.version().get(), revoke.version().get(), update.version().get()),
+        move || {
+            (
+                id(),
+                roll.version().get(),
+                end_grace.version().get(),
+                revoke.version().get(),
+                update.version().get() + unfreeze.version().get(),
+            )
+        },
         |(id, ..)| get_key(id),
     );
     let fresh = Resource::new(move || roll.version().get(), |_| take_fresh_key());
@@ -40,6 +50,7 @@ pub fn KeyPage() -> impl IntoView {
             end_grace.value().get().and_then(Result::err),
             revoke.value().get().and_then(Result::err),
             update.value().get().and_then(Result::err),
+            unfreeze.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -63,7 +74,10 @@ pub fn KeyPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(v) => Either::Left(key_view(v, roll, end_grace, revoke, update)),
+                        Ok(v) => Either::Left(view! {
+                            {frozen_notice(&v, unfreeze)}
+                            {key_view(v, roll, end_grace, revoke, update)}
+                        }),
                         Err(e) => Either::Right(view! { <h1>"API key"</h1><ErrorNotice error=e/> }),
                     }
                 })}
@@ -89,6 +103,22 @@ fn usage_table(label: &'static str, rows: Vec<KeyUsageView>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+    })
+}
+
+/// A frozen key says so, and an admin may unfreeze it (step-up).
+fn frozen_notice(v: &KeyDetailView, unfreeze: ServerAction<UnfreezeKey>) -> Option<impl IntoView> {
+    (v.key.status == KeyStatus::Frozen).then(|| {
+        let id = v.key.id.clone();
+        view! {
+            <p class="notice warn" role="status">"This key is frozen (panic button): every request with it is refused until it is unfrozen."</p>
+            {v.key.can_manage.then(|| view! {
+                <ActionForm action=unfreeze attr:class="inline" attr:aria-label="Unfreeze the key">
+                    <input type="hidden" name="key_id" value=id/>
+                    <button type="submit">"Unfreeze"</button>
+                </ActionForm>
+            })}
+        }
     })
 }
 

@@ -3,7 +3,7 @@
 
 use crate::api::keys::{get_keys, take_fresh_key, CreateKey, SetKeyPolicy};
 use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated};
-use crate::model::{format_utc, Access, AppError, KeyKind, KeyStatus, KeyView, KeysView};
+use crate::model::{format_utc, Access, AppError, KeyFilter, KeyKind, KeyStatus, KeyView, KeysView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -84,7 +84,10 @@ pub fn KeysPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(v) => Either::Left(keys_view(v, create, policy)),
+                        Ok(v) => {
+                            let filter = query.read_untracked().get("filter").as_deref().and_then(KeyFilter::parse);
+                            Either::Left(keys_view(v, filter, create, policy))
+                        }
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                     }
                 })}
@@ -94,7 +97,15 @@ pub fn KeysPage() -> impl IntoView {
     }
 }
 
-fn keys_view(v: KeysView, create: ServerAction<CreateKey>, policy: ServerAction<SetKeyPolicy>) -> impl IntoView {
+fn keys_view(
+    mut v: KeysView,
+    filter: Option<KeyFilter>,
+    create: ServerAction<CreateKey>,
+    policy: ServerAction<SetKeyPolicy>,
+) -> impl IntoView {
+    if let Some(f) = filter {
+        v.keys.retain(|k| f.keeps(k));
+    }
     let due: Vec<String> =
         v.keys.iter().filter(|k| k.status == KeyStatus::Due).map(|k| k.description.clone()).collect();
     let max_age = v.policy.max_age_days;
@@ -105,8 +116,11 @@ fn keys_view(v: KeysView, create: ServerAction<CreateKey>, policy: ServerAction<
                 ". Roll them from their pages."
             </p>
         })}
+        {filter.map(|f| view! {
+            <p class="notice" role="status">{format!("Showing {} ({}). ", f.title(), v.keys.len())} <a href="/keys">"Show all keys"</a></p>
+        })}
         {if v.keys.is_empty() {
-            Either::Left(view! { <p>"No keys yet."</p> })
+            Either::Left(view! { <p>{if filter.is_some() { "No such key." } else { "No keys yet." }}</p> })
         } else {
             Either::Right(view! {
                 <div class="table-wrap">

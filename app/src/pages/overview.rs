@@ -1,8 +1,8 @@
 //! `/overview`: the console's landing page.
 
 use crate::api::overview::get_overview;
-use crate::components::{Console, ErrorNotice, Hydrated};
-use crate::model::format_utc;
+use crate::components::{Console, ErrorNotice, Hydrated, SignInChart};
+use crate::model::{format_utc, DayCount, PostureView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -45,6 +45,7 @@ pub fn OverviewPage() -> impl IntoView {
                                 <div class="card"><span class="figure">{o.sign_ins_24h}</span><span>"Sign-ins, last 24 h"</span></div>
                                 <div class="card"><span class="figure">{o.failed_sign_ins_24h}</span><span>"Failed sign-ins, last 24 h"</span></div>
                             </section>
+                            {o.posture.clone().map(|p| posture_section(p, o.sign_in_days.clone()))}
                             <section aria-label="Your previous sign-in">
                                 <h2>"Your previous sign-in"</h2>
                                 {match (o.previous_sign_in_at, o.previous_sign_in_ip) {
@@ -62,5 +63,44 @@ pub fn OverviewPage() -> impl IntoView {
                 })}
             </Suspense>
         </Console>
+    }
+}
+
+/// One posture figure: the number, what it counts, whether it needs attention, and where it is fixed.
+fn figure(value: String, label: &'static str, warn: bool, href: &'static str, fix: &'static str) -> impl IntoView {
+    view! {
+        <li class=if warn { "posture warn" } else { "posture ok" }>
+            <span class="figure">{value}</span>
+            <span>{label}</span>
+            " "
+            <a href=href>{fix}</a>
+        </li>
+    }
+}
+
+fn posture_section(p: PostureView, days: Vec<DayCount>) -> impl IntoView {
+    let share = if p.members > 0 { p.members_with_two_factor * 100 / p.members } else { 100 };
+    let stale_label = if p.stale_after_minutes > 0 { "Sessions left idle (likely forgotten)" } else { "Idle sessions" };
+    view! {
+        <section aria-labelledby="posture-h">
+            <h2 id="posture-h">"Security posture"</h2>
+            <ul class="cards posture-list">
+                {figure(
+                    format!("{share}% ({}/{})", p.members_with_two_factor, p.members),
+                    "Members with two-factor authentication",
+                    p.members_with_two_factor < p.members,
+                    if p.two_factor_required { "/members" } else { "/security" },
+                    if p.two_factor_required { "See who" } else { "Require it" },
+                )}
+                {figure(p.admins.to_string(), "Owners and admins", p.admins > 3, "/members", "Review roles")}
+                {figure(p.keys_older_than_90_days.to_string(), "API keys older than 90 days", p.keys_older_than_90_days > 0, "/keys?filter=old", "Roll them")}
+                {figure(p.keys_never_used.to_string(), "API keys never used", p.keys_never_used > 0, "/keys?filter=unused", "Revoke unused keys")}
+                {figure(p.keys_without_ip_restriction.to_string(), "API keys without an IP allow list", p.keys_without_ip_restriction > 0, "/keys?filter=open", "Restrict them")}
+                {figure(p.stale_sessions.to_string(), stale_label, p.stale_sessions > 0, "/members", "End them")}
+            </ul>
+            <p class="hint">"Idle sessions: still signed in but unused for over " {p.stale_after_minutes} " minutes. Keys: live keys, canaries excluded."</p>
+            <h3>"Sign-in activity"</h3>
+            <SignInChart days=days/>
+        </section>
     }
 }

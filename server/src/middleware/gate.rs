@@ -1,16 +1,22 @@
 //! The session gate: resolves the signed-in tenant context once per request (`CurrentAuth` in the request
 //! extensions, read by server functions and pages) and denies by default: every page except the public ones
 //! below redirects a signed-out browser to sign in. Server functions (`/api/…`) enforce their own context.
+//! Every request carrying a session of a tenant, server functions included, is first held against that
+//! tenant's network rules (`app::backend::ip_rules`): a blocked or not-allowed address gets a 403 that speaks
+//! of its own address only.
 
 use super::headers::is_static_path;
-use crate::errors::{error_response, wants_html};
-use app::backend::context::CurrentAuth;
+use crate::errors::{error_response, refusal_response, wants_html};
+use app::backend::context::{CurrentAuth, TenantCtx};
+use app::backend::ip_rules;
+use app::backend::request::{ClientIp, RequestMeta};
 use app::backend::{sessions, AppState};
 use app::model::AppError;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Redirect, Response};
+use std::net::IpAddr;
 use tower_sessions::Session;
 
 /// Pages anyone may see. The second-factor and enrollment pages are here because a half-signed-in browser
@@ -34,6 +40,13 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         },
         None => None,
     };
+    if let Some(ctx) = &auth {
+        if let Some(check) = network_refusal(&state, ctx, &req) {
+            if let Some(res) = check.await {
+                return res;
+            }
+        }
+    }
     let signed_in = auth.is_some();
     req.extensions_mut().insert(CurrentAuth(auth));
     if path.starts_with("/api/") || is_public_page(&path) {
@@ -50,4 +63,35 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         };
     }
     next.run(req).await
+}
+
+/// The 403 for a request the tenant's network rules refuse (recorded at most once a minute per address), or
+/// `None`. When the rules cannot be read the request is refused as unavailable rather than let through.
+fn network_refusal<'a>(
+    state: &'a AppState,
+    ctx: &'a TenantCtx,
+    req: &Request,
+) -> Option<impl std::future::Future<Output = Option<Response>> + Send + 'a> {
+    let ip = req.extensions().get::<ClientIp>()?.0;
+    let html = wants_html(req.headers());
+    let user_agent: String = req
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect())
+        .unwrap_or_default();
+    Some(refuse(state, ctx, ip, html, RequestMeta { ip: ip.to_string(), user_agent }))
+}
+
+async fn refuse(state: &AppState, ctx: &TenantCtx, ip: IpAddr, html: bool, meta: RequestMeta) -> Option<Response> {
+    match ip_rules::check_console(state, &ctx.tenant_id, ip).await {
+        Ok(None) => None,
+        Ok(Some(refusal)) => {
+            if let Err(err) = ip_rules::record_console_refusal(state, ctx, &meta, ip, &refusal).await {
+                tracing::warn!(error = %err, "could not record a refused console request");
+            }
+            Some(refusal_response(&refusal.message(ip), html))
+        }
+        Err(err) => Some(error_response(&err, html)),
+    }
 }

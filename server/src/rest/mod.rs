@@ -5,6 +5,9 @@
 //!   disabled or out-of-place key alike (the access history records which), 403 for a scope the key lacks,
 //!   422 for bad input (unknown fields included), 413 past the body limit, 429 with `Retry-After`.
 //! - Every request is recorded in the access history through the batched writer (`app::backend::api_log`).
+//! - The key's tenant's IP block list applies after the key is verified: 403 `ip_refused`, recorded with the
+//!   block's reason. The tenant's console allow list does not apply here (keys have their own IP allow lists;
+//!   see `app::backend::ip_rules`).
 //! - CORS allows any origin without credentials: keys are bearer tokens, never ambient.
 //! - The OpenAPI 3.1 document is generated from these handlers (`openapi.rs`).
 
@@ -13,9 +16,10 @@ pub mod keys;
 pub mod members;
 pub mod openapi;
 
-use crate::errors::error_response;
+use crate::errors::{error_response, refusal_response};
 use app::backend::api_log::ApiEvent;
 use app::backend::audit::Outcome;
+use app::backend::ip_rules;
 use app::backend::keys::verify::{self, ApiPrincipal, Presented};
 use app::backend::request::{ClientIp, RequestMeta};
 use app::backend::AppState;
@@ -179,6 +183,32 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let elapsed = |started: Instant| started.elapsed().as_millis();
     match verdict {
         Ok(principal) => {
+            let refusal = match ip_rules::check_api(&state, &principal.ctx.tenant_id, ip).await {
+                Ok(r) => r,
+                Err(err) => return with_cors(error_response(&err, false), false),
+            };
+            if let Some(refusal) = refusal {
+                let res = refusal_response(&refusal.message(ip), false);
+                let event = ApiEvent {
+                    tenant_id: Some(principal.ctx.tenant_id.clone()),
+                    key_id: Some(principal.key_id.clone()),
+                    generation: Some(principal.generation),
+                    actor: principal.ctx.email.clone(),
+                    action: "api.request",
+                    outcome: Outcome::Failure,
+                    ip: meta.ip.clone(),
+                    user_agent: meta.user_agent.clone(),
+                    detail: format!(
+                        "{method} {path} → 403 (ip_blocked: {}, {} ms)",
+                        refusal.detail(ip),
+                        elapsed(started)
+                    ),
+                    at_ms: now,
+                    accepted: false,
+                };
+                state.api_log.record(event).await;
+                return with_cors(res, false);
+            }
             req = Request::from_parts(parts, body);
             req.extensions_mut().insert(principal.clone());
             req.extensions_mut().insert(meta.clone());

@@ -44,8 +44,9 @@ impl Modify for BearerKey {
         title = "Rampart API",
         version = "1",
         description = "The tenant's security data for machines. Authenticate with `Authorization: Bearer <key>`. \
-                       Errors are `{\"error\": {\"code\", \"message\"}}`; 401 covers every unusable key, 429 \
-                       carries Retry-After. Times are epoch milliseconds, UTC."
+                       Errors are `{\"error\": {\"code\", \"message\"}}`; 401 covers every unusable key, 403 \
+                       `ip_refused` a client address on the organisation's block list, 429 carries Retry-After. \
+                       Times are epoch milliseconds, UTC."
     ),
     paths(
         super::members::list_members,

@@ -52,7 +52,7 @@ const MAX_RATE_PER_HOUR: i64 = 10_000_000;
 const KEY_COLUMNS: &str = "k.id, k.kind, k.label, k.description, k.owner_membership_id, k.scopes, k.allowed_ips, \
      k.allowed_referers, k.rate_per_hour, k.created_at, k.expires_at, k.revoked_at, k.generation, k.display_prefix, \
      k.prev_display_prefix, k.prev_expires_at, k.rolled_at, k.last_used_at, k.last_used_ip, k.last_used_ua, \
-     COALESCE(a.email, '') AS owner_email";
+     k.frozen_at, COALESCE(a.email, '') AS owner_email";
 
 /// What a person or a master key asks for when creating a key (and, less the kind, when changing one).
 #[derive(Debug, Clone, Default)]

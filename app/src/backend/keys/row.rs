@@ -27,6 +27,7 @@ pub(super) struct KeyRow {
     pub(super) last_used_at: Option<i64>,
     pub(super) last_used_ip: Option<String>,
     pub(super) last_used_ua: Option<String>,
+    pub(super) frozen_at: Option<i64>,
 }
 
 pub(super) async fn load_row(conn: &mut AnyConnection, ctx: &TenantCtx, id: &str) -> Result<KeyRow, AppError> {
@@ -77,6 +78,7 @@ impl KeyRow {
             last_used_at: r.try_get("last_used_at")?,
             last_used_ip: r.try_get("last_used_ip")?,
             last_used_ua: r.try_get("last_used_ua")?,
+            frozen_at: r.try_get("frozen_at")?,
         })
     }
 
@@ -106,6 +108,8 @@ impl KeyRow {
             KeyStatus::Revoked
         } else if self.expires_at <= now {
             KeyStatus::Expired
+        } else if self.frozen_at.is_some() {
+            KeyStatus::Frozen
         } else if pol.disable_unused_days.is_some_and(|d| active_since + d * DAY_MS <= now) {
             KeyStatus::Disabled
         } else if self.expires_at - now <= DUE_WITHIN_MS || now - secret_since >= DUE_AGE_MS {
@@ -143,6 +147,7 @@ impl KeyRow {
             previous_prefix: grace.and(self.prev_display_prefix.clone()),
             previous_ends_at: grace,
             rolled_at: self.rolled_at,
+            secret_age_days: (now - self.rolled_at.unwrap_or(self.created_at)).max(0) / DAY_MS,
             can_manage: can_manage && self.revoked_at.is_none(),
         }
     }

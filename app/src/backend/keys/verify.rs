@@ -44,6 +44,7 @@ pub struct ActiveKey {
     rate_per_hour: Option<i64>,
     expires_at: i64,
     revoked: bool,
+    frozen: bool,
     generation: i64,
     digest: String,
     display_prefix: String,
@@ -237,6 +238,9 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     if key.revoked {
         return Err(deny("revoked"));
     }
+    if key.frozen {
+        return Err(deny("frozen"));
+    }
     if key.expires_at <= now || (!current && key.prev_expires_at.is_none_or(|e| e <= now)) {
         return Err(deny("expired"));
     }
@@ -293,7 +297,7 @@ impl ActiveKey {
 async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveKey>, sqlx::Error> {
     let Some(r) = sqlx::query(
         "SELECT k.id, k.tenant_id, t.name, k.kind, k.description, k.scopes, k.allowed_ips, k.allowed_referers, \
-         k.rate_per_hour, k.expires_at, k.revoked_at, k.generation, k.digest, k.display_prefix, \
+         k.rate_per_hour, k.expires_at, k.revoked_at, k.frozen_at, k.generation, k.digest, k.display_prefix, \
          k.prev_display_prefix, k.prev_expires_at, k.created_at, k.rolled_at, k.last_used_at, \
          t.key_disable_unused_days, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
@@ -314,6 +318,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
     let rolled: Option<i64> = r.try_get("rolled_at")?;
     let used: Option<i64> = r.try_get("last_used_at")?;
     let revoked: Option<i64> = r.try_get("revoked_at")?;
+    let frozen: Option<i64> = r.try_get("frozen_at")?;
     // A row that does not parse is refused as revoked rather than trusted.
     let (kind, scopes, ips, referers, revoked) = match (
         KeyKind::parse(&kind),
@@ -339,6 +344,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         rate_per_hour: r.try_get("rate_per_hour")?,
         expires_at: r.try_get("expires_at")?,
         revoked,
+        frozen: frozen.is_some(),
         generation: r.try_get("generation")?,
         digest: r.try_get("digest")?,
         display_prefix: r.try_get("display_prefix")?,

@@ -1,10 +1,19 @@
-//! The console overview: a few tenant-wide figures and the viewer's previous sign-in.
+//! The console overview: a few tenant-wide figures, the viewer's previous sign-in, and — for owners, admins and
+//! auditors — the security posture and sign-in activity (`posture`). Few queries: it is benchmarked.
 
 use super::clock::DAY_MS;
 use super::context::TenantCtx;
 use super::AppState;
 use crate::model::{AppError, OverviewView};
 use sqlx::Row as _;
+
+mod posture;
+pub use posture::SIGN_IN_CHART_DAYS;
+
+/// Owners, admins and auditors see the tenant's security posture (members see their own figures only).
+fn sees_posture(ctx: &TenantCtx) -> bool {
+    ctx.is_admin() || ctx.role() == crate::model::Role::Auditor
+}
 
 /// Figures for the overview page, all filtered by the context's tenant.
 pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewView, AppError> {
@@ -41,6 +50,16 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
     } else {
         0
     };
+    let (posture, sign_in_days) = if sees_posture(ctx) {
+        let mut conn = state.pool.acquire().await?;
+        let now = state.clock.now_ms();
+        (
+            Some(posture::posture(&mut conn, ctx, now, state.timeouts).await?),
+            posture::sign_ins_by_day(&mut conn, ctx, now).await?,
+        )
+    } else {
+        (None, Vec::new())
+    };
     Ok(OverviewView {
         keys_due,
         tenant_name: ctx.tenant_name.clone(),
@@ -53,5 +72,7 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
             .then(|| counts.try_get::<i64, _>("codes_left"))
             .transpose()?,
         two_factor_required: counts.try_get::<i64, _>("required")? == 1,
+        posture,
+        sign_in_days,
     })
 }
