@@ -138,7 +138,10 @@ async fn signed_in_pages_render_and_sign_out_ends_the_session() {
 
     let res = app.call(&client, "sign_out", &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers().get("clear-site-data").unwrap(), "\"cookies\"");
+    assert_eq!(res.headers().get("clear-site-data").unwrap(), "\"cache\", \"storage\"");
+    let expired: Vec<&str> = res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(expired.iter().any(|c| c.starts_with("__Host-rampart=;") && c.contains("Max-Age=0")), "{expired:?}");
+    assert!(!expired.iter().any(|c| c.starts_with("__Host-rampart-device=")), "the device cookie stays: {expired:?}");
     let after = app.get(&client, "/overview").await;
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
     let me = app.call(&client, "get_me", &[]).await;

@@ -146,7 +146,9 @@ pub async fn complete_password_reset(token: String, password: String) -> Result<
     )
 }
 
-/// Signs out: the session is deleted server-side and the browser told to drop its cookies.
+/// Signs out: the session is deleted server-side, its cookie expired and the browser's cache and storage for
+/// the site cleared. The device cookie stays (Clear-Site-Data "cookies" would drop it): it is what keeps this
+/// browser's own sign-in budget and spares its owner a new-device alert next time.
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
@@ -161,7 +163,13 @@ pub async fn sign_out() -> Result<(), AppError> {
             if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
                 res.insert_header(
                     http::HeaderName::from_static("clear-site-data"),
-                    http::HeaderValue::from_static("\"cookies\""),
+                    http::HeaderValue::from_static("\"cache\", \"storage\""),
+                );
+                res.append_header(
+                    http::header::SET_COOKIE,
+                    http::HeaderValue::from_static(
+                        "__Host-rampart=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict",
+                    ),
                 );
             }
             leptos_axum::redirect("/sign-in?signed_out=1");
