@@ -1,4 +1,5 @@
-//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`, `audit verify`,
+//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`,
+//! `tenant open-console`, `audit verify`,
 //! `audit purge`. It prints names, ids and setup links,
 //! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 
