@@ -14,7 +14,7 @@ DUR=${BENCH_SECONDS:-10}
 DATA=$(mktemp -d /tmp/rampart-bench.XXXXXX)
 export RAMPART_DATA_DIR=$DATA RAMPART_DATABASE_URL="sqlite://$DATA/rampart.db" RAMPART_LISTEN_ADDR="127.0.0.1:$PORT" \
   RAMPART_REDIRECT_ADDR="127.0.0.1:$((PORT + 1))" RAMPART_PUBLIC_URL="$BASE" RAMPART_LOG=warn \
-  RAMPART_DEMO_OWNER_EMAIL=demo@bench.example
+  RAMPART_DEMO_OWNER_EMAIL=demo@bench.example RAMPART_TRUSTED_PROXIES='[127.0.0.1/32]'
 
 "$BIN" serve >"$DATA/server.log" 2>&1 &
 PID=$!
@@ -39,6 +39,7 @@ summary() { # label, wrk output
   echo "$rps"
 }
 
+if [ -z "${BENCH_HISTORY_ONLY:-}" ]; then
 echo "== page vs static ($DUR s each, 32 connections, wrk -t2, same server, same run)"
 R_HEALTH=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")
 R_FILE=$(summary "GET /favicon.svg (static file)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/favicon.svg")")
@@ -58,12 +59,19 @@ R_API=$(summary "GET /api/v1/members (read key)" "$(wrk -t2 -c32 -d"${DUR}s" --l
 head -n1 <<<"$R_HEALTH2"; head -n1 <<<"$R_API"
 awk -v a="$(tail -n1 <<<"$R_API")" -v h="$(tail -n1 <<<"$R_HEALTH2")" 'BEGIN { printf "ratio api/healthz: %.1f %%\n", 100*a/h }'
 
+# Credential stuffing: each attempt a different email and client address (through the trusted proxy header),
+# so every one reaches argon2 — one address failing 50 times would be blocked, one account would be throttled.
 echo "== sign-in storm: 200 concurrent wrong-password sign-ins for $((DUR + 4)) s, overview measured meanwhile"
 cat >"$DATA/storm.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "email=$EMAIL&password=wrong-guess-attempt-000"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Origin"] = "$BASE"
+local n = 0
+request = function()
+  n = n + 1
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  local body = string.format("email=victim-%d@bench.example&password=wrong-guess-attempt-%d", n, n)
+  local headers = { ["Content-Type"] = "application/x-www-form-urlencoded", ["Origin"] = "$BASE",
+                    ["X-Forwarded-For"] = ip }
+  return wrk.format("POST", nil, headers, body)
+end
 LUA
 RSS_BEFORE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 wrk -t1 -c200 -d"$((DUR + 4))s" --timeout 60s --latency -s "$DATA/storm.lua" "$BASE/api/sign_in" >"$DATA/storm.out" &
@@ -74,6 +82,7 @@ wait $STORM
 head -n1 <<<"$R_UNDER"
 summary "POST /api/sign_in (wrong password)" "$(cat "$DATA/storm.out")" | head -n1
 echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak (VmHWM) $(awk '/VmHWM/ {print $2}' /proc/$PID/status) KiB"
+fi
 
 # 4. The access history at scale: SEED_BIN fills the tenant's history (chained) to each size in
 #    BENCH_HISTORY_SIZES; then the filtered page's p95 (wrk, 4 connections) per filter, and a CSV export of the
@@ -92,6 +101,7 @@ LUA
   for SIZE in ${BENCH_HISTORY_SIZES:-1000000 10000000}; do
     echo "== access history with $SIZE generated events"
     RAMPART_LOG=error "$SEED_BIN" Bench $((SIZE - SEEDED))
+    [ -n "${BENCH_PAUSE:-}" ] && { echo "paused: $BASE cookie $COOKIE data $DATA"; sleep "$BENCH_PAUSE"; }
     SEEDED=$SIZE
     MID=$(date -u -d "@$(( $(date +%s) - 180 * 86400 ))" +%F)
     for F in "" "member=$MEMBER&action=sign_in" "ip=203.0.113.0%2F24" "ip=10.3.7.0%2F24" "outcome=failure" \

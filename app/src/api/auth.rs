@@ -31,7 +31,6 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             let password = secrecy::SecretString::from(password);
             let meta = meta()?;
             let accepted = auth::sign_in(&st, &meta, device_cookie().as_deref(), &email, &password).await?;
-            crate::backend::ip_rules::gate_sign_in(&st, &accepted.ctx, &meta, super::ssr::client_ip()?).await?;
             let now = st.clock.now_ms();
             match accepted.next {
                 SignInNext::Done => {

@@ -245,17 +245,7 @@ pub async fn sign_in(
             return Err(failed());
         }
     };
-    let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    throttle::reset(&mut tx, &counters).await?;
     let m = c.memberships[0].clone();
-    if let Some(rehash) = &verified.rehash {
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(rehash)
-            .bind(c.account_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
     let ctx = TenantCtx {
         tenant_id: m.tenant_id,
         account_id: c.account_id.clone(),
@@ -267,6 +257,20 @@ pub async fn sign_in(
         tenant_count: i64::try_from(c.memberships.len()).unwrap_or(i64::MAX),
         api_key: None,
     };
+    // The tenant's network rules hold even a correct password (the attempt stays counted, nothing resets).
+    if let Ok(ip) = meta.ip.parse() {
+        super::ip_rules::gate_sign_in(state, &ctx, meta, ip).await?;
+    }
+    let now = state.clock.now_ms();
+    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    throttle::reset(&mut tx, &counters).await?;
+    if let Some(rehash) = &verified.rehash {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(rehash)
+            .bind(c.account_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
     let next = if c.totp_on {
         SignInNext::SecondFactor
     } else if c.must_enroll || m.requires_two_factor {
