@@ -111,6 +111,7 @@ LUA
       printf '  page %-55s %s\n' "${F:-(no filter)}" "$R"
     done
     PEAK=0
+    BEFORE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
     START=$(date +%s.%N)
     curl -ksS -H "Cookie: $COOKIE" -o "$DATA/export.csv" "$BASE/access-history/export?format=csv" &
     CURL=$!
@@ -120,8 +121,8 @@ LUA
     wait $CURL
     END=$(date +%s.%N)
     ROWS=$(($(wc -l <"$DATA/export.csv") - 1))
-    awk -v r="$ROWS" -v s="$START" -v e="$END" -v p="$PEAK" \
-      'BEGIN { printf "  CSV export: %d rows in %.1f s = %.0f rows/s; server RSS peak during export %d KiB\n", r, e-s, r/(e-s), p }'
+    awk -v r="$ROWS" -v s="$START" -v e="$END" -v p="$PEAK" -v b="$BEFORE" \
+      'BEGIN { printf "  CSV export: %d rows in %.1f s = %.0f rows/s; server RSS %d KiB before, peak %d KiB during (+%d KiB)\n", r, e-s, r/(e-s), b, p, p-b }'
     rm -f "$DATA/export.csv"
   done
 else

@@ -209,6 +209,8 @@ pub async fn sign_in(
     password: &SecretString,
 ) -> Result<PasswordAccepted, AppError> {
     use secrecy::ExposeSecret as _;
+    // At most a few attempts touch the database at once; a storm queues here instead of in the pool.
+    let _attempt = state.hasher.attempt().await?;
     let failed = || AppError::validation("credentials", SIGN_IN_FAILED);
     let too_long = email.len() > MAX_INPUT || password.expose_secret().len() > MAX_INPUT;
     let candidate = if too_long { None } else { find_candidate(state, email).await? };

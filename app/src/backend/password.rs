@@ -123,6 +123,9 @@ pub struct Verified {
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Sign-in attempts in flight (two per hashing permit): the rest wait here, in memory, holding no database
+    /// connection, so a storm of attempts cannot take every connection from the pages.
+    attempts: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
     /// A hash of a random password under the current parameters, verified when the account doesn't exist so
@@ -188,11 +191,24 @@ impl Hasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
+            attempts: Arc::new(Semaphore::new(permits * 2)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * 256,
             dummy: dummy.into(),
             workers: Workers::start(permits)?,
         })
+    }
+
+    /// A place among the sign-in attempts in flight, held for a whole attempt (throttle check, password check,
+    /// records); `Unavailable` when too many already wait.
+    pub async fn attempt(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AppError::Unavailable);
+        }
+        let permit = self.attempts.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(internal)
     }
 
     /// Hashes a (new) password.
