@@ -21,13 +21,8 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
     format: String,
-    member: Option<String>,
-    key: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    ip: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+    #[serde(flatten)]
+    filter: FilterForm,
 }
 
 pub async fn export_history(
@@ -37,7 +32,7 @@ pub async fn export_history(
     req: Request,
 ) -> Response {
     let html = crate::errors::wants_html(req.headers());
-    let meta = RequestMeta::from_parts(&req.into_parts().0);
+    let meta = RequestMeta::of(req.extensions(), req.headers());
     match export(state, auth, query, meta).await {
         Ok(res) => res,
         Err(e) => crate::errors::error_response(&e, html),
@@ -54,17 +49,7 @@ async fn export(
     let granted = ctx.require(Permission::AccessHistory)?;
     let Query(q) = query.map_err(|e| AppError::validation("query", e.body_text()))?;
     let format = Format::parse(&q.format).ok_or_else(|| AppError::validation("format", "Choose csv or json."))?;
-    let form = FilterForm {
-        member: q.member,
-        key: q.key,
-        action: q.action,
-        outcome: q.outcome,
-        ip: q.ip,
-        from: q.from,
-        to: q.to,
-        cursor: None,
-    };
-    let (filter, rows) = begin_export(&state, &ctx, &granted, &meta, &form, format).await?;
+    let (filter, rows) = begin_export(&state, &ctx, &granted, &meta, &q.filter, format).await?;
     let now = state.clock.now_ms();
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<()>();
@@ -87,7 +72,7 @@ async fn export(
             },
         }
     });
-    let day = export::iso_utc(now).get(..10).unwrap_or("export").to_owned();
+    let day = app::model::format_rfc3339(now).get(..10).unwrap_or("export").to_owned();
     let mut res = Response::new(Body::from_stream(body));
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));

@@ -88,9 +88,9 @@ pub async fn reveal_chain_key() -> Result<ChainKeyView, AppError> {
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let admin = ctx.require_admin()?;
+            let owner = ctx.require_owner()?;
             let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            crate::backend::audit::history::reveal_chain_key(&st, &ctx, &admin, &proof, &meta()?).await
+            crate::backend::audit::history::reveal_chain_key(&st, &ctx, &owner, &proof, &meta()?).await
         }
         .await,
     )

@@ -28,7 +28,7 @@ pub async fn press_panic_button(keys: String, confirm: String) -> Result<(), App
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let owner = panic::require_owner(&ctx)?;
+            let owner = ctx.require_owner()?;
             let session = session()?;
             let proof = sessions::require_step_up(&session, st.clock.now_ms()).await?;
             let action = crate::model::PanicKeyAction::parse(keys.trim())
@@ -54,7 +54,7 @@ pub async fn undo_panic() -> Result<(), AppError> {
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let owner = panic::require_owner(&ctx)?;
+            let owner = ctx.require_owner()?;
             let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             panic::undo(&st, &meta()?, &ctx, &owner, &proof).await?;
             leptos_axum::redirect("/security/emergency?undone=1");

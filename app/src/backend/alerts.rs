@@ -13,7 +13,7 @@ use super::ids::TenantId;
 use super::notify::{self, Notice};
 use super::request::RequestMeta;
 use super::AppState;
-use crate::model::AppError;
+use crate::model::{format_utc, AppError};
 use sqlx::{AnyConnection, Row as _};
 
 /// At most one alert email per recipient and tenant in this time.
@@ -25,22 +25,6 @@ pub struct Alert {
     pub kind: &'static str,
     pub summary: String,
     pub lines: Vec<String>,
-}
-
-/// "2026-11-26 03:04:05 UTC" for an epoch-millisecond instant.
-pub fn format_time(ms: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => ms.to_string(),
-    }
 }
 
 fn from(meta: &RequestMeta) -> String {
@@ -55,8 +39,7 @@ impl Alert {
             "{count} sign-ins in a row failed for {account}. If these were not the member, someone is guessing \
              the password: the attempts are slowed down and, from unknown devices, stopped after 100."
         )];
-        lines
-            .extend(failures.iter().map(|(at, ip, ua, detail)| format!("{}: {ip}, {ua} ({detail})", format_time(*at))));
+        lines.extend(failures.iter().map(|(at, ip, ua, detail)| format!("{}: {ip}, {ua} ({detail})", format_utc(*at))));
         Self { kind: "sign_in.failures", summary: format!("{count} consecutive failed sign-ins for {account}"), lines }
     }
 
@@ -281,7 +264,7 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, AppError> {
         .await?;
         tx.commit().await?;
         let items: Vec<(String, String)> =
-            queued.iter().map(|q| (format!("{}: {}", format_time(q.created_at), q.summary), q.body.clone())).collect();
+            queued.iter().map(|q| (format!("{}: {}", format_utc(q.created_at), q.summary), q.body.clone())).collect();
         let notice = Notice::SecurityAlerts { items: &items };
         notify::send(state, &notice, &first.recipient, &first.tenant_name, &RequestMeta::default()).await;
         sent += 1;
@@ -297,15 +280,4 @@ pub async fn forget_sent(state: &AppState) -> Result<u64, AppError> {
         .execute(&state.pool)
         .await?;
     Ok(done.rows_affected())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_readable_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06:40 UTC");
-    }
 }

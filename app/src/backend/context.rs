@@ -44,6 +44,13 @@ pub struct AdminHandle {
     _private: (),
 }
 
+/// Proof that the actor is an owner of its tenant, signed in (never a key); only `TenantCtx::require_owner`
+/// makes one, and the acts reserved to owners (the panic button, the chain key) take it.
+#[derive(Debug)]
+pub struct OwnerHandle {
+    _private: (),
+}
+
 impl TenantCtx {
     /// Whether the actor is an owner or admin of the current tenant.
     pub fn is_admin(&self) -> bool {
@@ -72,6 +79,15 @@ impl TenantCtx {
     /// Every feature the actor may use, for the navigation.
     pub fn features(&self) -> Vec<crate::model::Permission> {
         crate::model::Permission::ALL.into_iter().filter(|p| self.can(*p)).collect()
+    }
+
+    /// The owner handle, or `Forbidden`.
+    pub fn require_owner(&self) -> Result<OwnerHandle, crate::model::AppError> {
+        if self.api_key.is_none() && self.role() == crate::model::Role::Owner {
+            Ok(OwnerHandle { _private: () })
+        } else {
+            Err(crate::model::AppError::Forbidden)
+        }
     }
 
     /// The admin handle, or `Forbidden`.

@@ -25,6 +25,7 @@ pub mod request;
 pub mod security;
 pub mod sessions;
 pub mod tenants;
+pub mod text;
 pub mod throttle;
 pub mod tokens;
 pub mod two_factor;

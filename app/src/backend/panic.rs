@@ -15,27 +15,12 @@
 //! - The key verification cache is emptied at once, so frozen and revoked keys are refused on the next request.
 
 use super::audit::{self, NewEvent, Outcome};
-use super::context::{AdminHandle, TenantCtx};
+use super::context::{AdminHandle, OwnerHandle, TenantCtx};
 use super::request::RequestMeta;
 use super::sessions::SteppedUp;
 use super::AppState;
-use crate::model::{Access, ApiResource, AppError, KeyKind, PanicKeyAction, PanicReport, PanicView, Role, Scopes};
+use crate::model::{Access, ApiResource, AppError, KeyKind, PanicKeyAction, PanicReport, PanicView, Scopes};
 use sqlx::{AnyConnection, Row as _};
-
-/// Proof that the actor owns the tenant; only `require_owner` makes one.
-#[derive(Debug)]
-pub struct OwnerHandle {
-    _private: (),
-}
-
-/// The owner handle, or `Forbidden`.
-pub fn require_owner(ctx: &TenantCtx) -> Result<OwnerHandle, AppError> {
-    if ctx.api_key.is_none() && ctx.role() == Role::Owner {
-        Ok(OwnerHandle { _private: () })
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
 
 /// A live key that can change data.
 struct WriteKey {
@@ -100,7 +85,7 @@ pub async fn get_panic(
         None => None,
     };
     Ok(PanicView {
-        can_press: require_owner(ctx).is_ok(),
+        can_press: ctx.require_owner().is_ok(),
         frozen_keys: frozen.into_iter().map(|k| (k.prefix, k.id)).collect(),
         write_keys: i64::try_from(live.len()).unwrap_or(i64::MAX),
         step_up_valid_until,

@@ -20,9 +20,13 @@ const MAX_UA: usize = 256;
 impl RequestMeta {
     /// Reads the client IP extension and the User-Agent header.
     pub fn from_parts(parts: &http::request::Parts) -> Self {
-        let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_else(|| "unknown".to_owned());
-        let user_agent = parts
-            .headers
+        Self::of(&parts.extensions, &parts.headers)
+    }
+
+    /// The same, from a request's extensions and headers (middleware that still holds the whole request).
+    pub fn of(extensions: &http::Extensions, headers: &http::HeaderMap) -> Self {
+        let ip = extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_else(|| "unknown".to_owned());
+        let user_agent = headers
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_UA).collect())

@@ -27,14 +27,12 @@ pub struct CreatedTenant {
 }
 
 fn validate_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(AppError::validation(
+    super::text::one_line(name, MAX_NAME).map(str::to_owned).ok_or_else(|| {
+        AppError::validation(
             "name",
             format!("A tenant name has 1 to {MAX_NAME} characters, without control characters."),
-        ));
-    }
-    Ok(name.to_owned())
+        )
+    })
 }
 
 /// Creates a tenant with `owner_email` as its owner. An account that already exists is reused (accounts are

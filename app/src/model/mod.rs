@@ -9,9 +9,7 @@ mod permission;
 mod time;
 mod views;
 
-pub use audit::{
-    parse_date_utc, AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS,
-};
+pub use audit::{AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS};
 pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
 pub use keys::{
@@ -19,7 +17,7 @@ pub use keys::{
     KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
 };
 pub use permission::{allows, Permission, Role};
-pub use time::format_utc;
+pub use time::{format_rfc3339, format_utc, parse_date_utc};
 pub use views::{
     AuditEventView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView, OverviewView,
     PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo, TenantChoice,

@@ -40,11 +40,10 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         },
         None => None,
     };
-    if let Some(ctx) = &auth {
-        if let Some(check) = network_refusal(&state, ctx, &req) {
-            if let Some(res) = check.await {
-                return res;
-            }
+    if let (Some(ctx), Some(ClientIp(ip))) = (&auth, req.extensions().get::<ClientIp>().copied()) {
+        let (html, meta) = (wants_html(req.headers()), RequestMeta::of(req.extensions(), req.headers()));
+        if let Some(res) = refuse(&state, ctx, ip, html, &meta).await {
+            return res;
         }
     }
     let signed_in = auth.is_some();
@@ -67,27 +66,11 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
 
 /// The 403 for a request the tenant's network rules refuse (recorded at most once a minute per address), or
 /// `None`. When the rules cannot be read the request is refused as unavailable rather than let through.
-fn network_refusal<'a>(
-    state: &'a AppState,
-    ctx: &'a TenantCtx,
-    req: &Request,
-) -> Option<impl std::future::Future<Output = Option<Response>> + Send + 'a> {
-    let ip = req.extensions().get::<ClientIp>()?.0;
-    let html = wants_html(req.headers());
-    let user_agent: String = req
-        .headers()
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect())
-        .unwrap_or_default();
-    Some(refuse(state, ctx, ip, html, RequestMeta { ip: ip.to_string(), user_agent }))
-}
-
-async fn refuse(state: &AppState, ctx: &TenantCtx, ip: IpAddr, html: bool, meta: RequestMeta) -> Option<Response> {
+async fn refuse(state: &AppState, ctx: &TenantCtx, ip: IpAddr, html: bool, meta: &RequestMeta) -> Option<Response> {
     match ip_rules::check_console(state, &ctx.tenant_id, ip).await {
         Ok(None) => None,
         Ok(Some(refusal)) => {
-            if let Err(err) = ip_rules::record_console_refusal(state, ctx, &meta, ip, &refusal).await {
+            if let Err(err) = ip_rules::record_console_refusal(state, ctx, meta, ip, &refusal).await {
                 tracing::warn!(error = %err, "could not record a refused console request");
             }
             Some(refusal_response(&refusal.message(ip), html))

@@ -5,7 +5,7 @@
 
 use super::super::context::{Granted, TenantCtx};
 use super::query::{bind_all, where_clause, EventFilter};
-use crate::model::AppError;
+use crate::model::{format_rfc3339, AppError};
 use futures_util::TryStreamExt as _;
 use sqlx::{AnyPool, Row as _};
 use tokio::sync::mpsc;
@@ -165,7 +165,7 @@ fn unpack(packed: &str) -> Option<[&str; 14]> {
 
 /// One CSV line: `CSV_COLUMNS` order (the time column derived from `created_at`).
 fn write_csv(out: &mut Vec<u8>, f: &[&str; 14]) {
-    let time = f[2].parse().map(iso_utc).unwrap_or_default();
+    let time = f[2].parse().map(format_rfc3339).unwrap_or_default();
     let fields: [&str; 15] =
         [f[0], f[1], &time, f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13]];
     for (i, v) in fields.iter().enumerate() {
@@ -186,7 +186,7 @@ fn write_json(out: &mut Vec<u8>, f: &[&str; 14]) {
     let value = serde_json::json!({
         "id": f[0],
         "seq": num(f[1]),
-        "time_utc": iso_utc(at),
+        "time_utc": format_rfc3339(at),
         "created_at_ms": at,
         "action": f[3],
         "outcome": f[4],
@@ -228,24 +228,6 @@ pub fn csv_field(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// Epoch milliseconds as RFC 3339 UTC with milliseconds.
-pub fn iso_utc(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        ),
-        Err(_) => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,11 +255,5 @@ mod tests {
         assert_eq!((f[0], f[1], f[2], f[3], f[13]), ("ab", "", "été", "x", "a:b"));
         assert!(unpack("2:ab").is_none());
         assert!(unpack(&format!("{packed}extra")).is_none());
-    }
-
-    #[test]
-    fn times_are_rfc3339() {
-        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_utc(1_764_126_245_123), "2025-11-26T03:04:05.123Z");
     }
 }

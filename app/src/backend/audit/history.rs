@@ -1,7 +1,7 @@
 //! The console's access-history page: the filter form read into an [`EventFilter`], the page's data, the
 //! integrity check with its own event, and the chain key for offline verification.
 
-use super::super::context::{AdminHandle, Granted, TenantCtx};
+use super::super::context::{Granted, OwnerHandle, TenantCtx};
 use super::super::request::RequestMeta;
 use super::super::sessions::SteppedUp;
 use super::super::AppState;
@@ -13,8 +13,8 @@ use sqlx::Row as _;
 /// Events per console page.
 pub const PAGE: i64 = 50;
 
-/// The filter form as typed (empty fields mean "any").
-#[derive(Debug, Clone, Default)]
+/// The filter form as typed (empty fields mean "any"); also the query string of an export.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct FilterForm {
     pub member: Option<String>,
     pub key: Option<String>,
@@ -98,7 +98,7 @@ pub async fn history_view(
             .collect::<Result<_, sqlx::Error>>()?,
         retention_days: super::retention::retention_days(&state.pool, ctx).await?,
         can_manage: ctx.is_admin(),
-        is_owner: ctx.role == "owner",
+        is_owner: ctx.require_owner().is_ok(),
         last_verification,
     })
 }
@@ -131,13 +131,10 @@ pub async fn verify_with_event(
 pub async fn reveal_chain_key(
     state: &AppState,
     ctx: &TenantCtx,
-    _admin: &AdminHandle,
+    _owner: &OwnerHandle,
     _proof: &SteppedUp,
     meta: &RequestMeta,
 ) -> Result<ChainKeyView, AppError> {
-    if ctx.role != "owner" {
-        return Err(AppError::Forbidden);
-    }
     let chain = ctx.tenant_id.as_str();
     let keys = state
         .keys

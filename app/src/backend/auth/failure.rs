@@ -83,7 +83,7 @@ pub async fn record(
             "{IP_FAILURE_LIMIT} failed sign-ins within {} minutes: console and API refused to {} until {}",
             IP_WINDOW_MS / 60_000,
             ip_key(&meta.ip),
-            alerts::format_time(until)
+            crate::model::format_utc(until)
         );
         tracing::warn!(ip = %meta.ip, "client IP blocked automatically after too many failed sign-ins");
         let ev = NewEvent {

@@ -65,14 +65,12 @@ pub async fn get_rules(
 }
 
 fn check_reason(reason: &str) -> Result<String, AppError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
-        return Err(AppError::validation(
+    crate::backend::text::one_line(reason, MAX_REASON).map(str::to_owned).ok_or_else(|| {
+        AppError::validation(
             "reason",
             format!("Say why the address is blocked, in one line of 1 to {MAX_REASON} characters."),
-        ));
-    }
-    Ok(reason.to_owned())
+        )
+    })
 }
 
 /// Blocks an address or CIDR block on the console and the API (admin, step-up); `expires_in_days` `None`

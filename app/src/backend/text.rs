@@ -1,0 +1,23 @@
+//! Rules for short free text people type (names, reasons): one line, of bounded length.
+
+/// `text` trimmed, when it holds 1 to `max` characters and no control character (no line breaks, no escape
+/// sequences for a terminal reading the access history); `None` otherwise.
+pub fn one_line(text: &str, max: usize) -> Option<&str> {
+    let text = text.trim();
+    let ok = !text.is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control);
+    ok.then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_of_bounded_length() {
+        assert_eq!(one_line("  Acme  ", 10), Some("Acme"));
+        assert_eq!(one_line("   ", 10), None);
+        assert_eq!(one_line("two\nlines", 10), None);
+        assert_eq!(one_line("ééé", 3), Some("ééé"));
+        assert_eq!(one_line("éééé", 3), None);
+    }
+}
