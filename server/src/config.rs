@@ -66,6 +66,13 @@ pub struct Settings {
     pub dkim_domain: Option<String>,
     pub dkim_selector: Option<String>,
     pub dkim_key_file: Option<PathBuf>,
+    /// The largest file the vault accepts, in MiB.
+    pub vault_max_file_mib: u64,
+    /// How long a deleted vault file can be restored before it is purged, in days.
+    pub vault_restore_days: u32,
+    /// clamd's socket (a Unix socket path, or `tcp://127.0.0.1:3310`): every upload is scanned, and refused
+    /// when clamd flags it or cannot be reached. Unset: no scanning.
+    pub clamd_socket: Option<String>,
 }
 
 impl Default for Settings {
@@ -96,6 +103,9 @@ impl Default for Settings {
             dkim_domain: None,
             dkim_selector: None,
             dkim_key_file: None,
+            vault_max_file_mib: 5 * 1024,
+            vault_restore_days: 30,
+            clamd_socket: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod download;
 pub mod errors;
 pub mod history_export;
 pub mod jobs;
@@ -13,6 +14,7 @@ pub mod router;
 pub mod secrets;
 pub mod serve;
 pub mod tls;
+pub mod vault_web;
 
 use app::backend::clock::Clock;
 use app::backend::db::{self, DbConfig};
@@ -54,7 +56,8 @@ pub async fn open_database(settings: &Settings) -> Result<sqlx::AnyPool, StartEr
 pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
     use secrecy::ExposeSecret as _;
     let master = secrets::load_master_key(settings).map_err(StartError::Config)?;
-    let keys = Arc::new(app::backend::crypto::ServerKeys::from_master(master.expose_secret(), &[]));
+    let previous = secrets::load_previous_masters(settings).map_err(StartError::Config)?;
+    let keys = Arc::new(app::backend::crypto::ServerKeys::from_master(master.expose_secret(), &previous));
     let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
     let mailer = app::backend::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
     let pool = open_database(settings).await?;
@@ -76,6 +79,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         ip_guard: Arc::default(),
         ip_rules: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
+        vault: vault_of(settings),
         pool,
         keys,
         mailer,
@@ -87,6 +91,19 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
         },
     })
+}
+
+/// The vault on the local filesystem (`data_dir/vault`), with the configured limits and scanner.
+pub fn vault_of(settings: &Settings) -> app::backend::vault::Vault {
+    let mut vault = app::backend::vault::Vault::local(settings.data_dir.join("vault"));
+    vault.max_file_bytes = settings.vault_max_file_mib.saturating_mul(1 << 20);
+    vault.restore_days = i64::from(settings.vault_restore_days.max(1));
+    vault.scanner = settings
+        .clamd_socket
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| app::backend::vault::scan::Clamd { address: s.trim().to_owned() });
+    vault
 }
 
 /// A running server: its bound addresses, its state, and the switch that stops it.

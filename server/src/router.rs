@@ -62,17 +62,21 @@ pub fn build(state: WebState) -> Router {
         .route("/access-history/export", get(crate::history_export::export_history))
         .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
+        .route("/vault/files/{id}/download", get(crate::vault_web::download))
         .fallback(static_or_not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        // Added after the body limit, so only the vault's per-file limit bounds uploads.
+        .route("/vault/upload", axum::routing::post(crate::vault_web::upload))
         .layer(axum::middleware::from_fn(server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
         .layer(sessions)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))
         .with_state(state.clone());
     // The REST API sits beside the console, outside its session, gate and same-origin layers: keys, not
     // cookies, authenticate it.
     Router::new()
         .nest("/api/v1", api)
+        .route("/vault/links/{token}", get(crate::vault_web::follow_link).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))

@@ -17,7 +17,7 @@ pub fn load_master_key(settings: &Settings) -> Result<MasterKey, String> {
     if let Some(value) = &settings.master_key {
         return decode(value).map_err(|e| format!("master_key: {e}"));
     }
-    let path = settings.master_key_file.clone().unwrap_or_else(|| settings.data_dir.join("secrets/master.key"));
+    let path = master_path(settings);
     if !path.exists() {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
@@ -26,6 +26,66 @@ pub fn load_master_key(settings: &Settings) -> Result<MasterKey, String> {
     }
     let text = std::fs::read_to_string(&path).map_err(|e| format!("master_key_file {}: {e}", path.display()))?;
     decode(&SecretString::from(text.trim().to_owned())).map_err(|e| format!("master_key_file {}: {e}", path.display()))
+}
+
+fn master_path(settings: &Settings) -> std::path::PathBuf {
+    settings.master_key_file.clone().unwrap_or_else(|| settings.data_dir.join("secrets/master.key"))
+}
+
+/// Where retired master keys are kept (`previous/` beside the master key file): they still open what was
+/// sealed before a rotation (older TOTP seals, access-history chain keys of older events, data keys not yet
+/// re-wrapped).
+fn previous_dir(settings: &Settings) -> std::path::PathBuf {
+    master_path(settings).parent().map(|p| p.join("previous")).unwrap_or_else(|| "previous".into())
+}
+
+/// The retired master keys, newest first.
+pub fn load_previous_masters(settings: &Settings) -> Result<Vec<[u8; 32]>, String> {
+    let dir = previous_dir(settings);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "key"))
+        .collect();
+    files.sort();
+    files.reverse();
+    files
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            decode(&SecretString::from(text.trim().to_owned()))
+                .map(|k| *k.expose_secret())
+                .map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+/// Replaces the master key with a fresh one, keeping the old one in `previous/` (named by time, so the newest
+/// sorts last on disk and is tried first). Refused when the master key comes from the settings.
+pub fn rotate_master(settings: &Settings, now_ms: i64) -> Result<(), String> {
+    if settings.master_key.is_some() {
+        return Err("the master key is set in the configuration: rotate it there (keep the old one as a \
+                    file in the previous/ folder)"
+            .to_owned());
+    }
+    let current = load_master_key(settings)?;
+    let path = master_path(settings);
+    write_private(
+        &previous_dir(settings).join(format!("{now_ms:016}.key")),
+        STANDARD.encode(current.expose_secret()).as_bytes(),
+    )
+    .map_err(|e| format!("keeping the old master key: {e}"))?;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let next = path.with_extension("key.next");
+    let _ = std::fs::remove_file(&next);
+    write_private(&next, STANDARD.encode(key).as_bytes()).map_err(|e| format!("{}: {e}", next.display()))?;
+    std::fs::rename(&next, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
 }
 
 fn decode(value: &SecretString) -> Result<MasterKey, String> {

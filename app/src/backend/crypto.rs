@@ -48,6 +48,8 @@ pub struct ServerKeys {
     /// Root of the access-history chain keys, current first, then those of previous masters (by id).
     audit_roots: Vec<(String, [u8; 32])>,
     throttle_key: [u8; 32],
+    /// Wrapping keys of tenant vault data keys, current first, then those of previous masters (by id).
+    vault_wraps: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -91,6 +93,13 @@ impl ServerKeys {
                 })
                 .collect(),
             throttle_key: derive(master, "rampart/sign-in-throttle/v1"),
+            vault_wraps: std::iter::once(master)
+                .chain(previous)
+                .map(|m| {
+                    let k = derive(m, "rampart/vault-wrap/v1");
+                    (key_id(&k), k)
+                })
+                .collect(),
         }
     }
 
@@ -184,6 +193,67 @@ impl ServerKeys {
         mac.update(scope.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+}
+
+impl ServerKeys {
+    /// Wraps a tenant's vault data key under the current master: (wrapping key id, base64 of nonce ‖ ciphertext
+    /// ‖ tag). The tenant id and key version are bound in, so a wrapped key copied to another row fails to open.
+    pub fn wrap_data_key(
+        &self,
+        tenant_id: &str,
+        version: i64,
+        key: &[u8; 32],
+    ) -> Result<(String, String), crate::model::AppError> {
+        let (id, wrap) = self.vault_wraps.first().ok_or_else(|| internal("no wrapping key"))?;
+        let sealed = seal_with(wrap, &wrap_aad(tenant_id, version), key)?;
+        Ok((id.clone(), sealed))
+    }
+
+    /// Opens a wrapped data key, under whichever master (current or previous) `wrap_key_id` names.
+    pub fn unwrap_data_key(
+        &self,
+        wrap_key_id: &str,
+        tenant_id: &str,
+        version: i64,
+        wrapped: &str,
+    ) -> Result<[u8; 32], crate::model::AppError> {
+        let wrap = self.vault_wraps.iter().find(|(i, _)| i == wrap_key_id).map(|(_, k)| k);
+        let wrap = wrap.ok_or_else(|| internal("unknown vault wrapping key"))?;
+        let plain = open_with(wrap, &wrap_aad(tenant_id, version), wrapped)?;
+        plain.try_into().map_err(|_| internal("wrapped key length"))
+    }
+
+    /// The id of the current vault wrapping key (rows under another id are due for re-wrapping).
+    pub fn vault_wrap_key_id(&self) -> &str {
+        self.vault_wraps.first().map(|(i, _)| i.as_str()).unwrap_or("")
+    }
+}
+
+fn wrap_aad(tenant_id: &str, version: i64) -> Vec<u8> {
+    format!("rampart-data-key-v1\n{tenant_id}\n{version}").into_bytes()
+}
+
+fn seal_with(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<String, crate::model::AppError> {
+    use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| internal("wrap key"))?;
+    let nonce: [u8; 12] = random_bytes();
+    let ct = cipher
+        .encrypt(aes_gcm::Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .map_err(|_| internal("wrap"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+fn open_with(key: &[u8; 32], aad: &[u8], sealed: &str) -> Result<Vec<u8>, crate::model::AppError> {
+    use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+    let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| internal("wrapped form"))?;
+    if bytes.len() < 12 + 16 {
+        return Err(internal("wrapped length"));
+    }
+    let (nonce, ct) = bytes.split_at(12);
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| internal("wrap key"))?;
+    cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| internal("unwrap"))
 }
 
 fn internal(what: &str) -> crate::model::AppError {

@@ -29,6 +29,7 @@ pub mod text;
 pub mod throttle;
 pub mod tokens;
 pub mod two_factor;
+pub mod vault;
 
 use clock::Clock;
 use sessions::SessionTimeouts;
@@ -58,4 +59,6 @@ pub struct AppState {
     pub api_log: api_log::ApiLog,
     /// The REST API's reference, summarised from its OpenAPI document (the server builds it).
     pub api_reference: Arc<crate::model::ApiReferenceView>,
+    /// The encrypted file vault (blob store, limits, scanner).
+    pub vault: vault::Vault,
 }

@@ -63,15 +63,17 @@ impl Access {
 pub enum ApiResource {
     Members,
     AccessHistory,
+    Vault,
 }
 
 impl ApiResource {
-    pub const ALL: [ApiResource; 2] = [Self::Members, Self::AccessHistory];
+    pub const ALL: [ApiResource; 3] = [Self::Members, Self::AccessHistory, Self::Vault];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Members => "members",
             Self::AccessHistory => "access_history",
+            Self::Vault => "vault",
         }
     }
 
@@ -84,6 +86,7 @@ impl ApiResource {
         match self {
             Self::Members => super::Permission::Team,
             Self::AccessHistory => super::Permission::AccessHistory,
+            Self::Vault => super::Permission::VaultRead,
         }
     }
 
@@ -92,6 +95,7 @@ impl ApiResource {
         match self {
             Self::Members => "Members",
             Self::AccessHistory => "Access history",
+            Self::Vault => "Vault files",
         }
     }
 }
@@ -341,7 +345,7 @@ mod tests {
         assert_eq!(s.to_text(), "members:read,access_history:write");
         assert!(Scopes::from_text("members:read").ok_or("parses")?.within(&s));
         assert!(!s.within(&Scopes::all(Access::Read)));
-        assert!(Scopes::from_text("vault:read").is_none());
+        assert!(Scopes::from_text("files:read").is_none());
         assert!(Scopes::from_text("members:admin").is_none());
         assert!(Scopes::from_text("members:read,members:write").is_none());
         assert_eq!(Scopes::from_text(""), Some(Scopes::default()));

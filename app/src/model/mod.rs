@@ -7,6 +7,7 @@ mod error;
 mod keys;
 mod permission;
 mod time;
+mod vault;
 mod views;
 
 pub use audit::{AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS};
@@ -18,6 +19,10 @@ pub use keys::{
 };
 pub use permission::{allows, Permission, Role};
 pub use time::{format_rfc3339, format_utc, parse_date_utc};
+pub use vault::{
+    FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView, VaultRotationView,
+    VaultVersionView,
+};
 pub use views::{
     AuditEventView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView, OverviewView,
     PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo, TenantChoice,

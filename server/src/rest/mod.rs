@@ -15,6 +15,7 @@ pub mod access_history;
 pub mod keys;
 pub mod members;
 pub mod openapi;
+pub mod vault;
 
 use crate::errors::{error_response, refusal_response};
 use app::backend::api_log::ApiEvent;
@@ -49,6 +50,12 @@ pub fn router(state: AppState) -> Router {
         .route("/keys", get(keys::list_keys).post(keys::create_key))
         .route("/keys/{id}", axum::routing::delete(keys::revoke_key))
         .route("/keys/{id}/roll", axum::routing::post(keys::roll_key))
+        .route("/vault/files", get(vault::list_files).put(vault::upload_file))
+        .route("/vault/files/{id}", get(vault::get_file).delete(vault::delete_file))
+        .route("/vault/files/{id}/content", get(vault::download_file))
+        .route("/vault/files/{id}/undelete", axum::routing::post(vault::undelete_file))
+        .route("/vault/files/{id}/versions/{version_id}/restore", axum::routing::post(vault::restore_version))
+        .route("/vault/files/{id}/links", axum::routing::post(vault::create_link))
         // Explicit, so that no unknown /api/v1 path falls through to the console's server functions.
         .route("/{*rest}", axum::routing::any(|| async { ApiError(AppError::NotFound) }))
         .fallback(|| async { ApiError(AppError::NotFound) })

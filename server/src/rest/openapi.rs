@@ -55,6 +55,14 @@ impl Modify for BearerKey {
         super::keys::create_key,
         super::keys::roll_key,
         super::keys::revoke_key,
+        super::vault::list_files,
+        super::vault::upload_file,
+        super::vault::get_file,
+        super::vault::download_file,
+        super::vault::delete_file,
+        super::vault::undelete_file,
+        super::vault::restore_version,
+        super::vault::create_link,
     ),
     modifiers(&BearerKey)
 )]

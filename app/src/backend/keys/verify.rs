@@ -265,8 +265,15 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     if key.scopes.access(ApiResource::AccessHistory) >= Access::Read {
         grants.push(Permission::AccessHistory);
     }
+    if key.scopes.access(ApiResource::Vault) >= Access::Read {
+        grants.push(Permission::VaultRead);
+    }
+    if key.scopes.access(ApiResource::Vault) >= Access::Write {
+        grants.push(Permission::VaultWrite);
+    }
     if key.kind == KeyKind::Master {
         grants.push(Permission::ApiKeys);
+        grants.push(Permission::Export);
     }
     let prefix = if current { key.display_prefix.clone() } else { key.prev_display_prefix.clone().unwrap_or_default() };
     let ctx = TenantCtx {
