@@ -1,11 +1,11 @@
 //! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`,
-//! `tenant open-console`, `audit verify`,
+//! `tenant open-console`, `audit verify`, `keys rotate-master`,
 //! `audit purge`. It prints names, ids and setup links,
 //! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 
 use crate::config::Settings;
 use crate::{build_state, ensure_demo_tenant, open_database, setup_link, start, StartError};
-use app::backend::clock::SystemClock;
+use app::backend::clock::{Clock as _, SystemClock};
 use app::backend::{audit, tenants};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -42,6 +42,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage the server's own keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Replace the master key with a fresh one and re-wrap every tenant's vault data key under it (file bodies
+    /// are not touched). The old master stays in `previous/` beside the key file: it still verifies older
+    /// access-history events and opens older TOTP seals. Restart running servers afterwards.
+    RotateMaster,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +271,20 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
                     "Removed the console allow list ({before}); the console is reachable from anywhere not blocked."
                 );
             }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::RotateMaster } => {
+            crate::secrets::rotate_master(&settings, SystemClock.now_ms()).map_err(StartError::Config)?;
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let mut conn = state.pool.acquire().await.map_err(|e| StartError::Runtime(e.to_string()))?;
+            let n = app::backend::vault::keys::rewrap_all(&mut conn, &state.keys)
+                .await
+                .map_err(|e| StartError::Runtime(format!("re-wrapping tenant data keys: {e}")))?;
+            println!(
+                "New master key in place ({}); {n} tenant data key(s) re-wrapped.",
+                state.keys.vault_wrap_key_id()
+            );
+            println!("The previous master key is kept beside it in previous/. Restart running servers now.");
             Ok(())
         }
         Command::Tenant { command: TenantCommand::List } => {

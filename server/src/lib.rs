@@ -171,6 +171,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::session_cleanup::spawn(state.pool.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
+        jobs::vault_maintenance::spawn(state.clone()),
     ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }

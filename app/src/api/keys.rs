@@ -35,6 +35,7 @@ mod form {
         rate_per_hour: Option<String>,
         scope_members: Option<String>,
         scope_access_history: Option<String>,
+        scope_vault: Option<String>,
     ) -> Result<KeyInput, AppError> {
         Ok(KeyInput {
             description,
@@ -45,6 +46,7 @@ mod form {
             scopes: Scopes(vec![
                 (ApiResource::Members, access("scope_members", scope_members.as_deref())?),
                 (ApiResource::AccessHistory, access("scope_access_history", scope_access_history.as_deref())?),
+                (ApiResource::Vault, access("scope_vault", scope_vault.as_deref())?),
             ]),
             looks_like: None,
         })
@@ -90,6 +92,7 @@ pub async fn create_key(
     rate_per_hour: Option<String>,
     scope_members: Option<String>,
     scope_access_history: Option<String>,
+    scope_vault: Option<String>,
     looks_like: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
@@ -110,6 +113,7 @@ pub async fn create_key(
                 rate_per_hour,
                 scope_members,
                 scope_access_history,
+                scope_vault,
             )?;
             input.looks_like = looks_like.as_deref().and_then(KeyKind::parse);
             let proof = sessions::require_step_up(&session, st.clock.now_ms()).await.ok();
@@ -147,6 +151,7 @@ pub async fn update_key(
     rate_per_hour: Option<String>,
     scope_members: Option<String>,
     scope_access_history: Option<String>,
+    scope_vault: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
@@ -163,6 +168,7 @@ pub async fn update_key(
                 rate_per_hour,
                 scope_members,
                 scope_access_history,
+                scope_vault,
             )?;
             crate::backend::keys::update_key(&st, &meta()?, &ctx, &granted, &proof, &key_id, &input).await?;
             leptos_axum::redirect(&format!("/keys/{}?saved=1", key_id));
