@@ -154,6 +154,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::session_cleanup::spawn(state.pool.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
+        jobs::tenant_closure::spawn(state.clone(), settings.data_dir.join("vault")),
     ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }

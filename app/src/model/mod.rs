@@ -19,7 +19,7 @@ pub use keys::{
 pub use permission::{allows, Permission, Role};
 pub use time::{format_rfc3339, format_utc, parse_date_utc};
 pub use views::{
-    AuditEventView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView, OverviewView,
-    PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo, TenantChoice,
-    TotpEnrollmentView,
+    AuditEventView, ClosureView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView,
+    OverviewView, PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo,
+    TenantChoice, TotpEnrollmentView,
 };

@@ -3,3 +3,4 @@
 pub mod alert_delivery;
 pub mod audit_retention;
 pub mod session_cleanup;
+pub mod tenant_closure;
