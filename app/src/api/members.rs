@@ -129,10 +129,8 @@ pub async fn erase_member(membership_id: String, confirm: String) -> Result<(), 
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
             let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            if confirm.trim() != "ERASE" {
-                return Err(AppError::validation("confirm", "Type ERASE to confirm."));
-            }
-            erasure::erase_member(&st, &meta()?, &ctx, &admin, &proof, &MembershipId(membership_id)).await?;
+            let id = MembershipId(membership_id);
+            erasure::erase_member(&st, &meta()?, &ctx, &admin, &proof, &id, &confirm).await?;
             leptos_axum::redirect("/members?erased=1");
             Ok(())
         }

@@ -63,7 +63,8 @@ struct Subject {
     role: Role,
 }
 
-/// Erases a member of the caller's tenant (removing the membership in the same act).
+/// Erases a member of the caller's tenant (removing the membership in the same act); `confirm` must be the
+/// word ERASE (checked after the member is found, so another tenant's member is simply not found).
 pub async fn erase_member(
     state: &AppState,
     meta: &RequestMeta,
@@ -71,11 +72,15 @@ pub async fn erase_member(
     _admin: &AdminHandle,
     _proof: &SteppedUp,
     membership: &MembershipId,
+    confirm: &str,
 ) -> Result<Erased, AppError> {
     let tenant = ctx.tenant_id.as_str();
     {
         let mut conn = state.pool.acquire().await?;
         subject(&mut conn, ctx, membership).await?;
+    }
+    if confirm.trim() != "ERASE" {
+        return Err(AppError::validation("confirm", "Type ERASE to confirm."));
     }
     let report = audit::verify::verify_chain(&state.pool, &state.keys, tenant).await?;
     if !report.ok {
