@@ -81,7 +81,8 @@ async fn an_erased_member_leaves_no_email_behind_and_the_history_still_verifies(
     // Without a confirmation word nothing happens; with it, the member is erased.
     let res = app.call(&owner, "erase_member", &[("membership_id", &target), ("confirm", "erase?")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = app.post_html(&owner, "erase_member", &[("membership_id", &target), ("confirm", "ERASE")], "/members").await;
+    let res =
+        app.post_html(&owner, "erase_member", &[("membership_id", &target), ("confirm", "ERASE")], "/members").await;
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(res.headers()["location"], "/members?erased=1", "works without JavaScript");
 
@@ -111,7 +112,10 @@ async fn an_erased_member_leaves_no_email_behind_and_the_history_still_verifies(
         .fetch_one(&app.state.pool)
         .await
         .unwrap();
-    assert!(detail.contains(&pseudonym) && detail.contains("re-sealed") && detail.contains("head MAC before"), "{detail}");
+    assert!(
+        detail.contains(&pseudonym) && detail.contains("re-sealed") && detail.contains("head MAC before"),
+        "{detail}"
+    );
     let actor: String = sqlx::query_scalar("SELECT actor FROM audit_events WHERE action = 'member.erased'")
         .fetch_one(&app.state.pool)
         .await
