@@ -7,7 +7,7 @@ use sqlx::{AnyPool, Row as _};
 /// Every table of the database (migrations bookkeeping excluded).
 pub async fn tables(pool: &AnyPool) -> Vec<String> {
     let sql = if super::backend_name() == "postgres" {
-        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' \
+        "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = 'public' \
          AND table_type = 'BASE TABLE' ORDER BY table_name"
     } else {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
@@ -19,7 +19,7 @@ pub async fn tables(pool: &AnyPool) -> Vec<String> {
 /// The columns of a table.
 pub async fn columns(pool: &AnyPool, table: &str) -> Vec<String> {
     let sql = if super::backend_name() == "postgres" {
-        "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = 'public' \
+        "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns WHERE table_schema = 'public' \
          AND table_name = $1 ORDER BY ordinal_position"
     } else {
         "SELECT name FROM pragma_table_info($1)"
