@@ -2,7 +2,7 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ConfirmAccessPage, EmergencyPage,
+    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, EmergencyPage,
     ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage, NetworkPage,
     NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage,
     SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                 <Route path=path!("/security/network") view=NetworkPage ssr=SsrMode::Async/>
                 <Route path=path!("/security/emergency") view=EmergencyPage ssr=SsrMode::Async/>
+                <Route path=path!("/organisation/closure") view=ClosurePage ssr=SsrMode::Async/>
                 <Route path=path!("/confirm-access") view=ConfirmAccessPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>

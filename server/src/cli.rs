@@ -1,5 +1,6 @@
 //! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`,
 //! `tenant open-console`, `audit verify`, `keys rotate-master`,
+//! `tenant open-console`, `tenant pending-closures`, `audit verify`,
 //! `audit purge`. It prints names, ids and setup links,
 //! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 
@@ -95,6 +96,8 @@ pub enum TenantCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// List tenants whose closure is pending (id, name, requested at, closes at; nothing else).
+    PendingClosures,
 }
 
 /// Parses the command line and runs it.
@@ -285,6 +288,19 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
                 state.keys.vault_wrap_key_id()
             );
             println!("The previous master key is kept beside it in previous/. Restart running servers now.");
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::PendingClosures } => {
+            let pool = open_database(&settings).await?;
+            let list =
+                app::backend::closure::pending_closures(&pool).await.map_err(|e| StartError::Runtime(e.to_string()))?;
+            if list.is_empty() {
+                println!("No closure is pending.");
+            }
+            for c in list {
+                let (at, closes) = (app::model::format_utc(c.requested_at), app::model::format_utc(c.closes_at));
+                println!("{}\t{}\trequested {at}\tcloses {closes}", c.tenant_id, c.name);
+            }
             Ok(())
         }
         Command::Tenant { command: TenantCommand::List } => {

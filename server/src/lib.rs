@@ -172,6 +172,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
         jobs::vault_maintenance::spawn(state.clone()),
+        jobs::tenant_closure::spawn(state.clone()),
     ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }

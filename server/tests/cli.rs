@@ -122,3 +122,36 @@ async fn the_operator_opens_a_console_locked_by_its_allow_list() {
     assert!(detail.contains("operator break-glass"), "{detail}");
     assert_eq!(run(&["tenant", "open-console", "--tenant", "Nope"]).status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_closures_are_listed_with_ids_names_and_dates_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::database_url(dir.path()).await;
+    let run = |args: &[&str]| rampart(dir.path(), &db).args(args).output().unwrap();
+    for (name, owner) in [("Umbrella", "albert@umbrella.example"), ("Aperture", "cave@aperture.example")] {
+        let out = run(&["tenant", "create", "--name", name, "--owner", owner]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = run(&["tenant", "pending-closures"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No closure is pending"));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+    // 2026-12-01 00:00 UTC and 14 days later.
+    sqlx::query(
+        "UPDATE tenants SET closure_requested_at = 1796083200000, closure_requested_by = 'm', \
+         closes_at = 1797292800000 WHERE name = 'Umbrella'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let id: String =
+        sqlx::query_scalar("SELECT id FROM tenants WHERE name = 'Umbrella'").fetch_one(&pool).await.unwrap();
+    let out = run(&["tenant", "pending-closures"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains(&id) && list.contains("Umbrella"), "{list}");
+    assert!(list.contains("2026-12-01") && list.contains("2026-12-15"), "{list}");
+    assert!(!list.contains("Aperture") && !list.contains("albert"), "nothing but the pending tenant: {list}");
+}

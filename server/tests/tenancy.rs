@@ -63,6 +63,7 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("deactivate_member", AdminTarget),
         ("reactivate_member", AdminTarget),
         ("remove_member", AdminTarget),
+        ("erase_member", AdminTarget),
         ("reset_member_two_factor", AdminTarget),
         ("list_member_sessions", AdminTarget),
         ("revoke_member_sessions", AdminTarget),
@@ -97,6 +98,9 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("get_panic", Admin),
         ("press_panic_button", Admin),
         ("undo_panic", Admin),
+        ("get_closure", Own),
+        ("request_closure", Admin),
+        ("cancel_closure", Admin),
         ("unfreeze_key", AdminTarget),
     ]
 }

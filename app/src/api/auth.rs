@@ -6,8 +6,8 @@ use leptos::prelude::*;
 /// The signed-in account in its current tenant.
 #[server(prefix = "/api", endpoint = "get_me")]
 pub async fn get_me() -> Result<Me, AppError> {
-    use super::ssr::{finish, tenant_ctx};
-    finish(tenant_ctx().map(|ctx| Me {
+    use super::ssr::{finish, tenant_ctx_while_closing};
+    finish(tenant_ctx_while_closing().map(|ctx| Me {
         features: ctx.features(),
         is_admin: ctx.is_admin(),
         email: ctx.email,
@@ -150,12 +150,12 @@ pub async fn complete_password_reset(token: String, password: String) -> Result<
 /// browser's own sign-in budget and spares its owner a new-device alert next time.
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    use super::ssr::{finish, meta, session, state, tenant_ctx_while_closing};
     use crate::backend::{auth, sessions};
     finish(
         async {
             let st = state()?;
-            if let Ok(ctx) = tenant_ctx() {
+            if let Ok(ctx) = tenant_ctx_while_closing() {
                 auth::record_sign_out(&st, &ctx, &meta()?).await?;
             }
             sessions::end(&session()?).await?;

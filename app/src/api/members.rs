@@ -117,6 +117,27 @@ pub async fn remove_member(membership_id: String) -> Result<(), AppError> {
     )
 }
 
+/// Erases a member's personal data from the organisation (owners and admins, step-up; `confirm` must be the
+/// word ERASE): the membership is removed and what the organisation holds about them is anonymised.
+#[server(prefix = "/api", endpoint = "erase_member")]
+pub async fn erase_member(membership_id: String, confirm: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    use crate::backend::{erasure, ids::MembershipId, sessions};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let id = MembershipId(membership_id);
+            erasure::erase_member(&st, &meta()?, &ctx, &admin, &proof, &id, &confirm).await?;
+            leptos_axum::redirect("/members?erased=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
 /// Removes a member's authenticator and recovery codes (admin, step-up); the member enrolls again.
 #[server(prefix = "/api", endpoint = "reset_member_two_factor")]
 pub async fn reset_member_two_factor(membership_id: String) -> Result<(), AppError> {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod closure;
 pub mod invitations;
 pub mod ip_rules;
 pub mod keys;
@@ -72,8 +73,19 @@ pub(crate) mod ssr {
         }
     }
 
-    /// The signed-in tenant context, as the auth middleware resolved it for this request.
+    /// The signed-in tenant context, as the auth middleware resolved it for this request. While the tenant is
+    /// closing this refuses (deny by default): only the few functions that use `tenant_ctx_while_closing` work.
     pub fn tenant_ctx() -> Result<TenantCtx, AppError> {
+        let ctx = tenant_ctx_while_closing()?;
+        match ctx.closing_refusal() {
+            Some(refusal) => Err(refusal),
+            None => Ok(ctx),
+        }
+    }
+
+    /// The tenant context even while the tenant is closing: for the closure page and its cancel, who-am-I and
+    /// signing out, and nothing else.
+    pub fn tenant_ctx_while_closing() -> Result<TenantCtx, AppError> {
         parts()?.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthenticated)
     }
 

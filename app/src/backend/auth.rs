@@ -258,6 +258,7 @@ pub async fn sign_in(
         grants: m.grants,
         tenant_count: i64::try_from(c.memberships.len()).unwrap_or(i64::MAX),
         api_key: None,
+        closes_at: None,
     };
     // The tenant's network rules hold even a correct password (the attempt stays counted, nothing resets).
     if let Ok(ip) = meta.ip.parse() {

@@ -25,6 +25,10 @@ pub struct TenantCtx {
     /// membership are then the key owner's, and the grants those the key's scopes give.
     #[serde(default)]
     pub api_key: Option<String>,
+    /// When the tenant's closure takes effect, if an owner asked for it (refreshed on every request). While it
+    /// is set the tenant context opens nothing but the closure page and its cancel (`closing_refusal`).
+    #[serde(default)]
+    pub closes_at: Option<i64>,
 }
 
 /// Proof that the actor may use a feature; only `TenantCtx::require` makes one.
@@ -90,6 +94,11 @@ impl TenantCtx {
         }
     }
 
+    /// The refusal every act gets while the tenant is closing (`None` when it is not).
+    pub fn closing_refusal(&self) -> Option<crate::model::AppError> {
+        self.closes_at.map(closing_error)
+    }
+
     /// The admin handle, or `Forbidden`.
     pub fn require_admin(&self) -> Result<AdminHandle, crate::model::AppError> {
         if self.is_admin() {
@@ -97,5 +106,16 @@ impl TenantCtx {
         } else {
             Err(crate::model::AppError::Forbidden)
         }
+    }
+}
+
+/// The answer to anything asked of a tenant that is closing on `closes_at`.
+pub fn closing_error(closes_at: i64) -> crate::model::AppError {
+    crate::model::AppError::Conflict {
+        msg: format!(
+            "This organisation is closing on {}. Nothing else can be done until then; an owner can cancel the \
+             closure on the closure page (/organisation/closure).",
+            crate::model::format_utc(closes_at)
+        ),
     }
 }

@@ -50,6 +50,8 @@ pub struct ServerKeys {
     throttle_key: [u8; 32],
     /// Wrapping keys of tenant vault data keys, current first, then those of previous masters (by id).
     vault_wraps: Vec<(String, [u8; 32])>,
+    /// Key of the pseudonyms an erased member's records keep (`erased-<12 hex>`).
+    erasure_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -100,6 +102,7 @@ impl ServerKeys {
                     (key_id(&k), k)
                 })
                 .collect(),
+            erasure_key: derive(master, "rampart/erasure-pseudonym/v1"),
         }
     }
 
@@ -256,6 +259,22 @@ fn open_with(key: &[u8; 32], aad: &[u8], sealed: &str) -> Result<Vec<u8>, crate:
     cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| internal("unwrap"))
 }
 
+impl ServerKeys {
+    /// The pseudonym of an erased member in one tenant: `erased-` and 12 hex digits of an HMAC (server key) of
+    /// the tenant and account ids. Stable (every event of the member gets the same one, and erasing again gives
+    /// it again), different per tenant (two tenants' histories cannot be joined on it), and not reversible
+    /// without the master key (and then only by trying account ids, which name no one once erased).
+    pub fn erasure_pseudonym(&self, tenant_id: &str, account_id: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.erasure_key).unwrap_or_else(|_| unreachable!());
+        mac.update(tenant_id.as_bytes());
+        mac.update(b"\n");
+        mac.update(account_id.as_bytes());
+        format!("erased-{}", &hex::encode(mac.finalize().into_bytes())[..12])
+    }
+}
+
 fn internal(what: &str) -> crate::model::AppError {
     let op_id = op_id();
     tracing::error!(op_id = %op_id, "cryptographic failure: {what}");
@@ -290,6 +309,16 @@ mod tests {
         assert_eq!(rotated.open(&kid, b"account-1", &sealed)?, b"JBSWY3DPEHPK3PXP", "old key still opens");
         assert!(ServerKeys::from_master(&[9u8; 32], &[]).open(&kid, b"account-1", &sealed).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn erasure_pseudonyms_are_stable_per_tenant_and_keyed() {
+        let a = ServerKeys::from_master(&[1u8; 32], &[]);
+        let p = a.erasure_pseudonym("t1", "acc");
+        assert_eq!(p, a.erasure_pseudonym("t1", "acc"));
+        assert!(p.starts_with("erased-") && p.len() == 19, "{p}");
+        assert_ne!(p, a.erasure_pseudonym("t2", "acc"));
+        assert_ne!(p, ServerKeys::from_master(&[2u8; 32], &[]).erasure_pseudonym("t1", "acc"));
     }
 
     #[test]

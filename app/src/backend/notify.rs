@@ -31,11 +31,35 @@ pub enum Notice<'a> {
     CanaryKeyUsed { key: &'a str, description: &'a str },
     /// Security alerts (one, or a digest of those raised in one window): (time and summary, details).
     SecurityAlerts { items: &'a [(String, String)] },
+    /// An owner asked for the organisation's closure: everything is deleted after `closes_at` (UTC text).
+    ClosureRequested { closes_at: &'a str },
+    /// The pending closure was cancelled.
+    ClosureCancelled,
 }
 
 fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Vec<String>, Option<(String, String)>) {
     let origin = format!("Request from IP address {} ({}).", meta.ip, ua_or_unknown(&meta.user_agent));
     match notice {
+        Notice::ClosureRequested { closes_at } => (
+            format!("{tenant} is closing on {closes_at}"),
+            vec![
+                format!(
+                    "An owner of {tenant} asked for the organisation to be closed. On {closes_at} the organisation \
+                     and all its data in Rampart (members, API keys, access history, vault) will be deleted for good."
+                ),
+                "Until then the console and the API of the organisation are closed. An owner can cancel the \
+                 closure from the console's closure page; if you did not expect this, contact your owners now."
+                    .to_owned(),
+            ],
+            None,
+        ),
+        Notice::ClosureCancelled => (
+            format!("{tenant}: the closure was cancelled"),
+            vec![format!(
+                "An owner cancelled the closure of {tenant}. The console and the API work again; nothing was deleted."
+            )],
+            None,
+        ),
         Notice::TotpReplay => (
             format!("Security alert for {tenant}: a sign-in code was used twice"),
             vec![

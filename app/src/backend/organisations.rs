@@ -68,6 +68,7 @@ pub async fn switch_tenant(
         grants: crate::model::Permission::parse_list(&grants),
         tenant_count: ctx.tenant_count,
         api_key: None,
+        closes_at: None,
     };
     sqlx::query("UPDATE memberships SET last_sign_in_at = $1 WHERE id = $2")
         .bind(now)

@@ -201,7 +201,8 @@ pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<
     }
     let row = sqlx::query(
         "SELECT m.role, m.grants, (SELECT COUNT(*) FROM memberships o WHERE o.account_id = m.account_id \
-         AND o.deactivated_at IS NULL) AS tenants FROM memberships m WHERE m.id = $1 AND m.deactivated_at IS NULL",
+         AND o.deactivated_at IS NULL) AS tenants, t.closes_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+         WHERE m.id = $1 AND m.deactivated_at IS NULL",
     )
     .bind(state.ctx.membership_id.as_str())
     .fetch_optional(&app.pool)
@@ -216,6 +217,7 @@ pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<
     ctx.role = role;
     ctx.grants = crate::model::Permission::parse_list(&grants);
     ctx.tenant_count = row.try_get("tenants")?;
+    ctx.closes_at = row.try_get("closes_at")?;
     if now - state.seen_at >= MINUTE_MS {
         state.seen_at = now;
         session.insert(AUTH_KEY, state).await.map_err(store_err)?;

@@ -1,5 +1,6 @@
 //! Shared widgets.
 
+mod erase_member;
 mod export_link;
 mod fresh_secret;
 mod password_field;
@@ -8,6 +9,7 @@ mod shell;
 mod sign_in_chart;
 mod step_up;
 
+pub use erase_member::EraseMemberForm;
 pub use export_link::ExportLinks;
 pub use fresh_secret::{copy_text, FreshSecret};
 pub use password_field::PasswordField;

@@ -24,7 +24,7 @@ pub use vault::{
     VaultVersionView,
 };
 pub use views::{
-    AuditEventView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView, OverviewView,
-    PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo, TenantChoice,
-    TotpEnrollmentView,
+    AuditEventView, ClosureView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView,
+    OverviewView, PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo,
+    TenantChoice, TotpEnrollmentView,
 };

@@ -203,3 +203,17 @@ pub struct TenantChoice {
     pub role: String,
     pub current: bool,
 }
+
+/// The closure page: the organisation's closure state and what the viewer may do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosureView {
+    pub tenant_name: String,
+    /// When an owner asked for the closure, if one is pending.
+    pub requested_at: Option<i64>,
+    /// When the organisation and its data are deleted, if a closure is pending.
+    pub closes_at: Option<i64>,
+    /// Whether the viewer is an owner (owners request and cancel).
+    pub can_act: bool,
+    pub step_up_valid_until: Option<i64>,
+    pub two_factor_enabled: bool,
+}

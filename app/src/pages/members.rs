@@ -4,9 +4,9 @@
 
 use crate::api::invitations::{list_invitations, InviteMember, ResendInvitation, RevokeInvitation};
 use crate::api::members::{
-    list_members, DeactivateMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor, UpdateMember,
+    list_members, DeactivateMember, EraseMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor, UpdateMember,
 };
-use crate::components::{Console, ErrorNotice, Hydrated};
+use crate::components::{Console, EraseMemberForm, ErrorNotice, Hydrated};
 use crate::model::{format_utc, AppError, MemberView, Permission, Role};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -19,6 +19,10 @@ fn notice(q: &leptos_router::params::ParamsMap) -> Option<&'static str> {
         ("deactivated", "The member was deactivated and signed out everywhere."),
         ("reactivated", "The member was reactivated. They sign in afresh."),
         ("removed", "The member was removed from the organisation."),
+        (
+            "erased",
+            "The member was removed and their personal data erased; the access history names them by a pseudonym.",
+        ),
         ("reset", "Two-factor authentication was reset. The member sets it up again at the next sign-in."),
         ("invited", "The invitation is on its way. The link works once, for 72 hours."),
         ("resent", "The invitation was sent again with a new link; the old link no longer works."),
@@ -35,6 +39,7 @@ pub fn MembersPage() -> impl IntoView {
     let deactivate = ServerAction::<DeactivateMember>::new();
     let reactivate = ServerAction::<ReactivateMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
+    let erase = ServerAction::<EraseMember>::new();
     let reset = ServerAction::<ResetMemberTwoFactor>::new();
     let invite = ServerAction::<InviteMember>::new();
     let resend = ServerAction::<ResendInvitation>::new();
@@ -47,7 +52,7 @@ pub fn MembersPage() -> impl IntoView {
                 deactivate.version().get(),
                 reactivate.version().get(),
                 remove.version().get(),
-                reset.version().get(),
+                (erase.version().get(), reset.version().get()),
                 invite.version().get(),
             )
         },
@@ -94,7 +99,7 @@ pub fn MembersPage() -> impl IntoView {
                                         <th scope="col">"Two-factor"</th><th scope="col">"Last sign-in"</th>
                                         <th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                                     <tbody>
-                                        {v.members.into_iter().map(|m| {
+                                        {v.members.clone().into_iter().map(|m| {
                                             let manage = v.can_manage && !m.is_me
                                                 && (v.viewer_is_owner || m.role != Role::Owner.as_str());
                                             member_row(m, manage, v.viewer_is_owner, update, deactivate, reactivate, remove, reset)
@@ -102,6 +107,7 @@ pub fn MembersPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
+                            {v.can_manage.then(|| view! { <EraseMemberForm members=v.members.clone() erase=erase/> })}
                             {v.can_manage.then(|| view! {
                                 <p class="hint">"Granting admin or owner, changing grants and removing a member need you to "
                                     <a href="/confirm-access?next=/members">"confirm it's you"</a> " first."</p>

@@ -3,6 +3,7 @@
 mod access_event;
 mod access_history;
 mod api_reference;
+mod closure;
 mod confirm_access;
 mod emergency;
 mod forgot_password;
@@ -28,6 +29,7 @@ mod two_factor_setup;
 pub use access_event::{AccessEventPage, ChainKeyPage};
 pub use access_history::AccessHistoryPage;
 pub use api_reference::ApiReferencePage;
+pub use closure::ClosurePage;
 pub use confirm_access::ConfirmAccessPage;
 pub use emergency::EmergencyPage;
 pub use forgot_password::ForgotPasswordPage;

@@ -3,4 +3,5 @@
 pub mod alert_delivery;
 pub mod audit_retention;
 pub mod session_cleanup;
+pub mod tenant_closure;
 pub mod vault_maintenance;

@@ -3,7 +3,8 @@
 //! below redirects a signed-out browser to sign in. Server functions (`/api/…`) enforce their own context.
 //! Every request carrying a session of a tenant, server functions included, is first held against that
 //! tenant's network rules (`app::backend::ip_rules`): a blocked or not-allowed address gets a 403 that speaks
-//! of its own address only.
+//! of its own address only. While the tenant is closing, every console page but the closure page sends its
+//! members there (other requests get 409); its server functions refuse through `api::ssr::tenant_ctx`.
 
 use super::headers::is_static_path;
 use crate::errors::{error_response, refusal_response, wants_html};
@@ -18,6 +19,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Redirect, Response};
 use std::net::IpAddr;
 use tower_sessions::Session;
+
+/// The one page a closing tenant's members reach.
+pub const CLOSURE_PAGE: &str = "/organisation/closure";
 
 /// Pages anyone may see. The second-factor and enrollment pages are here because a half-signed-in browser
 /// (password accepted, no session yet) must reach them; their server functions check that state themselves.
@@ -44,6 +48,15 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         let (html, meta) = (wants_html(req.headers()), RequestMeta::of(req.extensions(), req.headers()));
         if let Some(res) = refuse(&state, ctx, ip, html, &meta).await {
             return res;
+        }
+    }
+    if let Some(closes_at) = auth.as_ref().and_then(|c| c.closes_at) {
+        if !path.starts_with("/api/") && !is_public_page(&path) && path != CLOSURE_PAGE {
+            return if matches!(*req.method(), Method::GET | Method::HEAD) {
+                Redirect::to(CLOSURE_PAGE).into_response()
+            } else {
+                error_response(&app::backend::context::closing_error(closes_at), wants_html(req.headers()))
+            };
         }
     }
     let signed_in = auth.is_some();

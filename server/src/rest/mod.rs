@@ -8,6 +8,7 @@
 //! - The key's tenant's IP block list applies after the key is verified: 403 `ip_refused`, recorded with the
 //!   block's reason. The tenant's console allow list does not apply here (keys have their own IP allow lists;
 //!   see `app::backend::ip_rules`).
+//! - Every key of a tenant whose closure was requested is refused with 409 `conflict` and the closing date.
 //! - CORS allows any origin without credentials: keys are bearer tokens, never ambient.
 //! - The OpenAPI 3.1 document is generated from these handlers (`openapi.rs`).
 
@@ -246,6 +247,11 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             let err = match denial.retry_after {
                 Some(retry_after) => AppError::RateLimited { retry_after },
                 None if denial.reason == "unavailable" => AppError::Unavailable,
+                // A closing tenant's keys are genuine: the caller is told why (409), not sent to check its key.
+                None if denial.reason == "tenant_closing" => match denial.key.as_ref().and_then(|k| k.closes_at) {
+                    Some(at) => app::backend::context::closing_error(at),
+                    None => AppError::Unauthenticated,
+                },
                 None => AppError::Unauthenticated,
             };
             let res = error_response(&err, false);

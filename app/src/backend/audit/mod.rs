@@ -6,6 +6,7 @@ pub mod chain;
 pub mod export;
 pub mod history;
 pub mod query;
+pub mod reseal;
 pub mod retention;
 pub mod verify;
 

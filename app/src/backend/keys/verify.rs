@@ -55,6 +55,8 @@ pub struct ActiveKey {
     disable_unused_days: Option<i64>,
     owner_membership_id: String,
     owner_account_id: String,
+    /// When the key's tenant closes, if its closure was requested: every key of the tenant is refused meanwhile.
+    pub closes_at: Option<i64>,
 }
 
 struct Cached {
@@ -235,6 +237,9 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     if key.kind == KeyKind::Canary {
         return Err(deny("canary"));
     }
+    if key.closes_at.is_some() {
+        return Err(deny("tenant_closing"));
+    }
     if key.revoked {
         return Err(deny("revoked"));
     }
@@ -286,6 +291,7 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
         grants,
         tenant_count: 1,
         api_key: Some(key.id.clone()),
+        closes_at: None,
     };
     Ok(ApiPrincipal { ctx, key_id: key.id.clone(), kind: key.kind, scopes: key.scopes.clone(), generation })
 }
@@ -306,7 +312,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         "SELECT k.id, k.tenant_id, t.name, k.kind, k.description, k.scopes, k.allowed_ips, k.allowed_referers, \
          k.rate_per_hour, k.expires_at, k.revoked_at, k.frozen_at, k.generation, k.digest, k.display_prefix, \
          k.prev_display_prefix, k.prev_expires_at, k.created_at, k.rolled_at, k.last_used_at, \
-         t.key_disable_unused_days, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id \
+         t.key_disable_unused_days, t.closes_at, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
          LEFT JOIN memberships m ON m.id = k.owner_membership_id \
          WHERE k.digest = $1 OR k.prev_digest = $1",
@@ -361,6 +367,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         disable_unused_days: r.try_get("key_disable_unused_days")?,
         owner_membership_id: r.try_get("owner_membership_id")?,
         owner_account_id: r.try_get("owner_account_id")?,
+        closes_at: r.try_get("closes_at")?,
     }))
 }
 
