@@ -131,7 +131,9 @@ async fn a_flipped_ciphertext_byte_is_detected_on_read() {
     let other_path = blob_path(&app, other["id"].as_str().unwrap()).await;
     std::fs::copy(&other_path, &path).unwrap();
     let res = content(&app, &write, id, None).await;
-    assert!(res.bytes().await.map(|b| b.is_empty()).unwrap_or(true));
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "fails before any byte is sent");
+    let text = res.text().await.unwrap();
+    assert!(text.contains("ref"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,4 +403,61 @@ async fn rotating_the_master_key_rewraps_tenant_keys_and_keeps_every_file_readab
     // The old server (old master only) can no longer open the re-wrapped key: it really moved.
     let mut conn = app.state.pool.acquire().await.unwrap();
     assert!(app::backend::vault::keys::by_version(&mut conn, &app.state.keys, &tenant, 1).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_tenants_leftover_ciphertext_is_unreadable() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Shredded Co").await;
+    let (_, write) = create_key(&app, &owner, "write", &[]).await;
+    let secret = body(CHUNK_SIZE + 10, 77);
+    let file = upload(&app, &write, "payroll.csv", secret.clone()).await;
+    let id = file["id"].as_str().unwrap().to_owned();
+    // A copy of the ciphertext survives somewhere (a backup, a disk image).
+    let leftover = std::fs::read(blob_path(&app, &id).await).unwrap();
+    let tenant: String = sqlx::query("SELECT tenant_id FROM vault_objects WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+        .get(0);
+    let data_key = {
+        let mut conn = app.state.pool.acquire().await.unwrap();
+        app::backend::vault::keys::by_version(&mut conn, &app.state.keys, &tenant, 1).await.unwrap().key
+    };
+    let blob: String = sqlx::query("SELECT blob FROM vault_versions WHERE object_id = $1")
+        .bind(&id)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+        .get(0);
+    let decrypt = |key: &[u8; 32]| {
+        let mut d =
+            app::backend::vault::cipher::Decryptor::new(key, app::backend::vault::cipher::blob_aad(&tenant, &blob));
+        let mut out = Vec::new();
+        d.push(&leftover, &mut out).and_then(|()| d.finish(&mut out)).map(|()| out)
+    };
+    assert!(decrypt(&data_key).unwrap() == secret, "with its key, the copy opens");
+
+    app.call(&owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let res = app.call(&owner, "request_closure", &[("confirm", "Shredded Co")]).await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    app.clock.advance_ms(14 * 86_400_000 + 60_000);
+    let closed = app::backend::closure::delete::close_due(&app.state).await.unwrap();
+    assert_eq!(closed.len(), 1);
+
+    let keys: i64 = sqlx::query("SELECT COUNT(*) FROM vault_data_keys WHERE tenant_id = $1")
+        .bind(&tenant)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 0, "the tenant's data key is destroyed");
+    assert!(!app.settings.data_dir.join("vault").join(&tenant).exists(), "blobs removed as well");
+    // Nothing the server holds opens the copy: not its master-derived keys, not a fresh key for the tenant.
+    let mut conn = app.state.pool.acquire().await.unwrap();
+    assert!(app::backend::vault::keys::by_version(&mut conn, &app.state.keys, &tenant, 1).await.is_err());
+    let fresh = app::backend::vault::keys::active(&mut conn, &app.state.keys, &tenant, 0).await.unwrap();
+    assert!(decrypt(&fresh.key).is_err(), "a new key for the same id opens nothing old");
+    assert!(!leftover.windows(64).any(|w| w == &secret[1000..1064]), "and the copy holds no plaintext");
 }

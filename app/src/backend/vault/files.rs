@@ -285,7 +285,18 @@ pub async fn open_version(
     let blob: String = row.try_get("blob")?;
     let key = keys::by_version(&mut conn, &state.keys, tenant_id, row.try_get("key_version")?).await?;
     drop(conn);
-    let body = plain_stream(state, tenant_id, &blob, &key.key).await?;
+    let mut body = plain_stream(state, tenant_id, &blob, &key.key).await?;
+    // The first chunk is checked before anything is answered: a body that fails at once (altered, swapped or
+    // unreadable) is a clear error, not a response cut off after its headers.
+    let first = match body.next().await {
+        Some(Err(e)) => {
+            let op_id = crate::backend::crypto::op_id();
+            tracing::error!(op_id = %op_id, error = %e, "vault file failed its integrity check");
+            return Err(AppError::Internal { op_id });
+        }
+        other => other,
+    };
+    let body: PlainStream = Box::pin(futures_util::stream::iter(first).chain(body));
     Ok(Download {
         object_id: object_id.to_owned(),
         version_id: row.try_get("id")?,
