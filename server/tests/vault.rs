@@ -461,3 +461,81 @@ async fn a_closed_tenants_leftover_ciphertext_is_unreadable() {
     assert!(decrypt(&fresh.key).is_err(), "a new key for the same id opens nothing old");
     assert!(!leftover.windows(64).any(|w| w == &secret[1000..1064]), "and the copy holds no plaintext");
 }
+
+/// A stand-in for clamd on a Unix socket, speaking its INSTREAM protocol: flags the EICAR test string.
+fn fake_clamd(path: &std::path::Path) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut command = [0u8; 10];
+                conn.read_exact(&mut command).await.unwrap();
+                assert_eq!(&command, b"zINSTREAM\0");
+                let mut data = Vec::new();
+                loop {
+                    let mut len = [0u8; 4];
+                    conn.read_exact(&mut len).await.unwrap();
+                    let len = u32::from_be_bytes(len) as usize;
+                    if len == 0 {
+                        break;
+                    }
+                    let mut piece = vec![0u8; len];
+                    conn.read_exact(&mut piece).await.unwrap();
+                    data.extend_from_slice(&piece);
+                }
+                let eicar: &[u8] = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE";
+                let reply: &[u8] = if data.windows(eicar.len()).any(|w| w == eicar) {
+                    b"stream: Eicar-Test-Signature FOUND\0"
+                } else {
+                    b"stream: OK\0"
+                };
+                conn.write_all(reply).await.unwrap();
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virus_scan_hook_refuses_flagged_files_and_fails_closed() {
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock = sock_dir.path().join("clamd.sock");
+    fake_clamd(&sock);
+    let sock_text = sock.display().to_string();
+    let app = TestApp::spawn_with(|s| s.clamd_socket = Some(sock_text)).await;
+    let (owner, _) = app.signed_in("Initech").await;
+    let (_, write) = create_key(&app, &owner, "write", &[]).await;
+    upload(&app, &write, "clean.txt", body(300_000, 5)).await;
+
+    let mut infected = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$".to_vec();
+    infected.extend_from_slice(b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+    let res = put(&app, &write, "invoice.exe", infected).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Eicar-Test-Signature"));
+    let objects: i64 =
+        sqlx::query("SELECT COUNT(*) FROM vault_objects").fetch_one(&app.state.pool).await.unwrap().get(0);
+    assert_eq!(objects, 1, "the flagged file is not stored");
+    let tenant: String =
+        sqlx::query("SELECT tenant_id FROM vault_objects").fetch_one(&app.state.pool).await.unwrap().get(0);
+    let files_on_disk = walk(&app.settings.data_dir.join("vault").join(&tenant));
+    assert_eq!(files_on_disk, 1, "no blob, no partial file left");
+    let refused: i64 =
+        sqlx::query("SELECT COUNT(*) FROM audit_events WHERE action = 'vault.upload' AND outcome = 'failure'")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(refused, 1);
+
+    // Scanner configured but down: uploads are refused, not let through unscanned.
+    std::fs::remove_file(&sock).unwrap();
+    let res = put(&app, &write, "later.txt", b"hello".to_vec()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(walk(&app.settings.data_dir.join("vault").join(&tenant)), 1);
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+        .unwrap_or(0)
+}
