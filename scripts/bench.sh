@@ -5,7 +5,8 @@
 #      page, in the same run (wrk, 2 threads, 32 connections, 10 s each); the ratio is what counts;
 #   2. req/s of the REST API (GET /api/v1/members with a read key: verification, scope, query, JSON, and the
 #      batched access-history write) against the same bare response;
-#   3. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory.
+#   3. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory;
+#   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export.
 set -euo pipefail
 BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}
 PORT=${BENCH_PORT:-19443}
@@ -39,7 +40,7 @@ summary() { # label, wrk output
   echo "$rps"
 }
 
-if [ -z "${BENCH_HISTORY_ONLY:-}" ]; then
+if [ -z "${BENCH_HISTORY_ONLY:-}${BENCH_VAULT_ONLY:-}" ]; then
 echo "== page vs static ($DUR s each, 32 connections, wrk -t2, same server, same run)"
 R_HEALTH=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")
 R_FILE=$(summary "GET /favicon.svg (static file)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/favicon.svg")")
@@ -83,6 +84,14 @@ head -n1 <<<"$R_UNDER"
 summary "POST /api/sign_in (wrong password)" "$(cat "$DATA/storm.out")" | head -n1
 echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak (VmHWM) $(awk '/VmHWM/ {print $2}' /proc/$PID/status) KiB"
 fi
+
+# 5. The vault and the data export (scripts/bench_vault.sh): MB/s and RSS growth. BENCH_VAULT_ONLY=1 runs only this.
+# shellcheck source=scripts/bench_vault.sh
+. "$(dirname "$0")/bench_vault.sh"
+if [ -z "${BENCH_HISTORY_ONLY:-}" ]; then
+  bench_vault
+fi
+[ -n "${BENCH_VAULT_ONLY:-}" ] && exit 0
 
 # 4. The access history at scale: SEED_BIN fills the tenant's history (chained) to each size in
 #    BENCH_HISTORY_SIZES; then the filtered page's p95 (wrk, 4 connections) per filter, and a CSV export of the

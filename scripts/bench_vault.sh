@@ -1,0 +1,83 @@
+# Sourced by bench.sh (BASE, COOKIE, PID, DATA set): the vault's throughput. A BENCH_VAULT_MIB (default 1024)
+# file of random bytes is uploaded over the REST API (one streamed PUT over TLS: encryption, hashing, fsync)
+# and downloaded again (decryption, authentication), with the MB/s of each and the server's RSS sampled
+# throughout (growth over the RSS before); the download's Repr-Digest is checked against the file's SHA-256.
+# Then the GDPR export of the vault, when the server has it: a ZIP of everything, timed from start to ready.
+
+vault_rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
+
+# Runs "$@" in the background while sampling the server's RSS; prints "seconds peak_kib".
+timed_with_rss() {
+  local peak start end r
+  peak=$(vault_rss)
+  start=$(date +%s.%N)
+  "$@" &
+  local job=$!
+  while kill -0 $job 2>/dev/null; do
+    r=$(vault_rss); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.1
+  done
+  wait $job
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" -v p="$peak" 'BEGIN { printf "%.3f %d\n", e - s, p }'
+}
+
+bench_vault() {
+  local mib=${BENCH_VAULT_MIB:-1024}
+  echo "== vault: one ${mib} MiB file over REST (TLS, loopback; curl on the same 2 cores)"
+  curl -ksS -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "password=$PASSWORD" "$BASE/api/step_up"
+  curl -ksS --fail-with-body -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "kind=master" \
+    --data-urlencode "description=bench vault" "$BASE/api/create_key"
+  local key
+  key=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/take_fresh_key" | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+  [ -n "$key" ] || { echo "bench: creating a master key failed" >&2; return 1; }
+  head -c $((mib << 20)) /dev/urandom >"$DATA/vault.bin"
+  local sum
+  sum=$(sha256sum "$DATA/vault.bin" | cut -d' ' -f1)
+  sync
+  local before up down
+  before=$(vault_rss)
+  up=$(timed_with_rss curl -ksS --fail-with-body -o "$DATA/put.json" -X PUT -H "Authorization: Bearer $key" \
+    -H "Content-Type: application/octet-stream" -T "$DATA/vault.bin" "$BASE/api/v1/vault/files?path=bench/big.bin")
+  grep -q "\"sha256\":\"$sum\"" "$DATA/put.json" || { echo "bench: upload digest mismatch: $(head -c 300 "$DATA/put.json")" >&2; return 1; }
+  local id
+  id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$DATA/put.json")
+  down=$(timed_with_rss curl -ksS --fail-with-body -o /dev/null -D "$DATA/get.headers" -H "Authorization: Bearer $key" \
+    "$BASE/api/v1/vault/files/$id/content")
+  local digest
+  digest=$(python3 -c "import base64,sys; print(base64.b64decode(sys.argv[1]).hex())" \
+    "$(tr -d '\r' <"$DATA/get.headers" | sed -n 's/^repr-digest: sha-256=:\(.*\):$/\1/Ip')")
+  [ "$digest" = "$sum" ] || echo "bench: download digest mismatch" >&2
+  awk -v m="$mib" -v u="$up" -v d="$down" -v b="$before" 'BEGIN {
+    split(u, U, " "); split(d, D, " ");
+    printf "  upload   %6.1f s  %7.1f MB/s   RSS before %d KiB, peak %d KiB (+%d KiB)\n", U[1], m*1.048576/U[1], b, U[2], U[2]-b;
+    printf "  download %6.1f s  %7.1f MB/s   RSS peak %d KiB (+%d KiB)\n", D[1], m*1.048576/D[1], D[2], D[2]-b }'
+  rm -f "$DATA/vault.bin"
+  if curl -ks "$BASE/api/v1/openapi.json" | grep -q '"/api/v1/exports"'; then
+    bench_export "$key" "$mib" "$before"
+  else
+    echo "  (no data export endpoint in this build)"
+  fi
+}
+
+bench_export() { # key, MiB in the vault, RSS baseline
+  local key=$1 mib=$2 before=$3
+  echo "== data export of the tenant (the ${mib} MiB vault and everything else) over REST"
+  local peak start end r id state
+  peak=$(vault_rss)
+  start=$(date +%s.%N)
+  id=$(curl -ksS -X POST -H "Authorization: Bearer $key" "$BASE/api/v1/exports" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+  [ -n "$id" ] || { echo "bench: starting the export failed" >&2; return 1; }
+  while :; do
+    state=$(curl -ksS -H "Authorization: Bearer $key" "$BASE/api/v1/exports/$id" | sed -n 's/.*"state":"\([^"]*\)".*/\1/p')
+    r=$(vault_rss); [ "$r" -gt "$peak" ] && peak=$r
+    case "$state" in ready | failed | expired) break ;; esac
+    sleep 0.2
+  done
+  end=$(date +%s.%N)
+  awk -v m="$mib" -v s="$start" -v e="$end" -v p="$peak" -v b="$before" -v st="$state" \
+    'BEGIN { printf "  build    %6.1f s  %7.1f MB/s (%s)   RSS peak %d KiB (+%d KiB)\n", e-s, m*1.048576/(e-s), st, p, p-b }'
+  local dl
+  dl=$(timed_with_rss curl -ksS --fail-with-body -o /dev/null -H "Authorization: Bearer $key" "$BASE/api/v1/exports/$id/download")
+  awk -v m="$mib" -v d="$dl" -v b="$before" 'BEGIN { split(d, D, " ");
+    printf "  download %6.1f s  %7.1f MB/s   RSS peak %d KiB (+%d KiB)\n", D[1], m*1.048576/D[1], D[2], D[2]-b }'
+}
