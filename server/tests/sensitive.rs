@@ -195,6 +195,35 @@ async fn planted_secrets_stay_out_of_events_logs_and_error_bodies() {
     assert_eq!(bodies.keep("POST /api/v1/keys", res).await, StatusCode::UNPROCESSABLE_ENTITY);
     app.state.api_log.flush().await;
 
+    // The vault: a file's content and an ephemeral link's token (used, then refused as used), and a forged one.
+    let content = "plant-vault-content-8812-confidential";
+    secrets.push(("vault file content", content.to_owned()));
+    let res = api
+        .put(app.url("/api/v1/vault/files?path=planted/contract.txt"))
+        .bearer_auth(&key)
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let file: serde_json::Value = res.json().await.unwrap();
+    let res = api
+        .post(app.url(&format!("/api/v1/vault/files/{}/links", file["id"].as_str().unwrap())))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "single_use": true }))
+        .send()
+        .await
+        .unwrap();
+    let link: serde_json::Value = res.json().await.unwrap();
+    let token = link["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    secrets.push(("vault link token", token.clone()));
+    let forged_link = "plantedForgedVaultLinkToken0000000000000000";
+    secrets.push(("forged vault link token", forged_link.to_owned()));
+    for t in [&token, &token, &forged_link.to_owned()] {
+        let res = api.get(app.url(&format!("/vault/links/{t}"))).send().await.unwrap();
+        bodies.keep("GET /vault/links/…", res).await;
+    }
+
     // A session cookie.
     let res = app.call(&app.client(), "sign_in", &[("email", owner), ("password", third)]).await;
     let cookie = common::cookie_value(&common::session_set_cookie(&res).expect("a session cookie"));

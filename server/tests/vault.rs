@@ -539,3 +539,72 @@ fn walk(dir: &std::path::Path) -> usize {
         .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
         .unwrap_or(0)
 }
+
+fn two_files(folder: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("folder", folder.to_owned())
+        .part("file", reqwest::multipart::Part::bytes(b"alpha".to_vec()).file_name("a.txt").mime_str("text/plain").unwrap())
+        .part("file", reqwest::multipart::Part::bytes(body(70_000, 8)).file_name("b.bin"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_uploads_multipart_forms_with_and_without_javascript() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Initech").await;
+    // Without JavaScript: the form posts, the browser is sent back to the folder with a notice.
+    let res = owner
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "text/html")
+        .multipart(two_files("docs/2026"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/vault?folder=docs/2026/&notice=2%20files%20uploaded");
+    // With JavaScript: the same form by XHR, answered with the files.
+    let res = owner
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .multipart(two_files("docs/2026"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let files: Vec<app::model::VaultFileView> = res.json().await.unwrap();
+    assert_eq!(files.iter().map(|f| (f.path.as_str(), f.versions)).collect::<Vec<_>>(), [("docs/2026/a.txt", 2), ("docs/2026/b.bin", 2)]);
+    let res = app.get(&owner, &format!("/vault/files/{}/download", files[1].id)).await;
+    assert!(res.bytes().await.unwrap()[..] == body(70_000, 8)[..]);
+    // A bad folder is a clear error and stores nothing; so is a form without a file.
+    let res = owner
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .multipart(two_files("../up"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let empty = reqwest::multipart::Form::new().text("folder", "");
+    let res = owner.post(app.url("/vault/upload")).header("origin", &app.base).header("accept", "text/html").multipart(empty).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/vault?error=Choose"));
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
+    assert_eq!(count, 4);
+
+    // Another site cannot post into the vault with the member's cookie; a member without the grant cannot
+    // upload; signed out, nothing.
+    let res = owner.post(app.url("/vault/upload")).header("origin", "https://evil.example").multipart(two_files("")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    common::add_member(&app, "Initech", "plain@initech.example", "member").await;
+    let (member, _) = app.password_step("plain@initech.example").await;
+    let res = member.post(app.url("/vault/upload")).header("origin", &app.base).header("accept", "application/json").multipart(two_files("")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app.get(&member, &format!("/vault/files/{}/download", files[0].id)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app.client().post(app.url("/vault/upload")).header("origin", &app.base).header("accept", "application/json").multipart(two_files("")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
+    assert_eq!(count, 4);
+}
