@@ -80,6 +80,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         ip_rules: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         vault: vault_of(settings),
+        exports: app::backend::export::Exports::default(),
         pool,
         keys,
         mailer,

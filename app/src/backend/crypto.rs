@@ -50,6 +50,8 @@ pub struct ServerKeys {
     throttle_key: [u8; 32],
     /// Wrapping keys of tenant vault data keys, current first, then those of previous masters (by id).
     vault_wraps: Vec<(String, [u8; 32])>,
+    /// Seed of the Ed25519 key that signs data-export manifests (current master only).
+    export_seed: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -100,6 +102,7 @@ impl ServerKeys {
                     (key_id(&k), k)
                 })
                 .collect(),
+            export_seed: derive(master, "rampart/export-signing/v1"),
         }
     }
 
@@ -229,6 +232,27 @@ impl ServerKeys {
     }
 }
 
+impl ServerKeys {
+    /// The key that signs data-export manifests (Ed25519, RFC 8032), derived from the current master: anyone
+    /// holding the published public key (`/.well-known/rampart-export-key`) can check an export offline. A new
+    /// master means a new signing key; exports signed before keep verifying with the key published then.
+    pub fn export_signing_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.export_seed)
+    }
+
+    /// The export signing key's public half as PEM (SubjectPublicKeyInfo, RFC 8410), what `openssl` reads.
+    pub fn export_public_key_pem(&self) -> String {
+        // DER of SubjectPublicKeyInfo { AlgorithmIdentifier { id-Ed25519 }, BIT STRING key }: a fixed prefix.
+        const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        let mut der = SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.export_signing_key().verifying_key().as_bytes());
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        )
+    }
+}
+
 fn wrap_aad(tenant_id: &str, version: i64) -> Vec<u8> {
     format!("rampart-data-key-v1\n{tenant_id}\n{version}").into_bytes()
 }
@@ -289,6 +313,24 @@ mod tests {
         assert_ne!(rotated.seal_key_id(), kid);
         assert_eq!(rotated.open(&kid, b"account-1", &sealed)?, b"JBSWY3DPEHPK3PXP", "old key still opens");
         assert!(ServerKeys::from_master(&[9u8; 32], &[]).open(&kid, b"account-1", &sealed).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn export_signatures_verify_with_the_published_key_only() -> Result<(), Box<dyn std::error::Error>> {
+        use ed25519_dalek::{Signer as _, Verifier as _};
+        let keys = ServerKeys::from_master(&[3u8; 32], &[]);
+        let sig = keys.export_signing_key().sign(b"manifest");
+        let public = keys.export_signing_key().verifying_key();
+        public.verify(b"manifest", &sig)?;
+        assert!(public.verify(b"manifest!", &sig).is_err());
+        let other = ServerKeys::from_master(&[4u8; 32], &[]).export_signing_key().verifying_key();
+        assert!(other.verify(b"manifest", &sig).is_err(), "one key per master");
+        let pem = keys.export_public_key_pem();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(b64)?;
+        assert_eq!(der.len(), 44);
+        assert_eq!(&der[12..], public.as_bytes());
         Ok(())
     }
 

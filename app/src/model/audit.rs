@@ -116,4 +116,9 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "audit.verify",
     "audit.export",
     "audit.chain_key_reveal",
+    "data_export.start",
+    "data_export.ready",
+    "data_export.download",
+    "data_export.failed",
+    "data_export.expire",
 ];
