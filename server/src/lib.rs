@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod download;
 pub mod errors;
+pub mod export_web;
 pub mod history_export;
 pub mod jobs;
 pub mod middleware;
@@ -172,6 +173,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::session_cleanup::spawn(state.pool.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
+        jobs::data_export::spawn(state.clone()),
     ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod export;
 pub mod invitations;
 pub mod ip_rules;
 pub mod keys;

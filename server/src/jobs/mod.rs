@@ -2,4 +2,5 @@
 
 pub mod alert_delivery;
 pub mod audit_retention;
+pub mod data_export;
 pub mod session_cleanup;
