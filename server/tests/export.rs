@@ -117,7 +117,7 @@ async fn upload(app: &TestApp, key: &str, path: &str, body: Vec<u8>) -> String {
 /// A vault with a big file (several encryption chunks), a file with two versions and one in the bin.
 async fn fill_vault(app: &TestApp, owner: &Client) -> (String, BTreeMap<&'static str, Vec<u8>>) {
     let (_, write) = create_key(app, owner, "write", &[]).await;
-    let big: Vec<u8> = (0..(2_600_000u32)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..2_600_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let files = BTreeMap::from([
         ("vault/reports/q1.csv", b"quarter,revenue\nq1,200\n".to_vec()),
         ("vault-versions/reports/q1.csv/v1", b"quarter,revenue\nq1,100\n".to_vec()),
