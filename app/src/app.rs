@@ -2,10 +2,10 @@
 //! complete page is in the first response and forms work without JavaScript.
 
 use crate::pages::{
-    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, EmergencyPage,
-    ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage, NetworkPage,
-    NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage,
-    SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+    AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, DataExportPage,
+    EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage,
+    NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage,
+    SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys/:id") view=KeyPage ssr=SsrMode::Async/>
                 <Route path=path!("/api-reference") view=ApiReferencePage ssr=SsrMode::Async/>
+                <Route path=path!("/data-export") view=DataExportPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

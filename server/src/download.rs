@@ -3,7 +3,7 @@
 //! rendered (`nosniff`, a sandboxing CSP), never cached by shared caches, with its length and its SHA-256
 //! (`Repr-Digest`, RFC 9530) so a client can check what it received.
 
-use app::backend::vault::files::Download;
+use app::backend::vault::files::{Download, PlainStream};
 use axum::body::Body;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::Response;
@@ -26,19 +26,26 @@ pub fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
-/// The streamed response of a download.
-pub fn response(d: Download) -> Response {
-    let mut res = Response::new(Body::from_stream(d.body));
+/// A streamed attachment: its type, length and name, never sniffed, rendered or cached by others.
+pub fn attachment(body: PlainStream, content_type: &str, size: u64, name: &str) -> Response {
+    let mut res = Response::new(Body::from_stream(body));
     let h = res.headers_mut();
-    let ct = HeaderValue::from_str(&d.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let ct = HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(d.size));
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(&d.name)) {
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    res
+}
+
+/// The streamed response of a download.
+pub fn response(d: Download) -> Response {
+    let mut res = attachment(d.body, &d.content_type, d.size, &d.name);
+    let h = res.headers_mut();
     if let Ok(bytes) = hex::decode(&d.sha256) {
         let digest = format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes));
         if let Ok(v) = HeaderValue::from_str(&digest) {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod download;
 pub mod errors;
+pub mod export_web;
 pub mod history_export;
 pub mod jobs;
 pub mod middleware;
@@ -80,6 +81,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         ip_rules: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         vault: vault_of(settings),
+        exports: app::backend::export::Exports::default(),
         pool,
         keys,
         mailer,
@@ -173,6 +175,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::audit_retention::spawn(state.clone()),
         jobs::vault_maintenance::spawn(state.clone()),
         jobs::tenant_closure::spawn(state.clone()),
+        jobs::data_export::spawn(state.clone()),
     ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }

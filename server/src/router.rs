@@ -63,6 +63,7 @@ pub fn build(state: WebState) -> Router {
         .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
         .route("/vault/files/{id}/download", get(crate::vault_web::download))
+        .route("/data-export/{id}/download", get(crate::export_web::download))
         .fallback(static_or_not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Added after the body limit, so only the vault's per-file limit bounds uploads.
@@ -77,6 +78,7 @@ pub fn build(state: WebState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/vault/links/{token}", get(crate::vault_web::follow_link).with_state(state.app.clone()))
+        .route("/.well-known/rampart-export-key", get(crate::export_web::public_key).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))

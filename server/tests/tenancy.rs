@@ -102,6 +102,9 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("request_closure", Admin),
         ("cancel_closure", Admin),
         ("unfreeze_key", AdminTarget),
+        ("get_data_exports", FeatureAct),
+        ("start_data_export", Admin),
+        ("get_data_export", AdminTarget),
     ]
 }
 
@@ -124,8 +127,10 @@ fn form_for<'a>(
     key: &'a str,
     block: &'a str,
     event: &'a str,
+    export: &'a str,
 ) -> Vec<(&'static str, &'a str)> {
     vec![
+        ("export_id", export),
         ("event_id", event),
         ("days", "120"),
         ("block_id", block),
@@ -190,9 +195,14 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let events: Vec<app::model::AuditEventView> =
         app.call(&a_owner, "list_recent_events", &[]).await.json().await.unwrap();
     let event = events.iter().find(|e| e.detail.contains(CANARY)).expect("an event naming the canary").id.clone();
+    // An export of A (its owner stepped up above).
+    let res = app.call(&a_owner, "start_data_export", &[]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
+    let exports: app::model::DataExportsView = app.call(&a_owner, "get_data_exports", &[]).await.json().await.unwrap();
+    let export = exports.exports[0].id.clone();
 
     for (name, access) in server_functions() {
-        let form = form_for(&target, &invitation, &key, &block, &event);
+        let form = form_for(&target, &invitation, &key, &block, &event, &export);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();
@@ -272,6 +282,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
                 | "/keys"
                 | "/security/network"
                 | "/security/emergency"
+                | "/data-export"
         ) {
             let html = app.get(&member, &path).await.text().await.unwrap();
             assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");

@@ -543,7 +543,10 @@ fn walk(dir: &std::path::Path) -> usize {
 fn two_files(folder: &str) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new()
         .text("folder", folder.to_owned())
-        .part("file", reqwest::multipart::Part::bytes(b"alpha".to_vec()).file_name("a.txt").mime_str("text/plain").unwrap())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"alpha".to_vec()).file_name("a.txt").mime_str("text/plain").unwrap(),
+        )
         .part("file", reqwest::multipart::Part::bytes(body(70_000, 8)).file_name("b.bin"))
 }
 
@@ -573,7 +576,10 @@ async fn the_console_uploads_multipart_forms_with_and_without_javascript() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let files: Vec<app::model::VaultFileView> = res.json().await.unwrap();
-    assert_eq!(files.iter().map(|f| (f.path.as_str(), f.versions)).collect::<Vec<_>>(), [("docs/2026/a.txt", 2), ("docs/2026/b.bin", 2)]);
+    assert_eq!(
+        files.iter().map(|f| (f.path.as_str(), f.versions)).collect::<Vec<_>>(),
+        [("docs/2026/a.txt", 2), ("docs/2026/b.bin", 2)]
+    );
     let res = app.get(&owner, &format!("/vault/files/{}/download", files[1].id)).await;
     assert!(res.bytes().await.unwrap()[..] == body(70_000, 8)[..]);
     // A bad folder is a clear error and stores nothing; so is a form without a file.
@@ -587,24 +593,54 @@ async fn the_console_uploads_multipart_forms_with_and_without_javascript() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let empty = reqwest::multipart::Form::new().text("folder", "");
-    let res = owner.post(app.url("/vault/upload")).header("origin", &app.base).header("accept", "text/html").multipart(empty).send().await.unwrap();
+    let res = owner
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "text/html")
+        .multipart(empty)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(res.headers()["location"].to_str().unwrap().starts_with("/vault?error=Choose"));
-    let count: i64 = sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
+    let count: i64 =
+        sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
     assert_eq!(count, 4);
 
     // Another site cannot post into the vault with the member's cookie; a member without the grant cannot
     // upload; signed out, nothing.
-    let res = owner.post(app.url("/vault/upload")).header("origin", "https://evil.example").multipart(two_files("")).send().await.unwrap();
+    let res = owner
+        .post(app.url("/vault/upload"))
+        .header("origin", "https://evil.example")
+        .multipart(two_files(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     common::add_member(&app, "Initech", "plain@initech.example", "member").await;
     let (member, _) = app.password_step("plain@initech.example").await;
-    let res = member.post(app.url("/vault/upload")).header("origin", &app.base).header("accept", "application/json").multipart(two_files("")).send().await.unwrap();
+    let res = member
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .multipart(two_files(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app.get(&member, &format!("/vault/files/{}/download", files[0].id)).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = app.client().post(app.url("/vault/upload")).header("origin", &app.base).header("accept", "application/json").multipart(two_files("")).send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .multipart(two_files(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let count: i64 = sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
+    let count: i64 =
+        sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
     assert_eq!(count, 4);
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod closure;
+pub mod export;
 pub mod invitations;
 pub mod ip_rules;
 pub mod keys;

@@ -52,6 +52,8 @@ pub struct ServerKeys {
     vault_wraps: Vec<(String, [u8; 32])>,
     /// Key of the pseudonyms an erased member's records keep (`erased-<12 hex>`).
     erasure_key: [u8; 32],
+    /// Seed of the Ed25519 key that signs data-export manifests (current master only).
+    export_seed: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -103,6 +105,7 @@ impl ServerKeys {
                 })
                 .collect(),
             erasure_key: derive(master, "rampart/erasure-pseudonym/v1"),
+            export_seed: derive(master, "rampart/export-signing/v1"),
         }
     }
 
@@ -232,6 +235,27 @@ impl ServerKeys {
     }
 }
 
+impl ServerKeys {
+    /// The key that signs data-export manifests (Ed25519, RFC 8032), derived from the current master: anyone
+    /// holding the published public key (`/.well-known/rampart-export-key`) can check an export offline. A new
+    /// master means a new signing key; exports signed before keep verifying with the key published then.
+    pub fn export_signing_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.export_seed)
+    }
+
+    /// The export signing key's public half as PEM (SubjectPublicKeyInfo, RFC 8410), what `openssl` reads.
+    pub fn export_public_key_pem(&self) -> String {
+        // DER of SubjectPublicKeyInfo { AlgorithmIdentifier { id-Ed25519 }, BIT STRING key }: a fixed prefix.
+        const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        let mut der = SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.export_signing_key().verifying_key().as_bytes());
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        )
+    }
+}
+
 fn wrap_aad(tenant_id: &str, version: i64) -> Vec<u8> {
     format!("rampart-data-key-v1\n{tenant_id}\n{version}").into_bytes()
 }
@@ -319,6 +343,24 @@ mod tests {
         assert!(p.starts_with("erased-") && p.len() == 19, "{p}");
         assert_ne!(p, a.erasure_pseudonym("t2", "acc"));
         assert_ne!(p, ServerKeys::from_master(&[2u8; 32], &[]).erasure_pseudonym("t1", "acc"));
+    }
+
+    #[test]
+    fn export_signatures_verify_with_the_published_key_only() -> Result<(), Box<dyn std::error::Error>> {
+        use ed25519_dalek::{Signer as _, Verifier as _};
+        let keys = ServerKeys::from_master(&[3u8; 32], &[]);
+        let sig = keys.export_signing_key().sign(b"manifest");
+        let public = keys.export_signing_key().verifying_key();
+        public.verify(b"manifest", &sig)?;
+        assert!(public.verify(b"manifest!", &sig).is_err());
+        let other = ServerKeys::from_master(&[4u8; 32], &[]).export_signing_key().verifying_key();
+        assert!(other.verify(b"manifest", &sig).is_err(), "one key per master");
+        let pem = keys.export_public_key_pem();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(b64)?;
+        assert_eq!(der.len(), 44);
+        assert_eq!(&der[12..], public.as_bytes());
+        Ok(())
     }
 
     #[test]

@@ -45,6 +45,7 @@ const NAMING_COLUMNS: &[(&str, &str)] = &[
     ("vault_objects", "deleted_by"),
     ("vault_versions", "created_by"),
     ("vault_links", "created_by"),
+    ("data_exports", "requested_by"),
 ];
 
 /// What an erasure did (also written to the `member.erased` event).

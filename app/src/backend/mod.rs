@@ -11,6 +11,7 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod erasure;
+pub mod export;
 pub mod ids;
 pub mod invitations;
 pub mod ip_rules;
@@ -63,4 +64,6 @@ pub struct AppState {
     pub api_reference: Arc<crate::model::ApiReferenceView>,
     /// The encrypted file vault (blob store, limits, scanner).
     pub vault: vault::Vault,
+    /// The data export worker's wake-up call and lock.
+    pub exports: export::Exports,
 }

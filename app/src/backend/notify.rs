@@ -29,6 +29,8 @@ pub enum Notice<'a> {
     Invitation { link: &'a str, inviter: &'a str, role: &'a str },
     /// A canary API key was presented: whoever holds it got it from somewhere it should never have been.
     CanaryKeyUsed { key: &'a str, description: &'a str },
+    /// The member's data export is ready to download (24 hours, by the requester only).
+    DataExportReady { link: &'a str, until: &'a str, by_key: bool },
     /// Security alerts (one, or a digest of those raised in one window): (time and summary, details).
     SecurityAlerts { items: &'a [(String, String)] },
     /// An owner asked for the organisation's closure: everything is deleted after `closes_at` (UTC text).
@@ -164,6 +166,15 @@ fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Ve
             paragraphs.push("The access history of the console shows every event in full.".to_owned());
             (subject, paragraphs, None)
         }
+        Notice::DataExportReady { link, until, by_key } => (
+            format!("{tenant}: your data export is ready"),
+            vec![
+                format!("The export of all of {tenant}'s data that you asked for is ready. It can be downloaded until {until}, and only by you{}; then it is deleted.",
+                    if *by_key { " (the API key that asked for it)" } else { "" }),
+                "If you did not ask for it, tell your administrator: the access history shows who did.".to_owned(),
+            ],
+            (!*by_key).then(|| ("Open the data export page".to_owned(), (*link).to_owned())),
+        ),
         Notice::PasswordResetLink { link } => (
             format!("{tenant}: reset your password"),
             vec![

@@ -131,4 +131,9 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "vault.link_use",
     "vault.key_rotate",
     "vault.key_rotated",
+    "data_export.start",
+    "data_export.ready",
+    "data_export.download",
+    "data_export.failed",
+    "data_export.expire",
 ];

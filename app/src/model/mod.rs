@@ -4,6 +4,7 @@
 mod audit;
 mod defence;
 mod error;
+mod export;
 mod keys;
 mod permission;
 mod time;
@@ -13,6 +14,7 @@ mod views;
 pub use audit::{AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS};
 pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
+pub use export::{DataExportView, DataExportsView, ExportState};
 pub use keys::{
     Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyFilter,
     KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,

@@ -2,6 +2,7 @@
 
 pub mod alert_delivery;
 pub mod audit_retention;
+pub mod data_export;
 pub mod session_cleanup;
 pub mod tenant_closure;
 pub mod vault_maintenance;

@@ -13,6 +13,7 @@
 //! - The OpenAPI 3.1 document is generated from these handlers (`openapi.rs`).
 
 pub mod access_history;
+pub mod exports;
 pub mod keys;
 pub mod members;
 pub mod openapi;
@@ -57,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route("/vault/files/{id}/undelete", axum::routing::post(vault::undelete_file))
         .route("/vault/files/{id}/versions/{version_id}/restore", axum::routing::post(vault::restore_version))
         .route("/vault/files/{id}/links", axum::routing::post(vault::create_link))
+        .route("/exports", axum::routing::post(exports::start_export))
+        .route("/exports/{id}", get(exports::get_export))
+        .route("/exports/{id}/download", get(exports::download_export))
         // Explicit, so that no unknown /api/v1 path falls through to the console's server functions.
         .route("/{*rest}", axum::routing::any(|| async { ApiError(AppError::NotFound) }))
         .fallback(|| async { ApiError(AppError::NotFound) })

@@ -63,6 +63,9 @@ impl Modify for BearerKey {
         super::vault::undelete_file,
         super::vault::restore_version,
         super::vault::create_link,
+        super::exports::start_export,
+        super::exports::get_export,
+        super::exports::download_export,
     ),
     modifiers(&BearerKey)
 )]

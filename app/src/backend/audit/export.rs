@@ -4,7 +4,8 @@
 //! `mac_key`) so the export can be verified offline with the tenant's chain key (README: "Verifying an export").
 
 use super::super::context::{Granted, TenantCtx};
-use super::query::{bind_all, where_clause, EventFilter};
+use super::super::ids::TenantId;
+use super::query::{bind_all, where_clause, Bind, EventFilter};
 use crate::model::{format_rfc3339, AppError};
 use futures_util::TryStreamExt as _;
 use sqlx::{AnyPool, Row as _};
@@ -15,6 +16,8 @@ use tokio::sync::mpsc;
 pub enum Format {
     Csv,
     Json,
+    /// One JSON object per line, no envelope (the data export's `access-history.jsonl`).
+    JsonLines,
 }
 
 impl Format {
@@ -30,6 +33,7 @@ impl Format {
         match self {
             Self::Csv => "text/csv; charset=utf-8",
             Self::Json => "application/json",
+            Self::JsonLines => "application/jsonl",
         }
     }
 
@@ -37,6 +41,7 @@ impl Format {
         match self {
             Self::Csv => "csv",
             Self::Json => "json",
+            Self::JsonLines => "jsonl",
         }
     }
 }
@@ -67,6 +72,30 @@ pub async fn stream(
     sink: mpsc::Sender<Vec<u8>>,
 ) -> Result<u64, AppError> {
     let (clause, binds) = where_clause(ctx, &EventFilter { cursor: None, ..filter.clone() })?;
+    stream_where(pool, ctx.tenant_id.as_str(), &clause, binds, format, exported_at, sink).await
+}
+
+/// Writes every event of a tenant (the data export), like [`stream`].
+pub async fn stream_all(
+    pool: &AnyPool,
+    tenant_id: &TenantId,
+    format: Format,
+    exported_at: i64,
+    sink: mpsc::Sender<Vec<u8>>,
+) -> Result<u64, AppError> {
+    let binds = vec![Bind::Text(tenant_id.as_str().to_owned())];
+    stream_where(pool, tenant_id.as_str(), " WHERE tenant_id = $1", binds, format, exported_at, sink).await
+}
+
+async fn stream_where(
+    pool: &AnyPool,
+    tenant_id: &str,
+    clause: &str,
+    binds: Vec<Bind>,
+    format: Format,
+    exported_at: i64,
+    sink: mpsc::Sender<Vec<u8>>,
+) -> Result<u64, AppError> {
     // One packed text column per row instead of fourteen: decoding a column costs about a microsecond through
     // sqlx `Any`, most of an export's time (67 k rows/s with fourteen columns, 500 k with one, measured).
     let packed: Vec<String> = EXPORT_COLUMNS
@@ -87,13 +116,14 @@ pub async fn stream(
         Format::Json => {
             let head = serde_json::json!({
                 "format": "rampart-access-history-v1",
-                "tenant_id": ctx.tenant_id.as_str(),
+                "tenant_id": tenant_id,
                 "exported_at_ms": exported_at,
             })
             .to_string();
             buf.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
             buf.extend_from_slice(b",\"events\":[");
         }
+        Format::JsonLines => {}
     }
     let mut rows = bind_all(sqlx::query(&sql), binds).fetch(pool);
     let mut n = 0u64;
@@ -112,6 +142,10 @@ pub async fn stream(
                 }
                 buf.push(b'\n');
                 write_json(&mut buf, &f);
+            }
+            Format::JsonLines => {
+                write_json(&mut buf, &f);
+                buf.push(b'\n');
             }
         }
         n += 1;

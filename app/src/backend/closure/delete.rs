@@ -24,8 +24,8 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("vault_objects", "tenant_id = $1"),
     ("vault_rotations", "tenant_id = $1"),
     ("vault_data_keys", "tenant_id = $1"),
-    // DATA EXPORTS: the `data_exports` table of the export work goes here at merge:
-    // ("data_exports", "tenant_id = $1"),
+    // Data exports (their encrypted ZIPs are blobs of the tenant, gone with its keys and blobs).
+    ("data_exports", "tenant_id = $1"),
     ("api_key_usage", "key_id IN (SELECT id FROM api_keys WHERE tenant_id = $1)"),
     ("api_keys", "tenant_id = $1"),
     ("sessions", "tenant_id = $1"),

@@ -22,7 +22,7 @@ pub trait BlobStore: Send + Sync + Debug {
     async fn create(&self, tenant_id: &str, blob: &str) -> std::io::Result<Box<dyn BlobWriter>>;
     /// Reads a committed blob from the start.
     async fn open(&self, tenant_id: &str, blob: &str) -> std::io::Result<BlobReader>;
-    /// Deletes a blob; a missing blob is not an error.
+    /// Deletes a blob, or what a crash left of one being written; a missing blob is not an error.
     async fn delete(&self, tenant_id: &str, blob: &str) -> std::io::Result<()>;
     /// Deletes every blob of a tenant.
     async fn delete_tenant(&self, tenant_id: &str) -> std::io::Result<()>;
@@ -97,10 +97,15 @@ impl BlobStore for LocalStore {
     }
 
     async fn delete(&self, tenant_id: &str, blob: &str) -> std::io::Result<()> {
-        match tokio::fs::remove_file(self.path(tenant_id, blob)?).await {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        let path = self.path(tenant_id, blob)?;
+        let partial = path.with_file_name(format!(".{blob}.part"));
+        for p in [partial, path] {
+            match tokio::fs::remove_file(p).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     async fn delete_tenant(&self, tenant_id: &str) -> std::io::Result<()> {

@@ -1,0 +1,421 @@
+//! A streaming ZIP writer for data exports (PKWARE APPNOTE 6.3.10): stored entries only (no compression: vault
+//! files are mostly compressed already, and storing keeps the export at disk speed), ZIP64 records throughout so
+//! entries and archives past 4 GiB work (§4.3.9, §4.4.3, §4.5.3), and a data descriptor after every entry
+//! (flag bit 3), so each entry streams in one pass without seeking back to patch its header. Every entry's CRC-32
+//! (`crc32fast`, SIMD) and SHA-256 (for the manifest) are computed as its bytes pass; nothing else touches them.
+//!
+//! Sans-I/O: bytes go to a [`Sink`] the caller owns (here, the vault's encryptor in front of a blob), so the
+//! writer never buffers an entry and never blocks. Only the central directory (one small record per entry)
+//! stays in memory until the end, as any ZIP writer must keep it.
+
+use sha2::{Digest as _, Sha256};
+
+/// Where the archive's bytes go.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A misuse of the writer (a bug of the caller, never of the data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZipError {
+    #[error("an entry is already open")]
+    EntryOpen,
+    #[error("no entry is open")]
+    NoEntry,
+    #[error("the entry name is empty or longer than 65535 bytes")]
+    BadName,
+}
+
+/// What an entry held, for the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+struct Central {
+    name: String,
+    crc: u32,
+    size: u64,
+    offset: u64,
+}
+
+struct Open {
+    name: String,
+    offset: u64,
+    crc: crc32fast::Hasher,
+    sha: Sha256,
+    size: u64,
+}
+
+/// Writes one archive to `S`.
+pub struct ZipWriter<S> {
+    sink: S,
+    offset: u64,
+    central: Vec<Central>,
+    open: Option<Open>,
+    time: u16,
+    date: u16,
+}
+
+impl<S> std::fmt::Debug for ZipWriter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZipWriter").field("offset", &self.offset).field("entries", &self.central.len()).finish()
+    }
+}
+
+const VERSION: u16 = 45; // ZIP64
+const FLAGS: u16 = 0x0008 | 0x0800; // data descriptor, UTF-8 names
+const MAX32: u64 = 0xFFFF_FFFF;
+
+impl<S: Sink> ZipWriter<S> {
+    /// A new archive whose entries are dated `at_ms` (epoch ms, UTC).
+    pub fn new(sink: S, at_ms: i64) -> Self {
+        let (time, date) = dos_time(at_ms);
+        Self { sink, offset: 0, central: Vec::new(), open: None, time, date }
+    }
+
+    /// Bytes written so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The sink, to drain between writes.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.sink.put(bytes);
+        self.offset += bytes.len() as u64;
+    }
+
+    /// Starts an entry: its local header, sizes deferred to the data descriptor.
+    pub fn start_entry(&mut self, name: &str) -> Result<(), ZipError> {
+        if self.open.is_some() {
+            return Err(ZipError::EntryOpen);
+        }
+        let name_len = u16::try_from(name.len()).map_err(|_| ZipError::BadName)?;
+        if name.is_empty() {
+            return Err(ZipError::BadName);
+        }
+        let mut h = Vec::with_capacity(30 + name.len() + 20);
+        h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        h.extend_from_slice(&VERSION.to_le_bytes());
+        h.extend_from_slice(&FLAGS.to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes()); // stored
+        h.extend_from_slice(&self.time.to_le_bytes());
+        h.extend_from_slice(&self.date.to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes()); // CRC: in the data descriptor
+        h.extend_from_slice(&u32::MAX.to_le_bytes()); // sizes: in the ZIP64 extra / data descriptor
+        h.extend_from_slice(&u32::MAX.to_le_bytes());
+        h.extend_from_slice(&name_len.to_le_bytes());
+        h.extend_from_slice(&20u16.to_le_bytes());
+        h.extend_from_slice(name.as_bytes());
+        h.extend_from_slice(&0x0001u16.to_le_bytes());
+        h.extend_from_slice(&16u16.to_le_bytes());
+        h.extend_from_slice(&[0u8; 16]);
+        let offset = self.offset;
+        self.put(&h);
+        self.open =
+            Some(Open { name: name.to_owned(), offset, crc: crc32fast::Hasher::new(), sha: Sha256::new(), size: 0 });
+        Ok(())
+    }
+
+    /// Appends to the open entry.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), ZipError> {
+        let open = self.open.as_mut().ok_or(ZipError::NoEntry)?;
+        open.crc.update(data);
+        open.sha.update(data);
+        open.size += data.len() as u64;
+        self.put(data);
+        Ok(())
+    }
+
+    /// Ends the open entry with its data descriptor; returns its name, size and SHA-256.
+    pub fn finish_entry(&mut self) -> Result<Written, ZipError> {
+        let open = self.open.take().ok_or(ZipError::NoEntry)?;
+        let crc = open.crc.finalize();
+        let mut d = Vec::with_capacity(24);
+        d.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
+        d.extend_from_slice(&crc.to_le_bytes());
+        d.extend_from_slice(&open.size.to_le_bytes());
+        d.extend_from_slice(&open.size.to_le_bytes());
+        self.put(&d);
+        let sha256 = hex::encode(open.sha.finalize());
+        self.central.push(Central { name: open.name.clone(), crc, size: open.size, offset: open.offset });
+        Ok(Written { name: open.name, size: open.size, sha256 })
+    }
+
+    /// Writes a whole small entry.
+    pub fn entry(&mut self, name: &str, data: &[u8]) -> Result<Written, ZipError> {
+        self.start_entry(name)?;
+        self.write(data)?;
+        self.finish_entry()
+    }
+
+    /// Writes the central directory and the end records; returns the sink and the archive's length.
+    pub fn finish(mut self) -> Result<(S, u64), ZipError> {
+        if self.open.is_some() {
+            return Err(ZipError::EntryOpen);
+        }
+        let cd_start = self.offset;
+        let central = std::mem::take(&mut self.central);
+        for c in &central {
+            let mut extra = Vec::new();
+            if c.size >= MAX32 {
+                extra.extend_from_slice(&c.size.to_le_bytes());
+                extra.extend_from_slice(&c.size.to_le_bytes());
+            }
+            if c.offset >= MAX32 {
+                extra.extend_from_slice(&c.offset.to_le_bytes());
+            }
+            let extra_len = if extra.is_empty() { 0 } else { extra.len() + 4 };
+            let mut h = Vec::with_capacity(46 + c.name.len() + extra_len);
+            h.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            h.extend_from_slice(&VERSION.to_le_bytes()); // made by (MS-DOS attributes)
+            h.extend_from_slice(&VERSION.to_le_bytes());
+            h.extend_from_slice(&FLAGS.to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes());
+            h.extend_from_slice(&self.time.to_le_bytes());
+            h.extend_from_slice(&self.date.to_le_bytes());
+            h.extend_from_slice(&c.crc.to_le_bytes());
+            let size32 = c.size.min(MAX32) as u32;
+            h.extend_from_slice(&size32.to_le_bytes());
+            h.extend_from_slice(&size32.to_le_bytes());
+            h.extend_from_slice(&(c.name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&(extra_len as u16).to_le_bytes());
+            h.extend_from_slice(&[0u8; 10]); // comment length, disk, internal and external attributes
+            h.extend_from_slice(&((c.offset.min(MAX32)) as u32).to_le_bytes());
+            h.extend_from_slice(c.name.as_bytes());
+            if !extra.is_empty() {
+                h.extend_from_slice(&0x0001u16.to_le_bytes());
+                h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+                h.extend_from_slice(&extra);
+            }
+            self.put(&h);
+        }
+        let cd_size = self.offset - cd_start;
+        let count = central.len() as u64;
+        let eocd64 = self.offset;
+        let mut e = Vec::with_capacity(56 + 20 + 22);
+        e.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+        e.extend_from_slice(&44u64.to_le_bytes());
+        e.extend_from_slice(&VERSION.to_le_bytes());
+        e.extend_from_slice(&VERSION.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e.extend_from_slice(&count.to_le_bytes());
+        e.extend_from_slice(&count.to_le_bytes());
+        e.extend_from_slice(&cd_size.to_le_bytes());
+        e.extend_from_slice(&cd_start.to_le_bytes());
+        e.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        e.extend_from_slice(&eocd64.to_le_bytes());
+        e.extend_from_slice(&1u32.to_le_bytes());
+        e.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        let count16 = count.min(0xFFFF) as u16;
+        e.extend_from_slice(&count16.to_le_bytes());
+        e.extend_from_slice(&count16.to_le_bytes());
+        e.extend_from_slice(&(cd_size.min(MAX32) as u32).to_le_bytes());
+        e.extend_from_slice(&(cd_start.min(MAX32) as u32).to_le_bytes());
+        e.extend_from_slice(&0u16.to_le_bytes());
+        self.put(&e);
+        Ok((self.sink, self.offset))
+    }
+}
+
+/// MS-DOS time and date of an instant (UTC; DOS dates start in 1980).
+fn dos_time(at_ms: i64) -> (u16, u16) {
+    let secs = at_ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(1980..=2107).contains(&year) {
+        return (0, (1 << 5) | 1);
+    }
+    let time = ((rem / 3600) << 11) | (((rem % 3600) / 60) << 5) | ((rem % 60) / 2);
+    let date = ((year - 1980) << 9) | (month << 5) | day;
+    (time as u16, date as u16)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// One entry as a reader of the central directory sees it.
+    #[derive(Debug)]
+    pub(crate) struct Read {
+        pub name: String,
+        pub crc: u32,
+        pub data: Vec<u8>,
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> usize {
+        usize::from(u16::from_le_bytes([b[at], b[at + 1]]))
+    }
+    fn u32_at(b: &[u8], at: usize) -> u64 {
+        u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+    }
+    fn u64_at(b: &[u8], at: usize) -> u64 {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(a)
+    }
+
+    /// A strict reader: the ZIP64 end records, the central directory, every local header and descriptor.
+    pub(crate) fn read_zip(b: &[u8]) -> Vec<Read> {
+        let eocd = b.len() - 22;
+        assert_eq!(u32_at(b, eocd), 0x0605_4b50, "end of central directory");
+        let loc = eocd - 20;
+        assert_eq!(u32_at(b, loc), 0x0706_4b50, "ZIP64 locator");
+        let z64 = u64_at(b, loc + 8) as usize;
+        assert_eq!(u32_at(b, z64), 0x0606_4b50, "ZIP64 end record");
+        let count = u64_at(b, z64 + 32) as usize;
+        let cd_size = u64_at(b, z64 + 40) as usize;
+        let mut at = u64_at(b, z64 + 48) as usize;
+        assert_eq!(at + cd_size, z64);
+        let mut out = Vec::new();
+        for _ in 0..count {
+            assert_eq!(u32_at(b, at), 0x0201_4b50);
+            assert_eq!(u16_at(b, at + 10), 0, "stored");
+            let crc = u32_at(b, at + 16) as u32;
+            let (mut size, mut offset) = (u32_at(b, at + 24), u32_at(b, at + 42));
+            let (nlen, xlen) = (u16_at(b, at + 28), u16_at(b, at + 30));
+            let name = String::from_utf8(b[at + 46..at + 46 + nlen].to_vec()).unwrap_or_default();
+            let mut x = at + 46 + nlen;
+            if xlen > 0 {
+                assert_eq!(u16_at(b, x), 1, "ZIP64 extra");
+                x += 4;
+                if size == MAX32 {
+                    size = u64_at(b, x);
+                    x += 16;
+                }
+                if offset == MAX32 {
+                    offset = u64_at(b, x);
+                }
+            }
+            at += 46 + nlen + xlen;
+            let lh = offset as usize;
+            assert_eq!(u32_at(b, lh), 0x0403_4b50, "local header of {name}");
+            let (ln, lx) = (u16_at(b, lh + 26), u16_at(b, lh + 28));
+            assert_eq!(&b[lh + 30..lh + 30 + ln], name.as_bytes());
+            let start = lh + 30 + ln + lx;
+            let data = b[start..start + size as usize].to_vec();
+            let dd = start + size as usize;
+            assert_eq!(u32_at(b, dd), 0x0807_4b50, "data descriptor of {name}");
+            assert_eq!(u32_at(b, dd + 4) as u32, crc);
+            assert_eq!(u64_at(b, dd + 8), size);
+            assert_eq!(crc32fast::hash(&data), crc, "CRC of {name}");
+            out.push(Read { name, crc, data });
+        }
+        out
+    }
+
+    fn archive(entries: &[(&str, Vec<u8>)]) -> Result<(Vec<u8>, Vec<Written>), ZipError> {
+        let mut z = ZipWriter::new(Vec::new(), 1_795_000_000_000);
+        let mut written = Vec::new();
+        for (name, data) in entries {
+            z.start_entry(name)?;
+            for piece in data.chunks(1000) {
+                z.write(piece)?;
+            }
+            written.push(z.finish_entry()?);
+        }
+        let (bytes, len) = z.finish()?;
+        assert_eq!(len, bytes.len() as u64);
+        Ok((bytes, written))
+    }
+
+    #[test]
+    fn entries_round_trip_with_crc_sizes_and_digests() -> Result<(), ZipError> {
+        let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let entries =
+            [("manifest.json", b"{}".to_vec()), ("vault/été/r\u{e9}sum\u{e9}.pdf", big.clone()), ("empty", vec![])];
+        let (bytes, written) = archive(&entries)?;
+        let read = read_zip(&bytes);
+        assert_eq!(read.len(), 3);
+        for ((name, data), (r, w)) in entries.iter().zip(read.iter().zip(&written)) {
+            assert_eq!((&r.name, &r.data), (&(*name).to_owned(), data));
+            assert_eq!(w.size, data.len() as u64);
+            assert_eq!(w.sha256, hex::encode(Sha256::digest(data)));
+        }
+        assert_eq!(read[2].crc, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn misuse_is_refused() {
+        let mut z = ZipWriter::new(Vec::new(), 0);
+        assert_eq!(z.write(b"x"), Err(ZipError::NoEntry));
+        assert_eq!(z.start_entry(""), Err(ZipError::BadName));
+        assert_eq!(z.start_entry(&"a".repeat(70_000)), Err(ZipError::BadName));
+        assert!(z.start_entry("a").is_ok());
+        assert_eq!(z.start_entry("b"), Err(ZipError::EntryOpen));
+        assert!(z.finish().is_err());
+    }
+
+    #[test]
+    fn offsets_and_sizes_past_4_gib_use_zip64_fields() -> Result<(), ZipError> {
+        // An archive that starts 5 GiB in (as if earlier entries were huge): the central directory must carry
+        // ZIP64 offsets, and the end records too.
+        let mut z = ZipWriter::new(Vec::new(), 0);
+        z.offset = 5 << 30;
+        z.entry("late", b"data")?;
+        let base = z.offset - (30 + 4 + 20 + 4 + 24);
+        assert_eq!(base, 5 << 30);
+        let (bytes, _) = z.finish()?;
+        // The central record: offset field saturated, ZIP64 extra holds the real one.
+        let cd = 30 + 4 + 20 + 4 + 24;
+        assert_eq!(u32_at(&bytes, cd + 42), MAX32);
+        assert_eq!(u16_at(&bytes, cd + 46 + 4), 1);
+        assert_eq!(u64_at(&bytes, cd + 46 + 4 + 4), 5 << 30);
+        let eocd = bytes.len() - 22;
+        assert_eq!(u32_at(&bytes, eocd + 16), MAX32, "central directory offset saturated");
+        Ok(())
+    }
+
+    #[test]
+    fn dos_dates_are_utc_civil_dates() {
+        // 2026-11-28 13:45:30 UTC
+        let (t, d) = dos_time(1_795_873_530_000);
+        assert_eq!((d >> 9) + 1980, 2026);
+        assert_eq!(((d >> 5) & 0xF, d & 0x1F), (11, 28));
+        assert_eq!((t >> 11, (t >> 5) & 0x3F, (t & 0x1F) * 2), (13, 45, 30));
+        assert_eq!(dos_time(0), (0, 33), "before 1980: the DOS epoch");
+    }
+
+    #[test]
+    fn another_reader_accepts_the_archive() -> Result<(), Box<dyn std::error::Error>> {
+        // Python's zipfile, when the machine has it: an independent reader of the central directory and CRCs.
+        let Ok(probe) = std::process::Command::new("python3").arg("--version").output() else { return Ok(()) };
+        if !probe.status.success() {
+            return Ok(());
+        }
+        let (bytes, _) = archive(&[("a.txt", b"hello".to_vec()), ("dir/b.bin", vec![7u8; 5000])])?;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("t.zip");
+        std::fs::write(&path, bytes)?;
+        let script = "import sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n\
+                      assert z.read('a.txt')==b'hello'\nassert z.namelist()==['a.txt','dir/b.bin']";
+        let out = std::process::Command::new("python3").arg("-c").arg(script).arg(&path).output()?;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    }
+}
