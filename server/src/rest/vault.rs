@@ -207,8 +207,15 @@ pub async fn upload_file(
     let granted = p.ctx.require(Permission::VaultWrite)?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let meta = meta(&p, m);
-    let file = files::upload(&state, &p.ctx, &granted, &meta, &q.path, ct, body.into_data_stream()).await?;
-    Ok((StatusCode::CREATED, Json(VaultFile::from(file))).into_response())
+    match files::upload(&state, &p.ctx, &granted, &meta, &q.path, ct, body.into_data_stream()).await {
+        Ok(file) => Ok((StatusCode::CREATED, Json(VaultFile::from(file))).into_response()),
+        Err(e) => {
+            // Refused midway (too large, flagged): the rest of the body is never read, so the connection closes.
+            let mut res = ApiError(e).into_response();
+            res.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            Ok(res)
+        }
+    }
 }
 
 /// A file and its versions.
