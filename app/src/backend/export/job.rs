@@ -277,7 +277,7 @@ async fn build(state: &AppState, job: &Job) -> Result<u64, AppError> {
     };
     let Sealed { enc, mut out } = sealed;
     enc.finish(&mut out);
-    if let Err(e) = writer.write(&out).await {
+    if let Err(e) = writer.write(out).await {
         writer.abort().await;
         return Err(store_error(e));
     }
@@ -405,8 +405,8 @@ async fn copy_vault_item(
 async fn drain(zip: &mut ZipWriter<Sealed>, writer: &mut Box<dyn BlobWriter>) -> Result<(), AppError> {
     let sealed = zip.sink_mut();
     if sealed.out.len() >= CHUNK_SIZE {
-        writer.write(&sealed.out).await.map_err(store_error)?;
-        sealed.out.clear();
+        let full = std::mem::replace(&mut sealed.out, Vec::with_capacity(3 * CHUNK_SIZE));
+        writer.write(full).await.map_err(store_error)?;
     }
     Ok(())
 }

@@ -63,12 +63,12 @@ where
             }
             enc.push(&piece, &mut out);
             if out.len() >= CHUNK_SIZE {
-                writer.write(&out).await.map_err(store_error)?;
-                out.clear();
+                let full = std::mem::replace(&mut out, Vec::with_capacity(2 * CHUNK_SIZE));
+                writer.write(full).await.map_err(store_error)?;
             }
         }
         enc.finish(&mut out);
-        writer.write(&out).await.map_err(store_error)?;
+        writer.write(std::mem::take(&mut out)).await.map_err(store_error)?;
         if let Some(s) = scan.take() {
             if let Verdict::Infected(name) = s.finish().await.map_err(|e| scanner_down(&e))? {
                 return Err(AppError::validation("file", format!("The virus scanner flagged this file ({name}).")));

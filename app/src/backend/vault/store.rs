@@ -10,7 +10,7 @@
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use tokio::io::{AsyncRead, AsyncWriteExt as _};
+use tokio::io::AsyncRead;
 
 /// A readable blob.
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
@@ -31,7 +31,8 @@ pub trait BlobStore: Send + Sync + Debug {
 /// A blob being written.
 #[async_trait::async_trait]
 pub trait BlobWriter: Send {
-    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Appends bytes (handed over, not copied).
+    async fn write(&mut self, bytes: Vec<u8>) -> std::io::Result<()>;
     /// Makes the blob durable and visible under its name.
     async fn commit(self: Box<Self>) -> std::io::Result<()>;
     /// Throws the partial blob away.
@@ -70,10 +71,81 @@ fn checked_name(name: &str) -> std::io::Result<&str> {
     }
 }
 
+/// What the writer thread is asked to do.
+enum Op {
+    Data(Vec<u8>),
+    Commit(tokio::sync::oneshot::Sender<std::io::Result<()>>),
+}
+
+/// Bytes written between two background flushes to disk.
+const FLUSH_EVERY: usize = 32 << 20;
+
+/// A blob being written by a thread of its own: the async side hands over buffers (no copy) through a short
+/// queue and carries on receiving and encrypting while the thread writes. A second thread flushes what was
+/// written every 32 MiB, so the disk works during the transfer and the final flush on commit is short.
 struct LocalWriter {
-    file: Option<tokio::fs::File>,
-    temp: PathBuf,
-    target: PathBuf,
+    tx: Option<tokio::sync::mpsc::Sender<Op>>,
+    thread: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn write_loop(mut file: std::fs::File, mut rx: tokio::sync::mpsc::Receiver<Op>, temp: &Path, target: &Path) {
+    use std::io::Write as _;
+    let (kick, kicks) = std::sync::mpsc::channel::<()>();
+    let flusher = file.try_clone().ok().map(|clone| {
+        std::thread::spawn(move || {
+            while kicks.recv().is_ok() {
+                while kicks.try_recv().is_ok() {}
+                let _ = clone.sync_data();
+            }
+        })
+    });
+    let mut since_flush = 0;
+    while let Some(op) = rx.blocking_recv() {
+        match op {
+            Op::Data(bytes) => {
+                if let Err(e) = file.write_all(&bytes) {
+                    tracing::error!(error = %e, "vault blob write failed");
+                    break;
+                }
+                since_flush += bytes.len();
+                if since_flush >= FLUSH_EVERY {
+                    let _ = kick.send(());
+                    since_flush = 0;
+                }
+            }
+            Op::Commit(reply) => {
+                drop(kick);
+                if let Some(f) = flusher {
+                    let _ = f.join();
+                }
+                let result = finish(file, temp, target);
+                if result.is_err() {
+                    let _ = std::fs::remove_file(temp);
+                }
+                let _ = reply.send(result);
+                return;
+            }
+        }
+    }
+    // Aborted, dropped or failed: the partial file goes.
+    drop(kick);
+    drop(file);
+    let _ = std::fs::remove_file(temp);
+}
+
+fn finish(file: std::fs::File, temp: &Path, target: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(temp, target)?;
+    if let Some(dir) = target.parent() {
+        // The rename itself is durable once the folder is flushed.
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn closed() -> std::io::Error {
+    std::io::Error::other("the blob could not be written (see the log)")
 }
 
 #[async_trait::async_trait]
@@ -87,8 +159,10 @@ impl BlobStore for LocalStore {
         opts.write(true).create_new(true);
         #[cfg(unix)]
         opts.mode(0o600);
-        let file = opts.open(&temp).await?;
-        Ok(Box::new(LocalWriter { file: Some(file), temp, target }))
+        let file = opts.open(&temp).await?.into_std().await;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let thread = tokio::task::spawn_blocking(move || write_loop(file, rx, &temp, &target));
+        Ok(Box::new(LocalWriter { tx: Some(tx), thread: Some(thread) }))
     }
 
     async fn open(&self, tenant_id: &str, blob: &str) -> std::io::Result<BlobReader> {
@@ -118,37 +192,24 @@ impl BlobStore for LocalStore {
 
 #[async_trait::async_trait]
 impl BlobWriter for LocalWriter {
-    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.write_all(bytes).await,
-            None => Err(std::io::Error::other("blob already closed")),
+    async fn write(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        match &self.tx {
+            Some(tx) => tx.send(Op::Data(bytes)).await.map_err(|_| closed()),
+            None => Err(closed()),
         }
     }
 
     async fn commit(mut self: Box<Self>) -> std::io::Result<()> {
-        let Some(mut file) = self.file.take() else { return Err(std::io::Error::other("blob already closed")) };
-        file.flush().await?;
-        file.sync_all().await?;
-        drop(file);
-        tokio::fs::rename(&self.temp, &self.target).await?;
-        if let Some(dir) = self.target.parent() {
-            // The rename itself is durable once the folder is flushed.
-            tokio::fs::File::open(dir).await?.sync_all().await?;
-        }
-        Ok(())
+        let tx = self.tx.take().ok_or_else(closed)?;
+        let (reply, result) = tokio::sync::oneshot::channel();
+        tx.send(Op::Commit(reply)).await.map_err(|_| closed())?;
+        result.await.map_err(|_| closed())?
     }
 
     async fn abort(mut self: Box<Self>) {
-        self.file.take();
-        let _ = tokio::fs::remove_file(&self.temp).await;
-    }
-}
-
-impl Drop for LocalWriter {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            // Dropped mid-write (e.g. the upload's connection closed): remove the partial file.
-            let _ = std::fs::remove_file(&self.temp);
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.await;
         }
     }
 }
@@ -163,7 +224,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = LocalStore::new(dir.path());
         let mut w = store.create("tenant-1", "blob-1").await?;
-        w.write(b"hello").await?;
+        w.write(b"hello".to_vec()).await?;
         assert!(store.open("tenant-1", "blob-1").await.is_err(), "invisible before commit");
         w.commit().await?;
         let mut back = Vec::new();
