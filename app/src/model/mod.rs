@@ -20,7 +20,7 @@ pub use keys::{
 pub use permission::{allows, Permission, Role};
 pub use time::{format_rfc3339, format_utc, parse_date_utc};
 pub use vault::{
-    FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView, VaultRotationView,
+    human_size, FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView, VaultRotationView,
     VaultVersionView,
 };
 pub use views::{
