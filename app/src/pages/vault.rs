@@ -66,7 +66,9 @@ pub fn VaultPage() -> impl IntoView {
     let undelete = ServerAction::<UndeleteVaultFile>::new();
     let uploads = Uploads::new();
     let data = Resource::new(
-        move || (field("folder"), SEARCH.map(&field), field("deleted"), uploads.finished.get(), undelete.version().get()),
+        move || {
+            (field("folder"), SEARCH.map(&field), field("deleted"), uploads.finished.get(), undelete.version().get())
+        },
         |(folder, [q, min_size, max_size, from, to], deleted, _, _)| {
             list_vault(folder, q, min_size, max_size, from, to, deleted)
         },

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod keys;
+pub mod vault;
 
 use app::backend::clock::ManualClock;
 use app::backend::tenants;
