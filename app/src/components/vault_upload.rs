@@ -139,7 +139,7 @@ pub fn UploadForm(folder: String, max_file_bytes: i64, uploads: Uploads) -> impl
                     view! {
                         <li class:failed=failed>
                             <label for=id.clone()>{u.name}</label>
-                            <progress id=id max="100" prop:value=u.percent value=u.percent.to_string()></progress>
+                            <progress id=id max="100" value=u.percent.to_string()></progress>
                             <span role=if failed { "alert" } else { "status" }>{text}</span>
                         </li>
                     }
