@@ -136,10 +136,11 @@ pub fn UploadForm(folder: String, max_file_bytes: i64, uploads: Uploads) -> impl
                         UploadState::Failed(msg) => format!("failed: {msg}"),
                     };
                     let failed = matches!(u.state, UploadState::Failed(_));
+                    let name = u.name.clone();
                     view! {
                         <li class:failed=failed>
                             <label for=id.clone()>{u.name}</label>
-                            <progress id=id max="100" value=u.percent.to_string()></progress>
+                            <progress id=id aria-label=name max="100" value=u.percent.to_string()></progress>
                             <span role=if failed { "alert" } else { "status" }>{text}</span>
                         </li>
                     }
