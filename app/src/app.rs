@@ -5,7 +5,8 @@ use crate::pages::{
     AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, DataExportPage,
     EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage,
     NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage,
-    SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage,
+    SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage, VaultFilePage, VaultKeyPage,
+    VaultPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -75,6 +76,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/keys/:id") view=KeyPage ssr=SsrMode::Async/>
                 <Route path=path!("/api-reference") view=ApiReferencePage ssr=SsrMode::Async/>
                 <Route path=path!("/data-export") view=DataExportPage ssr=SsrMode::Async/>
+                <Route path=path!("/vault") view=VaultPage ssr=SsrMode::Async/>
+                <Route path=path!("/vault/key") view=VaultKeyPage ssr=SsrMode::Async/>
+                <Route path=path!("/vault/files/:id") view=VaultFilePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -1,7 +1,7 @@
 //! The console's vault transfers, beside the pages (which list, show versions and act through server
 //! functions):
-//! - `POST /vault/upload`: a multipart form with `folder` and one or more `file` fields, streamed field by
-//!   field (never buffered whole). Without JavaScript the form posts here and is redirected back to the folder
+//! - `POST /vault/upload`: a multipart form with `folder` (then optionally `subfolder`, a new folder under it)
+//!   and one or more `file` fields, streamed field by field (never buffered whole). Without JavaScript the form posts here and is redirected back to the folder
 //!   (303) with a notice; with JavaScript the page sends the same form by XHR (for its progress bar) asking for
 //!   JSON. It is outside the console's 64 KiB body limit; the vault's own size limit applies per file.
 //! - `GET /vault/files/{id}/download[?version=…]`: a signed-in member with vault read access.
@@ -63,6 +63,14 @@ async fn receive(
             Some("folder") => {
                 let text = field.text().await.map_err(|e| AppError::validation("folder", e.body_text()))?;
                 folder = paths::folder_path(&text)?;
+            }
+            // The console's optional "new subfolder" field, sent after `folder` and before the files.
+            Some("subfolder") => {
+                let text = field.text().await.map_err(|e| AppError::validation("subfolder", e.body_text()))?;
+                let sub = text.trim().trim_matches('/');
+                if !sub.is_empty() {
+                    folder = paths::folder_path(&format!("{folder}{sub}"))?;
+                }
             }
             Some("file") => {
                 let name = field.file_name().unwrap_or("").to_owned();

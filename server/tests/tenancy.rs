@@ -30,6 +30,12 @@ enum Access {
     Admin,
     /// Like `Feature`, for an act whose answer carries no tenant data (no canary to look for).
     FeatureAct,
+    /// Needs a feature grant, about one record of the tenant (`file_id`, `version_id`, `link_id`): another
+    /// tenant's owner gets 404.
+    FeatureTarget,
+    /// Needs a feature grant; answers only from this browser's own session, so another tenant's owner gets
+    /// 200 with nothing of A's.
+    FeatureSession,
 }
 
 fn server_functions() -> Vec<(&'static str, Access)> {
@@ -105,6 +111,16 @@ fn server_functions() -> Vec<(&'static str, Access)> {
         ("get_data_exports", FeatureAct),
         ("start_data_export", Admin),
         ("get_data_export", AdminTarget),
+        ("list_vault", Feature),
+        ("get_vault_file", FeatureTarget),
+        ("delete_vault_file", FeatureTarget),
+        ("undelete_vault_file", FeatureTarget),
+        ("restore_vault_version", FeatureTarget),
+        ("create_vault_link", FeatureTarget),
+        ("take_fresh_vault_link", FeatureSession),
+        ("revoke_vault_link", FeatureTarget),
+        ("get_vault_key", Admin),
+        ("rotate_vault_key", Admin),
     ]
 }
 
@@ -128,9 +144,14 @@ fn form_for<'a>(
     block: &'a str,
     event: &'a str,
     export: &'a str,
+    vault: &'a VaultIds,
 ) -> Vec<(&'static str, &'a str)> {
     vec![
         ("export_id", export),
+        ("file_id", &vault.file),
+        ("version_id", &vault.old_version),
+        ("link_id", &vault.link),
+        ("minutes", "60"),
         ("event_id", event),
         ("days", "120"),
         ("block_id", block),
@@ -153,6 +174,26 @@ fn form_for<'a>(
         ("email", "nobody@nowhere.example"),
         ("token", "not-a-real-token"),
     ]
+}
+
+/// Tenant A's vault records: a file named after the canary with two versions, and a link to it.
+struct VaultIds {
+    file: String,
+    old_version: String,
+    link: String,
+}
+
+async fn vault_of(app: &TestApp, owner: &reqwest::Client) -> VaultIds {
+    let name = format!("{CANARY}.txt");
+    app.uploaded(owner, "", &name, b"first").await;
+    let file = app.uploaded(owner, "", &name, b"second").await.id;
+    let res = app.call(owner, "create_vault_link", &[("file_id", file.as_str()), ("minutes", "60")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "link: {}", res.status());
+    let res = app.call(owner, "get_vault_file", &[("file_id", file.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let detail: app::model::VaultFileDetailView = res.json().await.unwrap();
+    let old_version = detail.versions.iter().find(|v| !v.current).unwrap().id.clone();
+    VaultIds { file, old_version, link: detail.links[0].id.clone() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,8 +242,10 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let exports: app::model::DataExportsView = app.call(&a_owner, "get_data_exports", &[]).await.json().await.unwrap();
     let export = exports.exports[0].id.clone();
 
+    let vault = vault_of(&app, &a_owner).await;
+
     for (name, access) in server_functions() {
-        let form = form_for(&target, &invitation, &key, &block, &event, &export);
+        let form = form_for(&target, &invitation, &key, &block, &event, &export, &vault);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();
@@ -216,14 +259,27 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
             _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: anonymous"),
         }
         // A member of A without grants: 403 for features and admin acts.
-        if matches!(access, Access::Feature | Access::FeatureAct | Access::AdminTarget | Access::Admin) {
+        if matches!(
+            access,
+            Access::Feature
+                | Access::FeatureAct
+                | Access::FeatureTarget
+                | Access::FeatureSession
+                | Access::AdminTarget
+                | Access::Admin
+        ) {
             let res = app.call(&a_member, name, &form).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}: member without the grant");
         }
         // An admin of B acting on A's member: not found, and nothing of A in the answer.
-        if access == Access::AdminTarget {
+        if matches!(access, Access::AdminTarget | Access::FeatureTarget) {
             let res = app.call(&b_owner, name, &form).await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "{name}: other tenant's admin");
+            assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
+        }
+        if access == Access::FeatureSession {
+            let res = app.call(&b_owner, name, &form).await;
+            assert_eq!(res.status(), StatusCode::OK, "{name}: B's own session");
             assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
         }
         if access == Access::FeatureAct {
@@ -241,6 +297,16 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     // The allowed read of an admin-target function works for A's owner.
     let res = app.call(&a_owner, "list_member_sessions", &[("membership_id", target.as_str())]).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // And the vault's: the file (with its links), the key; B's owner's calls changed nothing of A's.
+    let res = app.call(&a_owner, "get_vault_file", &[("file_id", vault.file.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let detail: app::model::VaultFileDetailView = res.json().await.unwrap();
+    assert!(detail.file.name.contains(CANARY) && detail.file.deleted_at.is_none());
+    assert_eq!((detail.versions.len(), detail.links[0].status.as_str()), (2, "active"), "untouched by B");
+    let res = app.call(&a_owner, "get_vault_key", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let key: app::model::VaultKeyView = res.json().await.unwrap();
+    assert_eq!(key.active_version, Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,10 +319,12 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
     let members: MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
     let someone = members.members[0].membership_id.clone();
     let (outsider, _) = app.signed_in("Outsiders").await;
+    let file = app.uploaded(&owner, "reports/", &format!("{CANARY}.txt"), b"page matrix").await.id;
     assert!(routes.len() >= 15, "the route list is read from the app: {}", routes.len());
     for route in routes {
         let pattern = route.path().to_owned();
-        let path = pattern.replace("{token}", "not-a-real-token").replace("{id}", &someone);
+        let id = if pattern.starts_with("/vault/") { &file } else { &someone };
+        let path = pattern.replace("{token}", "not-a-real-token").replace("{id}", id);
         let anon = app.get(&app.client(), &path).await;
         if PUBLIC_PAGES.contains(&pattern.as_str()) {
             assert_ne!(anon.status(), StatusCode::INTERNAL_SERVER_ERROR, "{pattern}");
@@ -272,6 +340,9 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
             continue;
         }
         assert_eq!(as_owner.status(), StatusCode::OK, "{pattern}: the owner");
+        if pattern == "/vault/files/{id}" {
+            assert!(as_owner.text().await.unwrap().contains(CANARY), "the owner sees the file");
+        }
         let html = app.get(&outsider, &path).await.text().await.unwrap();
         assert!(!html.contains(CANARY), "{pattern}: another tenant's page shows A's canary");
         if matches!(
@@ -283,6 +354,9 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
                 | "/security/network"
                 | "/security/emergency"
                 | "/data-export"
+                | "/vault"
+                | "/vault/key"
+                | "/vault/files/{id}"
         ) {
             let html = app.get(&member, &path).await.text().await.unwrap();
             assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");

@@ -14,6 +14,7 @@ pub mod panic;
 pub mod security;
 pub mod sessions;
 pub mod two_factor;
+pub mod vault;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

@@ -8,6 +8,7 @@ mod sessions_table;
 mod shell;
 mod sign_in_chart;
 mod step_up;
+mod vault_upload;
 
 pub use erase_member::EraseMemberForm;
 pub use export_link::ExportLinks;
@@ -17,3 +18,4 @@ pub use sessions_table::SessionsTable;
 pub use shell::{Console, ErrorNotice, Hydrated};
 pub use sign_in_chart::SignInChart;
 pub use step_up::{StepUpForm, SteppedUpSignal};
+pub use vault_upload::{Upload, UploadForm, UploadState, Uploads};

@@ -72,6 +72,9 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                                         {me.features.contains(&Permission::ApiKeys).then(|| view! {
                                             <A href="/keys">"API keys"</A>
                                         })}
+                                        {me.features.contains(&Permission::VaultRead).then(|| view! {
+                                            <A href="/vault">"Vault"</A>
+                                        })}
                                         {me.features.contains(&Permission::Export).then(|| view! {
                                             <A href="/data-export">"Data export"</A>
                                         })}

@@ -22,8 +22,8 @@ pub use keys::{
 pub use permission::{allows, Permission, Role};
 pub use time::{format_rfc3339, format_utc, parse_date_utc};
 pub use vault::{
-    FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView, VaultRotationView,
-    VaultVersionView,
+    human_size, FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView,
+    VaultRotationView, VaultVersionView,
 };
 pub use views::{
     AuditEventView, ClosureView, InvitationView, InviteInfo, Me, MemberSessionsView, MemberView, MembersView,

@@ -102,3 +102,33 @@ pub struct VaultRotationView {
     pub finished_at: Option<i64>,
     pub error: Option<String>,
 }
+
+/// A size for people: bytes up to 1 KiB, then KiB, MiB, GiB, TiB with one decimal.
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_as_people_expect() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_size(3 << 40), "3.0 TiB");
+    }
+}

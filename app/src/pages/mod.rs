@@ -26,6 +26,9 @@ mod setup;
 mod sign_in;
 mod sign_in_two_factor;
 mod two_factor_setup;
+mod vault;
+mod vault_file;
+mod vault_key;
 
 pub use access_event::{AccessEventPage, ChainKeyPage};
 pub use access_history::AccessHistoryPage;
@@ -53,3 +56,6 @@ pub use setup::SetupPage;
 pub use sign_in::SignInPage;
 pub use sign_in_two_factor::SignInTwoFactorPage;
 pub use two_factor_setup::TwoFactorSetupPage;
+pub use vault::VaultPage;
+pub use vault_file::VaultFilePage;
+pub use vault_key::VaultKeyPage;

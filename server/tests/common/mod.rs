@@ -5,6 +5,7 @@
 
 pub mod keys;
 pub mod scan;
+pub mod vault;
 
 use app::backend::clock::ManualClock;
 use app::backend::tenants;

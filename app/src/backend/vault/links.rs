@@ -255,3 +255,40 @@ pub async fn follow(
     let version_id: Option<String> = link.try_get("version_id")?;
     Ok(Ok(open_version(state, &tenant, &object_id, version_id.as_deref(), false).await?))
 }
+
+/// Where the console keeps a just-minted link until its page has shown it.
+const FRESH_LINK: &str = "fresh_vault_link";
+
+/// Keeps a just-minted link in the member's session (its URL sealed under the server key, bound to the
+/// account), so the file page shows it once — with or without JavaScript — and a reload finds nothing.
+pub async fn stash_fresh(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    ctx: &TenantCtx,
+    object_id: &str,
+    fresh: &FreshLinkView,
+) -> Result<(), AppError> {
+    let (seal_id, sealed) = state.keys.seal(ctx.account_id.as_str().as_bytes(), fresh.url.as_bytes())?;
+    let kept = (object_id.to_owned(), fresh.id.clone(), fresh.expires_at, fresh.single_use, seal_id, sealed);
+    session.insert(FRESH_LINK, kept).await.map_err(crate::backend::sessions::store_err)
+}
+
+/// Takes the link just minted for `object_id` out of the session; `None` when there is none (or it belongs
+/// to another file, which then stays for its own page).
+pub async fn take_fresh(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    ctx: &TenantCtx,
+    object_id: &str,
+) -> Result<Option<FreshLinkView>, AppError> {
+    type Kept = (String, String, i64, bool, String, String);
+    let kept: Option<Kept> = session.get(FRESH_LINK).await.map_err(crate::backend::sessions::store_err)?;
+    let Some((object, id, expires_at, single_use, seal_id, sealed)) = kept else { return Ok(None) };
+    if object != object_id {
+        return Ok(None);
+    }
+    session.remove::<Kept>(FRESH_LINK).await.map_err(crate::backend::sessions::store_err)?;
+    let url = state.keys.open(&seal_id, ctx.account_id.as_str().as_bytes(), &sealed)?;
+    let url = String::from_utf8(url).map_err(|_| AppError::Internal { op_id: crate::backend::crypto::op_id() })?;
+    Ok(Some(FreshLinkView { id, url, expires_at, single_use }))
+}
