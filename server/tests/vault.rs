@@ -649,3 +649,125 @@ async fn the_console_uploads_multipart_forms_with_and_without_javascript() {
         sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
     assert_eq!(count, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_key_rotation_reencrypts_every_file_and_export_in_the_background() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Initech").await;
+    let (_, master) = create_key(&app, &owner, "master", &[]).await;
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let bytes = body(CHUNK_SIZE / 2 + i * 7, i as u64 + 60);
+        let f = upload(&app, &master, &format!("rot/{i}.bin"), bytes.clone()).await;
+        files.push((f["id"].as_str().unwrap().to_owned(), bytes));
+    }
+    // A second version sharing nothing, and a restored one sharing its blob with version 1.
+    let id0 = files[0].0.clone();
+    upload(&app, &master, "rot/0.bin", b"v2".to_vec()).await;
+    let detail: Value = api_client(&app)
+        .get(app.url(&format!("/api/v1/vault/files/{id0}")))
+        .bearer_auth(&master)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let v1 = detail["versions"].as_array().unwrap().iter().find(|v| v["number"] == 1).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = api_client(&app)
+        .post(app.url(&format!("/api/v1/vault/files/{id0}/versions/{v1}/restore")))
+        .bearer_auth(&master)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // A finished data export, encrypted under the same key.
+    let started: Value = api_client(&app)
+        .post(app.url("/api/v1/exports"))
+        .bearer_auth(&master)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let export_id = started["id"].as_str().unwrap().to_owned();
+    app::backend::export::job::run_pending(&app.state).await.unwrap();
+
+    // Refused without a fresh step-up (the one for the master key is 11 minutes old); started with one; new
+    // uploads use the new key at once.
+    app.clock.advance_ms(11 * 60_000);
+    assert_eq!(app.call(&owner, "rotate_vault_key", &[]).await.status(), StatusCode::FORBIDDEN);
+    app.call(&owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let res = app.call(&owner, "rotate_vault_key", &[]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    assert_eq!(app.call(&owner, "rotate_vault_key", &[]).await.status(), StatusCode::CONFLICT, "one at a time");
+    let fresh = upload(&app, &master, "rot/new.bin", b"after".to_vec()).await;
+    let versions_of = |v: i64| {
+        let pool = app.state.pool.clone();
+        async move {
+            sqlx::query("SELECT COUNT(*) FROM vault_versions WHERE key_version = $1")
+                .bind(v)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        }
+    };
+    assert_eq!(versions_of(2).await, 1, "the new upload");
+    assert_eq!(versions_of(1).await, 5);
+
+    let moved = app::backend::vault::rotation::run_pending(&app.state).await.unwrap();
+    assert_eq!(moved, 4, "four distinct blobs (two versions share one)");
+    assert_eq!(versions_of(1).await, 0);
+    let keys: Vec<(i64, String)> = sqlx::query("SELECT version, state FROM vault_data_keys ORDER BY version")
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(keys, [(2, "active".to_owned())], "the retired key is destroyed");
+    let progress: (i64, i64, Option<i64>) = sqlx::query_as("SELECT total, done, finished_at FROM vault_rotations")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!((progress.0, progress.1), (4, 4));
+    assert!(progress.2.is_some());
+    let export_key: i64 = sqlx::query_scalar("SELECT key_version FROM data_exports WHERE id = $1")
+        .bind(&export_id)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(export_key, 2, "the ready export moved too");
+
+    for (id, bytes) in &files[1..] {
+        assert!(content(&app, &master, id, None).await.bytes().await.unwrap()[..] == bytes[..]);
+    }
+    assert!(content(&app, &master, &id0, None).await.bytes().await.unwrap()[..] == files[0].1[..], "restored version");
+    assert_eq!(
+        content(&app, &master, fresh["id"].as_str().unwrap(), None).await.bytes().await.unwrap().as_ref(),
+        b"after"
+    );
+    let zip = api_client(&app)
+        .get(app.url(&format!("/api/v1/exports/{export_id}/download")))
+        .bearer_auth(&master)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zip.status(), StatusCode::OK);
+    assert_eq!(&zip.bytes().await.unwrap()[..4], b"PK\x03\x04");
+    // The old blobs are gone from disk: only one blob per live body remains.
+    let tenant: String =
+        sqlx::query_scalar("SELECT tenant_id FROM vault_objects LIMIT 1").fetch_one(&app.state.pool).await.unwrap();
+    assert_eq!(walk(&app.settings.data_dir.join("vault").join(&tenant)), 4 + 1 + 1);
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_events WHERE action LIKE 'vault.key_%' ORDER BY seq")
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, ["vault.key_rotate", "vault.key_rotated"]);
+}

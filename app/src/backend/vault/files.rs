@@ -28,8 +28,9 @@ pub struct Stored {
 }
 
 /// Encrypts a stream into a new blob of the tenant under its active key; returns what was stored. Refuses a
-/// body over the size limit, and (with a scanner) a flagged one; nothing is left behind on any failure.
-pub async fn store_stream<S, E>(state: &AppState, tenant_id: &str, body: S) -> Result<Stored, AppError>
+/// body over the size limit, and (with a scanner, when `scan`) a flagged one; nothing is left behind on any
+/// failure. Re-encryptions of stored blobs pass `scan = false`: they were scanned on the way in.
+pub async fn store_stream<S, E>(state: &AppState, tenant_id: &str, body: S, scan: bool) -> Result<Stored, AppError>
 where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
@@ -42,8 +43,8 @@ where
     let blob = uuid::Uuid::new_v4().to_string();
     let mut writer = state.vault.store.create(tenant_id, &blob).await.map_err(store_error)?;
     let mut scan = match &state.vault.scanner {
-        Some(c) => Some(c.start().await.map_err(|e| scanner_down(&e))?),
-        None => None,
+        Some(c) if scan => Some(c.start().await.map_err(|e| scanner_down(&e))?),
+        _ => None,
     };
     let mut enc = Encryptor::new(&key.key, blob_aad(tenant_id, &blob));
     let mut hash = Sha256::new();
@@ -103,7 +104,7 @@ where
     writes(_write)?;
     let path = paths::file_path(path)?;
     let content_type = paths::content_type(content_type);
-    let stored = match store_stream(state, ctx.tenant_id.as_str(), body).await {
+    let stored = match store_stream(state, ctx.tenant_id.as_str(), body, true).await {
         Ok(s) => s,
         Err(e) => {
             if matches!(e, AppError::Validation { .. }) {

@@ -167,6 +167,43 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
         .fetch_optional(&state.pool)
         .await?;
         let Some(next) = next else {
+            // Ready data exports are encrypted under the tenant key too: carried over like files. One still being
+            // written under the old key holds the rotation back until it is done (the job comes back later).
+            if let Some(export) = sqlx::query(
+                "SELECT id, blob, key_version FROM data_exports WHERE tenant_id = $1 AND state = 'ready' \
+                 AND blob IS NOT NULL AND key_version IS NOT NULL AND key_version <> $2 LIMIT 1",
+            )
+            .bind(tenant)
+            .bind(to)
+            .fetch_optional(&state.pool)
+            .await?
+            {
+                let (export_id, old_blob): (String, String) = (export.try_get("id")?, export.try_get("blob")?);
+                let stored = reencrypt(state, tenant, &old_blob, export.try_get("key_version")?).await?;
+                sqlx::query("UPDATE data_exports SET blob = $1, key_version = $2 WHERE id = $3 AND blob = $4")
+                    .bind(&stored.blob)
+                    .bind(stored.key_version)
+                    .bind(&export_id)
+                    .bind(&old_blob)
+                    .execute(&state.pool)
+                    .await?;
+                if let Err(e) = state.vault.store.delete(tenant, &old_blob).await {
+                    tracing::warn!(error = %e, "a re-encrypted export's old copy could not be deleted");
+                }
+                continue;
+            }
+            let building: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM data_exports WHERE tenant_id = $1 AND state IN ('queued', 'running') \
+                 AND key_version IS NOT NULL AND key_version <> $2",
+            )
+            .bind(tenant)
+            .bind(to)
+            .fetch_one(&state.pool)
+            .await?
+            .try_get("n")?;
+            if building > 0 {
+                return Ok(moved);
+            }
             let mut tx = crate::backend::db::begin_write(&state.pool).await?;
             let left: i64 =
                 sqlx::query("SELECT COUNT(*) AS n FROM vault_versions WHERE tenant_id = $1 AND key_version <> $2")
@@ -205,13 +242,7 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
             return Ok(moved);
         };
         let old_blob: String = next.try_get("blob")?;
-        let old_version: i64 = next.try_get("key_version")?;
-        let old_key = {
-            let mut conn = state.pool.acquire().await?;
-            keys::by_version(&mut conn, &state.keys, tenant, old_version).await?
-        };
-        let plain = plain_stream(state, tenant, &old_blob, &old_key.key).await?;
-        let stored = store_stream(state, tenant, plain).await?;
+        let stored = reencrypt(state, tenant, &old_blob, next.try_get("key_version")?).await?;
         let mut tx = crate::backend::db::begin_write(&state.pool).await?;
         sqlx::query("UPDATE vault_versions SET blob = $1, key_version = $2 WHERE tenant_id = $3 AND blob = $4")
             .bind(&stored.blob)
@@ -227,4 +258,19 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
         }
         moved += 1;
     }
+}
+
+/// Decrypts a blob under its old key version and stores it again under the tenant's active key.
+async fn reencrypt(
+    state: &AppState,
+    tenant: &str,
+    old_blob: &str,
+    old_version: i64,
+) -> Result<super::files::Stored, AppError> {
+    let old_key = {
+        let mut conn = state.pool.acquire().await?;
+        keys::by_version(&mut conn, &state.keys, tenant, old_version).await?
+    };
+    let plain = plain_stream(state, tenant, old_blob, &old_key.key).await?;
+    store_stream(state, tenant, plain, false).await
 }
