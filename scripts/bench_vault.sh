@@ -68,9 +68,10 @@ bench_export() { # key, MiB in the vault, RSS baseline
   id=$(curl -ksS -X POST -H "Authorization: Bearer $key" "$BASE/api/v1/exports" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
   [ -n "$id" ] || { echo "bench: starting the export failed" >&2; return 1; }
   while :; do
-    state=$(curl -ksS -H "Authorization: Bearer $key" "$BASE/api/v1/exports/$id" | sed -n 's/.*"state":"\([^"]*\)".*/\1/p')
+    state=$(curl -ksS -H "Authorization: Bearer $key" "$BASE/api/v1/exports/$id" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p')
     r=$(vault_rss); [ "$r" -gt "$peak" ] && peak=$r
     case "$state" in ready | failed | expired) break ;; esac
+    if awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { exit !(n - s > 900) }'; then state="unfinished after 900 s"; break; fi
     sleep 0.2
   done
   end=$(date +%s.%N)

@@ -1,8 +1,11 @@
 //! Vault helpers: uploads through the console's multipart route, as the page's script sends them (asking for
-//! JSON) or as a browser without JavaScript posts the form (following the 303 is up to the test).
+//! JSON) or as a browser without JavaScript posts the form (following the 303 is up to the test); and the REST
+//! side (a key, a path, bytes), with where a file's ciphertext lies on disk.
 
 use super::TestApp;
-use reqwest::{Client, Response};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use sqlx::Row as _;
 
 /// A multipart body: the text fields in order, then one `file` field per file.
 fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
@@ -67,4 +70,67 @@ impl TestApp {
         let mut files: Vec<app::model::VaultFileView> = res.json().await.unwrap();
         files.pop().unwrap()
     }
+}
+
+// REST helpers of the vault tests (a key, a path, bytes).
+
+/// Bytes that look like nothing in particular, reproducible from a seed.
+pub fn body(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub async fn put(app: &TestApp, key: &str, path: &str, bytes: Vec<u8>) -> reqwest::Response {
+    super::keys::api_client(app)
+        .put(app.url(&format!("/api/v1/vault/files?path={path}")))
+        .bearer_auth(key)
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn upload(app: &TestApp, key: &str, path: &str, bytes: Vec<u8>) -> Value {
+    let res = put(app, key, path, bytes).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+pub async fn content(app: &TestApp, key: &str, id: &str, version: Option<&str>) -> reqwest::Response {
+    let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
+    super::keys::api_client(app)
+        .get(app.url(&format!("/api/v1/vault/files/{id}/content{q}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The blob file of a file's current version.
+pub async fn blob_path(app: &TestApp, id: &str) -> std::path::PathBuf {
+    let r = sqlx::query(
+        "SELECT o.tenant_id, v.blob FROM vault_objects o JOIN vault_versions v ON v.id = o.current_version_id WHERE o.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    let tenant: String = r.get(0);
+    let blob: String = r.get(1);
+    app.settings.data_dir.join("vault").join(tenant).join(&blob[..2]).join(blob)
+}
+
+/// Files under a folder, recursively.
+pub fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+        .unwrap_or(0)
 }

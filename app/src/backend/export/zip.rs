@@ -51,7 +51,8 @@ struct Open {
     name: String,
     offset: u64,
     crc: crc32fast::Hasher,
-    sha: Sha256,
+    /// Computed as the entry is written, unless the caller already knows the digest.
+    sha: Result<Sha256, String>,
     size: u64,
 }
 
@@ -99,6 +100,16 @@ impl<S: Sink> ZipWriter<S> {
 
     /// Starts an entry: its local header, sizes deferred to the data descriptor.
     pub fn start_entry(&mut self, name: &str) -> Result<(), ZipError> {
+        self.start(name, Ok(Sha256::new()))
+    }
+
+    /// Starts an entry whose SHA-256 is known already (a vault version: recorded at upload, and its content
+    /// proven unchanged chunk by chunk by AES-GCM as it is read), so it is not computed a second time.
+    pub fn start_entry_with_digest(&mut self, name: &str, sha256: &str) -> Result<(), ZipError> {
+        self.start(name, Err(sha256.to_owned()))
+    }
+
+    fn start(&mut self, name: &str, sha: Result<Sha256, String>) -> Result<(), ZipError> {
         if self.open.is_some() {
             return Err(ZipError::EntryOpen);
         }
@@ -124,8 +135,7 @@ impl<S: Sink> ZipWriter<S> {
         h.extend_from_slice(&[0u8; 16]);
         let offset = self.offset;
         self.put(&h);
-        self.open =
-            Some(Open { name: name.to_owned(), offset, crc: crc32fast::Hasher::new(), sha: Sha256::new(), size: 0 });
+        self.open = Some(Open { name: name.to_owned(), offset, crc: crc32fast::Hasher::new(), sha, size: 0 });
         Ok(())
     }
 
@@ -133,7 +143,9 @@ impl<S: Sink> ZipWriter<S> {
     pub fn write(&mut self, data: &[u8]) -> Result<(), ZipError> {
         let open = self.open.as_mut().ok_or(ZipError::NoEntry)?;
         open.crc.update(data);
-        open.sha.update(data);
+        if let Ok(sha) = &mut open.sha {
+            sha.update(data);
+        }
         open.size += data.len() as u64;
         self.put(data);
         Ok(())
@@ -149,7 +161,10 @@ impl<S: Sink> ZipWriter<S> {
         d.extend_from_slice(&open.size.to_le_bytes());
         d.extend_from_slice(&open.size.to_le_bytes());
         self.put(&d);
-        let sha256 = hex::encode(open.sha.finalize());
+        let sha256 = match open.sha {
+            Ok(sha) => hex::encode(sha.finalize()),
+            Err(known) => known,
+        };
         self.central.push(Central { name: open.name.clone(), crc, size: open.size, offset: open.offset });
         Ok(Written { name: open.name, size: open.size, sha256 })
     }
