@@ -41,11 +41,13 @@ where
         keys::active(&mut conn, &state.keys, tenant_id, now).await?
     };
     let blob = uuid::Uuid::new_v4().to_string();
-    let mut writer = state.vault.store.create(tenant_id, &blob).await.map_err(store_error)?;
+    // The scanner first: when it is down, nothing has been created to clean up.
     let mut scan = match &state.vault.scanner {
         Some(c) if scan => Some(c.start().await.map_err(|e| scanner_down(&e))?),
         _ => None,
     };
+    // From here every failure goes through `abort`, which returns once the partial file is gone.
+    let mut writer = state.vault.store.create(tenant_id, &blob).await.map_err(store_error)?;
     let mut enc = Encryptor::new(&key.key, blob_aad(tenant_id, &blob));
     let mut hash = Sha256::new();
     let mut size: u64 = 0;
