@@ -67,6 +67,61 @@ impl Link<'_> {
     }
 }
 
+/// The chained fields of a stored event, read from a row that selects them by name (`id, seq, created_at,
+/// account_id, actor, action, outcome, ip, user_agent, detail, key_id`): what verification and re-sealing
+/// recompute a MAC from.
+#[derive(Debug, Clone)]
+pub struct StoredLink {
+    pub id: String,
+    pub seq: i64,
+    created_at: i64,
+    account_id: Option<String>,
+    actor: String,
+    action: String,
+    outcome: String,
+    ip: String,
+    user_agent: String,
+    detail: String,
+    key_id: Option<String>,
+}
+
+impl StoredLink {
+    pub fn read(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            seq: r.try_get("seq")?,
+            created_at: r.try_get("created_at")?,
+            account_id: r.try_get("account_id")?,
+            actor: r.try_get("actor")?,
+            action: r.try_get("action")?,
+            outcome: r.try_get("outcome")?,
+            ip: r.try_get("ip")?,
+            user_agent: r.try_get("user_agent")?,
+            detail: r.try_get("detail")?,
+            key_id: r.try_get("key_id")?,
+        })
+    }
+
+    /// The link of this event in `chain`, after `prev_mac`.
+    pub fn link<'a>(&'a self, chain: &'a str, prev_mac: &'a str) -> Link<'a> {
+        Link {
+            chain,
+            seq: self.seq,
+            id: &self.id,
+            created_at: self.created_at,
+            account_id: self.account_id.as_deref().unwrap_or(""),
+            actor: &self.actor,
+            action: &self.action,
+            outcome: &self.outcome,
+            ip: &self.ip,
+            user_agent: &self.user_agent,
+            detail: &self.detail,
+            key_id: self.key_id.as_deref().unwrap_or(""),
+            prev_mac,
+        }
+    }
+}
+
 /// An event ready to be appended (owned, so batches can be built up front).
 #[derive(Debug, Clone)]
 pub struct EventRow {

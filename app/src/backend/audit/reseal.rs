@@ -10,7 +10,7 @@
 //! re-seal; events are read in batches of `BATCH` by `seq` (constant memory for any chain length).
 
 use super::super::crypto::ServerKeys;
-use super::chain::{Link, GENESIS, SYSTEM_CHAIN};
+use super::chain::{StoredLink, GENESIS, SYSTEM_CHAIN};
 use sqlx::{AnyConnection, Row as _};
 
 /// Events read per query.
@@ -92,34 +92,14 @@ pub async fn reseal(
         }
         let mut sealed = Vec::with_capacity(rows.len());
         for r in &rows {
-            let (id, seq): (String, i64) = (r.try_get("id")?, r.try_get("seq")?);
+            let event = StoredLink::read(r)?;
+            let seq = event.seq;
             if seq != next {
                 // Never seal over a gap: that would launder a removal that verification must keep reporting.
                 return Err(sqlx::Error::Protocol(format!("chain {chain} has a gap at #{next}; not re-sealed")));
             }
-            let account: Option<String> = r.try_get("account_id")?;
-            let key_of: Option<String> = r.try_get("key_id")?;
-            let (actor, action, outcome): (String, String, String) =
-                (r.try_get("actor")?, r.try_get("action")?, r.try_get("outcome")?);
-            let (ip, ua, detail): (String, String, String) =
-                (r.try_get("ip")?, r.try_get("user_agent")?, r.try_get("detail")?);
-            let mac = Link {
-                chain,
-                seq,
-                id: &id,
-                created_at: r.try_get("created_at")?,
-                account_id: account.as_deref().unwrap_or(""),
-                actor: &actor,
-                action: &action,
-                outcome: &outcome,
-                ip: &ip,
-                user_agent: &ua,
-                detail: &detail,
-                key_id: key_of.as_deref().unwrap_or(""),
-                prev_mac: &prev,
-            }
-            .mac(&key);
-            sealed.push((id, std::mem::replace(&mut prev, mac.clone()), mac));
+            let mac = event.link(chain, &prev).mac(&key);
+            sealed.push((event.id, std::mem::replace(&mut prev, mac.clone()), mac));
             next = seq + 1;
         }
         for (id, prev_mac, mac) in &sealed {

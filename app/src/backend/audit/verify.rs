@@ -4,7 +4,7 @@
 
 use super::super::context::{Granted, TenantCtx};
 use super::super::crypto::ServerKeys;
-use super::chain::{Link, SYSTEM_CHAIN};
+use super::chain::{StoredLink, SYSTEM_CHAIN};
 use crate::model::{AppError, ChainReportView};
 use futures_util::TryStreamExt as _;
 use sqlx::{AnyPool, Row as _};
@@ -53,35 +53,15 @@ pub async fn verify_chain(pool: &AnyPool, keys: &ServerKeys, chain: &str) -> Res
     let mut prev = base_mac;
     let mut keys_by_id: Vec<(String, [u8; 32])> = keys.audit_chain_keys(chain);
     while let Some(r) = rows.try_next().await? {
-        let seq: i64 = r.try_get("seq")?;
-        let id: String = r.try_get("id")?;
+        let event = StoredLink::read(&r)?;
+        let (seq, id) = (event.seq, event.id.clone());
         if seq != expected {
             return Ok(report.broken(expected, None, format!("event #{expected} is missing (the next one is #{seq})")));
         }
         let stored_prev: String = r.try_get("prev_mac")?;
         let mac: String = r.try_get("mac")?;
         let key_id: String = r.try_get("mac_key")?;
-        let account: Option<String> = r.try_get("account_id")?;
-        let key: Option<String> = r.try_get("key_id")?;
-        let (actor, action, outcome): (String, String, String) =
-            (r.try_get("actor")?, r.try_get("action")?, r.try_get("outcome")?);
-        let (ip, ua, detail): (String, String, String) =
-            (r.try_get("ip")?, r.try_get("user_agent")?, r.try_get("detail")?);
-        let link = Link {
-            chain,
-            seq,
-            id: &id,
-            created_at: r.try_get("created_at")?,
-            account_id: account.as_deref().unwrap_or(""),
-            actor: &actor,
-            action: &action,
-            outcome: &outcome,
-            ip: &ip,
-            user_agent: &ua,
-            detail: &detail,
-            key_id: key.as_deref().unwrap_or(""),
-            prev_mac: &prev,
-        };
+        let link = event.link(chain, &prev);
         let Some(chain_key) = chain_key(keys, &mut keys_by_id, &key_id, chain) else {
             return Ok(report.broken(seq, Some(id), format!("event #{seq} was sealed with a key this server lacks")));
         };

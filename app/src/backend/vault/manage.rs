@@ -25,26 +25,7 @@ pub async fn delete(
     meta: &RequestMeta,
     object_id: &str,
 ) -> Result<VaultFileView, AppError> {
-    writes(ctx, write)?;
-    let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let row = sqlx::query(
-        "UPDATE vault_objects SET deleted_at = $1, deleted_by = $2 WHERE tenant_id = $3 AND id = $4 \
-         AND deleted_at IS NULL RETURNING path",
-    )
-    .bind(now)
-    .bind(actor(ctx))
-    .bind(ctx.tenant_id.as_str())
-    .bind(object_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let path: String = row.try_get("path")?;
-    let detail = format!("{path} (restorable for {} days)", state.vault.restore_days);
-    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "vault.delete", Outcome::Success, &detail))
-        .await?;
-    tx.commit().await?;
-    super::list::file_by_id(state, ctx, object_id).await
+    set_binned(state, ctx, write, meta, object_id, true).await
 }
 
 /// Takes a file out of the bin.
@@ -55,21 +36,43 @@ pub async fn undelete(
     meta: &RequestMeta,
     object_id: &str,
 ) -> Result<VaultFileView, AppError> {
+    set_binned(state, ctx, write, meta, object_id, false).await
+}
+
+/// Puts a file in the bin or takes it out, with its event; `NotFound` when it is not on the other side.
+async fn set_binned(
+    state: &AppState,
+    ctx: &TenantCtx,
+    write: &Granted,
+    meta: &RequestMeta,
+    object_id: &str,
+    into_bin: bool,
+) -> Result<VaultFileView, AppError> {
     writes(ctx, write)?;
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let row = sqlx::query(
-        "UPDATE vault_objects SET deleted_at = NULL, deleted_by = NULL WHERE tenant_id = $1 AND id = $2 \
-         AND deleted_at IS NOT NULL RETURNING path",
-    )
-    .bind(ctx.tenant_id.as_str())
-    .bind(object_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let query = if into_bin {
+        sqlx::query(
+            "UPDATE vault_objects SET deleted_at = $1, deleted_by = $2 WHERE tenant_id = $3 AND id = $4 \
+             AND deleted_at IS NULL RETURNING path",
+        )
+        .bind(now)
+        .bind(actor(ctx))
+    } else {
+        sqlx::query(
+            "UPDATE vault_objects SET deleted_at = NULL, deleted_by = NULL WHERE tenant_id = $1 AND id = $2 \
+             AND deleted_at IS NOT NULL RETURNING path",
+        )
+    };
+    let row =
+        query.bind(ctx.tenant_id.as_str()).bind(object_id).fetch_optional(&mut *tx).await?.ok_or(AppError::NotFound)?;
     let path: String = row.try_get("path")?;
-    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "vault.undelete", Outcome::Success, &path))
-        .await?;
+    let (action, detail) = if into_bin {
+        ("vault.delete", format!("{path} (restorable for {} days)", state.vault.restore_days))
+    } else {
+        ("vault.undelete", path)
+    };
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, action, Outcome::Success, &detail)).await?;
     tx.commit().await?;
     super::list::file_by_id(state, ctx, object_id).await
 }
