@@ -68,6 +68,14 @@ pub enum AuditCommand {
     },
     /// Delete events past each tenant's retention now (the server also does this every hour).
     Purge,
+    /// List access-history rows that were never sealed into a chain (written outside Rampart, or by a version
+    /// before the chain), and with `--yes` seal them. The server never does this on its own: sealing rows it
+    /// did not write would vouch for whatever their writer chose.
+    SealUnchained {
+        /// Seal the rows listed.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,7 +245,7 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             };
             let mut broken = 0;
             for chain in chains {
-                let r = audit::verify::verify_chain(&state.pool, &state.keys, &chain).await.map_err(runtime)?;
+                let r = audit::verify::verify_chain(&state.pool, &state.keys, &state.anchors, &chain).await.map_err(runtime)?;
                 match &r.problem {
                     None => println!("{chain}\tintact\t{} events (#{} to #{})", r.checked, r.first_seq, r.head_seq),
                     Some(p) => {
@@ -249,6 +257,22 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             }
             if broken > 0 {
                 return Err(StartError::Runtime(format!("{broken} chain(s) broken")));
+            }
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::SealUnchained { yes } } => {
+            let state = build_state(&settings, Arc::new(SystemClock)).await?;
+            let runtime = |e: app::model::AppError| StartError::Runtime(e.to_string());
+            let rows = audit::chain::list_unchained(&state.pool).await.map_err(runtime)?;
+            for r in &rows {
+                println!("{}\t{}\t{}\t{}\t{}", r.0, r.1, app::model::format_utc(r.2), r.3, r.4);
+            }
+            println!("{} unsealed row(s)", rows.len());
+            if yes && !rows.is_empty() {
+                let n = audit::chain::seal_unchained(&state.pool, &state.keys, state.clock.now_ms())
+                    .await
+                    .map_err(|e| StartError::Runtime(e.to_string()))?;
+                println!("Sealed {n} row(s) into their chains");
             }
             Ok(())
         }

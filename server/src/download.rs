@@ -26,18 +26,44 @@ pub fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
+/// Types a stored file is served as when it was uploaded with them: inert formats a browser does not run.
+/// Anything else (HTML, SVG, XML, JavaScript, unknown types) is served as `application/octet-stream`, so
+/// that even a browser that ignored `attachment` and `nosniff` would not render it as a page of this origin.
+const SAFE_TYPES: &[&str] = &[
+    "application/json",
+    "application/octet-stream",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "image/gif",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "text/csv",
+    "text/plain",
+];
+
+/// The type a stored file is served as: its own essence when it is on the safe list, else octet-stream.
+pub fn served_type(content_type: &str) -> &'static str {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    SAFE_TYPES.iter().copied().find(|t| *t == essence).unwrap_or("application/octet-stream")
+}
+
+/// The sandbox every download carries (kept by the security-headers middleware, which only adds the page CSP
+/// to responses that set none).
+pub const DOWNLOAD_CSP: &str = "default-src 'none'; sandbox";
+
 /// A streamed attachment: its type, length and name, never sniffed, rendered or cached by others.
 pub fn attachment(body: PlainStream, content_type: &str, size: u64, name: &str) -> Response {
     let mut res = Response::new(Body::from_stream(body));
     let h = res.headers_mut();
-    let ct = HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_TYPE, ct);
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(served_type(content_type)));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     if let Ok(v) = HeaderValue::from_str(&content_disposition(name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOWNLOAD_CSP));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     res
 }
@@ -64,6 +90,16 @@ pub fn response(d: Download) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_inert_types_are_served_as_themselves() {
+        assert_eq!(served_type("text/html; charset=utf-8"), "application/octet-stream");
+        assert_eq!(served_type("image/svg+xml"), "application/octet-stream");
+        assert_eq!(served_type("application/xhtml+xml"), "application/octet-stream");
+        assert_eq!(served_type("Text/Plain; charset=utf-8"), "text/plain");
+        assert_eq!(served_type("application/pdf"), "application/pdf");
+        assert_eq!(served_type(""), "application/octet-stream");
+    }
 
     #[test]
     fn names_are_encoded_for_every_browser() {

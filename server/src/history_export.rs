@@ -51,6 +51,8 @@ async fn export(
     let format = Format::parse(&q.format).ok_or_else(|| AppError::validation("format", "Choose csv or json."))?;
     let (filter, rows) = begin_export(&state, &ctx, &granted, &meta, &q.filter, format).await?;
     let now = state.clock.now_ms();
+    // The chain's head at the start of the export: a copy of it the tenant keeps outside Rampart.
+    let (head_seq, head_mac) = app::backend::audit::chain::current_head(&state.pool, ctx.tenant_id.as_str()).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -83,6 +85,9 @@ async fn export(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&rows.to_string()) {
         h.insert("x-rampart-rows", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("seq={head_seq}; mac={head_mac}")) {
+        h.insert("x-rampart-chain-head", v);
     }
     Ok(res)
 }

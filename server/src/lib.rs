@@ -62,12 +62,6 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
     let mailer = app::backend::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
     let pool = open_database(settings).await?;
-    let sealed = app::backend::audit::chain::seal_unchained(&pool, &keys, clock.now_ms())
-        .await
-        .map_err(|e| StartError::Runtime(format!("chaining older access-history events: {e}")))?;
-    if sealed > 0 {
-        tracing::info!(events = sealed, "older access-history events chained");
-    }
     let permits = match settings.password_hash_concurrency {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
@@ -82,6 +76,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
         vault: vault_of(settings),
         exports: app::backend::export::Exports::default(),
+        anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),
         pool,
         keys,
         mailer,
@@ -131,6 +126,11 @@ impl Running {
             let _ = t.await;
         }
         self.state.api_log.flush().await;
+        // The final heads go outside the database too.
+        let now = self.state.clock.now_ms();
+        if let Err(err) = self.state.anchors.write_due(&self.state.pool, &self.state.keys, now).await {
+            tracing::warn!(error = %err, "access-history anchors not written at shutdown");
+        }
     }
 }
 
@@ -176,6 +176,8 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::vault_maintenance::spawn(state.clone()),
         jobs::tenant_closure::spawn(state.clone()),
         jobs::data_export::spawn(state.clone()),
+        jobs::password_reset::spawn(state.clone()),
+        jobs::audit_anchor::spawn(state.clone()),
     ];
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }

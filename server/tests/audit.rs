@@ -24,7 +24,7 @@ async fn tenant_id(app: &TestApp, name: &str) -> String {
 }
 
 async fn verify(app: &TestApp, chain: &str) -> ChainReportView {
-    verify_chain(&app.state.pool, &app.state.keys, chain).await.unwrap()
+    verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, chain).await.unwrap()
 }
 
 /// Signs in and out `n` times (each a couple of events) with a tick of the clock between.

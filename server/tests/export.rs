@@ -216,6 +216,7 @@ async fn an_export_holds_everything_verifiably_and_only_its_requester_downloads_
     assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"rampart-export-"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["content-type"], "application/zip");
+    common::vault::assert_download_headers(&h, "console export");
     let body = res.bytes().await.unwrap();
     assert_eq!(h["content-length"].to_str().unwrap(), body.len().to_string());
     assert_eq!(Some(body.len() as i64), export.size);
@@ -343,6 +344,7 @@ async fn master_keys_export_over_the_api_and_only_the_asking_key_downloads() {
     assert_eq!(app.get(&owner, &format!("/data-export/{id}/download")).await.status(), 404, "the key's owner");
     let res = api_get(&app, &master, &url).await;
     assert_eq!(res.status(), StatusCode::OK);
+    common::vault::assert_download_headers(res.headers(), "REST export");
     let zip = read_zip(&res.bytes().await.unwrap());
     verify_manifest(&app, &zip).await;
     assert!(zip["vault/media/big.bin"] == files["vault/media/big.bin"]);

@@ -203,3 +203,36 @@ async fn requests_never_wait_on_the_history_and_a_clean_stop_loses_none() {
             .unwrap();
     assert_eq!(recorded, 100);
 }
+
+/// Finding 10 of the attack review: an anonymous client trying made-up keys is answered 429 past a per-address
+/// limit and grows the access history by one row, plus one summary per minute — not one row per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_keys_are_throttled_per_address_and_folded_in_the_history() {
+    let app = TestApp::spawn().await;
+    let unknown = app::backend::keys::format::compose("read", &"x".repeat(app::backend::keys::format::RANDOM_LEN));
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let key = if i % 2 == 0 { unknown.as_str() } else { "not-a-key" };
+        statuses.push(api_get(&app, key, "/api/v1/members").await.status());
+    }
+    let limit = app::backend::keys::verify::UNKNOWN_PER_MINUTE as usize;
+    assert!(statuses[..limit].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert!(statuses[limit..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let rows = || async {
+        app.state.api_log.flush().await;
+        sqlx::query_scalar::<_, String>(
+            "SELECT detail FROM audit_events WHERE actor = 'API key (not recognised)' ORDER BY seq",
+        )
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(rows().await.len(), 1, "one row for the first refusal of the minute");
+    app.clock.advance_ms(60_000);
+    server::rest::record_unknown_key_summaries(&app.state).await;
+    let details = rows().await;
+    assert_eq!(details.len(), 2, "{details:?}");
+    assert!(details[1].contains("29 more") && details[1].contains("10 answered 429"), "{details:?}");
+    // A new minute, a new budget.
+    assert_eq!(api_get(&app, &unknown, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+}

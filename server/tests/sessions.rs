@@ -113,3 +113,65 @@ async fn admins_see_and_end_a_members_sessions_in_their_tenant_only() {
     let page = app.get(&owner, &format!("/members/{target}/sessions")).await;
     assert_eq!(page.status(), StatusCode::OK);
 }
+
+/// Finding 2 of the attack review, at the store: `save` after the row was deleted must not bring it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saving_a_deleted_session_does_not_bring_it_back() {
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore as _;
+    let app = TestApp::spawn().await;
+    let store = app::backend::sessions::SqlSessionStore::new(app.state.pool.clone(), app.state.clock.clone());
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+    record.data.insert("k".into(), serde_json::json!(1));
+    store.save(&record).await.unwrap();
+    assert_eq!(store.load(&record.id).await.unwrap().unwrap().data.get("k"), Some(&serde_json::json!(1)));
+    store.delete(&record.id).await.unwrap();
+    record.data.insert("k".into(), serde_json::json!(2));
+    store.save(&record).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_none(), "a save after the delete re-inserted the session");
+}
+
+/// Finding 2 end to end: requests on a stolen cookie keep flowing (each one writing the session) while the owner
+/// revokes it; once the revoke has returned, not one later request is served as signed in. Five rounds, so a
+/// store that re-inserts on save loses the race at least once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_in_flight_cannot_bring_a_revoked_session_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let app = Arc::new(TestApp::spawn().await);
+    let (owner, email) = app.signed_in("Stolen").await;
+    for round in 0..5 {
+        let (thief, _) = app.password_step(&email).await;
+        let id = my_sessions(&app, &owner).await.into_iter().find(|s| !s.current).unwrap().id;
+        let revoked = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let (app, thief, revoked) = (app.clone(), thief.clone(), revoked.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..12 {
+                    let after_revoke = revoked.load(Ordering::SeqCst);
+                    // A minute later each time, so every request refreshes `seen_at` and saves the session.
+                    app.clock.advance_ms(MINUTE_MS + 1_000);
+                    let status = app.call(&thief, "get_me", &[]).await.status();
+                    if after_revoke {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "round {round}: served after the revoke");
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let res = app.call(&owner, "revoke_my_session", &[("id", &id)]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        revoked.store(true, Ordering::SeqCst);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(app.call(&thief, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED, "round {round}");
+        assert_eq!(my_sessions(&app, &owner).await.len(), 1, "round {round}: the revoked row is back");
+    }
+}

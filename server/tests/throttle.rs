@@ -250,3 +250,75 @@ async fn an_address_that_trips_the_global_limit_is_blocked_on_console_and_api_un
     let api = app.client().get(app.url("/api/v1/members")).header("x-forwarded-for", sprayer).send().await.unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Finding 5 of the attack review: step-up failures count in the sign-in budgets (back-off, the 20-failure
+/// alert), a throttled step-up never reaches the password check (even the right password waits), and one
+/// session cannot keep more than one password check in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn step_up_is_throttled_like_sign_in() {
+    let app = TestApp::spawn().await;
+    let (owner, email) = app.signed_in("Oracle").await;
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(app.call(&owner, "step_up", &[("password", WRONG)]).await.status());
+    }
+    assert_eq!(statuses[0], StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let right = app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "a throttled check does not tell a right password");
+    app.wait_for_mail(&email, "20 consecutive failed").await;
+    // The same budget holds a sign-in from the same place.
+    let res = app.call(&app.client(), "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+    assert!(res.status().is_client_error(), "sign-in shares the step-up's back-off: {}", res.status());
+    app.clock.advance_ms(MAX_DELAY_MS + 1);
+    assert_eq!(app.call(&owner, "step_up", &[("password", PASSWORD)]).await.status(), StatusCode::OK);
+
+    // Many step-ups at once from one session: one password check at a time, the rest refused at once.
+    let (thief, _) = app.signed_in("Parallel").await;
+    let calls = (0..16).map(|_| app.call(&thief, "step_up", &[("password", WRONG)]));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(calls).await.iter().map(|r| r.status()).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert!(statuses.iter().all(|s| [StatusCode::UNPROCESSABLE_ENTITY, StatusCode::TOO_MANY_REQUESTS].contains(s)));
+    assert!(checked < 16, "every request got its own password check: {statuses:?}");
+}
+
+/// Finding 9 of the attack review: reset requests are limited per client address, and a victim gets at most
+/// one reset email per 15 minutes however many requests arrive, from however many addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_requests_are_throttled_and_fold_into_one_email() {
+    use app::backend::password_reset::{process_queue, EMAIL_EVERY_MS, IP_LIMIT};
+    let app = spawn().await;
+    let email = app.owner("Flooded").await;
+    let ask = |ip: &'static str| {
+        app.client()
+            .post(app.url("/api/request_password_reset"))
+            .header("origin", &app.base)
+            .header("x-forwarded-for", ip)
+            .form(&[("email", email.as_str())])
+            .send()
+    };
+    for i in 0..IP_LIMIT {
+        assert!(ask("192.0.2.1").await.unwrap().status().is_success(), "request {i}");
+    }
+    assert_eq!(ask("192.0.2.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    for ip in ["198.51.100.1", "198.51.100.2", "2001:db8::1"] {
+        assert!(ask(ip).await.unwrap().status().is_success(), "{ip}");
+    }
+    process_queue(&app.state).await.unwrap();
+    app.wait_for_mail(&email, "/reset-password/").await;
+    let resets = || app.outbox().iter().filter(|m| common::unfold_qp(m).contains("/reset-password/")).count();
+    assert_eq!(resets(), 1, "one email for every request of the window");
+    app.clock.advance_ms(EMAIL_EVERY_MS);
+    assert!(ask("198.51.100.3").await.unwrap().status().is_success());
+    process_queue(&app.state).await.unwrap();
+    assert_eq!(resets(), 2, "a new window, a new email");
+    // An unknown address leaves nothing behind once handled.
+    let res = app.call(&app.client(), "request_password_reset", &[("email", "nobody@flooded.example")]).await;
+    assert!(res.status().is_success());
+    process_queue(&app.state).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM password_reset_queue WHERE email <> ''")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "no address is kept once handled");
+}

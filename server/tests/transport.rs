@@ -202,3 +202,43 @@ async fn a_missing_or_malformed_argument_is_a_clear_422_not_a_500() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("The form was incomplete or malformed."));
 }
+
+/// Finding 14 of the attack review: a body that is not UTF-8, not JSON or not the expected shape gets a 4xx
+/// with a clear message, on server functions (signed out and signed in) and on the REST API, never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_get_a_clear_4xx() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Garbled").await;
+    let (_, master) = common::keys::create_key(&app, &owner, "master", &[]).await;
+    let raw = |client: &reqwest::Client, endpoint: &str, body: &'static [u8]| {
+        client
+            .post(app.url(&format!("/api/{endpoint}")))
+            .header("origin", &app.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let anonymous = app.client();
+    for (client, endpoint) in
+        [(&anonymous, "sign_in"), (&anonymous, "request_password_reset"), (&owner, "step_up"), (&owner, "create_key")]
+    {
+        for body in [&b"email=\xff\xfe&password=x"[..], b"\xff", b"%ZZ=%", b"kind[=x"] {
+            let res = raw(client, endpoint, body).await.unwrap();
+            let status = res.status();
+            let text = res.text().await.unwrap();
+            assert!(status.is_client_error(), "{endpoint} {body:?}: {status} {text}");
+            assert!(!text.contains("Internal"), "{endpoint} {body:?}: {text}");
+        }
+    }
+    for body in [&b"\xff\xfe"[..], b"{", b"[]", b"{\"kind\": 7}", b"null"] {
+        let res = common::keys::api_client(&app)
+            .post(app.url("/api/v1/keys"))
+            .bearer_auth(&master)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "REST {body:?}: {}", res.status());
+    }
+}

@@ -391,3 +391,44 @@ async fn the_console_uploads_multipart_forms_with_and_without_javascript() {
         sqlx::query("SELECT COUNT(*) FROM vault_versions").fetch_one(&app.state.pool).await.unwrap().get(0);
     assert_eq!(count, 4);
 }
+
+/// An uploaded HTML page comes back as an inert attachment on every route a file leaves by: REST content, the
+/// console's download and an ephemeral link (findings 7 and 13 of the attack review).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_html_is_served_inert_on_every_route() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Initech").await;
+    let (_, write) = create_key(&app, &owner, "write", &[]).await;
+    let (_, read) = create_key(&app, &owner, "read", &[]).await;
+    let res = api_client(&app)
+        .put(app.url("/api/v1/vault/files?path=www/index.html"))
+        .bearer_auth(&write)
+        .header("content-type", "text/html; charset=utf-8")
+        .body("<script>alert(document.cookie)</script>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let file: Value = res.json().await.unwrap();
+    let id = file["id"].as_str().unwrap();
+    let rest = content(&app, &read, id, None).await;
+    let console = app.get(&owner, &format!("/vault/files/{id}/download")).await;
+    let link: Value = api_client(&app)
+        .post(app.url(&format!("/api/v1/vault/files/{id}/links")))
+        .bearer_auth(&read)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = link["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let linked = app.client().get(app.url(&format!("/vault/links/{token}"))).send().await.unwrap();
+    for (what, res) in [("REST content", rest), ("console download", console), ("link", linked)] {
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        let h = res.headers();
+        assert_eq!(h["content-type"], "application/octet-stream", "{what}: HTML is never served as HTML");
+        common::vault::assert_download_headers(h, what);
+    }
+}

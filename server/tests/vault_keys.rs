@@ -337,3 +337,58 @@ async fn a_tenant_key_rotation_reencrypts_every_file_and_export_in_the_backgroun
             .unwrap();
     assert_eq!(events, ["vault.key_rotate", "vault.key_rotated"]);
 }
+
+/// Finding 6 of the attack review: an upload that began under the old data key and commits after the rotation
+/// destroyed it stores nothing and says so (a slow streaming body spans the whole rotation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_cannot_destroy_the_key_of_an_upload_in_flight() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Racing").await;
+    let (_, write) = create_key(&app, &owner, "write", &[]).await;
+    let kept = upload(&app, &write, "race/kept.bin", body(10, 1)).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let request = api_client(&app)
+        .put(app.url("/api/v1/vault/files?path=race/slow.bin"))
+        .bearer_auth(&write)
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    let in_flight = tokio::spawn(request);
+    let vault = app.settings.data_dir.join("vault");
+    let before = walk(&vault);
+    tx.send(Ok(body(CHUNK_SIZE + 100, 2))).await.unwrap();
+    // The server is writing the blob (under data key version 1) when the rotation runs to its end.
+    for _ in 0..400 {
+        if walk(&vault) > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(walk(&vault) > before, "the upload started writing");
+    app.call(&owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let res = app.call(&owner, "rotate_vault_key", &[]).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    app::backend::vault::rotation::run_pending(&app.state).await.unwrap();
+    tx.send(Ok(body(1000, 3))).await.unwrap();
+    drop(tx);
+    let res = in_flight.await.unwrap().unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT, "{}", res.text().await.unwrap());
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vault_objects WHERE path = 'race/slow.bin'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing stored");
+    assert_eq!(walk(&vault), before, "no blob left behind");
+    // Every stored file is under a key that exists, and reads back.
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM vault_versions v WHERE NOT EXISTS (SELECT 1 FROM vault_data_keys k \
+         WHERE k.tenant_id = v.tenant_id AND k.version = v.key_version)",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+    let res = content(&app, &write, kept["id"].as_str().unwrap(), None).await;
+    assert_eq!(res.bytes().await.unwrap().to_vec(), body(10, 1));
+}

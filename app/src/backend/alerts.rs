@@ -89,6 +89,23 @@ impl Alert {
         }
     }
 
+    /// `member` lost the role or grants that their keys `prefixes` need, and the keys were frozen.
+    pub fn keys_frozen_on_demotion(member: &str, prefixes: &[&str], meta: &RequestMeta) -> Self {
+        Self {
+            kind: "key.freeze",
+            summary: format!("{} API key(s) of {member} frozen after a change of role", prefixes.len()),
+            lines: vec![
+                format!(
+                    "{member} no longer holds the access that their API keys {} need, so they were frozen: they \
+                     are refused until an owner unfreezes them or the member regains that access. Revoke the ones \
+                     no longer wanted.",
+                    prefixes.iter().map(|p| format!("{p}\u{2026}")).collect::<Vec<_>>().join(", ")
+                ),
+                format!("Changed from IP address {}.", meta.ip),
+            ],
+        }
+    }
+
     /// A canary API key was presented.
     pub fn canary_key(key: &str, description: &str, meta: &RequestMeta) -> Self {
         Self {
@@ -263,8 +280,17 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, AppError> {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let items: Vec<(String, String)> =
+        let mut items: Vec<(String, String)> =
             queued.iter().map(|q| (format!("{}: {}", format_utc(q.created_at), q.summary), q.body.clone())).collect();
+        // A copy of the access history's head outside Rampart: a history cut short later no longer matches it.
+        let (head_seq, head_mac) = super::audit::chain::current_head(&state.pool, &tenant_id).await?;
+        items.push((
+            format!("Access history head at {}", format_utc(now)),
+            format!(
+                "The organisation's access history ends at event #{head_seq} with MAC {head_mac}. Keep this email: \
+                 a later history that lacks this event, or holds another MAC at #{head_seq}, was tampered with."
+            ),
+        ));
         let notice = Notice::SecurityAlerts { items: &items };
         notify::send(state, &notice, &first.recipient, &first.tenant_name, &RequestMeta::default()).await;
         sent += 1;

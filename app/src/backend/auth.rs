@@ -234,7 +234,7 @@ pub async fn sign_in(
         (counters, refusal)
     };
     if let Some(refusal) = refusal {
-        failure::record(state, meta, email, account.map(Candidate::failing), &counters, refusal.as_str()).await?;
+        failure::record(state, meta, "sign_in", email, account.map(Candidate::failing), &counters, refusal.as_str()).await?;
         return Err(failed());
     }
     let stored = account.and_then(|c| c.hash.as_deref());
@@ -243,7 +243,7 @@ pub async fn sign_in(
         Some(c) if verified.ok => c,
         _ => {
             let detail = if account.is_some_and(|c| c.hash.is_none()) { "no password set" } else { "wrong password" };
-            failure::record(state, meta, email, account.map(Candidate::failing), &counters, detail).await?;
+            failure::record(state, meta, "sign_in", email, account.map(Candidate::failing), &counters, detail).await?;
             return Err(failed());
         }
     };
@@ -373,19 +373,43 @@ pub async fn step_up(
     password: &SecretString,
     code: &str,
 ) -> Result<(), AppError> {
+    // A step-up is a password check like a sign-in (NIST SP 800-63B §5.2.2): one at a time per account, within
+    // the tenant's share of the hashing queue, and counted in the account's sign-in budgets, so a stolen
+    // session is no unthrottled password oracle and cannot starve every tenant's sign-ins.
+    let _claim = state.hasher.claim(ctx.account_id.as_str(), ctx.tenant_id.as_str())?;
+    let failing = || failure::FailingAccount {
+        account_id: &ctx.account_id,
+        email: &ctx.email,
+        tenants: vec![(&ctx.tenant_id, ctx.tenant_name.as_str())],
+    };
+    let (counters, refusal) = {
+        let now = state.clock.now_ms();
+        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        let standing = throttle::devices::standing(&mut tx, &ctx.account_id, None, &meta.ip).await?;
+        let counters = throttle::Counters::new(state, &email_key(&ctx.email), &meta.ip, &standing);
+        let refusal = throttle::reserve(&mut tx, &counters, now).await?.err();
+        if refusal.is_none() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        (counters, refusal)
+    };
+    if let Some(refusal) = refusal {
+        failure::record(state, meta, "step_up", &ctx.email, Some(failing()), &counters, refusal.as_str()).await?;
+        return Err(AppError::RateLimited { retry_after: 60 });
+    }
     let stored = password_hash_of(state, &ctx.account_id).await?;
     let verified = state.hasher.verify(stored.as_deref(), password).await?;
     let now = state.clock.now_ms();
     if !verified.ok {
-        let mut conn = state.pool.acquire().await?;
-        audit::record(
-            &mut conn,
-            &state.keys,
-            now,
-            &NewEvent::by(ctx, meta, "step_up", Outcome::Failure, "wrong password"),
-        )
-        .await?;
+        failure::record(state, meta, "step_up", &ctx.email, Some(failing()), &counters, "wrong password").await?;
         return Err(AppError::validation("password", "The password is incorrect."));
+    }
+    {
+        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        throttle::reset(&mut tx, &counters).await?;
+        tx.commit().await?;
     }
     let totp_on = {
         let mut conn = state.pool.acquire().await?;

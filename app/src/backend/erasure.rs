@@ -83,7 +83,7 @@ pub async fn erase_member(
     if confirm.trim() != "ERASE" {
         return Err(AppError::validation("confirm", "Type ERASE to confirm."));
     }
-    let report = audit::verify::verify_chain(&state.pool, &state.keys, tenant).await?;
+    let report = audit::verify::verify_chain(&state.pool, &state.keys, &state.anchors, tenant).await?;
     if !report.ok {
         return Err(AppError::Conflict {
             msg: "The access history fails verification; erasing now would re-seal over that. Run the integrity \

@@ -183,8 +183,46 @@ pub async fn update_member(
     let detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.update", Outcome::Success, &detail))
         .await?;
+    // Keys never hold more than their maker: what the new role and grants no longer cover is frozen now.
+    let frozen = super::keys::freeze_beyond_maker(&mut tx, &ctx.tenant_id, membership, role, &grants, now).await?;
+    for (key_id, prefix) in &frozen {
+        let detail = format!("key {prefix} frozen: its maker {} no longer holds the access it needs", t.email);
+        audit::record(
+            &mut tx,
+            &state.keys,
+            now,
+            &NewEvent::by(ctx, meta, "key.freeze", Outcome::Success, &detail).with_key(key_id),
+        )
+        .await?;
+    }
+    if !frozen.is_empty() {
+        let owners = owner_emails(&mut tx, ctx).await?;
+        let alert = super::alerts::Alert::keys_frozen_on_demotion(
+            &t.email,
+            &frozen.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
+            meta,
+        );
+        super::alerts::enqueue(&mut tx, now, &ctx.tenant_id, &ctx.tenant_name, &owners, &alert).await?;
+    }
     tx.commit().await?;
+    // The new role and grants bound every key of the member from the next request on.
+    state.key_guard.invalidate_all();
+    if !frozen.is_empty() {
+        super::alerts::spawn_delivery(state);
+    }
     Ok(())
+}
+
+/// The emails of the tenant's active owners.
+async fn owner_emails(conn: &mut AnyConnection, ctx: &TenantCtx) -> Result<Vec<String>, AppError> {
+    let rows = sqlx::query(
+        "SELECT a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
+         WHERE m.tenant_id = $1 AND m.role = 'owner' AND m.deactivated_at IS NULL ORDER BY a.email_key",
+    )
+    .bind(ctx.tenant_id.as_str())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| r.try_get("email").map_err(AppError::from)).collect()
 }
 
 /// The member to deactivate or remove (`verb`), once the rules allow it: the actor's authority over them, not

@@ -66,4 +66,6 @@ pub struct AppState {
     pub vault: vault::Vault,
     /// The data export worker's wake-up call and lock.
     pub exports: export::Exports,
+    /// The access-history anchors kept outside the database (`audit::anchor`).
+    pub anchors: Arc<audit::anchor::AnchorLog>,
 }

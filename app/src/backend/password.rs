@@ -133,6 +133,30 @@ pub struct Hasher {
     dummy: Arc<str>,
     /// The long-lived threads that run argon2, one per permit.
     workers: Workers,
+    /// Password checks in flight per claimant (`claim`): one account, one tenant.
+    claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+/// A place in the password-check queue held for one account and its tenant; released on drop.
+#[derive(Debug)]
+pub struct Claim {
+    claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    keys: Vec<String>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.claims.lock() {
+            for k in &self.keys {
+                if let Some(n) = m.get_mut(k) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        m.remove(k);
+                    }
+                }
+            }
+        }
+    }
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -196,7 +220,29 @@ impl Hasher {
             max_waiting: permits * 256,
             dummy: dummy.into(),
             workers: Workers::start(permits)?,
+            claims: Arc::default(),
         })
+    }
+
+    /// Most password checks one tenant's signed-in members may have waiting at once: a quarter of the queue,
+    /// so that one tenant (or one stolen session) cannot take the hashing queue from every other tenant's
+    /// sign-ins.
+    pub fn tenant_share(&self) -> usize {
+        (self.max_waiting / 4).max(1)
+    }
+
+    /// Claims a password check of a signed-in account (step-up, password change): at most one in flight per
+    /// account and `tenant_share` per tenant; `RateLimited` otherwise, at once, without waiting.
+    pub fn claim(&self, account: &str, tenant: &str) -> Result<Claim, AppError> {
+        let busy = AppError::RateLimited { retry_after: 1 };
+        let mut m = self.claims.lock().map_err(|_| busy.clone())?;
+        let (a, t) = (format!("account:{account}"), format!("tenant:{tenant}"));
+        if m.get(&a).copied().unwrap_or(0) >= 1 || m.get(&t).copied().unwrap_or(0) >= self.tenant_share() {
+            return Err(busy);
+        }
+        *m.entry(a.clone()).or_insert(0) += 1;
+        *m.entry(t.clone()).or_insert(0) += 1;
+        Ok(Claim { claims: self.claims.clone(), keys: vec![a, t] })
     }
 
     /// A place among the sign-in attempts in flight, held for a whole attempt (throttle check, password check,
@@ -283,6 +329,22 @@ mod tests {
             Err(AppError::Validation { msg, .. }) => msg,
             Err(e) => format!("{e:?}"),
         }
+    }
+
+    /// Finding 5 of the attack review: one account has one password check in flight, and one tenant at most
+    /// its share of the queue, whatever the number of sessions or requests.
+    #[test]
+    fn claims_limit_one_account_and_one_tenants_share() {
+        let hasher = Hasher::with_params(1, 8, 1, 1).unwrap_or_else(|_| unreachable!());
+        let first = hasher.claim("a1", "t1");
+        assert!(first.is_ok());
+        assert!(matches!(hasher.claim("a1", "t1"), Err(AppError::RateLimited { .. })), "a second check in flight");
+        drop(first);
+        assert!(hasher.claim("a1", "t1").is_ok(), "released on drop");
+        let held: Vec<_> = (0..hasher.tenant_share()).map(|i| hasher.claim(&format!("m{i}"), "t2")).collect();
+        assert!(held.iter().all(Result::is_ok));
+        assert!(hasher.claim("late", "t2").is_err(), "the tenant's share is full");
+        assert!(hasher.claim("other", "t3").is_ok(), "another tenant still gets in");
     }
 
     #[test]

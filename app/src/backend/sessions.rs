@@ -276,7 +276,9 @@ fn backend_err(err: sqlx::Error) -> session_store::Error {
 }
 
 impl SqlSessionStore {
-    async fn write(&self, record: &Record, upsert: bool) -> session_store::Result<bool> {
+    /// Inserts (`insert`: only a new id, never over an existing row) or updates (an existing row only) a
+    /// session; returns whether a row was written.
+    async fn write(&self, record: &Record, insert: bool) -> session_store::Result<bool> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let auth: Option<AuthState> = record.data.get(AUTH_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
         // A half-signed-in browser is listed under its account too, so ending an account's sessions ends it.
@@ -285,18 +287,15 @@ impl SqlSessionStore {
         let account = auth.as_ref().map(|a| &a.ctx.account_id).or(pending.as_ref().map(|p| &p.ctx.account_id));
         let now = self.clock.now_ms();
         let expires_at = i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        let on_conflict = if upsert {
-            "UPDATE SET account_id = $2, tenant_id = $3, data = $4, expires_at = $5, updated_at = $6, ip = $7, \
-             user_agent = $8, authenticated_at = $9"
-        } else {
-            "NOTHING"
-        };
-        let sql = format!(
+        let sql = if insert {
             "INSERT INTO sessions (id_hash, account_id, tenant_id, data, expires_at, created_at, updated_at, ip, \
              user_agent, authenticated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) \
-             ON CONFLICT (id_hash) DO {on_conflict}"
-        );
-        let done = sqlx::query(&sql)
+             ON CONFLICT (id_hash) DO NOTHING"
+        } else {
+            "UPDATE sessions SET account_id = $2, tenant_id = $3, data = $4, expires_at = $5, updated_at = $6, \
+             ip = $7, user_agent = $8, authenticated_at = $9 WHERE id_hash = $1"
+        };
+        let done = sqlx::query(sql)
             .bind(id_hash(&record.id))
             .bind(account.map(|a| a.0.clone()))
             .bind(auth.as_ref().map(|a| a.ctx.tenant_id.0.clone()))
@@ -317,14 +316,17 @@ impl SqlSessionStore {
 impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A 128-bit collision is practically impossible, but a duplicate must never overwrite a session.
-        while !self.write(record, false).await? {
+        while !self.write(record, true).await? {
             record.id = Id::default();
         }
         Ok(())
     }
 
+    /// Only updates: a session that was ended (revoked, signed out everywhere, panic button, password reset,
+    /// deactivation) while a request of it was in flight stays ended when that request saves its state.
+    /// Inserting here would bring the revoked session back with its full authentication state.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write(record, true).await.map(|_| ())
+        self.write(record, false).await.map(|_| ())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {

@@ -107,6 +107,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "tenant.closure_cancel",
     "tenant.closed",
     "key.unfreeze",
+    "key.freeze",
     "api.request",
     "key.create",
     "key.update",

@@ -94,6 +94,12 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
                 Self::validation("form", "The form was incomplete or malformed.")
             }
+            // On the server this is a request body that could not be read as text (not UTF-8, cut short): the
+            // client's fault, never a 500. (In the browser it would be a reply it could not read.)
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(_) => {
+                Self::validation("form", "The request body could not be read: send UTF-8 form data.")
+            }
             ServerFnErrorErr::Request(_) => Self::Unavailable,
             _ => Self::Internal { op_id: "client".to_owned() },
         }

@@ -114,6 +114,34 @@ impl Scopes {
         self.0.iter().find(|(r, _)| *r == resource).map(|(_, a)| *a).unwrap_or_default()
     }
 
+    /// The most a person with `role` and `grants` reaches through the API, per resource: the members list with
+    /// *Team*, the vault at read with *Vault (read)* and at write with *Vault (write)*, the access history with
+    /// *Access history* (read-only whatever the level: no route writes it). A key never holds more than this
+    /// of its maker, when it is made and at every verification.
+    pub fn of_maker(role: super::Role, grants: &[super::Permission]) -> Scopes {
+        use super::Permission as P;
+        let can = |p: P| super::allows(role, grants, p);
+        let level = |write: bool, read: bool| {
+            if write {
+                Access::Write
+            } else if read {
+                Access::Read
+            } else {
+                Access::None
+            }
+        };
+        Scopes(vec![
+            (ApiResource::Members, level(can(P::Team), false)),
+            (ApiResource::AccessHistory, level(can(P::AccessHistory), false)),
+            (ApiResource::Vault, level(can(P::VaultWrite), can(P::VaultRead))),
+        ])
+    }
+
+    /// Per resource, the lower of the two.
+    pub fn intersect(&self, other: &Scopes) -> Scopes {
+        Scopes(ApiResource::ALL.into_iter().map(|r| (r, self.access(r).min(other.access(r)))).collect())
+    }
+
     /// Whether these scopes give nothing beyond `other`.
     pub fn within(&self, other: &Scopes) -> bool {
         ApiResource::ALL.into_iter().all(|r| self.access(r) <= other.access(r))

@@ -15,6 +15,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut n: u32 = 0;
         loop {
             tick.tick().await;
+            crate::rest::record_unknown_key_summaries(&state).await;
             match alerts::deliver_due(&state).await {
                 Ok(sent) if sent > 0 => tracing::info!(sent, "security alert emails sent"),
                 Ok(_) => {}

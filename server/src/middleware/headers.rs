@@ -42,8 +42,11 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
-    if let Ok(v) = HeaderValue::from_str(&csp(&nonce)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    // A handler that set its own policy set a stricter one (downloads: a sandbox with nothing allowed): keep it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(v) = HeaderValue::from_str(&csp(&nonce)) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
     }
     set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
@@ -59,7 +62,11 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
     if cacheable {
         set(h, header::CACHE_CONTROL, "no-cache");
     } else {
-        set(h, header::CACHE_CONTROL, "no-store");
+        // Keep a handler's `private, no-store` (downloads); anything else becomes `no-store`.
+        let keeps = h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store"));
+        if !keeps {
+            set(h, header::CACHE_CONTROL, "no-store");
+        }
         set(h, header::PRAGMA, "no-cache");
     }
     res

@@ -172,6 +172,35 @@ fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// Authenticates the key, answers CORS preflights, and records the request in the access history.
+/// Records one event per address and minute for the unrecognised keys folded by `KeyGuard::note_unknown`
+/// (run every minute by the alert job).
+pub async fn record_unknown_key_summaries(state: &AppState) {
+    let now = state.clock.now_ms();
+    for s in state.key_guard.drain_unknown(now) {
+        let detail = format!(
+            "{} more request(s) with unrecognised or malformed keys from {} in the minute from {} ({} answered 429)",
+            s.folded,
+            s.ip,
+            app::model::format_utc(s.minute_start_ms),
+            s.throttled
+        );
+        let event = ApiEvent {
+            tenant_id: None,
+            key_id: None,
+            generation: None,
+            actor: "API key (not recognised)".to_owned(),
+            action: "api.request",
+            outcome: Outcome::Failure,
+            ip: s.ip.to_string(),
+            user_agent: String::new(),
+            detail,
+            at_ms: now,
+            accepted: false,
+        };
+        state.api_log.record(event).await;
+    }
+}
+
 async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     if req.method() == Method::OPTIONS {
@@ -248,6 +277,19 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             with_cors(res, false)
         }
         Err(denial) => {
+            // Unrecognised and malformed keys: counted per address, recorded once a minute (the rest folded
+            // into one summary event), and answered 429 past the limit.
+            let unknown = matches!(denial.reason, "unknown" | "malformed" | "missing")
+                .then(|| state.key_guard.note_unknown(ip, now));
+            if let Some(verdict) = unknown {
+                if verdict != verify::UnknownKey::First {
+                    let err = match verdict {
+                        verify::UnknownKey::Throttled { retry_after } => AppError::RateLimited { retry_after },
+                        _ => AppError::Unauthenticated,
+                    };
+                    return with_cors(error_response(&err, false), false);
+                }
+            }
             let err = match denial.retry_after {
                 Some(retry_after) => AppError::RateLimited { retry_after },
                 None if denial.reason == "unavailable" => AppError::Unavailable,

@@ -134,3 +134,12 @@ pub fn walk(dir: &std::path::Path) -> usize {
         .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
         .unwrap_or(0)
 }
+
+/// What every download carries (finding 7 and 13 of the attack review): an attachment, never sniffed, in a
+/// sandbox with nothing allowed, kept out of shared caches.
+pub fn assert_download_headers(h: &reqwest::header::HeaderMap, what: &str) {
+    assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox", "{what}: the sandbox CSP");
+    assert_eq!(h["cache-control"], "private, no-store", "{what}");
+    assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+    assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment;"), "{what}");
+}

@@ -17,6 +17,58 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The chain of events that belong to no tenant (sign-in attempts for unknown emails, unknown API keys).
 pub const SYSTEM_CHAIN: &str = "-";
 
+/// The MAC of a chain's head row (newest link and retention checkpoint) under `key`, as lowercase hex: the
+/// bytes `rampart-audit-head-v1\n`, then chain, seq, mac, base seq, base mac in the canonical field form.
+pub fn head_mac(key: &[u8; 32], chain: &str, seq: i64, mac: &str, base_seq: i64, base_mac: &str) -> String {
+    use hmac::Mac as _;
+    let mut h = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    h.update(b"rampart-audit-head-v1\n");
+    for field in [chain, &seq.to_string(), mac, &base_seq.to_string(), base_mac] {
+        h.update(field.len().to_string().as_bytes());
+        h.update(b":");
+        h.update(field.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize().into_bytes())
+}
+
+/// The chain's head as it stands: (seq, mac); (0, GENESIS) for a chain without events. Every history export
+/// and alert digest carries it, so the tenant holds copies of the head outside Rampart's database.
+pub async fn current_head(pool: &sqlx::AnyPool, chain: &str) -> Result<(i64, String), sqlx::Error> {
+    let row = sqlx::query("SELECT seq, mac FROM audit_chain_heads WHERE chain = $1").bind(chain).fetch_optional(pool).await?;
+    Ok(match row {
+        Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
+        None => (0, GENESIS.to_owned()),
+    })
+}
+
+/// Re-seals the head row of `chain` as it now stands (after a purge or a re-seal changed it), in the caller's
+/// transaction.
+pub async fn seal_head(conn: &mut AnyConnection, keys: &ServerKeys, chain: &str) -> Result<(), sqlx::Error> {
+    let Some(h) = sqlx::query("SELECT seq, mac, base_seq, base_mac FROM audit_chain_heads WHERE chain = $1")
+        .bind(chain)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let (_, key) = keys.audit_chain_key(chain);
+    let row_mac = head_mac(
+        &key,
+        chain,
+        h.try_get("seq")?,
+        &h.try_get::<String, _>("mac")?,
+        h.try_get("base_seq")?,
+        &h.try_get::<String, _>("base_mac")?,
+    );
+    sqlx::query("UPDATE audit_chain_heads SET row_mac = $1 WHERE chain = $2")
+        .bind(row_mac)
+        .bind(chain)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The fields a MAC covers, in canonical order.
 #[derive(Debug, Clone, Copy)]
 pub struct Link<'a> {
@@ -168,7 +220,7 @@ pub async fn append(
             "INSERT INTO audit_chain_heads (chain, seq, mac, base_seq, base_mac, updated_at) \
              VALUES ($1, $2, $3, 0, $3, $4) \
              ON CONFLICT (chain) DO UPDATE SET seq = audit_chain_heads.seq + $2, updated_at = $4 \
-             RETURNING seq, mac",
+             RETURNING seq, mac, base_seq, base_mac",
         )
         .bind(chain)
         .bind(n)
@@ -178,13 +230,15 @@ pub async fn append(
         .await?;
         let last: i64 = head.try_get("seq")?;
         let mut prev: String = head.try_get("mac")?;
+        let base: (i64, String) = (head.try_get("base_seq")?, head.try_get("base_mac")?);
         let (key_id, key) = keys.audit_chain_key(chain);
         for (i, row) in members.into_iter().enumerate() {
             let seq = last - n + 1 + i64::try_from(i).unwrap_or(0);
             let mac = link_of(row, chain, seq, &prev).mac(&key);
             sealed.push((row, seq, std::mem::replace(&mut prev, mac.clone()), mac, key_id));
         }
-        heads.push((chain, prev));
+        let row_mac = head_mac(&key, chain, last, &prev, base.0, &base.1);
+        heads.push((chain, prev, row_mac));
     }
     for chunk in sealed.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from(
@@ -223,9 +277,10 @@ pub async fn append(
         }
         q.execute(&mut *conn).await?;
     }
-    for (chain, mac) in heads {
-        sqlx::query("UPDATE audit_chain_heads SET mac = $1 WHERE chain = $2")
+    for (chain, mac, row_mac) in heads {
+        sqlx::query("UPDATE audit_chain_heads SET mac = $1, row_mac = $2 WHERE chain = $3")
             .bind(mac)
+            .bind(row_mac)
             .bind(chain)
             .execute(&mut *conn)
             .await?;
@@ -256,7 +311,23 @@ pub fn ip_key(ip: &str) -> Option<String> {
     ip.parse::<std::net::IpAddr>().ok().map(crate::backend::keys::guard::ip_key)
 }
 
-/// Chains events written before the chain existed (an upgraded database): oldest first, in batches.
+/// Rows never sealed into a chain, oldest first: (id, chain, time, action, actor). Shown by `rampart audit
+/// seal-unchained` before anything is sealed.
+pub async fn list_unchained(pool: &sqlx::AnyPool) -> Result<Vec<(String, String, i64, String, String)>, crate::model::AppError> {
+    let rows = sqlx::query(
+        "SELECT id, COALESCE(tenant_id, '-') AS chain, created_at, action, actor FROM audit_events \
+         WHERE seq IS NULL ORDER BY created_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("chain")?, r.try_get("created_at")?, r.try_get("action")?, r.try_get("actor")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+}
+
+/// Chains rows never sealed (an upgraded database), oldest first, in batches. Only the operator's explicit
+/// `rampart audit seal-unchained --yes` calls this, after listing them: never a start-up path.
 pub async fn seal_unchained(pool: &sqlx::AnyPool, keys: &ServerKeys, now: i64) -> Result<u64, sqlx::Error> {
     let mut sealed = 0u64;
     loop {

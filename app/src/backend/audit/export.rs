@@ -114,10 +114,12 @@ async fn stream_where(
             buf.extend_from_slice(b"\r\n");
         }
         Format::Json => {
+            let (head_seq, head_mac) = super::chain::current_head(pool, tenant_id).await?;
             let head = serde_json::json!({
                 "format": "rampart-access-history-v1",
                 "tenant_id": tenant_id,
                 "exported_at_ms": exported_at,
+                "chain_head": { "seq": head_seq, "mac": head_mac },
             })
             .to_string();
             buf.extend_from_slice(&head.as_bytes()[..head.len() - 1]);

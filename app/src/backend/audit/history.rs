@@ -110,7 +110,7 @@ pub async fn verify_with_event(
     granted: &Granted,
     meta: &RequestMeta,
 ) -> Result<ChainReportView, AppError> {
-    let report = super::verify::verify_tenant(&state.pool, &state.keys, ctx, granted).await?;
+    let report = super::verify::verify_tenant(&state.pool, &state.keys, &state.anchors, ctx, granted).await?;
     let (outcome, detail) = match &report.problem {
         None => (Outcome::Success, format!("{} events verified", report.checked)),
         Some(p) => (Outcome::Failure, format!("chain broken: {p}")),

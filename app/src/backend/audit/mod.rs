@@ -2,6 +2,7 @@
 //! transaction as the change it records. Never stores a password, token or code; an email that matches no
 //! account is stored masked (ASVS V7.1.1: no sensitive data in logs).
 
+pub mod anchor;
 pub mod chain;
 pub mod export;
 pub mod history;

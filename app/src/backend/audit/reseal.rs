@@ -118,6 +118,7 @@ pub async fn reseal(
         .bind(chain)
         .execute(&mut *conn)
         .await?;
+    super::chain::seal_head(&mut *conn, keys, chain).await?;
     report.new_head_mac = prev;
     Ok(report)
 }

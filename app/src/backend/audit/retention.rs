@@ -96,6 +96,7 @@ pub async fn purge_chain(pool: &AnyPool, keys: &ServerKeys, chain: &str, days: i
             .bind(chain)
             .execute(&mut *tx)
             .await?;
+        super::chain::seal_head(&mut tx, keys, chain).await?;
         tx.commit().await?;
         done = upto;
     }

@@ -20,10 +20,14 @@ pub struct FailingAccount<'a> {
     pub tenants: Vec<(&'a TenantId, &'a str)>,
 }
 
-/// Records a failed attempt (`detail`: "wrong password", "no password set", "throttled", "suspended").
+/// Records a failed attempt of `action` (`sign_in`, or `step_up` by a signed-in member; `detail`: "wrong
+/// password", "no password set", "throttled", "suspended"). Both count in the same per-account budgets and
+/// toward the same alert.
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     state: &AppState,
     meta: &RequestMeta,
+    action: &str,
     email: &str,
     account: Option<FailingAccount<'_>>,
     counters: &Counters,
@@ -38,7 +42,7 @@ pub async fn record(
                     tenant_id: Some(tenant),
                     account_id: Some(a.account_id),
                     actor: a.email,
-                    action: "sign_in",
+                    action,
                     outcome: Outcome::Failure,
                     meta,
                     detail,
@@ -113,7 +117,7 @@ async fn recent_failures(
 ) -> Result<Vec<(i64, String, String, String)>, AppError> {
     let rows = sqlx::query(
         "SELECT created_at, ip, user_agent, detail FROM audit_events \
-         WHERE account_id = $1 AND tenant_id = $2 AND action = 'sign_in' AND outcome = 'failure' \
+         WHERE account_id = $1 AND tenant_id = $2 AND action IN ('sign_in', 'step_up') AND outcome = 'failure' \
          ORDER BY created_at DESC, id DESC LIMIT $3",
     )
     .bind(account.as_str())

@@ -20,7 +20,7 @@ mod row;
 pub mod verify;
 
 pub use list::{count_due, get_key, list_keys};
-pub use rotate::{end_grace, revoke_key, revoke_member_keys, roll_key};
+pub use rotate::{end_grace, freeze_beyond_maker, revoke_key, revoke_member_keys, roll_key};
 use row::{corrupt, load_row, KeyRow};
 
 use super::audit::{self, NewEvent, Outcome};
@@ -212,29 +212,70 @@ fn or_none(s: &str) -> &str {
     }
 }
 
-/// Which kinds `ctx` may create from the console, and which resources it may hand out.
-fn creatable(ctx: &TenantCtx) -> (Vec<KeyKind>, Vec<ApiResource>) {
-    let kinds = if ctx.is_admin() { KeyKind::ALL.to_vec() } else { vec![KeyKind::Read, KeyKind::Restricted] };
-    let resources = ApiResource::ALL.into_iter().filter(|r| ctx.can(r.feature())).collect();
-    (kinds, resources)
+/// Which kinds `ctx` may create from the console: master, write and canary keys are for admins.
+fn creatable_kinds(ctx: &TenantCtx) -> Vec<KeyKind> {
+    if ctx.is_admin() {
+        KeyKind::ALL.to_vec()
+    } else {
+        vec![KeyKind::Read, KeyKind::Restricted]
+    }
 }
 
-/// Refuses what `ctx` may not create or hold: the "never more than its maker" rule.
+/// Which kinds `ctx` may create from the console, and which resources it may hand out (at up to its own
+/// level: `Scopes::of_maker`).
+fn creatable(ctx: &TenantCtx) -> (Vec<KeyKind>, Vec<ApiResource>) {
+    let mine = Scopes::of_maker(ctx.role(), &ctx.grants);
+    let resources = ApiResource::ALL.into_iter().filter(|r| mine.access(*r) > Access::None).collect();
+    (creatable_kinds(ctx), resources)
+}
+
+/// Whether a maker with `role` may hold a key of `kind` with `scopes` (the rule for making, changing and
+/// rolling a key, and the one a demotion is measured against).
+pub(crate) fn maker_may_hold(role: crate::model::Role, grants: &[crate::model::Permission], kind: KeyKind, scopes: &Scopes) -> bool {
+    let kind_ok = role.is_admin() || matches!(kind, KeyKind::Read | KeyKind::Restricted);
+    kind_ok && Scopes::of_kind(kind, scopes).within(&Scopes::of_maker(role, grants))
+}
+
+/// The role and grants of the membership that made a key, now; a deactivated or missing maker holds nothing.
+pub(crate) async fn maker_power(
+    conn: &mut AnyConnection,
+    ctx: &TenantCtx,
+    membership: &str,
+) -> Result<(crate::model::Role, Vec<crate::model::Permission>), AppError> {
+    let row = sqlx::query(
+        "SELECT role, grants FROM memberships WHERE id = $1 AND tenant_id = $2 AND deactivated_at IS NULL",
+    )
+    .bind(membership)
+    .bind(ctx.tenant_id.as_str())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok((crate::model::Role::Auditor, Vec::new())) };
+    let role: String = row.try_get("role")?;
+    let grants: String = row.try_get("grants")?;
+    Ok((
+        crate::model::Role::parse(&role).unwrap_or(crate::model::Role::Auditor),
+        crate::model::Permission::parse_list(&grants),
+    ))
+}
+
+/// Refuses what `ctx` may not create or hold: the "never more than its maker" rule, per resource (vault read
+/// ⇐ *Vault (read)*, vault write ⇐ *Vault (write)*, members ⇐ *Team*), for people and master keys alike. A
+/// child of a master key that asks for no expiry gets its parent's remaining life when that is shorter than
+/// the default.
 async fn check_power(
     conn: &mut AnyConnection,
     ctx: &TenantCtx,
     kind: KeyKind,
-    checked: &Checked,
+    checked: &mut Checked,
+    default_expiry: bool,
     stepped_up: Option<&SteppedUp>,
 ) -> Result<(), AppError> {
     match &ctx.api_key {
         None => {
-            let (kinds, resources) = creatable(ctx);
-            if !kinds.contains(&kind) {
+            if !creatable_kinds(ctx).contains(&kind) {
                 return Err(AppError::Forbidden);
             }
-            let held = Scopes(resources.iter().map(|r| (*r, Access::Write)).collect());
-            if !ctx.is_admin() && !checked.scopes.within(&held) {
+            if !checked.scopes.within(&Scopes::of_maker(ctx.role(), &ctx.grants)) {
                 return Err(AppError::validation(
                     "scopes",
                     "A key can only reach what you can reach yourself in the console.",
@@ -250,8 +291,15 @@ async fn check_power(
                 return Err(AppError::Forbidden);
             }
             let parent = load_row(conn, ctx, parent_id).await?;
-            if parent.kind != KeyKind::Master || parent.revoked_at.is_some() {
+            if parent.kind != KeyKind::Master || parent.revoked_at.is_some() || parent.frozen_at.is_some() {
                 return Err(AppError::Forbidden);
+            }
+            let (role, grants) = maker_power(conn, ctx, &parent.owner_membership_id).await?;
+            if !role.is_admin() || !checked.scopes.within(&Scopes::of_maker(role, &grants)) {
+                return Err(AppError::Forbidden);
+            }
+            if default_expiry {
+                checked.expires_at = checked.expires_at.min(parent.expires_at);
             }
             within_parent(&parent, checked)
         }
@@ -312,8 +360,8 @@ pub async fn create_key(
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let pol = policy(&mut tx, ctx).await?;
-    let checked = check_input(input, kind, now, pol.max_age_days)?;
-    check_power(&mut tx, ctx, kind, &checked, stepped_up).await?;
+    let mut checked = check_input(input, kind, now, pol.max_age_days)?;
+    check_power(&mut tx, ctx, kind, &mut checked, input.expires_in_days.is_none(), stepped_up).await?;
     let label = match kind {
         KeyKind::Canary => match input.looks_like.unwrap_or(KeyKind::Master) {
             KeyKind::Canary => KeyKind::Master,
@@ -396,8 +444,13 @@ pub async fn update_key(
         return Err(AppError::Conflict { msg: "A revoked key cannot be changed.".into() });
     }
     let pol = policy(&mut tx, ctx).await?;
-    let checked = check_input(input, row.kind, now, pol.max_age_days)?;
-    check_power(&mut tx, ctx, row.kind, &checked, Some(proof)).await?;
+    let mut checked = check_input(input, row.kind, now, pol.max_age_days)?;
+    check_power(&mut tx, ctx, row.kind, &mut checked, input.expires_in_days.is_none(), Some(proof)).await?;
+    // An admin may edit a member's key, but never past what the key's maker holds.
+    let (maker_role, maker_grants) = maker_power(&mut tx, ctx, &row.owner_membership_id).await?;
+    if !maker_may_hold(maker_role, &maker_grants, row.kind, &checked.scopes) {
+        return Err(AppError::validation("scopes", "A key can only reach what its maker can reach in the console."));
+    }
     sqlx::query(
         "UPDATE api_keys SET description = $1, scopes = $2, allowed_ips = $3, allowed_referers = $4, \
          rate_per_hour = $5, expires_at = $6 WHERE id = $7 AND tenant_id = $8",

@@ -22,9 +22,21 @@ pub async fn roll_key(
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(AppError::Conflict { msg: "A revoked or expired key cannot be rolled: create a new one.".into() });
     }
+    if row.frozen_at.is_some() {
+        return Err(AppError::Conflict {
+            msg: "A frozen key cannot be rolled: an owner unfreezes it (or its maker regains the access it needs) \
+                  first."
+                .into(),
+        });
+    }
+    // A maker demoted below what the key needs cannot get a fresh secret for it.
+    let (maker_role, maker_grants) = maker_power(&mut tx, ctx, &row.owner_membership_id).await?;
+    if !maker_may_hold(maker_role, &maker_grants, row.kind, &row.scopes) {
+        return Err(AppError::Forbidden);
+    }
     if ctx.api_key.is_some() {
         // A key may only roll keys it could have created, or it could obtain a looser secret than its own.
-        check_power(&mut tx, ctx, row.kind, &row.guardrails(), None).await?;
+        check_power(&mut tx, ctx, row.kind, &mut row.guardrails(), false, None).await?;
     }
     let secret = new_secret(KeyKind::parse(&row.label).unwrap_or(KeyKind::Master));
     let prefix = format::display_prefix(&secret);
@@ -154,4 +166,47 @@ pub async fn revoke_member_keys(
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Freezes every live key of `membership` that its maker's new `role` and `grants` no longer cover (after a
+/// demotion or a grant taken away), in the caller's transaction, and returns their display prefixes. A frozen
+/// key is refused until an owner unfreezes it, which needs the maker to hold its access again.
+pub async fn freeze_beyond_maker(
+    conn: &mut AnyConnection,
+    tenant_id: &crate::backend::ids::TenantId,
+    membership: &crate::backend::ids::MembershipId,
+    role: crate::model::Role,
+    grants: &[crate::model::Permission],
+    now: i64,
+) -> Result<Vec<(String, String)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, kind, scopes, display_prefix FROM api_keys WHERE tenant_id = $1 AND owner_membership_id = $2 \
+         AND revoked_at IS NULL AND frozen_at IS NULL",
+    )
+    .bind(tenant_id.as_str())
+    .bind(membership.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut frozen = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let kind: String = r.try_get("kind")?;
+        let scopes: String = r.try_get("scopes")?;
+        let holds = match (KeyKind::parse(&kind), Scopes::from_text(&scopes)) {
+            (Some(kind), Some(scopes)) => maker_may_hold(role, grants, kind, &scopes),
+            _ => false,
+        };
+        // A canary reaches nothing: it stays a trap whoever made it.
+        if holds || kind == KeyKind::Canary.as_str() {
+            continue;
+        }
+        sqlx::query("UPDATE api_keys SET frozen_at = $1 WHERE id = $2 AND tenant_id = $3 AND frozen_at IS NULL")
+            .bind(now)
+            .bind(&id)
+            .bind(tenant_id.as_str())
+            .execute(&mut *conn)
+            .await?;
+        frozen.push((id, r.try_get("display_prefix")?));
+    }
+    Ok(frozen)
 }

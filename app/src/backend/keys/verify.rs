@@ -55,6 +55,8 @@ pub struct ActiveKey {
     disable_unused_days: Option<i64>,
     owner_membership_id: String,
     owner_account_id: String,
+    /// Whether the key's maker is, now, an active owner or admin (master and write keys need one).
+    maker_admin: bool,
     /// When the key's tenant closes, if its closure was requested: every key of the tenant is refused meanwhile.
     pub closes_at: Option<i64>,
 }
@@ -68,10 +70,42 @@ struct Cached {
 #[derive(Default)]
 pub struct KeyGuard {
     cache: RwLock<HashMap<String, Cached>>,
+    /// Bumped by every invalidation: a lookup that read the database before an invalidation must not put
+    /// what it read into the cache after it (a revoke would be undone until the entry ages out).
+    epoch: std::sync::atomic::AtomicU64,
     counters: Mutex<HashMap<(String, IpAddr), (i64, i64)>>,
     canary_emails: Mutex<HashMap<String, i64>>,
     /// Accepted uses on this instance not yet necessarily in the database (the access history is batched).
     last_used: Mutex<HashMap<String, i64>>,
+    /// Refusals of unrecognised or malformed keys per client address (IPv6 by /64) in the current minute:
+    /// (minute, refusals, of which answered 429).
+    unknown: Mutex<HashMap<IpAddr, (i64, u64, u64)>>,
+    /// Minutes that ended before `drain_unknown` took them.
+    unknown_closed: Mutex<Vec<UnknownSummary>>,
+}
+
+/// Unrecognised or malformed keys one client address may present per minute before it gets 429s.
+pub const UNKNOWN_PER_MINUTE: u64 = 20;
+
+/// What to do with a refusal of an unrecognised key (`KeyGuard::note_unknown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownKey {
+    /// The address's first this minute: recorded on its own.
+    First,
+    /// Folded into the address's count for the minute (one summary event when the minute ends).
+    Folded,
+    /// Over the limit: answered 429 (and folded too).
+    Throttled { retry_after: u64 },
+}
+
+/// A closed minute of unrecognised keys from one address: the refusals after the first, and how many of
+/// them were answered 429.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSummary {
+    pub ip: IpAddr,
+    pub minute_start_ms: i64,
+    pub folded: u64,
+    pub throttled: u64,
 }
 
 impl std::fmt::Debug for KeyGuard {
@@ -127,9 +161,17 @@ impl Denial {
 impl KeyGuard {
     /// Forgets every cached key (after any change to a key or a tenant's key policy).
     pub fn invalidate_all(&self) {
+        // Under the write lock, so that `remember` sees either the old epoch and an empty map after us, or the
+        // new epoch.
         if let Ok(mut c) = self.cache.write() {
+            self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             c.clear();
         }
+    }
+
+    /// The invalidation epoch, read before a database lookup and handed to `remember`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn cached(&self, digest: &str, now: i64) -> Option<Arc<ActiveKey>> {
@@ -137,8 +179,12 @@ impl KeyGuard {
         c.get(digest).filter(|e| (0..CACHE_TTL_MS).contains(&(now - e.loaded_at))).map(|e| e.key.clone())
     }
 
-    fn remember(&self, digest: String, key: Arc<ActiveKey>, now: i64) {
+    /// Caches a key read at invalidation epoch `read_at`; nothing is cached if any invalidation came since.
+    fn remember(&self, digest: String, key: Arc<ActiveKey>, now: i64, read_at: u64) {
         if let Ok(mut c) = self.cache.write() {
+            if self.epoch() != read_at {
+                return;
+            }
             if c.len() >= CACHE_MAX {
                 c.clear();
             }
@@ -158,6 +204,8 @@ impl KeyGuard {
         if counters.len() >= COUNTERS_MAX {
             counters.retain(|_, (w, _)| *w == window);
         }
+        // An IPv6 client is one /64, as for sign-ins: rotating addresses inside it gains nothing.
+        let ip = crate::backend::throttle::ip_guard::counted_as(ip);
         let slot = counters.entry((key.id.clone(), ip)).or_insert((window, 0));
         if slot.0 != window {
             *slot = (window, 0);
@@ -182,6 +230,66 @@ impl KeyGuard {
             }
             m.insert(key_id.to_owned(), now);
         }
+    }
+
+    /// Counts a refusal of an unrecognised or malformed key from `ip`: anonymous callers cannot grow the
+    /// access history by more than two rows per address per minute, nor try keys faster than the limit.
+    pub fn note_unknown(&self, ip: IpAddr, now: i64) -> UnknownKey {
+        let minute = now.div_euclid(MINUTE_MS);
+        let ip = crate::backend::throttle::ip_guard::counted_as(ip);
+        let Ok(mut m) = self.unknown.lock() else { return UnknownKey::Folded };
+        if m.len() >= COUNTERS_MAX {
+            m.retain(|_, (w, _, _)| *w == minute);
+        }
+        let slot = m.entry(ip).or_insert((minute, 0, 0));
+        if slot.0 != minute {
+            // The previous minute's count waits for `drain_unknown`; a new minute starts afresh.
+            if slot.1 > 1 {
+                if let Ok(mut closed) = self.unknown_closed.lock() {
+                    if closed.len() < COUNTERS_MAX {
+                        closed.push(UnknownSummary {
+                            ip,
+                            minute_start_ms: slot.0 * MINUTE_MS,
+                            folded: slot.1 - 1,
+                            throttled: slot.2,
+                        });
+                    }
+                }
+            }
+            *slot = (minute, 0, 0);
+        }
+        slot.1 += 1;
+        if slot.1 == 1 {
+            UnknownKey::First
+        } else if slot.1 > UNKNOWN_PER_MINUTE {
+            slot.2 += 1;
+            let ends = (minute + 1) * MINUTE_MS;
+            UnknownKey::Throttled { retry_after: u64::try_from((ends - now + 999) / 1000).unwrap_or(1).max(1) }
+        } else {
+            UnknownKey::Folded
+        }
+    }
+
+    /// Takes the counts of minutes that have ended, for one summary event each (the caller records them).
+    pub fn drain_unknown(&self, now: i64) -> Vec<UnknownSummary> {
+        let minute = now.div_euclid(MINUTE_MS);
+        let mut out = self.unknown_closed.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+        let Ok(mut m) = self.unknown.lock() else { return out };
+        m.retain(|ip, (w, n, throttled)| {
+            if *w >= minute {
+                return true;
+            }
+            if *n > 1 {
+                out.push(UnknownSummary {
+                    ip: *ip,
+                    minute_start_ms: *w * MINUTE_MS,
+                    folded: *n - 1,
+                    throttled: *throttled,
+                });
+            }
+            false
+        });
+        out
     }
 
     /// Whether a canary email is due for this key now (and, if so, notes that it was sent).
@@ -217,12 +325,13 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     let key = match state.key_guard.cached(&digest, now) {
         Some(k) => k,
         None => {
+            let read_at = state.key_guard.epoch();
             let loaded = load_by_digest(state, &digest).await.map_err(|err| {
                 tracing::warn!(error = %err, "API key lookup failed");
                 Denial::bare("unavailable")
             })?;
             let key = Arc::new(loaded.ok_or_else(|| Denial::bare("unknown"))?);
-            state.key_guard.remember(digest.clone(), key.clone(), now);
+            state.key_guard.remember(digest.clone(), key.clone(), now, read_at);
             key
         }
     };
@@ -245,6 +354,11 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     }
     if key.frozen {
         return Err(deny("frozen"));
+    }
+    // Master and write keys are an admin's: a maker demoted since is refused here even before the freeze that
+    // the demotion wrote reaches this instance's cache.
+    if matches!(key.kind, KeyKind::Master | KeyKind::Write) && !key.maker_admin {
+        return Err(deny("maker_lacks_access"));
     }
     if key.expires_at <= now || (!current && key.prev_expires_at.is_none_or(|e| e <= now)) {
         return Err(deny("expired"));
@@ -276,7 +390,7 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     if key.scopes.access(ApiResource::Vault) >= Access::Write {
         grants.push(Permission::VaultWrite);
     }
-    if key.kind == KeyKind::Master {
+    if key.kind == KeyKind::Master && key.maker_admin {
         grants.push(Permission::ApiKeys);
         grants.push(Permission::Export);
     }
@@ -312,9 +426,10 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         "SELECT k.id, k.tenant_id, t.name, k.kind, k.description, k.scopes, k.allowed_ips, k.allowed_referers, \
          k.rate_per_hour, k.expires_at, k.revoked_at, k.frozen_at, k.generation, k.digest, k.display_prefix, \
          k.prev_display_prefix, k.prev_expires_at, k.created_at, k.rolled_at, k.last_used_at, \
-         t.key_disable_unused_days, t.closes_at, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id \
+         t.key_disable_unused_days, t.closes_at, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id, \
+         m.role AS maker_role, m.grants AS maker_grants, m.deactivated_at AS maker_deactivated_at \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-         LEFT JOIN memberships m ON m.id = k.owner_membership_id \
+         LEFT JOIN memberships m ON m.id = k.owner_membership_id AND m.tenant_id = k.tenant_id \
          WHERE k.digest = $1 OR k.prev_digest = $1",
     )
     .bind(digest)
@@ -332,6 +447,17 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
     let used: Option<i64> = r.try_get("last_used_at")?;
     let revoked: Option<i64> = r.try_get("revoked_at")?;
     let frozen: Option<i64> = r.try_get("frozen_at")?;
+    // The maker's power now: a key reaches, per resource, the lower of its scopes and what its maker reaches
+    // (a deactivated or removed maker reaches nothing).
+    let maker_role: Option<String> = r.try_get("maker_role")?;
+    let maker_grants: Option<String> = r.try_get("maker_grants")?;
+    let maker_deactivated: Option<i64> = r.try_get("maker_deactivated_at")?;
+    let maker = maker_role
+        .filter(|_| maker_deactivated.is_none())
+        .and_then(|role| crate::model::Role::parse(&role))
+        .map(|role| (role, Permission::parse_list(maker_grants.as_deref().unwrap_or(""))));
+    let maker_scopes = maker.as_ref().map(|(role, grants)| Scopes::of_maker(*role, grants)).unwrap_or_default();
+    let maker_admin = maker.as_ref().is_some_and(|(role, _)| role.is_admin());
     // A row that does not parse is refused as revoked rather than trusted.
     let (kind, scopes, ips, referers, revoked) = match (
         KeyKind::parse(&kind),
@@ -350,7 +476,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         tenant_id: TenantId(r.try_get("tenant_id")?),
         tenant_name: r.try_get("name")?,
         kind,
-        scopes: Scopes::of_kind(kind, &scopes),
+        scopes: Scopes::of_kind(kind, &scopes).intersect(&maker_scopes),
         description: r.try_get("description")?,
         ips,
         referers,
@@ -367,6 +493,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         disable_unused_days: r.try_get("key_disable_unused_days")?,
         owner_membership_id: r.try_get("owner_membership_id")?,
         owner_account_id: r.try_get("owner_account_id")?,
+        maker_admin,
         closes_at: r.try_get("closes_at")?,
     }))
 }
@@ -412,4 +539,65 @@ async fn canary_recipients(state: &AppState, tenant: &TenantId) -> Result<Vec<St
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn key() -> Arc<ActiveKey> {
+        Arc::new(ActiveKey {
+            id: "k".into(),
+            tenant_id: TenantId("t".into()),
+            tenant_name: "T".into(),
+            kind: KeyKind::Read,
+            scopes: Scopes::all(Access::Read),
+            description: String::new(),
+            ips: Vec::new(),
+            referers: Vec::new(),
+            rate_per_hour: None,
+            expires_at: i64::MAX,
+            revoked: false,
+            frozen: false,
+            generation: 1,
+            digest: "d".into(),
+            display_prefix: "p".into(),
+            prev_display_prefix: None,
+            prev_expires_at: None,
+            last_activity: 0,
+            disable_unused_days: None,
+            owner_membership_id: "m".into(),
+            owner_account_id: "a".into(),
+            maker_admin: true,
+            closes_at: None,
+        })
+    }
+
+    /// A verification that read the row, then paused while a revoke committed and emptied the cache, must not
+    /// put the stale row back (finding 8 of the attack review).
+    #[test]
+    fn a_lookup_paused_across_an_invalidation_caches_nothing() {
+        let guard = KeyGuard::default();
+        let read_at = guard.epoch();
+        guard.invalidate_all();
+        guard.remember("d".into(), key(), 0, read_at);
+        assert!(guard.cached("d", 0).is_none(), "the stale read came back into the cache");
+        let read_at = guard.epoch();
+        guard.remember("d".into(), key(), 0, read_at);
+        assert!(guard.cached("d", 0).is_some(), "an undisturbed lookup is cached");
+    }
+
+    /// Rotating addresses inside one IPv6 /64 does not reset a key's hourly limit (finding 10).
+    #[test]
+    fn the_hourly_limit_counts_an_ipv6_client_by_its_64() {
+        let guard = KeyGuard::default();
+        let mut k = Arc::try_unwrap(key()).ok().unwrap();
+        k.rate_per_hour = Some(2);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(guard.count(&k, ip("2001:db8:0:1::1"), 0).is_ok());
+        assert!(guard.count(&k, ip("2001:db8:0:1::2"), 0).is_ok());
+        assert!(guard.count(&k, ip("2001:db8:0:1:dead:beef:0:3"), 0).is_err(), "a new address in the /64 is refused");
+        assert!(guard.count(&k, ip("2001:db8:0:2::1"), 0).is_ok(), "another /64 is another client");
+    }
 }

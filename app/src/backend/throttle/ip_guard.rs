@@ -32,6 +32,18 @@ pub fn ip_key(ip: &str) -> String {
     }
 }
 
+/// What an address is counted as, as an address: an IPv4 address itself (IPv4-mapped IPv6 included), the
+/// first address of an IPv6 address's /64.
+pub fn counted_as(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 /// Failure counts and blocks of this instance.
 #[derive(Debug, Default)]
 pub struct IpGuard {
@@ -77,6 +89,7 @@ impl IpGuard {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -95,6 +108,13 @@ mod tests {
     #[test]
     fn ipv6_addresses_count_by_their_64() {
         assert_eq!(ip_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(counted_as(a), counted_as(b), "one /64 is one client");
+        assert_ne!(counted_as(a), counted_as(c));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(counted_as(mapped), "192.0.2.7".parse::<std::net::IpAddr>().unwrap());
         assert_eq!(ip_key("::ffff:192.0.2.1"), "192.0.2.1");
         assert_eq!(ip_key("192.0.2.1"), "192.0.2.1");
         let g = IpGuard::default();

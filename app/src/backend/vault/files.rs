@@ -198,6 +198,23 @@ pub(super) async fn insert_version(
     now: i64,
     by: &str,
 ) -> Result<(), AppError> {
+    // The data key the blob was sealed under must still exist when the version commits: a rotation may have
+    // destroyed it while the body streamed. Touching the key row locks it until this transaction ends, so the
+    // rotation's delete (which takes the same row first, `rotation::run_one`) and this commit are ordered one
+    // way or the other, never interleaved.
+    let key_alive = sqlx::query("UPDATE vault_data_keys SET version = version WHERE tenant_id = $1 AND version = $2")
+        .bind(tenant)
+        .bind(stored.key_version)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if key_alive != 1 {
+        return Err(AppError::Conflict {
+            msg: "The organisation's data key was rotated while the file was being sent; nothing was stored. \
+                  Upload it again."
+                .into(),
+        });
+    }
     sqlx::query(
         "INSERT INTO vault_versions (id, object_id, tenant_id, number, size, sha256, content_type, blob, \
          key_version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

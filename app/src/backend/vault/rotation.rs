@@ -205,6 +205,14 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
                 return Ok(moved);
             }
             let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+            // Delete first, count after: the delete takes the old key rows, so an upload still committing under
+            // one of them finishes first (and is counted below, undoing this), or finds its key gone and stores
+            // nothing (`files::insert_version`).
+            sqlx::query("DELETE FROM vault_data_keys WHERE tenant_id = $1 AND version <> $2")
+                .bind(tenant)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
             let left: i64 =
                 sqlx::query("SELECT COUNT(*) AS n FROM vault_versions WHERE tenant_id = $1 AND key_version <> $2")
                     .bind(tenant)
@@ -213,14 +221,10 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
                     .await?
                     .try_get("n")?;
             if left > 0 {
+                tx.rollback().await?;
                 continue;
             }
             let now = state.clock.now_ms();
-            sqlx::query("DELETE FROM vault_data_keys WHERE tenant_id = $1 AND version <> $2")
-                .bind(tenant)
-                .bind(to)
-                .execute(&mut *tx)
-                .await?;
             sqlx::query("UPDATE vault_rotations SET finished_at = $1, error = NULL WHERE id = $2")
                 .bind(now)
                 .bind(id)
