@@ -245,7 +245,9 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             };
             let mut broken = 0;
             for chain in chains {
-                let r = audit::verify::verify_chain(&state.pool, &state.keys, &state.anchors, &chain).await.map_err(runtime)?;
+                let r = audit::verify::verify_chain(&state.pool, &state.keys, &state.anchors, &chain)
+                    .await
+                    .map_err(runtime)?;
                 match &r.problem {
                     None => println!("{chain}\tintact\t{} events (#{} to #{})", r.checked, r.first_seq, r.head_seq),
                     Some(p) => {

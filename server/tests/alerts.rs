@@ -171,6 +171,7 @@ async fn alerts_within_the_window_arrive_as_one_digest_to_member_and_contact() {
         assert_eq!(digest.len(), 1, "one digest to {to}");
         assert!(digest[0].contains("wrong second factor") && digest[0].contains("used twice"), "{}", digest[0]);
         assert!(!digest[0].contains(&code), "never the code");
+        assert!(digest[0].contains("access history ends at event #"), "the digest carries the chain's head");
         assert_eq!(mails(&app, to, "Security alert").len(), 2, "the new-device alert and the digest, nothing else");
     }
     assert_eq!(alerts::deliver_due(&app.state).await.unwrap(), 0, "nothing is sent twice");

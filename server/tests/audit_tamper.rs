@@ -164,10 +164,8 @@ async fn rows_inserted_behind_ramparts_back_are_never_sealed_and_are_reported() 
     .unwrap();
     app.running.take().unwrap().stop().await;
     let state = server::build_state(&app.settings, app.clock.clone()).await.unwrap();
-    let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE id = 'forged-1'")
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM audit_events WHERE id = 'forged-1'").fetch_one(&state.pool).await.unwrap();
     assert_eq!(seq, None, "a restart sealed a row Rampart did not write");
     let r = verify_chain(&state.pool, &state.keys, &state.anchors, &t).await.unwrap();
     assert!(!r.ok);
@@ -184,7 +182,8 @@ async fn verification_during_appends_never_cries_wolf() {
         let (app, email) = (app.clone(), email.clone());
         tokio::spawn(async move {
             for _ in 0..40 {
-                let res = app.call(&app.client(), "sign_in", &[("email", &email), ("password", "wrong-password-x")]).await;
+                let res =
+                    app.call(&app.client(), "sign_in", &[("email", &email), ("password", "wrong-password-x")]).await;
                 assert!(res.status().is_client_error());
             }
         })

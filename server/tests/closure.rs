@@ -154,7 +154,9 @@ async fn a_closing_organisation_is_frozen_can_be_cancelled_and_is_deleted_after_
     let (other_owner, _) = app.password_step("owner@stays-co.example").await;
     assert_eq!(app.get(&other_owner, "/members").await.status(), StatusCode::OK);
     for chain in app::backend::audit::verify::list_chains(&app.state.pool).await.unwrap() {
-        let r = app::backend::audit::verify::verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, &chain).await.unwrap();
+        let r = app::backend::audit::verify::verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, &chain)
+            .await
+            .unwrap();
         assert!(r.ok, "{r:?}");
     }
 }

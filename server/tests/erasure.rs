@@ -22,7 +22,9 @@ async fn membership_of(app: &TestApp, client: &reqwest::Client, email: &str) -> 
 }
 
 async fn chain_ok(app: &TestApp, chain: &str) -> bool {
-    let r = app::backend::audit::verify::verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, chain).await.unwrap();
+    let r = app::backend::audit::verify::verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, chain)
+        .await
+        .unwrap();
     assert!(r.ok, "{r:?}");
     r.ok
 }

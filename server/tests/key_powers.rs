@@ -42,22 +42,19 @@ async fn vault_read_cannot_mint_or_edit_a_key_into_vault_write() {
     let file = common::vault::upload(&app, &write, "docs/a.txt", b"kept".to_vec()).await;
     let dev = member(&app, "Readers", "dev@readers.example", "member", "api_keys,vault_read").await;
     app.call(&dev, "step_up", &[("password", PASSWORD)]).await;
-    let res = app.call(&dev, "create_key", &[("kind", "restricted"), ("description", "x"), ("scope_vault", "write")]).await;
+    let res =
+        app.call(&dev, "create_key", &[("kind", "restricted"), ("description", "x"), ("scope_vault", "write")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text().await.unwrap());
     let (id, read) = create_key(&app, &dev, "restricted", &[("scope_vault", "read")]).await;
     let got = common::vault::content(&app, &read, file["id"].as_str().unwrap(), None).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(put(&app, &read, "docs/b.txt", b"no".to_vec()).await.status(), StatusCode::FORBIDDEN);
-    let res = app
-        .call(&dev, "update_key", &[("key_id", &id), ("description", "x"), ("scope_vault", "write")])
-        .await;
+    let res = app.call(&dev, "update_key", &[("key_id", &id), ("description", "x"), ("scope_vault", "write")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text().await.unwrap());
     assert_eq!(put(&app, &read, "docs/b.txt", b"no".to_vec()).await.status(), StatusCode::FORBIDDEN);
     // An admin editing the member's key cannot lift it past the member either.
     app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
-    let res = app
-        .call(&owner, "update_key", &[("key_id", &id), ("description", "x"), ("scope_vault", "write")])
-        .await;
+    let res = app.call(&owner, "update_key", &[("key_id", &id), ("description", "x"), ("scope_vault", "write")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text().await.unwrap());
     // With *Vault (write)* the member may.
     set_grants(&app, "dev@readers.example", "api_keys,vault_read,vault_write").await;
@@ -126,9 +123,8 @@ async fn a_master_key_creates_a_key_with_the_default_expiry() {
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
     let created: Value = res.json().await.unwrap();
     let keys: Value = api_get(&app, &master, "/api/v1/keys").await.json().await.unwrap();
-    let expiry = |id: &Value| {
-        keys["keys"].as_array().unwrap().iter().find(|k| &k["id"] == id).unwrap()["expires_at"].clone()
-    };
+    let expiry =
+        |id: &Value| keys["keys"].as_array().unwrap().iter().find(|k| &k["id"] == id).unwrap()["expires_at"].clone();
     let parent = keys["keys"].as_array().unwrap().iter().find(|k| k["kind"] == "master").unwrap()["id"].clone();
     assert!(expiry(&created["key"]["id"]).as_i64().unwrap() <= expiry(&parent).as_i64().unwrap());
     // Asking explicitly for a longer life is still refused.

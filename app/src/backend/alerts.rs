@@ -284,13 +284,13 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, AppError> {
             queued.iter().map(|q| (format!("{}: {}", format_utc(q.created_at), q.summary), q.body.clone())).collect();
         // A copy of the access history's head outside Rampart: a history cut short later no longer matches it.
         let (head_seq, head_mac) = super::audit::chain::current_head(&state.pool, &tenant_id).await?;
-        items.push((
-            format!("Access history head at {}", format_utc(now)),
-            format!(
-                "The organisation's access history ends at event #{head_seq} with MAC {head_mac}. Keep this email: \
-                 a later history that lacks this event, or holds another MAC at #{head_seq}, was tampered with."
-            ),
-        ));
+        if let Some(last) = items.last_mut() {
+            last.1.push_str(&format!(
+                "\n\nAt {} the organisation's access history ends at event #{head_seq} with MAC {head_mac}. Keep this \
+                 email: a later history that lacks this event, or holds another MAC at #{head_seq}, was tampered with.",
+                format_utc(now)
+            ));
+        }
         let notice = Notice::SecurityAlerts { items: &items };
         notify::send(state, &notice, &first.recipient, &first.tenant_name, &RequestMeta::default()).await;
         sent += 1;

@@ -234,7 +234,8 @@ pub async fn sign_in(
         (counters, refusal)
     };
     if let Some(refusal) = refusal {
-        failure::record(state, meta, "sign_in", email, account.map(Candidate::failing), &counters, refusal.as_str()).await?;
+        failure::record(state, meta, "sign_in", email, account.map(Candidate::failing), &counters, refusal.as_str())
+            .await?;
         return Err(failed());
     }
     let stored = account.and_then(|c| c.hash.as_deref());

@@ -103,12 +103,13 @@ pub async fn process_queue(state: &AppState) -> Result<usize, AppError> {
         let last_sent: Option<i64> = r.try_get("last_sent_at")?;
         let mut tx = crate::backend::db::begin_write(&state.pool).await?;
         // Claimed by one worker only (another instance or a concurrent kick finds it taken).
-        let claimed =
-            sqlx::query("UPDATE password_reset_queue SET pending = 0, email = '' WHERE email_hash = $1 AND pending = 1")
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let claimed = sqlx::query(
+            "UPDATE password_reset_queue SET pending = 0, email = '' WHERE email_hash = $1 AND pending = 1",
+        )
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if claimed != 1 || last_sent.is_some_and(|at| now - at < EMAIL_EVERY_MS) {
             tx.commit().await?;
             continue;

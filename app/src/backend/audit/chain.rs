@@ -35,7 +35,8 @@ pub fn head_mac(key: &[u8; 32], chain: &str, seq: i64, mac: &str, base_seq: i64,
 /// The chain's head as it stands: (seq, mac); (0, GENESIS) for a chain without events. Every history export
 /// and alert digest carries it, so the tenant holds copies of the head outside Rampart's database.
 pub async fn current_head(pool: &sqlx::AnyPool, chain: &str) -> Result<(i64, String), sqlx::Error> {
-    let row = sqlx::query("SELECT seq, mac FROM audit_chain_heads WHERE chain = $1").bind(chain).fetch_optional(pool).await?;
+    let row =
+        sqlx::query("SELECT seq, mac FROM audit_chain_heads WHERE chain = $1").bind(chain).fetch_optional(pool).await?;
     Ok(match row {
         Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
         None => (0, GENESIS.to_owned()),
@@ -313,7 +314,9 @@ pub fn ip_key(ip: &str) -> Option<String> {
 
 /// Rows never sealed into a chain, oldest first: (id, chain, time, action, actor). Shown by `rampart audit
 /// seal-unchained` before anything is sealed.
-pub async fn list_unchained(pool: &sqlx::AnyPool) -> Result<Vec<(String, String, i64, String, String)>, crate::model::AppError> {
+pub async fn list_unchained(
+    pool: &sqlx::AnyPool,
+) -> Result<Vec<(String, String, i64, String, String)>, crate::model::AppError> {
     let rows = sqlx::query(
         "SELECT id, COALESCE(tenant_id, '-') AS chain, created_at, action, actor FROM audit_events \
          WHERE seq IS NULL ORDER BY created_at, id",
@@ -322,7 +325,15 @@ pub async fn list_unchained(pool: &sqlx::AnyPool) -> Result<Vec<(String, String,
     .await?;
     Ok(rows
         .iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("chain")?, r.try_get("created_at")?, r.try_get("action")?, r.try_get("actor")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("chain")?,
+                r.try_get("created_at")?,
+                r.try_get("action")?,
+                r.try_get("actor")?,
+            ))
+        })
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 

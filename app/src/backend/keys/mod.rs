@@ -231,7 +231,12 @@ fn creatable(ctx: &TenantCtx) -> (Vec<KeyKind>, Vec<ApiResource>) {
 
 /// Whether a maker with `role` may hold a key of `kind` with `scopes` (the rule for making, changing and
 /// rolling a key, and the one a demotion is measured against).
-pub(crate) fn maker_may_hold(role: crate::model::Role, grants: &[crate::model::Permission], kind: KeyKind, scopes: &Scopes) -> bool {
+pub(crate) fn maker_may_hold(
+    role: crate::model::Role,
+    grants: &[crate::model::Permission],
+    kind: KeyKind,
+    scopes: &Scopes,
+) -> bool {
     let kind_ok = role.is_admin() || matches!(kind, KeyKind::Read | KeyKind::Restricted);
     kind_ok && Scopes::of_kind(kind, scopes).within(&Scopes::of_maker(role, grants))
 }
@@ -242,13 +247,12 @@ pub(crate) async fn maker_power(
     ctx: &TenantCtx,
     membership: &str,
 ) -> Result<(crate::model::Role, Vec<crate::model::Permission>), AppError> {
-    let row = sqlx::query(
-        "SELECT role, grants FROM memberships WHERE id = $1 AND tenant_id = $2 AND deactivated_at IS NULL",
-    )
-    .bind(membership)
-    .bind(ctx.tenant_id.as_str())
-    .fetch_optional(conn)
-    .await?;
+    let row =
+        sqlx::query("SELECT role, grants FROM memberships WHERE id = $1 AND tenant_id = $2 AND deactivated_at IS NULL")
+            .bind(membership)
+            .bind(ctx.tenant_id.as_str())
+            .fetch_optional(conn)
+            .await?;
     let Some(row) = row else { return Ok((crate::model::Role::Auditor, Vec::new())) };
     let role: String = row.try_get("role")?;
     let grants: String = row.try_get("grants")?;
