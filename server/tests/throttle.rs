@@ -311,6 +311,13 @@ async fn password_reset_requests_are_throttled_and_fold_into_one_email() {
     app.clock.advance_ms(EMAIL_EVERY_MS);
     assert!(ask("198.51.100.3").await.unwrap().status().is_success());
     process_queue(&app.state).await.unwrap();
+    // The request's own kick may be the one sending it: wait for the mail, not for this call.
+    for _ in 0..200 {
+        if resets() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(resets(), 2, "a new window, a new email");
     // An unknown address leaves nothing behind once handled.
     let res = app.call(&app.client(), "request_password_reset", &[("email", "nobody@flooded.example")]).await;
