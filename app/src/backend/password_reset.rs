@@ -89,28 +89,32 @@ pub async fn process_queue(state: &AppState) -> Result<usize, AppError> {
         .bind(now - IP_WINDOW_MS)
         .execute(&state.pool)
         .await?;
-    let rows = sqlx::query(
-        "SELECT email_hash, email, ip, user_agent, last_sent_at FROM password_reset_queue WHERE pending = 1 \
-         ORDER BY requested_at LIMIT 200",
+    let hashes: Vec<String> = sqlx::query_scalar(
+        "SELECT email_hash FROM password_reset_queue WHERE pending = 1 ORDER BY requested_at LIMIT 200",
     )
     .fetch_all(&state.pool)
     .await?;
     let mut sent = 0;
-    for r in rows {
-        let hash: String = r.try_get("email_hash")?;
+    for hash in hashes {
+        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        // Claimed by one worker only (another instance or a concurrent kick finds it taken), and read as it
+        // is at the claim: a request that arrived after this run began is judged by the time of its claim.
+        let Some(r) = sqlx::query(
+            "UPDATE password_reset_queue SET pending = 0, email = '' WHERE email_hash = $1 AND pending = 1 \
+             RETURNING email, ip, user_agent, last_sent_at",
+        )
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            tx.commit().await?;
+            continue;
+        };
+        let now = state.clock.now_ms();
         let email: String = r.try_get("email")?;
         let meta = RequestMeta { ip: r.try_get("ip")?, user_agent: r.try_get("user_agent")? };
         let last_sent: Option<i64> = r.try_get("last_sent_at")?;
-        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-        // Claimed by one worker only (another instance or a concurrent kick finds it taken).
-        let claimed = sqlx::query(
-            "UPDATE password_reset_queue SET pending = 0, email = '' WHERE email_hash = $1 AND pending = 1",
-        )
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed != 1 || last_sent.is_some_and(|at| now - at < EMAIL_EVERY_MS) {
+        if last_sent.is_some_and(|at| now - at < EMAIL_EVERY_MS) {
             tx.commit().await?;
             continue;
         }
