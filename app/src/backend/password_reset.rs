@@ -97,11 +97,10 @@ pub async fn process_queue(state: &AppState) -> Result<usize, AppError> {
     let mut sent = 0;
     for hash in hashes {
         let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-        // Claimed by one worker only (another instance or a concurrent kick finds it taken), and read as it
-        // is at the claim: a request that arrived after this run began is judged by the time of its claim.
+        // Read and claimed in one transaction by one worker only (another instance or a concurrent kick finds
+        // it taken), and judged by the time of its claim, not of this run's start.
         let Some(r) = sqlx::query(
-            "UPDATE password_reset_queue SET pending = 0, email = '' WHERE email_hash = $1 AND pending = 1 \
-             RETURNING email, ip, user_agent, last_sent_at",
+            "SELECT email, ip, user_agent, last_sent_at FROM password_reset_queue WHERE email_hash = $1 AND pending = 1",
         )
         .bind(&hash)
         .fetch_optional(&mut *tx)
@@ -110,6 +109,17 @@ pub async fn process_queue(state: &AppState) -> Result<usize, AppError> {
             tx.commit().await?;
             continue;
         };
+        let claimed = sqlx::query(
+            "UPDATE password_reset_queue SET pending = 0, email = '' WHERE email_hash = $1 AND pending = 1",
+        )
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            tx.commit().await?;
+            continue;
+        }
         let now = state.clock.now_ms();
         let email: String = r.try_get("email")?;
         let meta = RequestMeta { ip: r.try_get("ip")?, user_agent: r.try_get("user_agent")? };
