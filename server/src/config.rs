@@ -70,6 +70,9 @@ pub struct Settings {
     pub vault_max_file_mib: u64,
     /// How long a deleted vault file can be restored before it is purged, in days.
     pub vault_restore_days: u32,
+    /// Requests with an unrecognised or malformed API key one client address (IPv6: its /64) may make per minute
+    /// before it gets 429s (0: the default, 20).
+    pub api_unknown_keys_per_minute: u64,
     /// clamd's socket (a Unix socket path, or `tcp://127.0.0.1:3310`): every upload is scanned, and refused
     /// when clamd flags it or cannot be reached. Unset: no scanning.
     pub clamd_socket: Option<String>,
@@ -105,6 +108,7 @@ impl Default for Settings {
             dkim_key_file: None,
             vault_max_file_mib: 5 * 1024,
             vault_restore_days: 30,
+            api_unknown_keys_per_minute: 0,
             clamd_socket: None,
         }
     }

@@ -10,7 +10,7 @@ use app::backend::context::CurrentAuth;
 use app::backend::export;
 use app::backend::request::RequestMeta;
 use app::backend::AppState;
-use app::model::{AppError, Permission};
+use app::model::AppError;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse as _, Response};
@@ -27,7 +27,7 @@ pub async fn download(
     let meta = RequestMeta::of(req.extensions(), req.headers());
     let result = async {
         let ctx = auth.0.ok_or(AppError::Unauthenticated)?;
-        let granted = ctx.require(Permission::Export)?;
+        let granted = ctx.require::<app::backend::context::perm::Export>()?;
         export::download(&state, &ctx, &granted, &meta, &id).await
     }
     .await;

@@ -9,7 +9,7 @@ use app::backend::audit::history::{begin_export, FilterForm};
 use app::backend::context::CurrentAuth;
 use app::backend::request::RequestMeta;
 use app::backend::AppState;
-use app::model::{AppError, Permission};
+use app::model::AppError;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue};
@@ -46,13 +46,13 @@ async fn export(
     meta: RequestMeta,
 ) -> Result<Response, AppError> {
     let ctx = auth.0.ok_or(AppError::Unauthenticated)?;
-    let granted = ctx.require(Permission::AccessHistory)?;
+    let granted = ctx.require::<app::backend::context::perm::AccessHistory>()?;
     let Query(q) = query.map_err(|e| AppError::validation("query", e.body_text()))?;
     let format = Format::parse(&q.format).ok_or_else(|| AppError::validation("format", "Choose csv or json."))?;
     let (filter, rows) = begin_export(&state, &ctx, &granted, &meta, &q.filter, format).await?;
     let now = state.clock.now_ms();
     // The chain's head at the start of the export: a copy of it the tenant keeps outside Rampart.
-    let (head_seq, head_mac) = app::backend::audit::chain::current_head(&state.pool, ctx.tenant_id.as_str()).await?;
+    let (head_seq, head_mac) = app::backend::audit::chain::current_head(&state.pool, ctx.tenant_id().as_str()).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -70,7 +70,9 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
         api_log: app::backend::api_log::ApiLog::start(pool.clone(), keys.clone()),
-        key_guard: Arc::default(),
+        key_guard: Arc::new(app::backend::keys::verify::KeyGuard::with_unknown_limit(
+            settings.api_unknown_keys_per_minute,
+        )),
         ip_guard: Arc::default(),
         ip_rules: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),

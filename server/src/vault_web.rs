@@ -12,7 +12,7 @@ use app::backend::context::CurrentAuth;
 use app::backend::request::RequestMeta;
 use app::backend::vault::{files, links, paths};
 use app::backend::AppState;
-use app::model::{AppError, Permission, VaultFileView};
+use app::model::{AppError, VaultFileView};
 use axum::extract::{FromRequest as _, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse as _, Redirect, Response};
@@ -52,7 +52,7 @@ async fn receive(
     req: Request,
 ) -> Result<(String, Vec<VaultFileView>), AppError> {
     let ctx = auth.0.ok_or(AppError::Unauthenticated)?;
-    let granted = ctx.require(Permission::VaultWrite)?;
+    let granted = ctx.require::<app::backend::context::perm::VaultWrite>()?;
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|_| AppError::validation("file", "Send the files as multipart/form-data."))?;
@@ -121,7 +121,7 @@ pub async fn download(
     let meta = RequestMeta::of(req.extensions(), req.headers());
     let result = async {
         let ctx = auth.0.ok_or(AppError::Unauthenticated)?;
-        let granted = ctx.require(Permission::VaultRead)?;
+        let granted = ctx.require::<app::backend::context::perm::VaultRead>()?;
         files::download(&state, &ctx, &granted, &meta, &id, q.version.as_deref().filter(|v| !v.is_empty())).await
     }
     .await;

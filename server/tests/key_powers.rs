@@ -127,13 +127,22 @@ async fn a_master_key_creates_a_key_with_the_default_expiry() {
         |id: &Value| keys["keys"].as_array().unwrap().iter().find(|k| &k["id"] == id).unwrap()["expires_at"].clone();
     let parent = keys["keys"].as_array().unwrap().iter().find(|k| k["kind"] == "master").unwrap()["id"].clone();
     assert!(expiry(&created["key"]["id"]).as_i64().unwrap() <= expiry(&parent).as_i64().unwrap());
-    // Asking explicitly for a longer life is still refused.
-    let res = api_client(&app)
-        .post(app.url("/api/v1/keys"))
-        .bearer_auth(&master)
-        .json(&json!({"kind": "read", "description": "x", "expires_in_days": 365}))
-        .send()
-        .await
-        .unwrap();
+    // Days are whole: the parent's own 365 days, asked for a second later, end with the parent.
+    let ask = |days: i64| {
+        api_client(&app)
+            .post(app.url("/api/v1/keys"))
+            .bearer_auth(&master)
+            .json(&json!({"kind": "read", "description": "x", "expires_in_days": days}))
+            .send()
+    };
+    let res = ask(365).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let same: Value = res.json().await.unwrap();
+    assert_eq!(same["key"]["expires_at"], expiry(&parent), "clamped to the parent's expiry");
+    // A life a day or more past the parent's is refused.
+    app.clock.advance_ms(2 * 86_400_000);
+    let res = ask(365).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = ask(363).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
 }

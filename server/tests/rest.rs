@@ -218,6 +218,9 @@ async fn unknown_keys_are_throttled_per_address_and_folded_in_the_history() {
     let limit = app::backend::keys::verify::UNKNOWN_PER_MINUTE as usize;
     assert!(statuses[..limit].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
     assert!(statuses[limit..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // No key at all has nothing to guess: still 401 past the limit (and folded like the others).
+    let bare = api_client(&app).get(app.url("/api/v1/members")).send().await.unwrap();
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
     let rows = || async {
         app.state.api_log.flush().await;
         sqlx::query_scalar::<_, String>(
@@ -232,7 +235,19 @@ async fn unknown_keys_are_throttled_per_address_and_folded_in_the_history() {
     server::rest::record_unknown_key_summaries(&app.state).await;
     let details = rows().await;
     assert_eq!(details.len(), 2, "{details:?}");
-    assert!(details[1].contains("29 more") && details[1].contains("10 answered 429"), "{details:?}");
+    assert!(details[1].contains("30 more") && details[1].contains("10 answered 429"), "{details:?}");
     // A new minute, a new budget.
     assert_eq!(api_get(&app, &unknown, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The operator sets the per-address limit on unrecognised keys (`api_unknown_keys_per_minute`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unknown_key_limit_is_the_operators() {
+    let app = TestApp::spawn_with(|s| s.api_unknown_keys_per_minute = 3).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(api_get(&app, "not-a-key", "/api/v1/members").await.status());
+    }
+    let want = [StatusCode::UNAUTHORIZED; 3].into_iter().chain([StatusCode::TOO_MANY_REQUESTS; 2]).collect::<Vec<_>>();
+    assert_eq!(statuses, want);
 }

@@ -21,7 +21,7 @@ pub async fn get_history(
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::AccessHistory)?;
+            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
             let form = FilterForm { member, key, action, outcome, ip, from, to, cursor };
             history_view(&state()?, &ctx, &granted, &form).await
         }
@@ -36,7 +36,7 @@ pub async fn get_event(event_id: String) -> Result<AuditEventDetailView, AppErro
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::AccessHistory)?;
+            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
             crate::backend::audit::query::get_event(&state()?.pool, &ctx, &granted, &event_id).await
         }
         .await,
@@ -50,7 +50,7 @@ pub async fn verify_history() -> Result<ChainReportView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::AccessHistory)?;
+            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
             let report = crate::backend::audit::history::verify_with_event(&state()?, &ctx, &granted, &meta()?).await?;
             leptos_axum::redirect("/access-history?verified=1");
             Ok(report)
@@ -103,7 +103,7 @@ pub async fn list_recent_events() -> Result<Vec<crate::model::AuditEventView>, A
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::AccessHistory)?;
+            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
             crate::backend::audit::list_latest(&state()?.pool, &ctx, &granted, 50).await
         }
         .await,

@@ -10,10 +10,10 @@ pub async fn get_me() -> Result<Me, AppError> {
     finish(tenant_ctx_while_closing().map(|ctx| Me {
         features: ctx.features(),
         is_admin: ctx.is_admin(),
-        email: ctx.email,
-        tenant_name: ctx.tenant_name,
-        role: ctx.role,
-        tenant_count: ctx.tenant_count,
+        email: ctx.actor().to_owned(),
+        tenant_name: ctx.tenant_name().to_owned(),
+        role: ctx.role_name().to_owned(),
+        tenant_count: ctx.tenant_count(),
     }))
 }
 
@@ -63,8 +63,8 @@ pub async fn get_pending_sign_in() -> Result<PendingView, AppError> {
         async {
             let p = pending().await?.ok_or(AppError::Unauthenticated)?;
             Ok(PendingView {
-                email: p.ctx.email,
-                tenant_name: p.ctx.tenant_name,
+                email: p.ctx.actor().to_owned(),
+                tenant_name: p.ctx.tenant_name().to_owned(),
                 stage: match p.stage {
                     PendingStage::SecondFactor => "second_factor".to_owned(),
                     PendingStage::Enroll => "enroll".to_owned(),

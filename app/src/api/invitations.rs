@@ -55,7 +55,7 @@ pub async fn list_invitations() -> Result<Vec<InvitationView>, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::Team)?;
+            let granted = ctx.require::<crate::backend::context::perm::Team>()?;
             crate::backend::invitations::list_pending(&state()?, &ctx, &granted).await
         }
         .await,

@@ -60,7 +60,7 @@ pub async fn get_keys() -> Result<KeysView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             crate::backend::keys::list_keys(&state()?, &ctx, &granted).await
         }
         .await,
@@ -74,7 +74,7 @@ pub async fn get_key(key_id: String) -> Result<KeyDetailView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             crate::backend::keys::get_key(&state()?, &ctx, &granted, &key_id).await
         }
         .await,
@@ -102,7 +102,7 @@ pub async fn create_key(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             let session = session()?;
             let kind = KeyKind::parse(&kind).ok_or_else(|| AppError::validation("kind", "Choose a kind of key."))?;
             let mut input = form::input(
@@ -133,7 +133,7 @@ pub async fn take_fresh_key() -> Result<Option<FreshKeyView>, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            ctx.require(crate::model::Permission::ApiKeys)?;
+            ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             crate::backend::keys::take_fresh(&state()?, &session()?, &ctx).await
         }
         .await,
@@ -158,7 +158,7 @@ pub async fn update_key(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let input = form::input(
                 description,
@@ -186,7 +186,7 @@ pub async fn roll_key(key_id: String, grace_seconds: String) -> Result<(), AppEr
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             let grace: i64 = grace_seconds
                 .trim()
                 .parse()
@@ -208,7 +208,7 @@ pub async fn end_key_grace(key_id: String) -> Result<(), AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             crate::backend::keys::end_grace(&state()?, &meta()?, &ctx, &granted, &key_id).await?;
             leptos_axum::redirect(&format!("/keys/{}", key_id));
             Ok(())
@@ -224,7 +224,7 @@ pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::ApiKeys)?;
+            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
             crate::backend::keys::revoke_key(&state()?, &meta()?, &ctx, &granted, &key_id).await?;
             leptos_axum::redirect(&format!("/keys/{}", key_id));
             Ok(())

@@ -13,7 +13,7 @@ pub async fn list_members() -> Result<MembersView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require(crate::model::Permission::Team)?;
+            let granted = ctx.require::<crate::backend::context::perm::Team>()?;
             crate::backend::members::list_members(&state()?, &ctx, &granted).await
         }
         .await,

@@ -35,7 +35,7 @@ pub async fn confirm_two_factor_enrollment(code: String) -> Result<(), AppError>
                 remember_device(&st, &ctx, &meta).await;
                 sessions::establish(&session, ctx.clone(), st.clock.now_ms(), &meta).await?;
             }
-            let sealed = st.keys.seal(ctx.account_id.as_str().as_bytes(), codes.join("\n").as_bytes())?;
+            let sealed = st.keys.seal(ctx.account_id().as_str().as_bytes(), codes.join("\n").as_bytes())?;
             sessions::stash_fresh_codes(&session, sealed).await?;
             leptos_axum::redirect("/two-factor/recovery-codes");
             Ok(())
@@ -55,13 +55,13 @@ pub async fn get_recovery_codes() -> Result<RecoveryCodesView, AppError> {
             let ctx = tenant_ctx()?;
             let fresh = match sessions::take_fresh_codes(&session()?).await? {
                 Some((key_id, sealed)) => {
-                    let bytes = st.keys.open(&key_id, ctx.account_id.as_str().as_bytes(), &sealed)?;
+                    let bytes = st.keys.open(&key_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
                     String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
                 }
                 None => Vec::new(),
             };
             let mut conn = st.pool.acquire().await?;
-            let left = two_factor::recovery_codes_left(&mut conn, &ctx.account_id).await?;
+            let left = two_factor::recovery_codes_left(&mut conn, ctx.account_id()).await?;
             Ok(RecoveryCodesView { fresh, left })
         }
         .await,
@@ -80,7 +80,7 @@ pub async fn regenerate_recovery_codes() -> Result<(), AppError> {
             let session = session()?;
             let proof = sessions::require_step_up(&session, st.clock.now_ms()).await?;
             let codes = two_factor::regenerate_recovery_codes(&st, &meta()?, &ctx, &proof).await?;
-            let sealed = st.keys.seal(ctx.account_id.as_str().as_bytes(), codes.join("\n").as_bytes())?;
+            let sealed = st.keys.seal(ctx.account_id().as_str().as_bytes(), codes.join("\n").as_bytes())?;
             sessions::stash_fresh_codes(&session, sealed).await?;
             leptos_axum::redirect("/two-factor/recovery-codes");
             Ok(())

@@ -8,7 +8,7 @@
 
 use super::accounts::email_key;
 use super::audit::{self, NewEvent, Outcome};
-use super::context::TenantCtx;
+use super::context::{MemberParts, TenantCtx};
 use super::ids::{AccountId, MembershipId, TenantId};
 use super::password::{check_new_password, min_chars_for};
 use super::request::RequestMeta;
@@ -249,7 +249,7 @@ pub async fn sign_in(
         }
     };
     let m = c.memberships[0].clone();
-    let ctx = TenantCtx {
+    let ctx = TenantCtx::member(MemberParts {
         tenant_id: m.tenant_id,
         account_id: c.account_id.clone(),
         membership_id: m.id,
@@ -258,9 +258,7 @@ pub async fn sign_in(
         tenant_name: m.tenant_name,
         grants: m.grants,
         tenant_count: i64::try_from(c.memberships.len()).unwrap_or(i64::MAX),
-        api_key: None,
-        closes_at: None,
-    };
+    });
     // The tenant's network rules hold even a correct password (the attempt stays counted, nothing resets).
     if let Ok(ip) = meta.ip.parse() {
         super::ip_rules::gate_sign_in(state, &ctx, meta, ip).await?;
@@ -291,9 +289,9 @@ pub async fn sign_in(
                 &state.keys,
                 now,
                 &NewEvent {
-                    tenant_id: Some(&ctx.tenant_id),
-                    account_id: Some(&ctx.account_id),
-                    actor: &ctx.email,
+                    tenant_id: Some(ctx.tenant_id()),
+                    account_id: Some(ctx.account_id()),
+                    actor: ctx.actor(),
                     action: "sign_in.password",
                     outcome: Outcome::Success,
                     meta,
@@ -319,7 +317,7 @@ async fn record_sign_in(
 ) -> Result<(), AppError> {
     sqlx::query("UPDATE memberships SET last_sign_in_at = $1 WHERE id = $2")
         .bind(now)
-        .bind(ctx.membership_id.as_str())
+        .bind(ctx.membership_id().as_str())
         .execute(&mut *conn)
         .await?;
     audit::record(
@@ -327,9 +325,9 @@ async fn record_sign_in(
         keys,
         now,
         &NewEvent {
-            tenant_id: Some(&ctx.tenant_id),
-            account_id: Some(&ctx.account_id),
-            actor: &ctx.email,
+            tenant_id: Some(ctx.tenant_id()),
+            account_id: Some(ctx.account_id()),
+            actor: ctx.actor(),
             action: "sign_in",
             outcome: Outcome::Success,
             meta,
@@ -377,17 +375,17 @@ pub async fn step_up(
     // A step-up is a password check like a sign-in (NIST SP 800-63B §5.2.2): one at a time per account, within
     // the tenant's share of the hashing queue, and counted in the account's sign-in budgets, so a stolen
     // session is no unthrottled password oracle and cannot starve every tenant's sign-ins.
-    let _claim = state.hasher.claim(ctx.account_id.as_str(), ctx.tenant_id.as_str())?;
+    let _claim = state.hasher.claim(ctx.account_id().as_str(), ctx.tenant_id().as_str())?;
     let failing = || failure::FailingAccount {
-        account_id: &ctx.account_id,
-        email: &ctx.email,
-        tenants: vec![(&ctx.tenant_id, ctx.tenant_name.as_str())],
+        account_id: ctx.account_id(),
+        email: ctx.actor(),
+        tenants: vec![(ctx.tenant_id(), ctx.tenant_name())],
     };
     let (counters, refusal) = {
         let now = state.clock.now_ms();
         let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-        let standing = throttle::devices::standing(&mut tx, &ctx.account_id, None, &meta.ip).await?;
-        let counters = throttle::Counters::new(state, &email_key(&ctx.email), &meta.ip, &standing);
+        let standing = throttle::devices::standing(&mut tx, ctx.account_id(), None, &meta.ip).await?;
+        let counters = throttle::Counters::new(state, &email_key(ctx.actor()), &meta.ip, &standing);
         let refusal = throttle::reserve(&mut tx, &counters, now).await?.err();
         if refusal.is_none() {
             tx.commit().await?;
@@ -397,14 +395,14 @@ pub async fn step_up(
         (counters, refusal)
     };
     if let Some(refusal) = refusal {
-        failure::record(state, meta, "step_up", &ctx.email, Some(failing()), &counters, refusal.as_str()).await?;
+        failure::record(state, meta, "step_up", ctx.actor(), Some(failing()), &counters, refusal.as_str()).await?;
         return Err(AppError::RateLimited { retry_after: 60 });
     }
-    let stored = password_hash_of(state, &ctx.account_id).await?;
+    let stored = password_hash_of(state, ctx.account_id()).await?;
     let verified = state.hasher.verify(stored.as_deref(), password).await?;
     let now = state.clock.now_ms();
     if !verified.ok {
-        failure::record(state, meta, "step_up", &ctx.email, Some(failing()), &counters, "wrong password").await?;
+        failure::record(state, meta, "step_up", ctx.actor(), Some(failing()), &counters, "wrong password").await?;
         return Err(AppError::validation("password", "The password is incorrect."));
     }
     {
@@ -414,7 +412,7 @@ pub async fn step_up(
     }
     let totp_on = {
         let mut conn = state.pool.acquire().await?;
-        super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?
+        super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?
     };
     let method =
         if totp_on { super::two_factor::verify(state, meta, ctx, code, "step_up").await?.as_str() } else { "password" };
@@ -436,7 +434,7 @@ pub async fn change_password(
     keep: Option<&str>,
 ) -> Result<u64, AppError> {
     use secrecy::ExposeSecret as _;
-    let stored = password_hash_of(state, &ctx.account_id).await?;
+    let stored = password_hash_of(state, ctx.account_id()).await?;
     let verified = state.hasher.verify(stored.as_deref(), current).await?;
     if !verified.ok {
         let mut conn = state.pool.acquire().await?;
@@ -447,20 +445,20 @@ pub async fn change_password(
     }
     let min = {
         let mut conn = state.pool.acquire().await?;
-        super::password::min_chars_for(&mut conn, &ctx.account_id).await?
+        super::password::min_chars_for(&mut conn, ctx.account_id()).await?
     };
-    check_new_password(new.expose_secret(), min, &ctx.email, &ctx.tenant_name)?;
+    check_new_password(new.expose_secret(), min, ctx.actor(), ctx.tenant_name())?;
     let hash = state.hasher.hash(new).await?;
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
         .bind(&hash)
         .bind(now)
-        .bind(ctx.account_id.as_str())
+        .bind(ctx.account_id().as_str())
         .execute(&mut *tx)
         .await?;
     let ended = if sign_out_others {
-        super::sessions::end_account_sessions(&mut tx, &ctx.account_id, Some(keep.unwrap_or_default())).await?
+        super::sessions::end_account_sessions(&mut tx, ctx.account_id(), Some(keep.unwrap_or_default())).await?
     } else {
         0
     };
@@ -468,7 +466,7 @@ pub async fn change_password(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "password.change", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    super::notify::send(state, &super::notify::Notice::PasswordChanged, &ctx.email, &ctx.tenant_name, meta).await;
+    super::notify::send(state, &super::notify::Notice::PasswordChanged, ctx.actor(), ctx.tenant_name(), meta).await;
     Ok(ended)
 }
 
@@ -481,9 +479,9 @@ pub async fn record_sign_out(state: &AppState, ctx: &TenantCtx, meta: &RequestMe
         &state.keys,
         now,
         &NewEvent {
-            tenant_id: Some(&ctx.tenant_id),
-            account_id: Some(&ctx.account_id),
-            actor: &ctx.email,
+            tenant_id: Some(ctx.tenant_id()),
+            account_id: Some(ctx.account_id()),
+            actor: ctx.actor(),
             action: "sign_out",
             outcome: Outcome::Success,
             meta,

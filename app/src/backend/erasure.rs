@@ -75,7 +75,7 @@ pub async fn erase_member(
     membership: &MembershipId,
     confirm: &str,
 ) -> Result<Erased, AppError> {
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     {
         let mut conn = state.pool.acquire().await?;
         subject(&mut conn, ctx, membership).await?;
@@ -95,7 +95,7 @@ pub async fn erase_member(
     let mut tx = super::db::begin_write(&state.pool).await?;
     let head = reseal::lock_head(&mut tx, tenant, now).await?;
     let s = subject(&mut tx, ctx, membership).await?;
-    if membership == &ctx.membership_id {
+    if membership == ctx.membership_id() {
         return Err(AppError::Conflict { msg: "You cannot erase yourself.".into() });
     }
     if s.role == Role::Owner {
@@ -113,7 +113,7 @@ pub async fn erase_member(
         .try_get("n")?;
 
     // Keys: revoked, their usage records gone, their texts anonymised below.
-    let keys_revoked = super::keys::revoke_member_keys(&mut tx, &ctx.tenant_id, membership, now).await?;
+    let keys_revoked = super::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
     sqlx::query(
         "DELETE FROM api_key_usage WHERE key_id IN (SELECT id FROM api_keys WHERE tenant_id = $1 \
          AND owner_membership_id = $2)",
@@ -200,7 +200,7 @@ pub async fn erase_member(
         .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
-    tracing::info!(tenant = %ctx.tenant_id, %pseudonym, rewritten, "member erased");
+    tracing::info!(tenant = %ctx.tenant_id(), %pseudonym, rewritten, "member erased");
     Ok(Erased { pseudonym, events_rewritten: rewritten, resealed, account_deleted })
 }
 
@@ -213,7 +213,7 @@ async fn subject(conn: &mut AnyConnection, ctx: &TenantCtx, membership: &Members
          WHERE m.id = $1 AND m.tenant_id = $2",
     )
     .bind(membership.as_str())
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(conn)
     .await?
     .ok_or(AppError::NotFound)?;

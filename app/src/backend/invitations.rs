@@ -7,7 +7,7 @@
 use super::accounts::{email_key, validate_email};
 use super::audit::{self, NewEvent, Outcome};
 use super::clock::HOUR_MS;
-use super::context::{AdminHandle, Granted, TenantCtx};
+use super::context::{perm, AdminHandle, Granted, TenantCtx};
 use super::crypto::{random_token, token_digest};
 use super::ids::{AccountId, MembershipId, TenantId};
 use super::notify::{self, Notice};
@@ -24,8 +24,8 @@ pub const INVITATION_TTL_MS: i64 = 72 * HOUR_MS;
 
 async fn send_link(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, email: &str, role: &str, token: &str) {
     let link = format!("{}/invite/{token}", state.public_url);
-    let notice = Notice::Invitation { link: &link, inviter: &ctx.email, role };
-    notify::send(state, &notice, email, &ctx.tenant_name, meta).await;
+    let notice = Notice::Invitation { link: &link, inviter: ctx.actor(), role };
+    notify::send(state, &notice, email, ctx.tenant_name(), meta).await;
 }
 
 /// Invites `email` with a role and grants. Inviting an admin (or an owner: owners only) or granting features
@@ -55,7 +55,7 @@ pub async fn invite(
         "SELECT COUNT(*) AS n FROM memberships m JOIN accounts a ON a.id = m.account_id \
          WHERE m.tenant_id = $1 AND a.email_key = $2",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(email_key(&email))
     .fetch_one(&mut *tx)
     .await?;
@@ -68,7 +68,7 @@ pub async fn invite(
          AND accepted_at IS NULL AND revoked_at IS NULL",
     )
     .bind(now)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(email_key(&email))
     .execute(&mut *tx)
     .await?;
@@ -78,13 +78,13 @@ pub async fn invite(
          expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(&email)
     .bind(email_key(&email))
     .bind(role.as_str())
     .bind(&grants)
     .bind(token_digest(&token))
-    .bind(&ctx.email)
+    .bind(ctx.actor())
     .bind(now)
     .bind(now + INVITATION_TTL_MS)
     .execute(&mut *tx)
@@ -101,13 +101,13 @@ pub async fn invite(
 pub async fn list_pending(
     state: &AppState,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::Team>,
 ) -> Result<Vec<InvitationView>, AppError> {
     let rows = sqlx::query(
         "SELECT id, email, role, grants, invited_by, created_at, expires_at FROM invitations \
          WHERE tenant_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(&state.pool)
     .await?;
     let now = state.clock.now_ms();
@@ -146,7 +146,7 @@ pub async fn resend(
          AND revoked_at IS NULL",
     )
     .bind(id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
@@ -156,7 +156,7 @@ pub async fn resend(
         .bind(token_digest(&token))
         .bind(now + INVITATION_TTL_MS)
         .bind(id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.resend", Outcome::Success, &email))
@@ -180,7 +180,7 @@ pub async fn revoke(
         "SELECT email FROM invitations WHERE id = $1 AND tenant_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
     )
     .bind(id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
@@ -188,7 +188,7 @@ pub async fn revoke(
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3")
         .bind(now)
         .bind(id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.revoke", Outcome::Success, &email))
@@ -384,13 +384,13 @@ pub async fn accept_existing(
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let inv = open(&mut tx, now, token).await?;
-    if email_key(&inv.email) != email_key(&ctx.email) {
+    if email_key(&inv.email) != email_key(ctx.actor()) {
         return Err(AppError::Conflict {
             msg: format!("This invitation is for another email. Sign out, then sign in as {} to accept it.", inv.email),
         });
     }
-    join(&mut tx, &inv, &ctx.account_id, now).await?;
-    audit::record(&mut tx, &state.keys, now, &accepted_event(&inv, &ctx.account_id, meta)).await?;
+    join(&mut tx, &inv, ctx.account_id(), now).await?;
+    audit::record(&mut tx, &state.keys, now, &accepted_event(&inv, ctx.account_id(), meta)).await?;
     tx.commit().await?;
     Ok(())
 }

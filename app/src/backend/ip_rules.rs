@@ -212,7 +212,7 @@ pub async fn gate_sign_in(
     meta: &RequestMeta,
     ip: IpAddr,
 ) -> Result<(), AppError> {
-    let Some(refusal) = check_console(state, &ctx.tenant_id, ip).await? else {
+    let Some(refusal) = check_console(state, ctx.tenant_id(), ip).await? else {
         return Ok(());
     };
     let now = state.clock.now_ms();
@@ -233,7 +233,7 @@ pub async fn record_console_refusal(
     refusal: &Refusal,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    if !state.ip_rules.refusal_due(&ctx.tenant_id, ip, now) {
+    if !state.ip_rules.refusal_due(ctx.tenant_id(), ip, now) {
         return Ok(());
     }
     let detail = format!("console request refused: {}", refusal.detail(ip));

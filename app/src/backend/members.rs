@@ -8,7 +8,7 @@
 //! member's account id (a pseudonymous reference) and the events as they were.
 
 use super::audit::{self, NewEvent, Outcome};
-use super::context::{AdminHandle, Granted, TenantCtx};
+use super::context::{perm, AdminHandle, Granted, TenantCtx};
 use super::ids::{AccountId, MembershipId};
 use super::request::RequestMeta;
 use super::sessions::SteppedUp;
@@ -17,7 +17,11 @@ use crate::model::{AppError, MemberView, MembersView, Permission, Role};
 use sqlx::{AnyConnection, Row as _};
 
 /// Every member of the caller's tenant with role, grants, two-factor status and last sign-in.
-pub async fn list_members(state: &AppState, ctx: &TenantCtx, granted: &Granted) -> Result<MembersView, AppError> {
+pub async fn list_members(
+    state: &AppState,
+    ctx: &TenantCtx,
+    granted: &Granted<perm::Team>,
+) -> Result<MembersView, AppError> {
     let members = member_list(state, ctx, granted).await?;
     let mut conn = state.pool.acquire().await?;
     let tenant_requires_two_factor = super::two_factor::tenant_requires(&mut conn, ctx).await?;
@@ -30,13 +34,17 @@ pub async fn list_members(state: &AppState, ctx: &TenantCtx, granted: &Granted) 
 }
 
 /// The members alone, in one query (what the REST API serves).
-pub async fn member_list(state: &AppState, ctx: &TenantCtx, _granted: &Granted) -> Result<Vec<MemberView>, AppError> {
+pub async fn member_list(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _granted: &Granted<perm::Team>,
+) -> Result<Vec<MemberView>, AppError> {
     let rows = sqlx::query(
         "SELECT m.id, a.email, m.role, m.grants, m.last_sign_in_at, m.deactivated_at, \
            (SELECT COUNT(*) FROM totp_factors f WHERE f.account_id = a.id AND f.enabled_at IS NOT NULL) AS totp_on \
          FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.tenant_id = $1 ORDER BY a.email_key",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(&state.pool)
     .await?;
     let members = rows
@@ -45,7 +53,7 @@ pub async fn member_list(state: &AppState, ctx: &TenantCtx, _granted: &Granted) 
             let id: String = r.try_get("id")?;
             let grants: String = r.try_get("grants")?;
             Ok(MemberView {
-                is_me: id == ctx.membership_id.0,
+                is_me: id == ctx.membership_id().0,
                 membership_id: id,
                 email: r.try_get("email")?,
                 role: r.try_get("role")?,
@@ -70,7 +78,7 @@ pub async fn member_account(
          WHERE m.id = $1 AND m.tenant_id = $2",
     )
     .bind(membership.as_str())
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(conn)
     .await?
     .ok_or(AppError::NotFound)?;
@@ -91,7 +99,7 @@ async fn target(conn: &mut AnyConnection, ctx: &TenantCtx, membership: &Membersh
          JOIN accounts a ON a.id = m.account_id WHERE m.id = $1 AND m.tenant_id = $2",
     )
     .bind(membership.as_str())
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(AppError::NotFound)?;
@@ -117,7 +125,7 @@ async fn other_active_owners(
         "SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = $1 AND role = 'owner' AND deactivated_at IS NULL \
          AND id <> $2",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(except.as_str())
     .fetch_one(conn)
     .await?;
@@ -177,14 +185,14 @@ pub async fn update_member(
         .bind(role.as_str())
         .bind(Permission::join(&grants))
         .bind(membership.as_str())
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.update", Outcome::Success, &detail))
         .await?;
     // Keys never hold more than their maker: what the new role and grants no longer cover is frozen now.
-    let frozen = super::keys::freeze_beyond_maker(&mut tx, &ctx.tenant_id, membership, role, &grants, now).await?;
+    let frozen = super::keys::freeze_beyond_maker(&mut tx, ctx.tenant_id(), membership, role, &grants, now).await?;
     for (key_id, prefix) in &frozen {
         let detail = format!("key {prefix} frozen: its maker {} no longer holds the access it needs", t.email);
         audit::record(
@@ -202,7 +210,7 @@ pub async fn update_member(
             &frozen.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
             meta,
         );
-        super::alerts::enqueue(&mut tx, now, &ctx.tenant_id, &ctx.tenant_name, &owners, &alert).await?;
+        super::alerts::enqueue(&mut tx, now, ctx.tenant_id(), ctx.tenant_name(), &owners, &alert).await?;
     }
     tx.commit().await?;
     // The new role and grants bound every key of the member from the next request on.
@@ -219,7 +227,7 @@ async fn owner_emails(conn: &mut AnyConnection, ctx: &TenantCtx) -> Result<Vec<S
         "SELECT a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
          WHERE m.tenant_id = $1 AND m.role = 'owner' AND m.deactivated_at IS NULL ORDER BY a.email_key",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(conn)
     .await?;
     rows.iter().map(|r| r.try_get("email").map_err(AppError::from)).collect()
@@ -235,7 +243,7 @@ async fn offboarding_target(
 ) -> Result<Target, AppError> {
     let t = target(conn, ctx, membership).await?;
     check_authority(ctx, &t, None)?;
-    if membership == &ctx.membership_id {
+    if membership == ctx.membership_id() {
         return Err(AppError::Conflict { msg: format!("You cannot {verb} yourself.") });
     }
     if t.role == Role::Owner && other_active_owners(conn, ctx, membership).await? == 0 {
@@ -261,11 +269,11 @@ pub async fn deactivate_member(
     sqlx::query("UPDATE memberships SET deactivated_at = $1 WHERE id = $2 AND tenant_id = $3")
         .bind(now)
         .bind(membership.as_str())
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
-    let keys = super::keys::revoke_member_keys(&mut tx, &ctx.tenant_id, membership, now).await?;
+    let keys = super::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
     let detail = format!("{}: deactivated; {ended} session(s) ended, {keys} API key(s) revoked", t.email);
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail))
         .await?;
@@ -291,7 +299,7 @@ pub async fn reactivate_member(
     }
     sqlx::query("UPDATE memberships SET deactivated_at = NULL WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: reactivated", t.email);
@@ -314,10 +322,10 @@ pub async fn remove_member(
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let t = offboarding_target(&mut tx, ctx, membership, "remove").await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
-    let keys = super::keys::revoke_member_keys(&mut tx, &ctx.tenant_id, membership, now).await?;
+    let keys = super::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
     sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     // The event names the account by its id only: the member's email leaves the tenant with them.
@@ -332,7 +340,7 @@ pub async fn remove_member(
 async fn end_tenant_sessions(conn: &mut AnyConnection, ctx: &TenantCtx, account: &AccountId) -> Result<u64, AppError> {
     let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND tenant_id = $2")
         .bind(account.as_str())
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(conn)
         .await?;
     Ok(done.rows_affected())

@@ -40,7 +40,7 @@ async fn write_keys(
          AND expires_at > $2 AND frozen_at IS {} NULL ORDER BY created_at, id",
         if frozen { "NOT" } else { "" }
     ))
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(now)
     .fetch_all(conn)
     .await?;
@@ -77,7 +77,7 @@ pub async fn get_panic(
         "SELECT created_at, detail FROM audit_events WHERE tenant_id = $1 AND action = 'tenant.panic' \
          ORDER BY created_at DESC LIMIT 1",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(&mut *conn)
     .await?;
     let last_panic = match last {
@@ -89,7 +89,7 @@ pub async fn get_panic(
         frozen_keys: frozen.into_iter().map(|k| (k.prefix, k.id)).collect(),
         write_keys: i64::try_from(live.len()).unwrap_or(i64::MAX),
         step_up_valid_until,
-        two_factor_enabled: super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?,
+        two_factor_enabled: super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?,
         last_panic,
     })
 }
@@ -109,7 +109,7 @@ pub async fn press(
     keep_session: Option<&str>,
 ) -> Result<PanicReport, AppError> {
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let mut tx = super::db::begin_write(&state.pool).await?;
     let keys = write_keys(&mut tx, ctx, now, false).await?;
     let mut keys_to_revoke = keys;
@@ -176,7 +176,7 @@ pub async fn press(
         .await?;
     tx.commit().await?;
     state.key_guard.invalidate_all();
-    tracing::warn!(tenant = %ctx.tenant_id, keys = keys_to_revoke.len(), sessions_ended, "panic button pressed");
+    tracing::warn!(tenant = %ctx.tenant_id(), keys = keys_to_revoke.len(), sessions_ended, "panic button pressed");
     Ok(report)
 }
 
@@ -192,7 +192,7 @@ pub async fn undo(
     let mut tx = super::db::begin_write(&state.pool).await?;
     let frozen = write_keys(&mut tx, ctx, now, true).await?;
     sqlx::query("UPDATE api_keys SET frozen_at = NULL WHERE tenant_id = $1 AND frozen_at IS NOT NULL")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("keys unfrozen ({}): [{}]", frozen.len(), list(&frozen));
@@ -222,14 +222,14 @@ pub async fn unfreeze_key(
          AND revoked_at IS NULL",
     )
     .bind(key_id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
     let prefix: String = row.try_get("display_prefix")?;
     sqlx::query("UPDATE api_keys SET frozen_at = NULL WHERE id = $1 AND tenant_id = $2")
         .bind(key_id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("key {prefix} unfrozen");

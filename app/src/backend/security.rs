@@ -12,12 +12,12 @@ pub async fn get_security(
     step_up_valid_until: Option<i64>,
 ) -> Result<SecurityView, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let two_factor_enabled = super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?;
-    let recovery_codes_left = super::two_factor::recovery_codes_left(&mut conn, &ctx.account_id).await?;
+    let two_factor_enabled = super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?;
+    let recovery_codes_left = super::two_factor::recovery_codes_left(&mut conn, ctx.account_id()).await?;
     let tenant_requires_two_factor = super::two_factor::tenant_requires(&mut conn, ctx).await?;
-    let min_chars = super::password::min_chars_for(&mut conn, &ctx.account_id).await?;
+    let min_chars = super::password::min_chars_for(&mut conn, ctx.account_id()).await?;
     Ok(SecurityView {
-        email: ctx.email.clone(),
+        email: ctx.actor().to_owned(),
         two_factor_enabled,
         recovery_codes_left,
         recovery_codes_low: super::two_factor::RECOVERY_CODES_LOW,

@@ -204,7 +204,7 @@ pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<
          AND o.deactivated_at IS NULL) AS tenants, t.closes_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
          WHERE m.id = $1 AND m.deactivated_at IS NULL",
     )
-    .bind(state.ctx.membership_id.as_str())
+    .bind(state.ctx.membership_id().as_str())
     .fetch_optional(&app.pool)
     .await?;
     let Some(row) = row else {
@@ -214,10 +214,12 @@ pub async fn resolve(session: &Session, app: &super::AppState) -> Result<Option<
     let role: String = row.try_get("role")?;
     let grants: String = row.try_get("grants")?;
     let mut ctx = state.ctx.clone();
-    ctx.role = role;
-    ctx.grants = crate::model::Permission::parse_list(&grants);
-    ctx.tenant_count = row.try_get("tenants")?;
-    ctx.closes_at = row.try_get("closes_at")?;
+    ctx.refresh(
+        role,
+        crate::model::Permission::parse_list(&grants),
+        row.try_get("tenants")?,
+        row.try_get("closes_at")?,
+    );
     if now - state.seen_at >= MINUTE_MS {
         state.seen_at = now;
         session.insert(AUTH_KEY, state).await.map_err(store_err)?;
@@ -284,7 +286,7 @@ impl SqlSessionStore {
         // A half-signed-in browser is listed under its account too, so ending an account's sessions ends it.
         let pending: Option<PendingSignIn> =
             record.data.get(PENDING_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
-        let account = auth.as_ref().map(|a| &a.ctx.account_id).or(pending.as_ref().map(|p| &p.ctx.account_id));
+        let account = auth.as_ref().map(|a| a.ctx.account_id()).or(pending.as_ref().map(|p| p.ctx.account_id()));
         let now = self.clock.now_ms();
         let expires_at = i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let sql = if insert {
@@ -298,7 +300,7 @@ impl SqlSessionStore {
         let done = sqlx::query(sql)
             .bind(id_hash(&record.id))
             .bind(account.map(|a| a.0.clone()))
-            .bind(auth.as_ref().map(|a| a.ctx.tenant_id.0.clone()))
+            .bind(auth.as_ref().map(|a| a.ctx.tenant_id().0.clone()))
             .bind(data)
             .bind(expires_at)
             .bind(now)

@@ -150,7 +150,7 @@ pub async fn is_enabled(conn: &mut AnyConnection, account: &AccountId) -> Result
 pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpEnrollmentView, AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let existing = load_factor(state, &mut tx, &ctx.account_id).await?;
+    let existing = load_factor(state, &mut tx, ctx.account_id()).await?;
     let secret = match existing {
         Some(f) if f.enabled => {
             return Err(AppError::Conflict { msg: "Two-factor authentication is already on.".to_owned() })
@@ -158,15 +158,15 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
         Some(f) if now - f.created_at < PENDING_REUSE_MS && now >= f.created_at => f.secret,
         _ => {
             let secret = random_bytes::<20>().to_vec();
-            let (key_id, sealed) = state.keys.seal(ctx.account_id.as_str().as_bytes(), &secret)?;
+            let (key_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), &secret)?;
             sqlx::query("DELETE FROM totp_factors WHERE account_id = $1 AND enabled_at IS NULL")
-                .bind(ctx.account_id.as_str())
+                .bind(ctx.account_id().as_str())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
                 "INSERT INTO totp_factors (account_id, secret_enc, key_id, created_at) VALUES ($1, $2, $3, $4)",
             )
-            .bind(ctx.account_id.as_str())
+            .bind(ctx.account_id().as_str())
             .bind(sealed)
             .bind(key_id)
             .bind(now)
@@ -177,7 +177,7 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
     };
     tx.commit().await?;
     let secret_base32 = base32(&secret);
-    let totp = totp_for(secret, &ctx.email)?;
+    let totp = totp_for(secret, ctx.actor())?;
     let otpauth_uri = totp.to_url().map_err(|_| AppError::validation("email", "This email cannot label a code."))?;
     Ok(TotpEnrollmentView {
         qr_svg: qr_svg(&otpauth_uri)?,
@@ -188,7 +188,7 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
             .collect::<Vec<_>>()
             .join(" "),
         otpauth_uri,
-        account_label: ctx.email.clone(),
+        account_label: ctx.actor().to_owned(),
     })
 }
 
@@ -202,11 +202,11 @@ pub async fn confirm_enrollment(
 ) -> Result<Vec<String>, AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let factor = load_factor(state, &mut tx, &ctx.account_id).await?;
+    let factor = load_factor(state, &mut tx, ctx.account_id()).await?;
     let Some(factor) = factor.filter(|f| !f.enabled) else {
         return Err(AppError::Conflict { msg: "Start the set-up again: open the two-factor page.".to_owned() });
     };
-    let totp = totp_for(factor.secret, &ctx.email)?;
+    let totp = totp_for(factor.secret, ctx.actor())?;
     let Some(step) = matching_step(&totp, code.trim(), now) else {
         audit::record(
             &mut tx,
@@ -226,7 +226,7 @@ pub async fn confirm_enrollment(
     )
     .bind(now)
     .bind(step)
-    .bind(ctx.account_id.as_str())
+    .bind(ctx.account_id().as_str())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -236,14 +236,14 @@ pub async fn confirm_enrollment(
         "UPDATE accounts SET must_enroll_two_factor = 0, mfa_consecutive_failures = 0, mfa_window_failures = 0 \
          WHERE id = $1",
     )
-    .bind(ctx.account_id.as_str())
+    .bind(ctx.account_id().as_str())
     .execute(&mut *tx)
     .await?;
-    let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
+    let codes = replace_recovery_codes(state, &mut tx, ctx.account_id(), now).await?;
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "two_factor.enable", Outcome::Success, "totp"))
         .await?;
     tx.commit().await?;
-    notify::send(state, &Notice::TwoFactorEnabled, &ctx.email, &ctx.tenant_name, meta).await;
+    notify::send(state, &Notice::TwoFactorEnabled, ctx.actor(), ctx.tenant_name(), meta).await;
     Ok(codes)
 }
 
@@ -289,7 +289,7 @@ async fn check_throttle(
     let row = sqlx::query(
         "SELECT mfa_window_step, mfa_window_failures, mfa_consecutive_failures FROM accounts WHERE id = $1",
     )
-    .bind(ctx.account_id.as_str())
+    .bind(ctx.account_id().as_str())
     .fetch_one(&mut *conn)
     .await?;
     let window_step: i64 = row.try_get("mfa_window_step")?;
@@ -343,9 +343,9 @@ pub async fn verify(
     let refused = || AppError::validation("code", CODE_REFUSED);
     let mut replayed = false;
     let proof = if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let factor = load_factor(state, &mut tx, &ctx.account_id).await?.filter(|f| f.enabled);
+        let factor = load_factor(state, &mut tx, ctx.account_id()).await?.filter(|f| f.enabled);
         match factor {
-            Some(f) => match matching_step(&totp_for(f.secret, &ctx.email)?, &digits, now) {
+            Some(f) => match matching_step(&totp_for(f.secret, ctx.actor())?, &digits, now) {
                 Some(step) => {
                     // The one write that decides: only a step later than the last accepted one passes.
                     let done = sqlx::query(
@@ -353,7 +353,7 @@ pub async fn verify(
                          WHERE account_id = $2 AND enabled_at IS NOT NULL AND last_step < $1",
                     )
                     .bind(step)
-                    .bind(ctx.account_id.as_str())
+                    .bind(ctx.account_id().as_str())
                     .execute(&mut *tx)
                     .await?;
                     replayed = done.rows_affected() != 1;
@@ -364,14 +364,14 @@ pub async fn verify(
             None => None,
         }
     } else if let Some(canonical) = normalize_recovery_code(code) {
-        recovery::redeem(state, &mut tx, &ctx.account_id, &canonical, now).await?.then_some(Proof::RecoveryCode)
+        recovery::redeem(state, &mut tx, ctx.account_id(), &canonical, now).await?.then_some(Proof::RecoveryCode)
     } else {
         None
     };
     match proof {
         Some(proof) => {
             sqlx::query("UPDATE accounts SET mfa_consecutive_failures = 0, mfa_window_failures = 0 WHERE id = $1")
-                .bind(ctx.account_id.as_str())
+                .bind(ctx.account_id().as_str())
                 .execute(&mut *tx)
                 .await?;
             if proof == Proof::RecoveryCode {
@@ -387,7 +387,7 @@ pub async fn verify(
             Ok(proof)
         }
         None => {
-            count_failure(&mut tx, &ctx.account_id, step_of(now)).await?;
+            count_failure(&mut tx, ctx.account_id(), step_of(now)).await?;
             let detail = if replayed { "totp code replayed" } else { "wrong code" };
             audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, action, Outcome::Failure, detail))
                 .await?;
@@ -403,13 +403,13 @@ pub async fn verify(
             // A replay, or a correct password followed by a wrong code at sign-in, tells the member and the
             // security contact (through the alert digest).
             let alert = if replayed {
-                Some(Alert::totp_replay(&ctx.email, meta))
+                Some(Alert::totp_replay(ctx.actor(), meta))
             } else {
-                (action == "sign_in.second_factor").then(|| Alert::wrong_second_factor(&ctx.email, meta))
+                (action == "sign_in.second_factor").then(|| Alert::wrong_second_factor(ctx.actor(), meta))
             };
             if let Some(alert) = &alert {
-                let to = alerts::member_and_contact(&mut tx, &ctx.tenant_id, &ctx.email).await?;
-                alerts::enqueue(&mut tx, now, &ctx.tenant_id, &ctx.tenant_name, &to, alert).await?;
+                let to = alerts::member_and_contact(&mut tx, ctx.tenant_id(), ctx.actor()).await?;
+                alerts::enqueue(&mut tx, now, ctx.tenant_id(), ctx.tenant_name(), &to, alert).await?;
             }
             tx.commit().await?;
             if alert.is_some() {

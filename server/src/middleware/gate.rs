@@ -50,7 +50,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
             return res;
         }
     }
-    if let Some(closes_at) = auth.as_ref().and_then(|c| c.closes_at) {
+    if let Some(closes_at) = auth.as_ref().and_then(|c| c.closes_at()) {
         if !path.starts_with("/api/") && !is_public_page(&path) && path != CLOSURE_PAGE {
             return if matches!(*req.method(), Method::GET | Method::HEAD) {
                 Redirect::to(CLOSURE_PAGE).into_response()
@@ -80,7 +80,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
 /// The 403 for a request the tenant's network rules refuse (recorded at most once a minute per address), or
 /// `None`. When the rules cannot be read the request is refused as unavailable rather than let through.
 async fn refuse(state: &AppState, ctx: &TenantCtx, ip: IpAddr, html: bool, meta: &RequestMeta) -> Option<Response> {
-    match ip_rules::check_console(state, &ctx.tenant_id, ip).await {
+    match ip_rules::check_console(state, ctx.tenant_id(), ip).await {
         Ok(None) => None,
         Ok(Some(refusal)) => {
             if let Err(err) = ip_rules::record_console_refusal(state, ctx, meta, ip, &refusal).await {

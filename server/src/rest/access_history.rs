@@ -21,18 +21,23 @@ pub struct HistoryQuery {
     /// Only this action, e.g. `sign_in`, `api.request`, `key.roll`.
     pub action: Option<String>,
     /// `success` or `failure`.
+    #[param(pattern = "^(success|failure)$")]
     pub outcome: Option<String>,
     /// Only events of this API key (its id).
     pub key_id: Option<String>,
-    /// Only events from this client IP address or CIDR block (e.g. `203.0.113.0/24`, `2001:db8::/32`).
+    /// Only events from this client IP address or CIDR block (its pattern: `openapi::IP_OR_BLOCK`) (e.g. `203.0.113.0/24`, `2001:db8::/32`).
     pub ip: Option<String>,
     /// From this instant (epoch ms, inclusive).
+    #[param(minimum = 0)]
     pub since: Option<i64>,
-    /// Until this instant (epoch ms, exclusive).
+    /// Until this instant (epoch ms, exclusive); a period that ends before it starts holds no events.
+    #[param(minimum = 0)]
     pub until: Option<i64>,
     /// Events per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^-?[0-9]{1,19}\.[0-9a-fA-F-]{1,64}$")]
     pub cursor: Option<String>,
 }
 
@@ -87,7 +92,15 @@ pub async fn list_events(
             return Err(ApiError(AppError::validation("outcome", "The outcome is success or failure.")));
         }
     }
-    let granted = p.ctx.require(app::model::Permission::AccessHistory)?;
+    let granted = p.ctx.require::<app::backend::context::perm::AccessHistory>()?;
+    if q.since.is_some_and(|t| t < 0) || q.until.is_some_and(|t| t < 0) {
+        return Err(ApiError(AppError::validation("since", "Times are epoch milliseconds, from 0.")));
+    }
+    if let (Some(since), Some(until)) = (q.since, q.until) {
+        if until <= since {
+            return Ok(Json(EventPage { events: Vec::new(), next_cursor: None }));
+        }
+    }
     let filter = EventFilter {
         member: q.member_id,
         action: q.action,

@@ -7,7 +7,7 @@ use app::backend::export::{self, Fresh};
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::request::RequestMeta;
 use app::backend::AppState;
-use app::model::{DataExportView, Permission};
+use app::model::DataExportView;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
@@ -73,7 +73,7 @@ pub async fn start_export(
     Extension(p): Extension<ApiPrincipal>,
     m: Option<Extension<RequestMeta>>,
 ) -> Result<Response, ApiError> {
-    let granted = p.ctx.require(Permission::Export)?;
+    let granted = p.ctx.require::<app::backend::context::perm::Export>()?;
     let view = export::request(&state, &p.ctx, &granted, Fresh::MasterKey(&p), &meta(m)).await?;
     Ok((StatusCode::ACCEPTED, Json(DataExport::from(view))).into_response())
 }
@@ -87,7 +87,7 @@ pub async fn get_export(
     Extension(p): Extension<ApiPrincipal>,
     Path(id): Path<String>,
 ) -> Result<Json<DataExport>, ApiError> {
-    let granted = p.ctx.require(Permission::Export)?;
+    let granted = p.ctx.require::<app::backend::context::perm::Export>()?;
     Ok(Json(export::get(&state, &p.ctx, &granted, &id).await?.into()))
 }
 
@@ -95,7 +95,9 @@ pub async fn get_export(
 #[utoipa::path(get, path = "/api/v1/exports/{id}/download", tag = "exports", security(("api_key" = ["master"])),
     responses((status = 200, description = "The ZIP", content_type = "application/zip"),
         (status = 403, body = super::openapi::ErrorBody),
-        (status = 404, description = "Unknown, not ready, expired, or asked for by another key",
+        (status = 404, description = "Unknown, failed, expired, or asked for by another key",
+            body = super::openapi::ErrorBody),
+        (status = 409, description = "Still being prepared (poll `GET /api/v1/exports/{id}`)",
             body = super::openapi::ErrorBody)))]
 pub async fn download_export(
     State(state): State<AppState>,
@@ -103,7 +105,7 @@ pub async fn download_export(
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let granted = p.ctx.require(Permission::Export)?;
+    let granted = p.ctx.require::<app::backend::context::perm::Export>()?;
     let d = export::download(&state, &p.ctx, &granted, &meta(m), &id).await?;
     Ok(crate::download::attachment(d.body, "application/zip", d.size, &d.file_name))
 }

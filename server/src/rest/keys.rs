@@ -6,7 +6,7 @@ use app::backend::keys::verify::ApiPrincipal;
 use app::backend::keys::{self as backend, KeyInput};
 use app::backend::request::RequestMeta;
 use app::backend::AppState;
-use app::model::{Access, ApiResource, AppError, KeyKind, KeyView, Permission, Scopes};
+use app::model::{Access, ApiResource, AppError, KeyKind, KeyView, Scopes};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -80,6 +80,7 @@ pub struct NewKey {
     pub kind: String,
     pub description: String,
     /// Days until expiry (at most the tenant's maximum and the creating key's own expiry).
+    #[serde(default, deserialize_with = "super::whole::optional")]
     pub expires_in_days: Option<i64>,
     /// IPv4/IPv6 addresses or CIDR blocks; required (within the creating key's) when the creating key has one.
     #[serde(default)]
@@ -87,6 +88,7 @@ pub struct NewKey {
     /// Referer patterns like `https://shop.example.com/*` or `*.example.com` (spoofable; for browser keys).
     #[serde(default)]
     pub allowed_referers: Vec<String>,
+    #[serde(default, deserialize_with = "super::whole::optional")]
     pub rate_per_hour: Option<i64>,
     /// For restricted keys: resource → none, read or write.
     #[serde(default)]
@@ -105,6 +107,8 @@ pub struct CreatedKey {
 #[serde(deny_unknown_fields)]
 pub struct Roll {
     /// 0 (stop now) to 2592000 (30 days).
+    #[schema(minimum = 0, maximum = 2592000)]
+    #[serde(deserialize_with = "super::whole::required")]
     pub grace_seconds: i64,
 }
 
@@ -115,11 +119,11 @@ pub struct RolledKey {
     pub secret: String,
 }
 
-fn master(p: &ApiPrincipal) -> Result<app::backend::context::Granted, ApiError> {
+fn master(p: &ApiPrincipal) -> Result<app::backend::context::Granted<app::backend::context::perm::ApiKeys>, ApiError> {
     if p.kind != KeyKind::Master {
         return Err(ApiError(AppError::Forbidden));
     }
-    Ok(p.ctx.require(Permission::ApiKeys)?)
+    Ok(p.ctx.require::<app::backend::context::perm::ApiKeys>()?)
 }
 
 /// Lists the tenant's keys (canary keys are never shown to a key).
@@ -161,6 +165,16 @@ pub async fn create_key(
     let kind = KeyKind::parse(&body.kind)
         .filter(|k| matches!(k, KeyKind::Write | KeyKind::Read | KeyKind::Restricted))
         .ok_or_else(|| AppError::validation("kind", "A key can create write, read or restricted keys."))?;
+    // One address, block or pattern per entry (the console's text box splits on commas and spaces; here an
+    // entry that would split is refused rather than read as several).
+    for (field, list) in [("allowed_ips", &body.allowed_ips), ("allowed_referers", &body.allowed_referers)] {
+        if list.iter().any(|e| e.is_empty() || e.trim() != e || e.contains([',', ' ', '\n', '\r', '\t'])) {
+            return Err(ApiError(AppError::validation(
+                field,
+                "Give one entry per list item, without spaces or commas.",
+            )));
+        }
+    }
     let mut scopes = Vec::new();
     for (resource, level) in &body.scopes {
         let r = ApiResource::parse(resource)

@@ -50,7 +50,7 @@ pub async fn list_members(
     Extension(p): Extension<ApiPrincipal>,
 ) -> Result<Json<MemberList>, ApiError> {
     require(&p, ApiResource::Members, Access::Read)?;
-    let granted = p.ctx.require(app::model::Permission::Team)?;
+    let granted = p.ctx.require::<app::backend::context::perm::Team>()?;
     let members = app::backend::members::member_list(&state, &p.ctx, &granted)
         .await?
         .into_iter()

@@ -132,6 +132,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Whole numbers as JSON Schema counts them: `272` and `272.0` alike (serde's `i64` refuses the second).
+pub mod whole {
+    use serde::de::{Deserialize as _, Deserializer, Error as _};
+
+    fn of<E: serde::de::Error>(n: &serde_json::Number) -> Result<i64, E> {
+        if let Some(i) = n.as_i64() {
+            return Ok(i);
+        }
+        match n.as_f64() {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(f as i64),
+            _ => Err(E::custom("expected a whole number")),
+        }
+    }
+
+    /// A required whole number.
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        of(&serde_json::Number::deserialize(d).map_err(D::Error::custom)?)
+    }
+
+    /// An optional whole number (`null` or absent: none); use with `#[serde(default)]`.
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?.as_ref().map(of).transpose()
+    }
+}
+
 /// A JSON error in words that never repeat a value the client sent (a secret pasted into the wrong field would
 /// come back in the answer, and be logged by whatever logs answers): serde's quoted values become a type name.
 fn json_error(e: &serde_json::Error) -> String {
@@ -224,17 +250,17 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let elapsed = |started: Instant| started.elapsed().as_millis();
     match verdict {
         Ok(principal) => {
-            let refusal = match ip_rules::check_api(&state, &principal.ctx.tenant_id, ip).await {
+            let refusal = match ip_rules::check_api(&state, principal.ctx.tenant_id(), ip).await {
                 Ok(r) => r,
                 Err(err) => return with_cors(error_response(&err, false), false),
             };
             if let Some(refusal) = refusal {
                 let res = refusal_response(&refusal.message(ip), false);
                 let event = ApiEvent {
-                    tenant_id: Some(principal.ctx.tenant_id.clone()),
+                    tenant_id: Some(principal.ctx.tenant_id().clone()),
                     key_id: Some(principal.key_id.clone()),
                     generation: Some(principal.generation),
-                    actor: principal.ctx.email.clone(),
+                    actor: principal.ctx.actor().to_owned(),
                     action: "api.request",
                     outcome: Outcome::Failure,
                     ip: meta.ip.clone(),
@@ -257,10 +283,10 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             let status = res.status();
             let reason = res.extensions().get::<DenyReason>().map(|r| format!(", {}", r.0)).unwrap_or_default();
             let event = ApiEvent {
-                tenant_id: Some(principal.ctx.tenant_id.clone()),
+                tenant_id: Some(principal.ctx.tenant_id().clone()),
                 key_id: Some(principal.key_id.clone()),
                 generation: Some(principal.generation),
-                actor: principal.ctx.email.clone(),
+                actor: principal.ctx.actor().to_owned(),
                 action: "api.request",
                 outcome: if status.is_success() || status.is_redirection() {
                     Outcome::Success
@@ -280,7 +306,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             // Unrecognised and malformed keys: counted per address, recorded once a minute (the rest folded
             // into one summary event), and answered 429 past the limit.
             let unknown = matches!(denial.reason, "unknown" | "malformed" | "missing")
-                .then(|| state.key_guard.note_unknown(ip, now));
+                .then(|| state.key_guard.note_unknown(ip, now, denial.reason != "missing"));
             if let Some(verdict) = unknown {
                 if verdict != verify::UnknownKey::First {
                     let err = match verdict {

@@ -8,7 +8,7 @@ use app::backend::request::RequestMeta;
 use app::backend::vault::list::VaultQuery;
 use app::backend::vault::{files, links, list, manage};
 use app::backend::AppState;
-use app::model::{Access, ApiResource, AppError, Permission, VaultFileView, VaultVersionView};
+use app::model::{Access, ApiResource, AppError, VaultFileView, VaultVersionView};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -105,11 +105,15 @@ pub struct ListParams {
     pub folder: Option<String>,
     /// Part of the file name, case-insensitive.
     pub q: Option<String>,
+    #[param(minimum = 0)]
     pub min_size: Option<i64>,
+    #[param(minimum = 0)]
     pub max_size: Option<i64>,
     /// Changed on or after this UTC date (YYYY-MM-DD).
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Changed on or before this UTC date (YYYY-MM-DD).
+    #[param(format = Date)]
     pub to: Option<String>,
     /// `true`: list the bin instead.
     pub deleted: Option<bool>,
@@ -119,7 +123,9 @@ pub struct ListParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
-    /// The file's path, e.g. `reports/2026/q1.csv`.
+    /// The file's path, e.g. `reports/2026/q1.csv`: `/`-separated names (no empty, `.` or `..` name, no
+    /// control characters or backslashes, no name starting or ending with a space), at most 32 deep.
+    /// (Its pattern, set in `openapi::document_json`, spells out these rules.)
     pub path: String,
 }
 
@@ -130,11 +136,21 @@ pub struct ContentParams {
     pub version: Option<String>,
 }
 
+/// Whether to look in the bin.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BinParams {
+    /// `true`: also a file in the bin (deleted, not yet purged); otherwise a binned file is not found.
+    pub deleted: Option<bool>,
+}
+
 /// A link to mint.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLink {
     /// Lifetime in minutes (1 to 10080; default 60).
+    #[schema(minimum = 1, maximum = 10080)]
+    #[serde(default, deserialize_with = "super::whole::optional")]
     pub minutes: Option<i64>,
     /// The link works once.
     #[serde(default)]
@@ -169,7 +185,13 @@ pub async fn list_files(
 ) -> Result<Json<VaultListing>, ApiError> {
     require(&p, ApiResource::Vault, Access::Read)?;
     let Query(q) = params.map_err(|e| AppError::validation("query", e.body_text()))?;
-    let granted = p.ctx.require(Permission::VaultRead)?;
+    // The console's form sends blanks for unset dates; here a date is a date.
+    for (field, v) in [("from", &q.from), ("to", &q.to)] {
+        if v.as_deref().is_some_and(|d| d.is_empty() || d.trim() != d) {
+            return Err(ApiError(AppError::validation(field, "Give a date as YYYY-MM-DD.")));
+        }
+    }
+    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let query = VaultQuery {
         folder: q.folder,
         q: q.q,
@@ -190,7 +212,8 @@ pub async fn list_files(
 
 /// Uploads a file (a new version when the path exists). The body is the content.
 #[utoipa::path(put, path = "/api/v1/vault/files", tag = "vault", params(UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream",
+        description = "The content (none: an empty file)"),
     security(("api_key" = ["vault:write"])),
     responses((status = 201, body = VaultFile), (status = 403, body = super::openapi::ErrorBody),
         (status = 422, description = "Bad path, too large, or flagged by the virus scanner", body = super::openapi::ErrorBody)))]
@@ -204,7 +227,7 @@ pub async fn upload_file(
 ) -> Result<Response, ApiError> {
     require(&p, ApiResource::Vault, Access::Write)?;
     let Query(q) = params.map_err(|_| AppError::validation("path", "Give the file's path as ?path=…"))?;
-    let granted = p.ctx.require(Permission::VaultWrite)?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let meta = meta(&p, m);
     match files::upload(&state, &p.ctx, &granted, &meta, &q.path, ct, body.into_data_stream()).await {
@@ -219,16 +242,23 @@ pub async fn upload_file(
 }
 
 /// A file and its versions.
-#[utoipa::path(get, path = "/api/v1/vault/files/{id}", tag = "vault", security(("api_key" = ["vault:read"])),
+#[utoipa::path(get, path = "/api/v1/vault/files/{id}", tag = "vault", params(BinParams),
+    security(("api_key" = ["vault:read"])),
     responses((status = 200, body = VaultFileDetail), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn get_file(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
     Path(id): Path<String>,
+    params: Result<Query<BinParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VaultFileDetail>, ApiError> {
     require(&p, ApiResource::Vault, Access::Read)?;
-    let granted = p.ctx.require(Permission::VaultRead)?;
+    let Query(bin) = params.map_err(|e| AppError::validation("query", e.body_text()))?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let d = list::detail(&state, &p.ctx, &granted, &id).await?;
+    // DELETE moved it to the bin: at its own address it is gone, as DELETE promises.
+    if d.file.deleted_at.is_some() && bin.deleted != Some(true) {
+        return Err(ApiError(AppError::NotFound));
+    }
     Ok(Json(VaultFileDetail { file: d.file.into(), versions: d.versions.into_iter().map(Into::into).collect() }))
 }
 
@@ -245,7 +275,7 @@ pub async fn download_file(
     Query(q): Query<ContentParams>,
 ) -> Result<Response, ApiError> {
     require(&p, ApiResource::Vault, Access::Read)?;
-    let granted = p.ctx.require(Permission::VaultRead)?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let meta = meta(&p, m);
     let d = files::download(&state, &p.ctx, &granted, &meta, &id, q.version.as_deref()).await?;
     Ok(crate::download::response(d))
@@ -261,7 +291,7 @@ pub async fn delete_file(
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
     require(&p, ApiResource::Vault, Access::Write)?;
-    let granted = p.ctx.require(Permission::VaultWrite)?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     Ok(Json(manage::delete(&state, &p.ctx, &granted, &meta(&p, m), &id).await?.into()))
 }
 
@@ -275,7 +305,7 @@ pub async fn undelete_file(
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
     require(&p, ApiResource::Vault, Access::Write)?;
-    let granted = p.ctx.require(Permission::VaultWrite)?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     Ok(Json(manage::undelete(&state, &p.ctx, &granted, &meta(&p, m), &id).await?.into()))
 }
 
@@ -290,7 +320,7 @@ pub async fn restore_version(
     Path((id, version_id)): Path<(String, String)>,
 ) -> Result<Json<VaultFile>, ApiError> {
     require(&p, ApiResource::Vault, Access::Write)?;
-    let granted = p.ctx.require(Permission::VaultWrite)?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     Ok(Json(manage::restore_version(&state, &p.ctx, &granted, &meta(&p, m), &id, &version_id).await?.into()))
 }
 
@@ -307,7 +337,7 @@ pub async fn create_link(
     super::ApiJson(body): super::ApiJson<NewLink>,
 ) -> Result<Response, ApiError> {
     require(&p, ApiResource::Vault, Access::Read)?;
-    let granted = p.ctx.require(Permission::VaultRead)?;
+    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let request =
         links::LinkRequest { version_id: body.version_id, minutes: body.minutes, single_use: body.single_use };
     let l = links::create(&state, &p.ctx, &granted, &meta(&p, m), &id, &request).await?;

@@ -3,7 +3,7 @@
 //! and a slow client slows the reader down. Every row carries its chain values (`seq`, `prev_mac`, `mac`,
 //! `mac_key`) so the export can be verified offline with the tenant's chain key (README: "Verifying an export").
 
-use super::super::context::{Granted, TenantCtx};
+use super::super::context::{perm, Granted, TenantCtx};
 use super::super::ids::TenantId;
 use super::query::{bind_all, where_clause, Bind, EventFilter};
 use crate::model::{format_rfc3339, AppError};
@@ -53,7 +53,12 @@ pub const CSV_COLUMNS: &str =
 const CHUNK: usize = 64 * 1024;
 
 /// How many events the filter selects (for the progress indicator); checks the filter too.
-pub async fn count(pool: &AnyPool, ctx: &TenantCtx, _granted: &Granted, filter: &EventFilter) -> Result<i64, AppError> {
+pub async fn count(
+    pool: &AnyPool,
+    ctx: &TenantCtx,
+    _granted: &Granted<perm::AccessHistory>,
+    filter: &EventFilter,
+) -> Result<i64, AppError> {
     let (clause, binds) = where_clause(ctx, &EventFilter { cursor: None, ..filter.clone() })?;
     let sql = format!("SELECT COUNT(*) AS n FROM audit_events{clause}");
     Ok(bind_all(sqlx::query(&sql), binds).fetch_one(pool).await?.try_get("n")?)
@@ -65,14 +70,14 @@ pub async fn count(pool: &AnyPool, ctx: &TenantCtx, _granted: &Granted, filter: 
 pub async fn stream(
     pool: &AnyPool,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::AccessHistory>,
     filter: &EventFilter,
     format: Format,
     exported_at: i64,
     sink: mpsc::Sender<Vec<u8>>,
 ) -> Result<u64, AppError> {
     let (clause, binds) = where_clause(ctx, &EventFilter { cursor: None, ..filter.clone() })?;
-    stream_where(pool, ctx.tenant_id.as_str(), &clause, binds, format, exported_at, sink).await
+    stream_where(pool, ctx.tenant_id().as_str(), &clause, binds, format, exported_at, sink).await
 }
 
 /// Writes every event of a tenant (the data export), like [`stream`].

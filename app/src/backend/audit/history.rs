@@ -1,7 +1,7 @@
 //! The console's access-history page: the filter form read into an [`EventFilter`], the page's data, the
 //! integrity check with its own event, and the chain key for offline verification.
 
-use super::super::context::{Granted, OwnerHandle, TenantCtx};
+use super::super::context::{perm, Granted, OwnerHandle, TenantCtx};
 use super::super::request::RequestMeta;
 use super::super::sessions::SteppedUp;
 use super::super::AppState;
@@ -57,7 +57,7 @@ impl FilterForm {
 pub async fn history_view(
     state: &AppState,
     ctx: &TenantCtx,
-    granted: &Granted,
+    granted: &Granted<perm::AccessHistory>,
     form: &FilterForm,
 ) -> Result<HistoryView, AppError> {
     let filter = form.to_filter()?;
@@ -66,7 +66,7 @@ pub async fn history_view(
         "SELECT m.id, a.email FROM memberships m JOIN accounts a ON a.id = m.account_id \
          WHERE m.tenant_id = $1 ORDER BY a.email",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(&state.pool)
     .await?;
     // Canary keys stay out of the list for non-admins: their existence is the admins' secret.
@@ -74,7 +74,7 @@ pub async fn history_view(
         "SELECT id, display_prefix, description FROM api_keys WHERE tenant_id = $1 AND (kind <> 'canary' OR $2 = 1) \
          ORDER BY created_at DESC",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(i64::from(ctx.is_admin()))
     .fetch_all(&state.pool)
     .await?;
@@ -107,7 +107,7 @@ pub async fn history_view(
 pub async fn verify_with_event(
     state: &AppState,
     ctx: &TenantCtx,
-    granted: &Granted,
+    granted: &Granted<perm::AccessHistory>,
     meta: &RequestMeta,
 ) -> Result<ChainReportView, AppError> {
     let report = super::verify::verify_tenant(&state.pool, &state.keys, &state.anchors, ctx, granted).await?;
@@ -135,7 +135,7 @@ pub async fn reveal_chain_key(
     _proof: &SteppedUp,
     meta: &RequestMeta,
 ) -> Result<ChainKeyView, AppError> {
-    let chain = ctx.tenant_id.as_str();
+    let chain = ctx.tenant_id().as_str();
     let keys = state
         .keys
         .audit_chain_keys(chain)
@@ -154,7 +154,7 @@ pub async fn reveal_chain_key(
 pub async fn begin_export(
     state: &AppState,
     ctx: &TenantCtx,
-    granted: &Granted,
+    granted: &Granted<perm::AccessHistory>,
     meta: &RequestMeta,
     form: &FilterForm,
     format: super::export::Format,

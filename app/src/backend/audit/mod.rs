@@ -54,14 +54,14 @@ impl<'a> NewEvent<'a> {
     /// An act of the signed-in actor of `ctx`, in its tenant.
     pub fn by(ctx: &'a TenantCtx, meta: &'a RequestMeta, action: &'a str, outcome: Outcome, detail: &'a str) -> Self {
         Self {
-            tenant_id: Some(&ctx.tenant_id),
-            account_id: Some(&ctx.account_id),
-            actor: &ctx.email,
+            tenant_id: Some(ctx.tenant_id()),
+            account_id: Some(ctx.account_id()),
+            actor: ctx.actor(),
             action,
             outcome,
             meta,
             detail,
-            key_id: ctx.api_key.as_deref(),
+            key_id: ctx.api_key(),
         }
     }
 

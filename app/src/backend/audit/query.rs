@@ -4,7 +4,7 @@
 //! `(tenant_id, account_id, created_at, id)`, IP or block `(tenant_id, ip_key, created_at, id)`, key
 //! `(key_id, created_at, id)`; `make bench` measures them at 1 and 10 M events.
 
-use super::super::context::{Granted, TenantCtx};
+use super::super::context::{perm, Granted, TenantCtx};
 use super::super::keys::guard::Cidr;
 use crate::model::{AppError, AuditEventDetailView, AuditEventView};
 use sqlx::{AnyPool, Row as _};
@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Row as _};
 pub async fn list_latest(
     pool: &AnyPool,
     ctx: &TenantCtx,
-    granted: &Granted,
+    granted: &Granted<perm::AccessHistory>,
     limit: i64,
 ) -> Result<Vec<AuditEventView>, AppError> {
     Ok(list_page(pool, ctx, granted, &EventFilter::default(), limit).await?.0)
@@ -48,14 +48,14 @@ pub(super) enum Bind {
 /// The `WHERE` clause (tenant first) and its parameters for `filter`; refuses a malformed filter.
 pub(super) fn where_clause(ctx: &TenantCtx, filter: &EventFilter) -> Result<(String, Vec<Bind>), AppError> {
     let mut sql = String::from(" WHERE tenant_id = $1");
-    let mut binds: Vec<Bind> = vec![Bind::Text(ctx.tenant_id.as_str().to_owned())];
+    let mut binds: Vec<Bind> = vec![Bind::Text(ctx.tenant_id().as_str().to_owned())];
     let mut push = |clause: &str, b: Bind| {
         binds.push(b);
         sql.push_str(&clause.replacen('?', &format!("${}", binds.len()), 1));
     };
     if let Some(m) = &filter.member {
         push(" AND account_id = (SELECT account_id FROM memberships WHERE id = ?", Bind::Text(m.clone()));
-        push(" AND tenant_id = ?)", Bind::Text(ctx.tenant_id.as_str().to_owned()));
+        push(" AND tenant_id = ?)", Bind::Text(ctx.tenant_id().as_str().to_owned()));
     }
     if let Some(a) = &filter.action {
         push(" AND action = ?", Bind::Text(a.clone()));
@@ -117,7 +117,7 @@ pub(super) fn bind_all<'q>(
 pub async fn list_page(
     pool: &AnyPool,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::AccessHistory>,
     filter: &EventFilter,
     limit: i64,
 ) -> Result<(Vec<AuditEventView>, Option<String>), AppError> {
@@ -198,7 +198,7 @@ fn view_of(r: &sqlx::any::AnyRow) -> Result<AuditEventView, sqlx::Error> {
 pub async fn get_event(
     pool: &AnyPool,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::AccessHistory>,
     id: &str,
 ) -> Result<AuditEventDetailView, AppError> {
     let row = sqlx::query(
@@ -207,7 +207,7 @@ pub async fn get_event(
          LEFT JOIN memberships m ON m.account_id = e.account_id AND m.tenant_id = e.tenant_id \
          WHERE e.tenant_id = $1 AND e.id = $2",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(id)
     .fetch_optional(pool)
     .await?

@@ -124,7 +124,7 @@ pub async fn purge_chain(pool: &AnyPool, keys: &ServerKeys, chain: &str, days: i
 /// The tenant's retention in days.
 pub async fn retention_days(pool: &AnyPool, ctx: &TenantCtx) -> Result<i64, AppError> {
     let row = sqlx::query("SELECT audit_retention_days FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(pool)
         .await?;
     Ok(row.try_get("audit_retention_days")?)
@@ -148,13 +148,13 @@ pub async fn set_retention_days(
     }
     let mut tx = super::super::db::begin_write(pool).await?;
     let before: i64 = sqlx::query("SELECT audit_retention_days FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *tx)
         .await?
         .try_get("audit_retention_days")?;
     sqlx::query("UPDATE tenants SET audit_retention_days = $1 WHERE id = $2")
         .bind(days)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("retention {before} → {days} days");

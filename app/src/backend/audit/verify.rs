@@ -2,7 +2,7 @@
 //! each link to its predecessor, and the last event against the separately stored head. Streams the events,
 //! so a chain of any length is checked in constant memory. The first broken link is reported.
 
-use super::super::context::{Granted, TenantCtx};
+use super::super::context::{perm, Granted, TenantCtx};
 use super::super::crypto::ServerKeys;
 use super::anchor::{Anchor, AnchorLog};
 use super::chain::{StoredLink, SYSTEM_CHAIN};
@@ -16,9 +16,9 @@ pub async fn verify_tenant(
     keys: &ServerKeys,
     anchors: &AnchorLog,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::AccessHistory>,
 ) -> Result<ChainReportView, AppError> {
-    verify_chain(pool, keys, anchors, ctx.tenant_id.as_str()).await
+    verify_chain(pool, keys, anchors, ctx.tenant_id().as_str()).await
 }
 
 /// Every chain with a head: the tenants' and the tenant-less one.

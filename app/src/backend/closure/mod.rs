@@ -34,7 +34,7 @@ pub async fn get_closure(
 ) -> Result<ClosureView, AppError> {
     let mut conn = state.pool.acquire().await?;
     let row = sqlx::query("SELECT name, closure_requested_at, closes_at FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *conn)
         .await?;
     Ok(ClosureView {
@@ -43,7 +43,7 @@ pub async fn get_closure(
         closes_at: row.try_get("closes_at")?,
         can_act: ctx.require_owner().is_ok(),
         step_up_valid_until,
-        two_factor_enabled: super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?,
+        two_factor_enabled: super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?,
     })
 }
 
@@ -58,7 +58,7 @@ pub async fn request_closure(
     confirm_name: &str,
 ) -> Result<i64, AppError> {
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let mut tx = super::db::begin_write(&state.pool).await?;
     let row = sqlx::query("SELECT name, closes_at FROM tenants WHERE id = $1").bind(tenant).fetch_one(&mut *tx).await?;
     let name: String = row.try_get("name")?;
@@ -73,7 +73,7 @@ pub async fn request_closure(
         "UPDATE tenants SET closure_requested_at = $1, closure_requested_by = $2, closes_at = $3 WHERE id = $4",
     )
     .bind(now)
-    .bind(ctx.membership_id.as_str())
+    .bind(ctx.membership_id().as_str())
     .bind(closes_at)
     .bind(tenant)
     .execute(&mut *tx)
@@ -89,7 +89,7 @@ pub async fn request_closure(
     for r in &to {
         notify::send(state, &Notice::ClosureRequested { closes_at: &when }, r, &name, meta).await;
     }
-    tracing::warn!(tenant = %ctx.tenant_id, closes_at, "tenant closure requested");
+    tracing::warn!(tenant = %ctx.tenant_id(), closes_at, "tenant closure requested");
     Ok(closes_at)
 }
 
@@ -101,7 +101,7 @@ pub async fn cancel_closure(
     _owner: &OwnerHandle,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let mut tx = super::db::begin_write(&state.pool).await?;
     let row = sqlx::query("SELECT name, closes_at FROM tenants WHERE id = $1").bind(tenant).fetch_one(&mut *tx).await?;
     let name: String = row.try_get("name")?;

@@ -22,12 +22,12 @@ pub mod zip;
 
 use super::audit::{self, NewEvent, Outcome};
 use super::clock::HOUR_MS;
-use super::context::{Granted, TenantCtx};
+use super::context::{perm, Granted, TenantCtx};
 use super::keys::verify::ApiPrincipal;
 use super::request::RequestMeta;
 use super::sessions::SteppedUp;
 use super::AppState;
-use crate::model::{AppError, DataExportView, DataExportsView, ExportState, KeyKind, Permission};
+use crate::model::{AppError, DataExportView, DataExportsView, ExportState, KeyKind};
 use sqlx::Row as _;
 use std::sync::Arc;
 
@@ -86,29 +86,20 @@ fn view_of(r: &sqlx::any::AnyRow, ctx: &TenantCtx) -> Result<DataExportView, App
 
 /// The same account from the console, the same key from the API.
 fn is_requester(ctx: &TenantCtx, account_id: &str, key_id: Option<&str>) -> bool {
-    ctx.account_id.as_str() == account_id && ctx.api_key.as_deref() == key_id
-}
-
-fn exports(g: &Granted) -> Result<(), AppError> {
-    if g.permission == Permission::Export {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
+    ctx.account_id().as_str() == account_id && ctx.api_key() == key_id
 }
 
 /// Queues an export of the actor's tenant and wakes the worker.
 pub async fn request(
     state: &AppState,
     ctx: &TenantCtx,
-    granted: &Granted,
+    granted: &Granted<perm::Export>,
     fresh: Fresh<'_>,
     meta: &RequestMeta,
 ) -> Result<DataExportView, AppError> {
-    exports(granted)?;
     match fresh {
-        Fresh::SteppedUp(_) if ctx.api_key.is_none() => {}
-        Fresh::MasterKey(p) if p.kind == KeyKind::Master && ctx.api_key.as_deref() == Some(p.key_id.as_str()) => {}
+        Fresh::SteppedUp(_) if ctx.api_key().is_none() => {}
+        Fresh::MasterKey(p) if p.kind == KeyKind::Master && ctx.api_key() == Some(p.key_id.as_str()) => {}
         _ => return Err(AppError::Forbidden),
     }
     let now = state.clock.now_ms();
@@ -116,7 +107,7 @@ pub async fn request(
     let mut tx = super::db::begin_write(&state.pool).await?;
     let busy: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM data_exports WHERE tenant_id = $1 AND state IN ('queued', 'running')")
-            .bind(ctx.tenant_id.as_str())
+            .bind(ctx.tenant_id().as_str())
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
@@ -128,10 +119,10 @@ pub async fn request(
          VALUES ($1, $2, $3, $4, $5, 'queued', $6)",
     )
     .bind(&id)
-    .bind(ctx.tenant_id.as_str())
-    .bind(ctx.account_id.as_str())
-    .bind(ctx.api_key.as_deref())
-    .bind(&ctx.email)
+    .bind(ctx.tenant_id().as_str())
+    .bind(ctx.account_id().as_str())
+    .bind(ctx.api_key())
+    .bind(ctx.actor())
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -144,10 +135,14 @@ pub async fn request(
 }
 
 /// One export of the actor's tenant.
-pub async fn get(state: &AppState, ctx: &TenantCtx, granted: &Granted, id: &str) -> Result<DataExportView, AppError> {
-    exports(granted)?;
+pub async fn get(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _granted: &Granted<perm::Export>,
+    id: &str,
+) -> Result<DataExportView, AppError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM data_exports WHERE tenant_id = $1 AND id = $2"))
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .bind(id)
         .fetch_optional(&state.pool)
         .await?
@@ -159,19 +154,18 @@ pub async fn get(state: &AppState, ctx: &TenantCtx, granted: &Granted, id: &str)
 pub async fn page(
     state: &AppState,
     ctx: &TenantCtx,
-    granted: &Granted,
+    _granted: &Granted<perm::Export>,
     step_up_valid_until: Option<i64>,
 ) -> Result<DataExportsView, AppError> {
-    exports(granted)?;
     let mut conn = state.pool.acquire().await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM data_exports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20"
     ))
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(&mut *conn)
     .await?;
     let exports = rows.iter().map(|r| view_of(r, ctx)).collect::<Result<Vec<_>, _>>()?;
-    let two_factor_enabled = super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?;
+    let two_factor_enabled = super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?;
     Ok(DataExportsView { exports, step_up_valid_until, two_factor_enabled })
 }
 
@@ -192,13 +186,12 @@ impl std::fmt::Debug for ExportDownload {
 pub async fn download(
     state: &AppState,
     ctx: &TenantCtx,
-    granted: &Granted,
+    _granted: &Granted<perm::Export>,
     meta: &RequestMeta,
     id: &str,
 ) -> Result<ExportDownload, AppError> {
-    exports(granted)?;
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let mut conn = state.pool.acquire().await?;
     let row = sqlx::query(
         "SELECT account_id, key_id, state, blob, key_version, size, expires_at, created_at FROM data_exports \
@@ -211,8 +204,13 @@ pub async fn download(
     .ok_or(AppError::NotFound)?;
     let account: String = row.try_get("account_id")?;
     let key_id: Option<String> = row.try_get("key_id")?;
-    let ready = row.try_get::<String, _>("state")? == ExportState::Ready.as_str();
+    let state_now: String = row.try_get("state")?;
+    let ready = state_now == ExportState::Ready.as_str();
     let live = row.try_get::<Option<i64>, _>("expires_at")?.is_some_and(|t| t > now);
+    let pending = [ExportState::Queued.as_str(), ExportState::Running.as_str()].contains(&state_now.as_str());
+    if is_requester(ctx, &account, key_id.as_deref()) && pending {
+        return Err(AppError::Conflict { msg: "The export is not ready yet: it is being prepared.".into() });
+    }
     let (Some(blob), Some(version)) =
         (row.try_get::<Option<String>, _>("blob")?, row.try_get::<Option<i64>, _>("key_version")?)
     else {

@@ -33,7 +33,7 @@ pub async fn get_rules(
         "SELECT id, cidr, reason, created_by, created_at, expires_at FROM ip_blocks WHERE tenant_id = $1 \
          ORDER BY created_at DESC, id",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(&mut *conn)
     .await?;
     let mut blocks = Vec::with_capacity(rows.len());
@@ -50,11 +50,11 @@ pub async fn get_rules(
         });
     }
     let allow: String = sqlx::query("SELECT console_allowed_ips FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *conn)
         .await?
         .try_get("console_allowed_ips")?;
-    let two_factor_enabled = super::super::two_factor::is_enabled(&mut conn, &ctx.account_id).await?;
+    let two_factor_enabled = super::super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?;
     Ok(IpRulesView {
         blocks,
         console_allowed_ips: allow.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
@@ -110,7 +110,7 @@ pub async fn add_block(
     let expires_at = expires_in_days.map(|d| now + d * DAY_MS);
     let mut tx = super::super::db::begin_write(&state.pool).await?;
     let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM ip_blocks WHERE tenant_id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *tx)
         .await?
         .try_get("n")?;
@@ -125,10 +125,10 @@ pub async fn add_block(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(block.to_string())
     .bind(&reason)
-    .bind(&ctx.email)
+    .bind(ctx.actor())
     .bind(now)
     .bind(expires_at)
     .execute(&mut *tx)
@@ -146,7 +146,7 @@ pub async fn add_block(
         id,
         cidr: block.to_string(),
         reason,
-        created_by: ctx.email.clone(),
+        created_by: ctx.actor().to_owned(),
         created_at: now,
         expires_at,
         active: true,
@@ -169,7 +169,7 @@ pub async fn remove_block(
     let mut tx = super::super::db::begin_write(&state.pool).await?;
     let row = sqlx::query("SELECT cidr, reason FROM ip_blocks WHERE id = $1 AND tenant_id = $2")
         .bind(id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -177,7 +177,7 @@ pub async fn remove_block(
     let reason: String = row.try_get("reason")?;
     sqlx::query("DELETE FROM ip_blocks WHERE id = $1 AND tenant_id = $2")
         .bind(id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("unblocked {cidr} (was: {reason})");
@@ -213,13 +213,13 @@ pub async fn set_console_allow_list(
     let now = state.clock.now_ms();
     let mut tx = super::super::db::begin_write(&state.pool).await?;
     let before: String = sqlx::query("SELECT console_allowed_ips FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *tx)
         .await?
         .try_get("console_allowed_ips")?;
     sqlx::query("UPDATE tenants SET console_allowed_ips = $1 WHERE id = $2")
         .bind(&stored)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let show = |s: &str| if s.is_empty() { "anywhere".to_owned() } else { format!("[{s}]") };

@@ -3,7 +3,11 @@
 use super::*;
 
 /// The keys page: every key for an admin, a member's own keys otherwise (canaries only to admins).
-pub async fn list_keys(state: &AppState, ctx: &TenantCtx, _granted: &Granted) -> Result<KeysView, AppError> {
+pub async fn list_keys(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _granted: &Granted<perm::ApiKeys>,
+) -> Result<KeysView, AppError> {
     let now = state.clock.now_ms();
     let mut conn = state.pool.acquire().await?;
     let pol = policy(&mut conn, ctx).await?;
@@ -11,7 +15,7 @@ pub async fn list_keys(state: &AppState, ctx: &TenantCtx, _granted: &Granted) ->
         "SELECT {KEY_COLUMNS}, k.digest FROM api_keys k LEFT JOIN memberships m ON m.id = k.owner_membership_id \
          LEFT JOIN accounts a ON a.id = m.account_id WHERE k.tenant_id = $1 ORDER BY k.created_at DESC, k.id DESC"
     ))
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_all(&mut *conn)
     .await?;
     let mut keys = Vec::new();
@@ -33,8 +37,8 @@ pub async fn count_due(conn: &mut AnyConnection, ctx: &TenantCtx, now: i64) -> R
         "SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
          AND (expires_at <= $2 + $3 OR COALESCE(rolled_at, created_at) <= $2 - {DUE_AGE_MS}){mine}"
     );
-    let q = sqlx::query_scalar(&sql).bind(ctx.tenant_id.as_str()).bind(now).bind(DUE_WITHIN_MS);
-    let q = if ctx.is_admin() { q } else { q.bind(ctx.membership_id.as_str()) };
+    let q = sqlx::query_scalar(&sql).bind(ctx.tenant_id().as_str()).bind(now).bind(DUE_WITHIN_MS);
+    let q = if ctx.is_admin() { q } else { q.bind(ctx.membership_id().as_str()) };
     Ok(q.fetch_one(conn).await?)
 }
 
@@ -42,7 +46,7 @@ pub async fn count_due(conn: &mut AnyConnection, ctx: &TenantCtx, now: i64) -> R
 pub async fn get_key(
     state: &AppState,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::ApiKeys>,
     id: &str,
 ) -> Result<KeyDetailView, AppError> {
     let now = state.clock.now_ms();

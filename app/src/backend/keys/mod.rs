@@ -25,7 +25,7 @@ use row::{corrupt, load_row, KeyRow};
 
 use super::audit::{self, NewEvent, Outcome};
 use super::clock::DAY_MS;
-use super::context::{Granted, TenantCtx};
+use super::context::{perm, Granted, TenantCtx};
 use super::ids::new_event_id;
 use super::request::RequestMeta;
 use super::sessions::SteppedUp;
@@ -142,7 +142,7 @@ fn check_input(input: &KeyInput, kind: KeyKind, now: i64, max_age_days: i64) -> 
 pub async fn policy(conn: &mut AnyConnection, ctx: &TenantCtx) -> Result<KeyPolicyView, AppError> {
     let row =
         sqlx::query("SELECT key_max_age_days, key_disable_unused_days, security_contact FROM tenants WHERE id = $1")
-            .bind(ctx.tenant_id.as_str())
+            .bind(ctx.tenant_id().as_str())
             .fetch_one(conn)
             .await?;
     Ok(KeyPolicyView {
@@ -181,7 +181,7 @@ pub async fn set_policy(
     .bind(new.max_age_days)
     .bind(new.disable_unused_days)
     .bind(contact)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .execute(&mut *tx)
     .await?;
     let detail = format!(
@@ -224,7 +224,7 @@ fn creatable_kinds(ctx: &TenantCtx) -> Vec<KeyKind> {
 /// Which kinds `ctx` may create from the console, and which resources it may hand out (at up to its own
 /// level: `Scopes::of_maker`).
 fn creatable(ctx: &TenantCtx) -> (Vec<KeyKind>, Vec<ApiResource>) {
-    let mine = Scopes::of_maker(ctx.role(), &ctx.grants);
+    let mine = Scopes::of_maker(ctx.role(), ctx.grants());
     let resources = ApiResource::ALL.into_iter().filter(|r| mine.access(*r) > Access::None).collect();
     (creatable_kinds(ctx), resources)
 }
@@ -250,7 +250,7 @@ pub(crate) async fn maker_power(
     let row =
         sqlx::query("SELECT role, grants FROM memberships WHERE id = $1 AND tenant_id = $2 AND deactivated_at IS NULL")
             .bind(membership)
-            .bind(ctx.tenant_id.as_str())
+            .bind(ctx.tenant_id().as_str())
             .fetch_optional(conn)
             .await?;
     let Some(row) = row else { return Ok((crate::model::Role::Auditor, Vec::new())) };
@@ -274,12 +274,12 @@ async fn check_power(
     default_expiry: bool,
     stepped_up: Option<&SteppedUp>,
 ) -> Result<(), AppError> {
-    match &ctx.api_key {
+    match ctx.api_key() {
         None => {
             if !creatable_kinds(ctx).contains(&kind) {
                 return Err(AppError::Forbidden);
             }
-            if !checked.scopes.within(&Scopes::of_maker(ctx.role(), &ctx.grants)) {
+            if !checked.scopes.within(&Scopes::of_maker(ctx.role(), ctx.grants())) {
                 return Err(AppError::validation(
                     "scopes",
                     "A key can only reach what you can reach yourself in the console.",
@@ -302,7 +302,9 @@ async fn check_power(
             if !role.is_admin() || !checked.scopes.within(&Scopes::of_maker(role, &grants)) {
                 return Err(AppError::Forbidden);
             }
-            if default_expiry {
+            // Expiry is asked for in whole days: the default, or a request that ends within a day after the
+            // parent's expiry (N days from a parent made minutes ago with N days), ends with the parent.
+            if default_expiry || checked.expires_at - parent.expires_at < DAY_MS {
                 checked.expires_at = checked.expires_at.min(parent.expires_at);
             }
             within_parent(&parent, checked)
@@ -345,9 +347,9 @@ fn new_secret(label: KeyKind) -> String {
 }
 
 fn actor_ref(ctx: &TenantCtx) -> String {
-    match &ctx.api_key {
+    match ctx.api_key() {
         Some(id) => format!("key:{id}"),
-        None => ctx.membership_id.as_str().to_owned(),
+        None => ctx.membership_id().as_str().to_owned(),
     }
 }
 
@@ -356,7 +358,7 @@ pub async fn create_key(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::ApiKeys>,
     stepped_up: Option<&SteppedUp>,
     kind: KeyKind,
     input: &KeyInput,
@@ -381,11 +383,11 @@ pub async fn create_key(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)",
     )
     .bind(&id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(kind.as_str())
     .bind(label.as_str())
     .bind(&checked.description)
-    .bind(ctx.membership_id.as_str())
+    .bind(ctx.membership_id().as_str())
     .bind(actor_ref(ctx))
     .bind(checked.scopes.to_text())
     .bind(guard::join_list(&checked.ips))
@@ -435,7 +437,7 @@ pub async fn update_key(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::ApiKeys>,
     proof: &SteppedUp,
     id: &str,
     input: &KeyInput,
@@ -466,7 +468,7 @@ pub async fn update_key(
     .bind(checked.rate)
     .bind(checked.expires_at)
     .bind(id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .execute(&mut *tx)
     .await?;
     let detail = format!("{}: {} → {}", row.display_prefix, describe(&row.guardrails()), describe(&checked));
@@ -492,7 +494,7 @@ pub async fn stash_fresh(
     ctx: &TenantCtx,
     fresh: &FreshKeyView,
 ) -> Result<(), AppError> {
-    let (seal_id, sealed) = state.keys.seal(ctx.account_id.as_str().as_bytes(), fresh.secret.as_bytes())?;
+    let (seal_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), fresh.secret.as_bytes())?;
     session
         .insert(FRESH_KEY, (fresh.key_id.clone(), fresh.description.clone(), seal_id, sealed))
         .await
@@ -510,7 +512,7 @@ pub async fn take_fresh(
     else {
         return Ok(None);
     };
-    let secret = state.keys.open(&seal_id, ctx.account_id.as_str().as_bytes(), &sealed)?;
+    let secret = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
     let secret = String::from_utf8(secret).map_err(|_| corrupt("fresh secret"))?;
     Ok(Some(FreshKeyView { key_id, description, secret }))
 }

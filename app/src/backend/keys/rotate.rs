@@ -8,7 +8,7 @@ pub async fn roll_key(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::ApiKeys>,
     id: &str,
     grace_ms: i64,
 ) -> Result<FreshKeyView, AppError> {
@@ -34,7 +34,7 @@ pub async fn roll_key(
     if !maker_may_hold(maker_role, &maker_grants, row.kind, &row.scopes) {
         return Err(AppError::Forbidden);
     }
-    if ctx.api_key.is_some() {
+    if ctx.api_key().is_some() {
         // A key may only roll keys it could have created, or it could obtain a looser secret than its own.
         check_power(&mut tx, ctx, row.kind, &mut row.guardrails(), false, None).await?;
     }
@@ -57,7 +57,7 @@ pub async fn roll_key(
     .bind(prev_end)
     .bind(now)
     .bind(id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(row.generation)
     .execute(&mut *tx)
     .await?;
@@ -87,7 +87,7 @@ pub async fn end_grace(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::ApiKeys>,
     id: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
@@ -100,7 +100,7 @@ pub async fn end_grace(
     sqlx::query("UPDATE api_keys SET prev_expires_at = $1 WHERE id = $2 AND tenant_id = $3")
         .bind(now)
         .bind(id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("{}: the old secret {prev} stopped working", row.display_prefix);
@@ -121,7 +121,7 @@ pub async fn revoke_key(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
-    _granted: &Granted,
+    _granted: &Granted<perm::ApiKeys>,
     id: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
@@ -134,7 +134,7 @@ pub async fn revoke_key(
     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
         .bind(now)
         .bind(id)
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("{} key {} “{}” revoked", row.kind.as_str(), row.display_prefix, row.description);

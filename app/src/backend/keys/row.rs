@@ -39,13 +39,13 @@ pub(super) async fn load_row(conn: &mut AnyConnection, ctx: &TenantCtx, id: &str
          LEFT JOIN accounts a ON a.id = m.account_id WHERE k.id = $1 AND k.tenant_id = $2"
     ))
     .bind(id)
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(conn)
     .await?
     .ok_or(AppError::NotFound)?;
     let row = KeyRow::from_row(&row)?;
     // A key acting through the API never sees canaries: they would stop being traps.
-    if ctx.api_key.is_some() && row.kind == KeyKind::Canary {
+    if ctx.api_key().is_some() && row.kind == KeyKind::Canary {
         return Err(AppError::NotFound);
     }
     Ok(row)
@@ -83,10 +83,10 @@ impl KeyRow {
     }
 
     pub(super) fn visible_to(&self, ctx: &TenantCtx) -> bool {
-        if ctx.api_key.is_some() {
+        if ctx.api_key().is_some() {
             return self.kind != KeyKind::Canary;
         }
-        ctx.is_admin() || (self.owner_membership_id == ctx.membership_id.as_str() && self.kind != KeyKind::Canary)
+        ctx.is_admin() || (self.owner_membership_id == ctx.membership_id().as_str() && self.kind != KeyKind::Canary)
     }
 
     /// Admins manage every key; a member manages the keys they own; a master key manages non-canary keys.
@@ -94,7 +94,7 @@ impl KeyRow {
         if !self.visible_to(ctx) {
             return Err(AppError::NotFound);
         }
-        if ctx.api_key.is_some() || ctx.is_admin() || self.owner_membership_id == ctx.membership_id.as_str() {
+        if ctx.api_key().is_some() || ctx.is_admin() || self.owner_membership_id == ctx.membership_id().as_str() {
             Ok(())
         } else {
             Err(AppError::Forbidden)

@@ -82,9 +82,12 @@ pub struct KeyGuard {
     unknown: Mutex<HashMap<IpAddr, (i64, u64, u64)>>,
     /// Minutes that ended before `drain_unknown` took them.
     unknown_closed: Mutex<Vec<UnknownSummary>>,
+    /// The operator's `api_unknown_keys_per_minute` (0: `UNKNOWN_PER_MINUTE`).
+    unknown_limit: std::sync::atomic::AtomicU64,
 }
 
-/// Unrecognised or malformed keys one client address may present per minute before it gets 429s.
+/// Unrecognised or malformed keys one client address may present per minute before it gets 429s, unless the
+/// operator set `api_unknown_keys_per_minute`.
 pub const UNKNOWN_PER_MINUTE: u64 = 20;
 
 /// What to do with a refusal of an unrecognised key (`KeyGuard::note_unknown`).
@@ -159,6 +162,13 @@ impl Denial {
 }
 
 impl KeyGuard {
+    /// A guard that answers 429 past `limit` unrecognised keys per address and minute (0: the default).
+    pub fn with_unknown_limit(limit: u64) -> Self {
+        let guard = Self::default();
+        guard.unknown_limit.store(limit, std::sync::atomic::Ordering::Relaxed);
+        guard
+    }
+
     /// Forgets every cached key (after any change to a key or a tenant's key policy).
     pub fn invalidate_all(&self) {
         // Under the write lock, so that `remember` sees either the old epoch and an empty map after us, or the
@@ -234,7 +244,8 @@ impl KeyGuard {
 
     /// Counts a refusal of an unrecognised or malformed key from `ip`: anonymous callers cannot grow the
     /// access history by more than two rows per address per minute, nor try keys faster than the limit.
-    pub fn note_unknown(&self, ip: IpAddr, now: i64) -> UnknownKey {
+    /// `presented`: a key was sent (a request without one has nothing to guess and is never answered 429).
+    pub fn note_unknown(&self, ip: IpAddr, now: i64, presented: bool) -> UnknownKey {
         let minute = now.div_euclid(MINUTE_MS);
         let ip = crate::backend::throttle::ip_guard::counted_as(ip);
         let Ok(mut m) = self.unknown.lock() else { return UnknownKey::Folded };
@@ -261,12 +272,19 @@ impl KeyGuard {
         slot.1 += 1;
         if slot.1 == 1 {
             UnknownKey::First
-        } else if slot.1 > UNKNOWN_PER_MINUTE {
+        } else if presented && slot.1 > self.unknown_limit() {
             slot.2 += 1;
             let ends = (minute + 1) * MINUTE_MS;
             UnknownKey::Throttled { retry_after: u64::try_from((ends - now + 999) / 1000).unwrap_or(1).max(1) }
         } else {
             UnknownKey::Folded
+        }
+    }
+
+    fn unknown_limit(&self) -> u64 {
+        match self.unknown_limit.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => UNKNOWN_PER_MINUTE,
+            n => n,
         }
     }
 
@@ -395,18 +413,14 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
         grants.push(Permission::Export);
     }
     let prefix = if current { key.display_prefix.clone() } else { key.prev_display_prefix.clone().unwrap_or_default() };
-    let ctx = TenantCtx {
-        tenant_id: key.tenant_id.clone(),
-        account_id: AccountId(key.owner_account_id.clone()),
-        membership_id: MembershipId(key.owner_membership_id.clone()),
-        role: "member".to_owned(),
-        email: format!("API key {prefix}"),
-        tenant_name: key.tenant_name.clone(),
+    let ctx = TenantCtx::for_api_key(
+        key.id.clone(),
+        &prefix,
+        key.tenant_id.clone(),
+        key.tenant_name.clone(),
+        (AccountId(key.owner_account_id.clone()), MembershipId(key.owner_membership_id.clone())),
         grants,
-        tenant_count: 1,
-        api_key: Some(key.id.clone()),
-        closes_at: None,
-    };
+    );
     Ok(ApiPrincipal { ctx, key_id: key.id.clone(), kind: key.kind, scopes: key.scopes.clone(), generation })
 }
 

@@ -28,9 +28,9 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
          (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $3 AND used_at IS NULL) AS codes_left, \
          (SELECT require_two_factor FROM tenants WHERE id = $1) AS required",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(since)
-    .bind(ctx.account_id.as_str())
+    .bind(ctx.account_id().as_str())
     .fetch_one(&state.pool)
     .await?;
     // The newest success is this very session's sign-in; the one before it is what the user wants to check.
@@ -40,8 +40,8 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
         "SELECT created_at, ip FROM audit_events WHERE account_id = $1 AND action = 'sign_in' \
          AND outcome = 'success' AND tenant_id = $2 ORDER BY created_at DESC LIMIT 1 OFFSET 1",
     )
-    .bind(ctx.account_id.as_str())
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.account_id().as_str())
+    .bind(ctx.tenant_id().as_str())
     .fetch_optional(&state.pool)
     .await?;
     let keys_due = if ctx.can(crate::model::Permission::ApiKeys) {
@@ -62,7 +62,7 @@ pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewV
     };
     Ok(OverviewView {
         keys_due,
-        tenant_name: ctx.tenant_name.clone(),
+        tenant_name: ctx.tenant_name().to_owned(),
         members: counts.try_get("members").map_err(AppError::from)?,
         sign_ins_24h: counts.try_get("ok").map_err(AppError::from)?,
         failed_sign_ins_24h: counts.try_get("failed").map_err(AppError::from)?,

@@ -45,7 +45,7 @@ pub(super) async fn posture(
           AND authenticated_at > $6) AS stale_sessions, \
          (SELECT require_two_factor FROM tenants WHERE id = $1) AS required",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(now)
     .bind(now - OLD_KEY_MS)
     .bind(now - timeouts.idle_ms)
@@ -80,7 +80,7 @@ pub(super) async fn sign_ins_by_day(
          AND created_at < $3 \
          GROUP BY created_at / 86400000, outcome",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(first * DAY_MS)
     .bind((today + 1) * DAY_MS)
     .fetch_all(conn)

@@ -70,7 +70,7 @@ async fn list(
 
 /// The signed-in account's own sessions, in every tenant; `current` (this session's id hash) is marked.
 pub async fn list_own(state: &AppState, ctx: &TenantCtx, current: Option<&str>) -> Result<Vec<SessionView>, AppError> {
-    list(state, &ctx.account_id, None, current).await
+    list(state, ctx.account_id(), None, current).await
 }
 
 /// Ends one of the account's own sessions (not found when it isn't theirs).
@@ -79,7 +79,7 @@ pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, i
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND account_id = $2")
         .bind(id)
-        .bind(ctx.account_id.as_str())
+        .bind(ctx.account_id().as_str())
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() != 1 {
@@ -100,7 +100,7 @@ pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, i
 pub async fn revoke_others(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, keep: &str) -> Result<u64, AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let ended = super::end_account_sessions(&mut tx, &ctx.account_id, Some(keep)).await?;
+    let ended = super::end_account_sessions(&mut tx, ctx.account_id(), Some(keep)).await?;
     let detail = format!("{ended} other session(s) signed out");
     audit::record(
         &mut tx,
@@ -122,7 +122,7 @@ pub async fn list_member(
     current: Option<&str>,
 ) -> Result<(String, Vec<SessionView>), AppError> {
     let (account, email) = member_account(&mut *state.pool.acquire().await?, ctx, membership).await?;
-    Ok((email, list(state, &account, Some(ctx.tenant_id.as_str()), current).await?))
+    Ok((email, list(state, &account, Some(ctx.tenant_id().as_str()), current).await?))
 }
 
 /// An admin ends one session of a member (in this tenant), or all of them when `id` is `None`.
@@ -140,7 +140,7 @@ pub async fn revoke_member(
     let done =
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND tenant_id = $2 AND ($3 = '' OR id_hash = $3)")
             .bind(account.as_str())
-            .bind(ctx.tenant_id.as_str())
+            .bind(ctx.tenant_id().as_str())
             .bind(id.unwrap_or(""))
             .execute(&mut *tx)
             .await?;

@@ -76,7 +76,7 @@ pub async fn remember(
     cookie: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<Option<String>, AppError> {
-    let account = &ctx.account_id;
+    let account = ctx.account_id();
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let standing = standing(&mut tx, account, cookie, &meta.ip).await?;
@@ -151,9 +151,9 @@ pub async fn remember(
     .execute(&mut *tx)
     .await?;
     if new_device {
-        let to = alerts::member_and_contact(&mut tx, &ctx.tenant_id, &ctx.email).await?;
-        let alert = Alert::new_device(&ctx.email, meta);
-        alerts::enqueue(&mut tx, now, &ctx.tenant_id, &ctx.tenant_name, &to, &alert).await?;
+        let to = alerts::member_and_contact(&mut tx, ctx.tenant_id(), ctx.actor()).await?;
+        let alert = Alert::new_device(ctx.actor(), meta);
+        alerts::enqueue(&mut tx, now, ctx.tenant_id(), ctx.tenant_name(), &to, &alert).await?;
     }
     tx.commit().await?;
     if new_device {

@@ -34,16 +34,16 @@ pub async fn disable(
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    if required_for_account(&mut tx, &ctx.account_id).await? {
+    if required_for_account(&mut tx, ctx.account_id()).await? {
         return Err(AppError::Conflict {
             msg: "Your organisation requires two-factor authentication, so it cannot be switched off.".to_owned(),
         });
     }
-    remove_factor(&mut tx, &ctx.account_id).await?;
+    remove_factor(&mut tx, ctx.account_id()).await?;
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "two_factor.disable", Outcome::Success, ""))
         .await?;
     tx.commit().await?;
-    notify::send(state, &Notice::TwoFactorDisabled, &ctx.email, &ctx.tenant_name, meta).await;
+    notify::send(state, &Notice::TwoFactorDisabled, ctx.actor(), ctx.tenant_name(), meta).await;
     Ok(())
 }
 
@@ -84,7 +84,7 @@ pub async fn reset_member(
     )
     .await?;
     tx.commit().await?;
-    notify::send(state, &Notice::TwoFactorResetByAdmin { admin: &ctx.email }, &email, &ctx.tenant_name, meta).await;
+    notify::send(state, &Notice::TwoFactorResetByAdmin { admin: ctx.actor() }, &email, ctx.tenant_name(), meta).await;
     Ok(())
 }
 
@@ -100,14 +100,14 @@ pub async fn set_policy(
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    if required && !is_enabled(&mut tx, &ctx.account_id).await? {
+    if required && !is_enabled(&mut tx, ctx.account_id()).await? {
         return Err(AppError::Conflict {
             msg: "Set up two-factor authentication for yourself before requiring it for everyone.".to_owned(),
         });
     }
     sqlx::query("UPDATE tenants SET require_two_factor = $1 WHERE id = $2")
         .bind(i64::from(required))
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     // Members who are signed in without an authenticator sign in again, and enroll on the way in.
@@ -116,7 +116,7 @@ pub async fn set_policy(
             "DELETE FROM sessions WHERE tenant_id = $1 AND account_id NOT IN \
              (SELECT account_id FROM totp_factors WHERE enabled_at IS NOT NULL)",
         )
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -137,7 +137,7 @@ pub async fn set_policy(
 /// Whether the tenant requires two-factor authentication.
 pub async fn tenant_requires(conn: &mut AnyConnection, ctx: &TenantCtx) -> Result<bool, AppError> {
     let row = sqlx::query("SELECT require_two_factor FROM tenants WHERE id = $1")
-        .bind(ctx.tenant_id.as_str())
+        .bind(ctx.tenant_id().as_str())
         .fetch_one(conn)
         .await?;
     Ok(row.try_get::<i64, _>("require_two_factor")? == 1)

@@ -101,10 +101,10 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<Vec<String>, AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    if !is_enabled(&mut tx, &ctx.account_id).await? {
+    if !is_enabled(&mut tx, ctx.account_id()).await? {
         return Err(AppError::Conflict { msg: "Turn on two-factor authentication first.".to_owned() });
     }
-    let codes = replace_recovery_codes(state, &mut tx, &ctx.account_id, now).await?;
+    let codes = replace_recovery_codes(state, &mut tx, ctx.account_id(), now).await?;
     audit::record(
         &mut tx,
         &state.keys,
@@ -113,6 +113,6 @@ pub async fn regenerate_recovery_codes(
     )
     .await?;
     tx.commit().await?;
-    notify::send(state, &Notice::RecoveryCodesRegenerated, &ctx.email, &ctx.tenant_name, meta).await;
+    notify::send(state, &Notice::RecoveryCodesRegenerated, ctx.actor(), ctx.tenant_name(), meta).await;
     Ok(codes)
 }

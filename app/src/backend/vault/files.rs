@@ -8,10 +8,10 @@ use super::keys;
 use super::paths;
 use super::scan::Verdict;
 use crate::backend::audit::{self, NewEvent, Outcome};
-use crate::backend::context::{Granted, TenantCtx};
+use crate::backend::context::{perm, Granted, TenantCtx};
 use crate::backend::request::RequestMeta;
 use crate::backend::AppState;
-use crate::model::{AppError, Permission, VaultFileView};
+use crate::model::{AppError, VaultFileView};
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
@@ -93,7 +93,7 @@ where
 pub async fn upload<S, E>(
     state: &AppState,
     ctx: &TenantCtx,
-    _write: &Granted,
+    _write: &Granted<perm::VaultWrite>,
     meta: &RequestMeta,
     path: &str,
     content_type: Option<&str>,
@@ -103,10 +103,9 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
-    writes(_write)?;
     let path = paths::file_path(path)?;
     let content_type = paths::content_type(content_type);
-    let stored = match store_stream(state, ctx.tenant_id.as_str(), body, true).await {
+    let stored = match store_stream(state, ctx.tenant_id().as_str(), body, true).await {
         Ok(s) => s,
         Err(e) => {
             if matches!(e, AppError::Validation { .. }) {
@@ -122,17 +121,9 @@ where
         Ok(id) => super::list::file_by_id(state, ctx, &id).await,
         Err(e) => {
             // Not recorded: the blob would be unreachable, so it goes.
-            let _ = state.vault.store.delete(ctx.tenant_id.as_str(), &stored.blob).await;
+            let _ = state.vault.store.delete(ctx.tenant_id().as_str(), &stored.blob).await;
             Err(e)
         }
-    }
-}
-
-fn writes(g: &Granted) -> Result<(), AppError> {
-    if g.permission == Permission::VaultWrite {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
     }
 }
 
@@ -145,7 +136,7 @@ async fn record_version(
     stored: &Stored,
 ) -> Result<String, AppError> {
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let version_id = uuid::Uuid::new_v4().to_string();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     sqlx::query(
@@ -237,7 +228,7 @@ pub(super) async fn insert_version(
 
 /// How versions name who made them: the member's email, or the key.
 pub(super) fn actor(ctx: &TenantCtx) -> String {
-    ctx.email.clone()
+    ctx.actor().to_owned()
 }
 
 /// A download about to stream.
@@ -265,12 +256,12 @@ pub type PlainStream = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes
 pub async fn download(
     state: &AppState,
     ctx: &TenantCtx,
-    _read: &Granted,
+    _read: &Granted<perm::VaultRead>,
     meta: &RequestMeta,
     object_id: &str,
     version_id: Option<&str>,
 ) -> Result<Download, AppError> {
-    let download = open_version(state, ctx.tenant_id.as_str(), object_id, version_id, false).await?;
+    let download = open_version(state, ctx.tenant_id().as_str(), object_id, version_id, false).await?;
     let detail = format!("{} (version {}, {} bytes)", download.name, download.number, download.size);
     let mut conn = state.pool.acquire().await?;
     let event = NewEvent::by(ctx, meta, "vault.download", Outcome::Success, &detail);

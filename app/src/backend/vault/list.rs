@@ -2,9 +2,9 @@
 //! with its versions and links. Everything is filtered by the context's tenant.
 
 use super::paths;
-use crate::backend::context::{Granted, TenantCtx};
+use crate::backend::context::{perm, Granted, TenantCtx};
 use crate::backend::AppState;
-use crate::model::{AppError, Permission, VaultFileDetailView, VaultFileView, VaultListView, VaultVersionView};
+use crate::model::{AppError, VaultFileDetailView, VaultFileView, VaultListView, VaultVersionView};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
@@ -61,22 +61,13 @@ fn file_view(r: &AnyRow, restore_days: i64) -> Result<VaultFileView, sqlx::Error
     })
 }
 
-fn reads(ctx: &TenantCtx, g: &Granted) -> Result<(), AppError> {
-    if matches!(g.permission, Permission::VaultRead | Permission::VaultWrite) && ctx.can(g.permission) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
 /// Lists a folder, or searches when a name, size or date filter is given.
 pub async fn list(
     state: &AppState,
     ctx: &TenantCtx,
-    read: &Granted,
+    _read: &Granted<perm::VaultRead>,
     query: &VaultQuery,
 ) -> Result<VaultListView, AppError> {
-    reads(ctx, read)?;
     let folder = paths::folder_path(given(&query.folder).unwrap_or(""))?;
     let deleted = given(&query.deleted).is_some();
     let searching =
@@ -131,7 +122,7 @@ pub async fn list(
         }
     }
     sql += &format!(" ORDER BY o.folder, o.name_key, o.id LIMIT {}", PAGE + 1);
-    let mut q = sqlx::query(&sql).bind(ctx.tenant_id.as_str()).bind(&folder);
+    let mut q = sqlx::query(&sql).bind(ctx.tenant_id().as_str()).bind(&folder);
     if let Some(p) = &pattern {
         q = q.bind(p);
     }
@@ -149,8 +140,8 @@ pub async fn list(
         folders,
         files,
         truncated,
-        can_write: ctx.can(Permission::VaultWrite),
-        can_admin: ctx.is_admin() && ctx.api_key.is_none(),
+        can_write: ctx.can(crate::model::Permission::VaultWrite),
+        can_admin: ctx.is_admin() && ctx.api_key().is_none(),
         max_file_bytes: i64::try_from(state.vault.max_file_bytes).unwrap_or(i64::MAX),
         restore_days: state.vault.restore_days,
     })
@@ -167,7 +158,7 @@ async fn subfolders(conn: &mut sqlx::AnyConnection, ctx: &TenantCtx, folder: &st
          AND substr(folder, 1, {}) = $2 AND folder <> $2",
         folder.chars().count()
     ))
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(folder)
     .fetch_all(conn)
     .await?;
@@ -193,7 +184,7 @@ pub async fn file_by_id(state: &AppState, ctx: &TenantCtx, id: &str) -> Result<V
         "SELECT {FILE_COLUMNS} FROM vault_objects o JOIN vault_versions v ON v.id = o.current_version_id \
          WHERE o.tenant_id = $1 AND o.id = $2"
     ))
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?
@@ -210,7 +201,7 @@ pub async fn versions(state: &AppState, ctx: &TenantCtx, object_id: &str) -> Res
          FROM vault_versions v JOIN vault_objects o ON o.id = v.object_id AND o.tenant_id = v.tenant_id \
          WHERE v.tenant_id = $1 AND v.object_id = $2 ORDER BY v.number DESC",
     )
-    .bind(ctx.tenant_id.as_str())
+    .bind(ctx.tenant_id().as_str())
     .bind(object_id)
     .fetch_all(&mut *conn)
     .await?;
@@ -234,10 +225,9 @@ pub async fn versions(state: &AppState, ctx: &TenantCtx, object_id: &str) -> Res
 pub async fn detail(
     state: &AppState,
     ctx: &TenantCtx,
-    read: &Granted,
+    _read: &Granted<perm::VaultRead>,
     object_id: &str,
 ) -> Result<VaultFileDetailView, AppError> {
-    reads(ctx, read)?;
     let file = file_by_id(state, ctx, object_id).await?;
     let versions = versions(state, ctx, object_id).await?;
     let links = super::links::list(state, ctx, object_id).await?;
@@ -245,7 +235,7 @@ pub async fn detail(
         file,
         versions,
         links,
-        can_write: ctx.can(Permission::VaultWrite),
-        can_share: ctx.is_admin() || ctx.api_key.is_some(),
+        can_write: ctx.can(crate::model::Permission::VaultWrite),
+        can_share: ctx.is_admin() || ctx.api_key().is_some(),
     })
 }

@@ -3,25 +3,17 @@
 
 use super::files::{actor, insert_version, Stored};
 use crate::backend::audit::{self, NewEvent, Outcome};
-use crate::backend::context::{Granted, TenantCtx};
+use crate::backend::context::{perm, Granted, TenantCtx};
 use crate::backend::request::RequestMeta;
 use crate::backend::AppState;
-use crate::model::{AppError, Permission, VaultFileView};
+use crate::model::{AppError, VaultFileView};
 use sqlx::Row as _;
-
-fn writes(ctx: &TenantCtx, g: &Granted) -> Result<(), AppError> {
-    if g.permission == Permission::VaultWrite && ctx.can(Permission::VaultWrite) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
 
 /// Moves a file to the bin: hidden from listings, restorable for the restore window.
 pub async fn delete(
     state: &AppState,
     ctx: &TenantCtx,
-    write: &Granted,
+    write: &Granted<perm::VaultWrite>,
     meta: &RequestMeta,
     object_id: &str,
 ) -> Result<VaultFileView, AppError> {
@@ -32,7 +24,7 @@ pub async fn delete(
 pub async fn undelete(
     state: &AppState,
     ctx: &TenantCtx,
-    write: &Granted,
+    write: &Granted<perm::VaultWrite>,
     meta: &RequestMeta,
     object_id: &str,
 ) -> Result<VaultFileView, AppError> {
@@ -43,12 +35,11 @@ pub async fn undelete(
 async fn set_binned(
     state: &AppState,
     ctx: &TenantCtx,
-    write: &Granted,
+    _write: &Granted<perm::VaultWrite>,
     meta: &RequestMeta,
     object_id: &str,
     into_bin: bool,
 ) -> Result<VaultFileView, AppError> {
-    writes(ctx, write)?;
     let now = state.clock.now_ms();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let query = if into_bin {
@@ -64,8 +55,12 @@ async fn set_binned(
              AND deleted_at IS NOT NULL RETURNING path",
         )
     };
-    let row =
-        query.bind(ctx.tenant_id.as_str()).bind(object_id).fetch_optional(&mut *tx).await?.ok_or(AppError::NotFound)?;
+    let row = query
+        .bind(ctx.tenant_id().as_str())
+        .bind(object_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let path: String = row.try_get("path")?;
     let (action, detail) = if into_bin {
         ("vault.delete", format!("{path} (restorable for {} days)", state.vault.restore_days))
@@ -81,14 +76,13 @@ async fn set_binned(
 pub async fn restore_version(
     state: &AppState,
     ctx: &TenantCtx,
-    write: &Granted,
+    _write: &Granted<perm::VaultWrite>,
     meta: &RequestMeta,
     object_id: &str,
     version_id: &str,
 ) -> Result<VaultFileView, AppError> {
-    writes(ctx, write)?;
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let mut tx = crate::backend::db::begin_write(&state.pool).await?;
     let old = sqlx::query(
         "SELECT v.number, v.size, v.sha256, v.content_type, v.blob, v.key_version FROM vault_versions v \

@@ -18,7 +18,7 @@ use sqlx::Row as _;
 
 /// The tenant's key and its latest rotation.
 pub async fn status(state: &AppState, ctx: &TenantCtx, _admin: &AdminHandle) -> Result<VaultKeyView, AppError> {
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     let key = sqlx::query("SELECT version, created_at FROM vault_data_keys WHERE tenant_id = $1 AND state = 'active'")
         .bind(tenant)
         .fetch_optional(&state.pool)
@@ -58,7 +58,7 @@ pub async fn start(
     meta: &RequestMeta,
 ) -> Result<VaultRotationView, AppError> {
     let now = state.clock.now_ms();
-    let tenant = ctx.tenant_id.as_str();
+    let tenant = ctx.tenant_id().as_str();
     {
         let mut conn = state.pool.acquire().await?;
         keys::active(&mut conn, &state.keys, tenant, now).await?;
