@@ -37,6 +37,6 @@ post set_key_policy --data-urlencode "max_age_days=730" >/dev/null
 post create_key --data-urlencode "kind=master" --data-urlencode "description=schemathesis" \
   --data-urlencode "expires_in_days=730" >/dev/null
 KEY=$(post take_fresh_key | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
-"$ST" run "$BASE/api/v1/openapi.json" --tls-verify false -H "Authorization: Bearer $KEY" \
+(cd "$DIR" && "$ST" run "$BASE/api/v1/openapi.json" --tls-verify false -H "Authorization: Bearer $KEY" \
   --checks all --max-examples "$EXAMPLES" --seed "$SEED" --continue-on-failure --request-timeout 30 \
-  --report junit --report-dir "$DIR/report" || { status=$?; tail -n 20 "$DIR/server.log" >&2; exit $status; }
+  --report junit --report-dir "$DIR/report") || { status=$?; tail -n 20 "$DIR/server.log" >&2; exit $status; }
