@@ -6,6 +6,7 @@ mod app;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod policy;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

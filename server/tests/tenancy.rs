@@ -1,128 +1,21 @@
-//! The tenancy matrix: every server function and every page, listed from what the app registers (a new one
-//! without an entry here fails the test), called anonymously, by a member of the tenant lacking the grant, by
-//! an admin of another tenant, and by the tenant's owner. Tenant A's records carry canary strings that no
-//! response to anyone else may contain.
+//! The tenancy and privilege matrices, walked against the one policy table (`app::policy`): every server
+//! function and every page, listed from what the app registers, and every REST route, listed from the OpenAPI
+//! document (a new one without a row fails the test), called anonymously, by a member of the tenant lacking
+//! the grant, by an admin of another tenant, by the tenant's owner, and — for the REST routes — by another
+//! tenant's master key, a read key, a frozen key, a revoked key and a key whose maker lost the grant. Tenant
+//! A's records carry canary strings that no response to anyone else may contain. The privilege matrix calls
+//! every server function the table guards as every role with every grant set that matters.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use app::model::MembersView;
+use app::model::{MembersView, Permission, Role};
+use app::policy::{Reach, Shape, SERVER_FUNCTIONS};
 use common::TestApp;
 use reqwest::StatusCode;
 use std::collections::BTreeSet;
 
 const CANARY: &str = "canary-5c1e";
-
-/// Who may call a server function.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Access {
-    /// Reachable signed out (sign-in, links from emails); must not leak anything.
-    Public,
-    /// Only a browser between password and second factor (or enrollment), or a signed-in member.
-    Pending,
-    /// Any signed-in member, about themselves.
-    Own,
-    /// Needs a feature grant (members) — owners and admins have all.
-    Feature,
-    /// Owners and admins, about a member of their tenant (`membership_id`).
-    AdminTarget,
-    /// Owners and admins, about the tenant itself.
-    Admin,
-    /// Like `Feature`, for an act whose answer carries no tenant data (no canary to look for).
-    FeatureAct,
-    /// Needs a feature grant, about one record of the tenant (`file_id`, `version_id`, `link_id`): another
-    /// tenant's owner gets 404.
-    FeatureTarget,
-    /// Needs a feature grant; answers only from this browser's own session, so another tenant's owner gets
-    /// 200 with nothing of A's.
-    FeatureSession,
-}
-
-fn server_functions() -> Vec<(&'static str, Access)> {
-    use Access::*;
-    vec![
-        ("sign_in", Public),
-        ("sign_out", Public),
-        ("get_setup_info", Public),
-        ("complete_setup", Public),
-        ("request_password_reset", Public),
-        ("get_reset_info", Public),
-        ("complete_password_reset", Public),
-        ("get_pending_sign_in", Pending),
-        ("verify_second_factor", Pending),
-        ("start_two_factor_enrollment", Pending),
-        ("confirm_two_factor_enrollment", Pending),
-        ("get_me", Own),
-        ("get_overview", Own),
-        ("get_security", Own),
-        ("step_up", Own),
-        ("change_password", Own),
-        ("get_recovery_codes", Own),
-        ("regenerate_recovery_codes", Own),
-        ("disable_two_factor", Own),
-        ("list_my_sessions", Own),
-        ("revoke_my_session", Own),
-        ("revoke_other_sessions", Own),
-        ("list_recent_events", Feature),
-        ("list_members", Feature),
-        ("update_member", AdminTarget),
-        ("deactivate_member", AdminTarget),
-        ("reactivate_member", AdminTarget),
-        ("remove_member", AdminTarget),
-        ("erase_member", AdminTarget),
-        ("reset_member_two_factor", AdminTarget),
-        ("list_member_sessions", AdminTarget),
-        ("revoke_member_sessions", AdminTarget),
-        ("set_two_factor_policy", Admin),
-        ("invite_member", Admin),
-        ("list_invitations", Feature),
-        ("resend_invitation", AdminTarget),
-        ("revoke_invitation", AdminTarget),
-        ("get_invite_info", Public),
-        ("accept_invitation", Public),
-        ("list_my_tenants", Own),
-        ("switch_tenant", Own),
-        ("get_keys", Feature),
-        ("get_key", AdminTarget),
-        ("create_key", Admin),
-        ("take_fresh_key", Admin),
-        ("update_key", AdminTarget),
-        ("roll_key", AdminTarget),
-        ("end_key_grace", AdminTarget),
-        ("revoke_key", AdminTarget),
-        ("set_key_policy", Admin),
-        ("get_api_reference", Own),
-        ("get_history", Feature),
-        ("get_event", AdminTarget),
-        ("verify_history", FeatureAct),
-        ("set_history_retention", Admin),
-        ("reveal_chain_key", Admin),
-        ("get_ip_rules", Admin),
-        ("add_ip_block", Admin),
-        ("remove_ip_block", AdminTarget),
-        ("set_console_allow_list", Admin),
-        ("get_panic", Admin),
-        ("press_panic_button", Admin),
-        ("undo_panic", Admin),
-        ("get_closure", Own),
-        ("request_closure", Admin),
-        ("cancel_closure", Admin),
-        ("unfreeze_key", AdminTarget),
-        ("get_data_exports", FeatureAct),
-        ("start_data_export", Admin),
-        ("get_data_export", AdminTarget),
-        ("list_vault", Feature),
-        ("get_vault_file", FeatureTarget),
-        ("delete_vault_file", FeatureTarget),
-        ("undelete_vault_file", FeatureTarget),
-        ("restore_vault_version", FeatureTarget),
-        ("create_vault_link", FeatureTarget),
-        ("take_fresh_vault_link", FeatureSession),
-        ("revoke_vault_link", FeatureTarget),
-        ("get_vault_key", Admin),
-        ("rotate_vault_key", Admin),
-    ]
-}
 
 /// Pages anyone may open; every other page sends a signed-out browser to sign in.
 const PUBLIC_PAGES: &[&str] = &[
@@ -201,8 +94,9 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
         .collect();
-    let listed: BTreeSet<String> = server_functions().iter().map(|(n, _)| (*n).to_owned()).collect();
-    assert_eq!(registered, listed, "every server function needs a row in the tenancy matrix");
+    let listed: BTreeSet<String> = SERVER_FUNCTIONS.iter().map(|f| f.name.to_owned()).collect();
+    assert_eq!(registered, listed, "every server function needs a row in app::policy::SERVER_FUNCTIONS");
+    assert_eq!(listed.len(), SERVER_FUNCTIONS.len(), "one row per server function");
 
     let app = TestApp::spawn().await;
     let (a_owner, _) = app.signed_in("Acme").await;
@@ -244,48 +138,42 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
 
     let vault = vault_of(&app, &a_owner).await;
 
-    for (name, access) in server_functions() {
+    for rule in SERVER_FUNCTIONS {
+        let (name, reach, shape) = (rule.name, rule.reach, rule.shape);
         let form = form_for(&target, &invitation, &key, &block, &event, &export, &vault);
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();
         let body = anon.text().await.unwrap();
         assert!(!body.contains(CANARY), "{name}: anonymous response leaks a canary");
-        match access {
-            Access::Public => assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}: {body}"),
-            Access::Pending => {
+        match reach {
+            Reach::Public => assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}: {body}"),
+            Reach::Pending => {
                 assert!(matches!(status.as_u16(), 401 | 422), "{name}: anonymous got {status}")
             }
             _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: anonymous"),
         }
         // A member of A without grants: 403 for features and admin acts.
-        if matches!(
-            access,
-            Access::Feature
-                | Access::FeatureAct
-                | Access::FeatureTarget
-                | Access::FeatureSession
-                | Access::AdminTarget
-                | Access::Admin
-        ) {
+        let guarded = !matches!(reach, Reach::Public | Reach::Pending | Reach::Own);
+        if guarded {
             let res = app.call(&a_member, name, &form).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}: member without the grant");
         }
-        // An admin of B acting on A's member: not found, and nothing of A in the answer.
-        if matches!(access, Access::AdminTarget | Access::FeatureTarget) {
+        // An admin of B acting on A's record: not found, and nothing of A in the answer.
+        if shape == Shape::Target {
             let res = app.call(&b_owner, name, &form).await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "{name}: other tenant's admin");
             assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
         }
-        if access == Access::FeatureSession {
+        if shape == Shape::Session {
             let res = app.call(&b_owner, name, &form).await;
             assert_eq!(res.status(), StatusCode::OK, "{name}: B's own session");
             assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
         }
-        if access == Access::FeatureAct {
+        if shape == Shape::Act {
             assert_eq!(app.call(&b_owner, name, &[]).await.status(), StatusCode::OK, "{name}: B acts on its own");
         }
-        if access == Access::Feature {
+        if shape == Shape::Read {
             let res = app.call(&b_owner, name, &[]).await;
             assert_eq!(res.status(), StatusCode::OK, "{name}: B sees its own");
             assert!(!res.text().await.unwrap().contains(CANARY), "{name}: leaks to tenant B");
@@ -362,4 +250,182 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
             assert!(html.contains("You are not allowed to do this."), "{pattern}: a member without the grant");
         }
     }
+}
+
+async fn set_grants(app: &TestApp, email: &str, grants: &str) {
+    sqlx::query("UPDATE memberships SET grants = $1 WHERE account_id = (SELECT id FROM accounts WHERE email = $2)")
+        .bind(grants)
+        .bind(email)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+}
+
+/// Every REST route of the OpenAPI document has a row in `app::policy::REST_ROUTES` (and every row a route),
+/// and every route refuses who the table says: anonymous, a revoked key, a frozen key (401); a read key on a
+/// master or write route, a key whose maker lost the grant (403); another tenant's master key on A's records
+/// (404, nothing of A in any answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rest_route_is_in_the_policy_table_and_enforces_it() {
+    use app::policy::{KeyNeeds, REST_ROUTES};
+    use common::keys::{api_client, create_key};
+    let app = TestApp::spawn().await;
+    let doc: serde_json::Value =
+        api_client(&app).get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let listed: BTreeSet<(String, String)> =
+        REST_ROUTES.iter().map(|r| (r.method.to_owned(), r.path.to_owned())).collect();
+    assert_eq!(documented, listed, "every documented route needs a row in app::policy::REST_ROUTES, and back");
+
+    let (a_owner, _) = app.signed_in("Acme").await;
+    let vault = vault_of(&app, &a_owner).await;
+    let (read_id, read) = create_key(&app, &a_owner, "read", &[]).await;
+    let (revoked_id, revoked) = create_key(&app, &a_owner, "write", &[]).await;
+    let res = app.call(&a_owner, "revoke_key", &[("key_id", revoked_id.as_str())]).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let res = app.call(&a_owner, "start_data_export", &[]).await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let exports: app::model::DataExportsView = app.call(&a_owner, "get_data_exports", &[]).await.json().await.unwrap();
+    let export = exports.exports[0].id.clone();
+    // An admin's write key, frozen by the admin's demotion; a member's vault key, whose maker loses the grant.
+    common::add_member(&app, "Acme", "admin@acme.example", "admin").await;
+    let (admin, _) = app.password_step("admin@acme.example").await;
+    let (_, frozen) = create_key(&app, &admin, "write", &[]).await;
+    common::add_member(&app, "Acme", "dev@acme.example", "member").await;
+    set_grants(&app, "dev@acme.example", "api_keys,vault_read").await;
+    let (dev, _) = app.password_step("dev@acme.example").await;
+    let (_, demoted) = create_key(&app, &dev, "restricted", &[("scope_vault", "read")]).await;
+    let get = |key: String, path: &'static str| {
+        let app = &app;
+        async move { api_client(app).get(app.url(path)).bearer_auth(key).send().await.unwrap().status() }
+    };
+    assert_eq!(get(frozen.clone(), "/api/v1/vault/files").await, StatusCode::OK, "before the demotion");
+    assert_eq!(get(demoted.clone(), "/api/v1/vault/files").await, StatusCode::OK, "before the grant goes");
+    let members: MembersView = app.call(&a_owner, "list_members", &[]).await.json().await.unwrap();
+    let admin_id = members.members.iter().find(|m| m.email == "admin@acme.example").unwrap().membership_id.clone();
+    app.call(&a_owner, "step_up", &[("password", common::PASSWORD)]).await;
+    let res = app.call(&a_owner, "update_member", &[("membership_id", admin_id.as_str()), ("role", "member")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    set_grants(&app, "dev@acme.example", "api_keys").await;
+    app.clock.advance_ms(app::backend::keys::verify::CACHE_TTL_MS + 1);
+    let (b_owner, _) = app.signed_in("Bravo").await;
+    let (_, b_master) = create_key(&app, &b_owner, "master", &[]).await;
+
+    for route in REST_ROUTES {
+        let id = if route.path.starts_with("/api/v1/keys") {
+            read_id.as_str()
+        } else if route.path.starts_with("/api/v1/exports") {
+            export.as_str()
+        } else {
+            vault.file.as_str()
+        };
+        let mut path = route.path.replace("{id}", id).replace("{version_id}", &vault.old_version);
+        if route.method == "PUT" {
+            path.push_str("?path=matrix.txt");
+        }
+        let call = |key: Option<&str>| {
+            let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
+            let mut req = api_client(&app).request(method, app.url(&path));
+            if let Some(key) = key {
+                req = req.bearer_auth(key);
+            }
+            req = match (route.method, route.path) {
+                ("PUT", _) => req.body("matrix"),
+                ("POST", "/api/v1/keys") => req.json(&serde_json::json!({"kind": "read", "description": "m"})),
+                ("POST", "/api/v1/keys/{id}/roll") => req.json(&serde_json::json!({"grace_seconds": 0})),
+                ("POST", "/api/v1/vault/files/{id}/links") => req.json(&serde_json::json!({})),
+                _ => req,
+            };
+            req.send()
+        };
+        let what = format!("{} {}", route.method, route.path);
+        assert_eq!(call(None).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{what}: anonymous");
+        assert_eq!(call(Some(&revoked)).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{what}: revoked");
+        assert_eq!(call(Some(&frozen)).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{what}: frozen");
+        assert_eq!(call(Some(&demoted)).await.unwrap().status(), StatusCode::FORBIDDEN, "{what}: demoted maker");
+        let needs_more = matches!(route.key, KeyNeeds::Master | KeyNeeds::Scope(_, app::model::Access::Write));
+        let status = call(Some(&read)).await.unwrap().status();
+        if needs_more {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{what}: a read key");
+        } else {
+            assert!(status.is_success(), "{what}: a read key got {status}");
+        }
+        let res = call(Some(&b_master)).await.unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert!(!body.contains(CANARY), "{what}: another tenant's key sees A's canary");
+        if route.path.contains("{id}") {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{what}: another tenant's key on A's record");
+        } else {
+            assert!(status.is_success() || status == StatusCode::CONFLICT, "{what}: B on its own: {status} {body}");
+        }
+    }
+    // Nothing B did reached A: the file, its versions and the read key are as they were.
+    let res = app.call(&a_owner, "get_vault_file", &[("file_id", vault.file.as_str())]).await;
+    let detail: app::model::VaultFileDetailView = res.json().await.unwrap();
+    assert!(detail.file.deleted_at.is_none() && detail.versions.len() == 2);
+    assert_eq!(get(read.clone(), "/api/v1/members").await, StatusCode::OK);
+}
+
+/// The privilege matrix: every server function the table guards, called by every role with no grant, each
+/// grant alone, all grants but one and all grants, is refused (403) exactly when `Reach::admits` says so.
+/// Acts reserved to admins and owners are only called where the table refuses them (the tenancy matrix calls
+/// them as the owner), so the walk cannot lock itself out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privilege_matrix_matches_the_policy_table() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Matrix").await;
+    let vault = vault_of(&app, &owner).await;
+    let mut sets: Vec<Vec<Permission>> = vec![Vec::new(), Permission::ALL.to_vec()];
+    for p in Permission::ALL {
+        sets.push(vec![p]);
+        sets.push(Permission::ALL.into_iter().filter(|q| *q != p).collect());
+    }
+    let mut principals: Vec<(Role, Vec<Permission>)> = sets.iter().map(|g| (Role::Member, g.clone())).collect();
+    principals.extend([
+        (Role::Admin, Vec::new()),
+        (Role::Auditor, Vec::new()),
+        (Role::Auditor, Permission::ALL.to_vec()),
+    ]);
+    let mut checked = 0;
+    for (i, (role, grants)) in principals.iter().enumerate() {
+        let email = format!("p{i}@matrix.example");
+        common::add_member(&app, "Matrix", &email, role.as_str()).await;
+        set_grants(&app, &email, &Permission::join(grants)).await;
+        let (client, _) = app.password_step(&email).await;
+        for rule in SERVER_FUNCTIONS {
+            if matches!(rule.reach, Reach::Public | Reach::Pending | Reach::Own) {
+                continue;
+            }
+            let admitted = rule.reach.admits(*role, grants);
+            if admitted && matches!(rule.reach, Reach::Admin | Reach::Owner) {
+                continue;
+            }
+            let form = form_for(
+                "no-such-member",
+                "no-such-invitation",
+                "no-such-key",
+                "no-such-block",
+                "no-such-event",
+                "no-such-export",
+                &vault,
+            );
+            let res = app.call(&client, rule.name, &form).await;
+            let status = res.status();
+            let who = format!("{} as {} with [{}]", rule.name, role.as_str(), Permission::join(grants));
+            if admitted {
+                assert_ne!(status, StatusCode::FORBIDDEN, "{who}: the table admits it: {}", res.text().await.unwrap());
+                assert!(!status.is_server_error(), "{who}: {status}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{who}: the table refuses it");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "the walk covered {checked} calls");
 }

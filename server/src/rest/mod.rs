@@ -227,6 +227,21 @@ pub async fn record_unknown_key_summaries(state: &AppState) {
     }
 }
 
+/// The answer for a request `app::policy::REST_ROUTES` refuses: 404 for a route it does not list (the API's
+/// own unknown-path answer), 403 for a key without the route's scope or whose maker no longer holds its feature.
+fn route_refusal(parts: &axum::http::request::Parts, principal: &ApiPrincipal) -> Option<Response> {
+    let matched = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str()).unwrap_or_default();
+    let path = if matched.starts_with("/api/v1/") { matched.to_owned() } else { format!("/api/v1{matched}") };
+    let Some(rule) = app::policy::rest_route(parts.method.as_str(), &path) else {
+        return Some(ApiError(AppError::NotFound).into_response());
+    };
+    let key_ok = match rule.key {
+        app::policy::KeyNeeds::Scope(resource, level) => principal.allows(resource, level),
+        app::policy::KeyNeeds::Master => principal.kind == app::model::KeyKind::Master,
+    };
+    (!key_ok || !principal.ctx.can(rule.feature)).then(|| ApiError(AppError::Forbidden).into_response())
+}
+
 async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     if req.method() == Method::OPTIONS {
@@ -276,10 +291,16 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 state.api_log.record(event).await;
                 return with_cors(res, false);
             }
-            req = Request::from_parts(parts, body);
-            req.extensions_mut().insert(principal.clone());
-            req.extensions_mut().insert(meta.clone());
-            let res = next.run(req).await;
+            // The policy table's rule for this route, before any handler: no rule, no entry.
+            let res = match route_refusal(&parts, &principal) {
+                Some(refusal) => refusal,
+                None => {
+                    req = Request::from_parts(parts, body);
+                    req.extensions_mut().insert(principal.clone());
+                    req.extensions_mut().insert(meta.clone());
+                    next.run(req).await
+                }
+            };
             let status = res.status();
             let reason = res.extensions().get::<DenyReason>().map(|r| format!(", {}", r.0)).unwrap_or_default();
             let event = ApiEvent {
