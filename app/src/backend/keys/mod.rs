@@ -19,6 +19,9 @@ mod rotate;
 mod row;
 pub mod verify;
 
+#[cfg(test)]
+mod props;
+
 pub use list::{count_due, get_key, list_keys};
 pub use rotate::{end_grace, freeze_beyond_maker, revoke_key, revoke_member_keys, roll_key};
 use row::{corrupt, load_row, KeyRow};
