@@ -91,6 +91,12 @@ bench: tools build
 	cargo bench -p server --bench argon2
 	RAMPART_BIN=$(BIN) SEED_BIN=$(CARGO_TARGET_DIR)/release/seed_history ./scripts/bench.sh
 
+## harden: TLS under testssl.sh (slow, not part of `make test`): TLS 1.2/1.3 only, AEAD suites, nothing MEDIUM
+## or worse beyond what the self-signed development certificate cannot avoid
+harden: tools build
+	@command -v testssl >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends testssl.sh)
+	./scripts/harden.sh $(BIN)
+
 ## fuzz: the REST API under schemathesis (a random seed, 5,000+ cases), then the API key parser and the
 ## guardrail matchers under libFuzzer, FUZZ_SECONDS (default 300) per target
 FUZZ_SECONDS ?= 300

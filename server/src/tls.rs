@@ -1,6 +1,7 @@
-//! TLS with rustls: TLS 1.3 and 1.2 only, rustls' default (AEAD-only) suites on the ring provider, ALPN for
-//! HTTP/2 and HTTP/1.1. Without a configured certificate, a self-signed development certificate for
-//! localhost/127.0.0.1/::1 is generated once into `data_dir/tls/` (key mode 0600).
+//! TLS with rustls: TLS 1.3 and 1.2 only, rustls' default (AEAD-only, forward-secret) suites on the ring
+//! provider in the server's order, ALPN for HTTP/2 and HTTP/1.1. Without a configured certificate, a
+//! self-signed development certificate for localhost/127.0.0.1/::1, valid for 90 days, is generated into
+//! `data_dir/tls/` (key mode 0600) and generated again at start once it is 60 days old.
 
 use crate::config::Settings;
 use crate::secrets::write_private;
@@ -18,15 +19,20 @@ pub fn cert_paths(settings: &Settings) -> Result<(PathBuf, PathBuf), String> {
     let dir = settings.data_dir.join("tls");
     let cert = dir.join("dev-cert.pem");
     let key = dir.join("dev-key.pem");
-    if !cert.exists() || !key.exists() {
+    let age = std::fs::metadata(&cert).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+    let stale = age.is_none_or(|a| a > std::time::Duration::from_secs(60 * 86_400));
+    if stale || !key.exists() {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-        let generated =
-            rcgen::generate_simple_self_signed(names).map_err(|e| format!("generating certificate: {e}"))?;
+        let mut params = rcgen::CertificateParams::new(names).map_err(|e| format!("generating certificate: {e}"))?;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(90);
+        let key_pair = rcgen::KeyPair::generate().map_err(|e| format!("generating certificate: {e}"))?;
+        let generated = params.self_signed(&key_pair).map_err(|e| format!("generating certificate: {e}"))?;
         let _ = std::fs::remove_file(&key);
         let _ = std::fs::remove_file(&cert);
-        write_private(&key, generated.key_pair.serialize_pem().as_bytes())
-            .map_err(|e| format!("{}: {e}", key.display()))?;
-        std::fs::write(&cert, generated.cert.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
+        write_private(&key, key_pair.serialize_pem().as_bytes()).map_err(|e| format!("{}: {e}", key.display()))?;
+        std::fs::write(&cert, generated.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
         tracing::info!(path = %cert.display(), "generated a self-signed development certificate");
     }
     Ok((cert, key))
@@ -47,5 +53,7 @@ pub fn server_config(settings: &Settings) -> Result<Arc<ServerConfig>, String> {
         .with_single_cert(certs, key)
         .map_err(|e| format!("tls_cert/tls_key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // The server's order of suites (rustls': TLS 1.3's, then ECDHE with AES-GCM and ChaCha20-Poly1305).
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
