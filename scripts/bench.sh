@@ -6,7 +6,8 @@
 #   2. req/s of the REST API (GET /api/v1/members with a read key: verification, scope, query, JSON, and the
 #      batched access-history write) against the same bare response;
 #   3. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory;
-#   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export.
+#   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export;
+#   6. the medians of 200 password-reset requests for a known and for unknown addresses (they must not differ).
 set -euo pipefail
 BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}
 PORT=${BENCH_PORT:-19443}
@@ -59,6 +60,9 @@ R_HEALTH2=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${D
 R_API=$(summary "GET /api/v1/members (read key)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$BASE/api/v1/members")")
 head -n1 <<<"$R_HEALTH2"; head -n1 <<<"$R_API"
 awk -v a="$(tail -n1 <<<"$R_API")" -v h="$(tail -n1 <<<"$R_HEALTH2")" 'BEGIN { printf "ratio api/healthz: %.1f %%\n", 100*a/h }'
+
+echo "== password reset: known vs unknown address"
+python3 "$(dirname "$0")/reset_timing.py" "$BASE" "$EMAIL" 200
 
 # Credential stuffing: each attempt a different email and client address (through the trusted proxy header),
 # so every one reaches argon2 — one address failing 50 times would be blocked, one account would be throttled.
