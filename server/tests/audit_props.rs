@@ -59,7 +59,12 @@ async fn apply(app: &TestApp, t: &str, seqs: &[i64], tamper: &Tamper) -> bool {
             exec(app, &sql, t, seq, 0).await;
         }
         Tamper::Delete { mask } => {
-            for (_, seq) in seqs.iter().enumerate().filter(|(i, _)| mask & (1 << (i % 32)) != 0) {
+            let mut doomed: Vec<i64> =
+                seqs.iter().enumerate().filter(|(i, _)| *i < 32 && mask & (1 << i) != 0).map(|(_, s)| *s).collect();
+            if doomed.is_empty() {
+                doomed.push(pick(*mask as usize));
+            }
+            for seq in &doomed {
                 exec(app, "DELETE FROM audit_events WHERE tenant_id = $1 AND seq = $2 AND $3 = $3", t, *seq, 0).await;
             }
         }
