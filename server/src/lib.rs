@@ -79,6 +79,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         vault: vault_of(settings),
         exports: app::backend::export::Exports::default(),
         anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),
+        reset_wake: Arc::default(),
         pool,
         keys,
         mailer,

@@ -68,4 +68,6 @@ pub struct AppState {
     pub exports: export::Exports,
     /// The access-history anchors kept outside the database (`audit::anchor`).
     pub anchors: Arc<audit::anchor::AnchorLog>,
+    /// Wakes the one password-reset worker of this process (`password_reset::process_queue`).
+    pub reset_wake: Arc<tokio::sync::Notify>,
 }

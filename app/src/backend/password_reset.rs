@@ -27,8 +27,10 @@ pub const IP_LIMIT: i64 = 10;
 const IP_WINDOW_MS: i64 = 15 * super::clock::MINUTE_MS;
 
 /// Asks for a reset link. The request path does the same work for every well-formed email, known or not: a
-/// per-address throttle and one queued row; the worker (`process_queue`, kicked at once off the request path)
-/// looks the account up and sends the link. `RateLimited` when the client address asked too often.
+/// per-address throttle and one queued row; the process's one worker (`process_queue`, woken off the request
+/// path; several requests arriving together wake it once) looks the account up and sends the link. Nothing on
+/// the request path waits for it, so what it does for a known address cannot show in the request's time.
+/// `RateLimited` when the client address asked too often.
 pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) -> Result<(), AppError> {
     let Ok(email) = validate_email(email) else {
         return Err(AppError::validation("email", "Enter the email address you sign in with."));
@@ -66,18 +68,14 @@ pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) ->
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(err) = process_queue(&state).await {
-            tracing::warn!(error = %err, "password reset queue not processed; the job retries");
-        }
-    });
+    state.reset_wake.notify_one();
     Ok(())
 }
 
 /// Handles queued reset requests: an address that got a link within `EMAIL_EVERY_MS` gets nothing more
-/// (the request folds into that email); a known one gets a fresh link; an unknown one is forgotten. Run right
-/// after each request and by the server's job (so a request acknowledged before a crash is still handled).
+/// (the request folds into that email); a known one gets a fresh link; an unknown one is forgotten. Run by the
+/// server's job when a request wakes it, and every 15 s (so a request acknowledged before a crash, or queued
+/// on another instance, is still handled).
 /// Returns how many links were sent.
 pub async fn process_queue(state: &AppState) -> Result<usize, AppError> {
     let now = state.clock.now_ms();

@@ -1,5 +1,6 @@
-//! Sends the password-reset links of queued requests that the request's own kick did not handle (a crash or
-//! restart in between, another instance's queue): every 15 seconds.
+//! Sends the password-reset links of queued requests: at once when a request wakes it (several requests
+//! arriving together wake it once: one worker per process, never one per request), and every 15 seconds for
+//! what a crash, a restart or another instance left in the queue.
 
 use app::backend::{password_reset, AppState};
 use std::time::Duration;
@@ -10,7 +11,10 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = state.reset_wake.notified() => {}
+            }
             if let Err(err) = password_reset::process_queue(&state).await {
                 tracing::warn!(error = %err, "password reset queue not processed; will retry");
             }
