@@ -64,13 +64,15 @@ pub fn router(state: AppState) -> Router {
         // Explicit, so that no unknown /api/v1 path falls through to the console's server functions.
         .route("/{*rest}", axum::routing::any(|| async { ApiError(AppError::NotFound) }))
         .fallback(|| async { ApiError(AppError::NotFound) })
-        .method_not_allowed_fallback(|| async {
-            let mut res = error_response(&AppError::validation("method", "This method is not allowed here."), false);
-            *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            res
-        })
+        .method_not_allowed_fallback(|| async { method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), api_gate))
         .with_state(state)
+}
+
+fn method_not_allowed() -> Response {
+    let mut res = error_response(&AppError::validation("method", "This method is not allowed here."), false);
+    *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    res
 }
 
 /// An error answered as JSON.
@@ -227,13 +229,22 @@ pub async fn record_unknown_key_summaries(state: &AppState) {
     }
 }
 
-/// The answer for a request `app::policy::REST_ROUTES` refuses: 404 for a route it does not list (the API's
-/// own unknown-path answer), 403 for a key without the route's scope or whose maker no longer holds its feature.
+/// The answer for a request `app::policy::REST_ROUTES` refuses: 404 for a path it does not list (the API's
+/// own unknown-path answer), 405 with `Allow` for a method it does not list on a listed path, 403 for a key
+/// without the route's scope or whose maker no longer holds its feature.
 fn route_refusal(parts: &axum::http::request::Parts, principal: &ApiPrincipal) -> Option<Response> {
     let matched = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str()).unwrap_or_default();
     let path = if matched.starts_with("/api/v1/") { matched.to_owned() } else { format!("/api/v1{matched}") };
     let Some(rule) = app::policy::rest_route(parts.method.as_str(), &path) else {
-        return Some(ApiError(AppError::NotFound).into_response());
+        let allowed: Vec<&str> = app::policy::REST_ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+        if allowed.is_empty() {
+            return Some(ApiError(AppError::NotFound).into_response());
+        }
+        let mut res = method_not_allowed();
+        if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+            res.headers_mut().insert(header::ALLOW, v);
+        }
+        return Some(res);
     };
     let key_ok = match rule.key {
         app::policy::KeyNeeds::Scope(resource, level) => principal.allows(resource, level),
