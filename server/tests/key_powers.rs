@@ -6,18 +6,9 @@ mod common;
 
 use common::keys::{api_client, api_get, assert_refused, create_key, key_events};
 use common::vault::put;
-use common::{add_member, TestApp, PASSWORD};
+use common::{add_member, set_grants, TestApp, PASSWORD};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-
-async fn set_grants(app: &TestApp, email: &str, grants: &str) {
-    sqlx::query("UPDATE memberships SET grants = $1 WHERE account_id = (SELECT id FROM accounts WHERE email = $2)")
-        .bind(grants)
-        .bind(email)
-        .execute(&app.state.pool)
-        .await
-        .unwrap();
-}
 
 async fn member(app: &TestApp, tenant: &str, email: &str, role: &str, grants: &str) -> Client {
     add_member(app, tenant, email, role).await;

@@ -252,15 +252,6 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
     }
 }
 
-async fn set_grants(app: &TestApp, email: &str, grants: &str) {
-    sqlx::query("UPDATE memberships SET grants = $1 WHERE account_id = (SELECT id FROM accounts WHERE email = $2)")
-        .bind(grants)
-        .bind(email)
-        .execute(&app.state.pool)
-        .await
-        .unwrap();
-}
-
 /// Every REST route of the OpenAPI document has a row in `app::policy::REST_ROUTES` (and every row a route),
 /// and every route refuses who the table says: anonymous, a revoked key, a frozen key (401); a read key on a
 /// master or write route, a key whose maker lost the grant (403); another tenant's master key on A's records
@@ -297,7 +288,7 @@ async fn every_rest_route_is_in_the_policy_table_and_enforces_it() {
     let (admin, _) = app.password_step("admin@acme.example").await;
     let (_, frozen) = create_key(&app, &admin, "write", &[]).await;
     common::add_member(&app, "Acme", "dev@acme.example", "member").await;
-    set_grants(&app, "dev@acme.example", "api_keys,vault_read").await;
+    common::set_grants(&app, "dev@acme.example", "api_keys,vault_read").await;
     let (dev, _) = app.password_step("dev@acme.example").await;
     let (_, demoted) = create_key(&app, &dev, "restricted", &[("scope_vault", "read")]).await;
     let get = |key: String, path: &'static str| {
@@ -311,7 +302,7 @@ async fn every_rest_route_is_in_the_policy_table_and_enforces_it() {
     app.call(&a_owner, "step_up", &[("password", common::PASSWORD)]).await;
     let res = app.call(&a_owner, "update_member", &[("membership_id", admin_id.as_str()), ("role", "member")]).await;
     assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
-    set_grants(&app, "dev@acme.example", "api_keys").await;
+    common::set_grants(&app, "dev@acme.example", "api_keys").await;
     app.clock.advance_ms(app::backend::keys::verify::CACHE_TTL_MS + 1);
     let (b_owner, _) = app.signed_in("Bravo").await;
     let (_, b_master) = create_key(&app, &b_owner, "master", &[]).await;
@@ -406,7 +397,7 @@ async fn the_privilege_matrix_matches_the_policy_table() {
     for (i, (role, grants)) in principals.iter().enumerate() {
         let email = format!("p{i}@matrix.example");
         common::add_member(&app, "Matrix", &email, role.as_str()).await;
-        set_grants(&app, &email, &Permission::join(grants)).await;
+        common::set_grants(&app, &email, &Permission::join(grants)).await;
         let (client, _) = app.password_step(&email).await;
         for rule in SERVER_FUNCTIONS {
             if matches!(rule.reach, Reach::Public | Reach::Pending | Reach::Own) {

@@ -257,6 +257,16 @@ pub fn unfold_qp(message: &str) -> String {
     message.replace("\r\n ", " ").replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
 }
 
+/// Sets a member's feature grants (`team,vault_read`) behind the console's back, as another instance would.
+pub async fn set_grants(app: &TestApp, email: &str, grants: &str) {
+    sqlx::query("UPDATE memberships SET grants = $1 WHERE account_id = (SELECT id FROM accounts WHERE email = $2)")
+        .bind(grants)
+        .bind(email)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+}
+
 /// Adds a member with `PASSWORD` to a tenant, straight in the database as the team issue's invitations will.
 pub async fn add_member(app: &TestApp, tenant: &str, email: &str, role: &str) {
     let hash = app.state.hasher.hash(&secrecy::SecretString::from(PASSWORD.to_owned())).await.unwrap();
