@@ -22,7 +22,7 @@ BIN  := $(CARGO_TARGET_DIR)/release/rampart
 SITE := $(CURDIR)/target/site
 export RAMPART_SITE_ROOT ?= $(SITE)
 
-.PHONY: run test bench fuzz harden tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit
+.PHONY: run check test bench fuzz harden tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit
 
 ## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
 run: tools build
@@ -32,6 +32,9 @@ run: tools build
 ## Playwright (JS on and off), audit
 test: tools test-tools lint test-sqlite test-postgres build api-fuzz e2e audit
 	@echo "make test: all checks passed"
+
+## check: the inner loop — fmt, clippy, the unit and integration tests on SQLite
+check: lint test-sqlite
 
 build: tools
 	cargo leptos build --release

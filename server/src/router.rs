@@ -37,6 +37,16 @@ pub struct WebState {
     pub origin: AllowedOrigin,
 }
 
+/// `GET /readyz`: 200 when the database answers within two seconds, 503 otherwise (for a load balancer's
+/// readiness check; `/healthz` stays a liveness probe that touches nothing).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let probe = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.pool);
+    match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
 /// Builds the complete router.
 pub fn build(state: WebState) -> Router {
     let routes = generate_route_list(App);
@@ -78,6 +88,7 @@ pub fn build(state: WebState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/vault/links/{token}", get(crate::vault_web::follow_link).with_state(state.app.clone()))
+        .route("/readyz", get(readyz).with_state(state.app.clone()))
         .route("/.well-known/rampart-export-key", get(crate::export_web::public_key).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))

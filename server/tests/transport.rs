@@ -242,3 +242,17 @@ async fn malformed_bodies_get_a_clear_4xx() {
         assert!(res.status().is_client_error(), "REST {body:?}: {}", res.status());
     }
 }
+
+/// `/readyz` asks the database; `/healthz` only says the process answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_and_liveness_does_not() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.text().await.unwrap(), "ready");
+    app.state.pool.close().await;
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+}

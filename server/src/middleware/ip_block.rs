@@ -1,7 +1,7 @@
 //! Refuses every request, console and REST API alike, from a client IP that is automatically blocked for
 //! tripping the per-IP limit on failed sign-ins (`app::backend::throttle::ip_guard`): 429 with `Retry-After`
 //! and a message that says why (code `ip_blocked`). The block itself is audited once, as `ip.auto_block`,
-//! when it starts. `/healthz` stays reachable.
+//! when it starts. `/healthz` and `/readyz` stay reachable.
 
 use crate::errors::wants_html;
 use app::backend::request::ClientIp;
@@ -24,7 +24,7 @@ pub async fn refuse_blocked_ips(State(state): State<AppState>, req: Request, nex
     let blocked = req
         .extensions()
         .get::<ClientIp>()
-        .filter(|_| req.uri().path() != "/healthz")
+        .filter(|_| !matches!(req.uri().path(), "/healthz" | "/readyz"))
         .and_then(|ip| state.ip_guard.blocked_until(&ip.0.to_string(), now));
     let Some(until) = blocked else { return next.run(req).await };
     let retry_after = u64::try_from(until - now).unwrap_or(0).div_ceil(1000).max(1);
