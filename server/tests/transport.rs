@@ -256,3 +256,23 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
 }
+
+/// Every answer — page, server function, REST, static, error — carries its own request id, minted by the
+/// server (a client's `X-Request-Id` is not taken over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_its_own_request_id() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let mut seen = std::collections::BTreeSet::new();
+    for path in ["/healthz", "/sign-in", "/api/v1/members", "/no-such-page", "/favicon.svg", "/readyz"] {
+        for _ in 0..2 {
+            let res = client.get(app.url(path)).header("x-request-id", "chosen-by-client").send().await.unwrap();
+            let id = res.headers().get("x-request-id").unwrap_or_else(|| panic!("{path}: no id")).to_str().unwrap();
+            assert!(id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{path}: {id}");
+            assert!(seen.insert(id.to_owned()), "{path}: {id} was used before");
+        }
+    }
+    let res = app.call(&client, "get_me", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key("x-request-id"));
+}

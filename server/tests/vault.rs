@@ -84,8 +84,9 @@ async fn a_flipped_ciphertext_byte_is_detected_on_read() {
     std::fs::copy(&other_path, &path).unwrap();
     let res = content(&app, &write, id, None).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "fails before any byte is sent");
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let text = res.text().await.unwrap();
-    assert!(text.contains("ref"), "{text}");
+    assert!(text.contains(&format!("ref {request_id}")), "the reference is the request's id: {request_id} {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,11 +27,22 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// A short random reference for an internal error, shown to the user and written to the log.
-pub fn op_id() -> String {
+tokio::task_local! {
+    /// The id of the request this task serves (set by the server's request-id middleware).
+    pub static REQUEST_ID: String;
+}
+
+/// A fresh request id: 48 random bits in hex.
+pub fn new_request_id() -> String {
     let mut bytes = [0u8; 6];
     OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+/// The reference of an internal error, shown to the user and written to the log: the request's id (the one in
+/// its `X-Request-Id` header) when a request is being served, else a fresh random one (background jobs).
+pub fn op_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| new_request_id())
 }
 
 /// Keys derived from the server master key, one per purpose (HMAC-SHA-256 of the master key over a label,

@@ -1,8 +1,9 @@
-//! Request middleware, outermost first: security headers, client IP, automatic IP blocks, cross-origin
-//! refusal, session gate.
+//! Request middleware, outermost first: request id, security headers, client IP, automatic IP blocks,
+//! cross-origin refusal, session gate.
 
 pub mod client_ip;
 pub mod gate;
 pub mod headers;
 pub mod ip_block;
 pub mod origin;
+pub mod request_id;
