@@ -11,6 +11,15 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Every setting, with its default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +64,8 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     /// Log filter (tracing EnvFilter syntax).
     pub log: String,
+    /// `text` for people, `json` (one object a line, with the request span's id, method and path) for machines.
+    pub log_format: LogFormat,
     /// The `From` of every email.
     pub mail_from: String,
     /// `smtps://user:pass@host:465`, or `smtp://host:587` (STARTTLS required; `?tls=none` only to a loopback
@@ -101,6 +112,7 @@ impl Default for Settings {
             demo_owner_email: "owner@demo.example".to_owned(),
             password_hash_concurrency: 0,
             log: "info".to_owned(),
+            log_format: LogFormat::Text,
             mail_from: "Rampart <no-reply@rampart.localhost>".to_owned(),
             smtp_url: None,
             dkim_domain: None,
