@@ -17,7 +17,7 @@ export RAMPART_DATA_DIR=$DIR RAMPART_DATABASE_URL="sqlite://$DIR/rampart.db" RAM
   RAMPART_PUBLIC_URL=$BASE RAMPART_LOG=warn RAMPART_SITE_ROOT=${RAMPART_SITE_ROOT:-$PWD/target/site}
 export RAMPART_REDIRECT_ADDR=127.0.0.1:$(free_port)
 # One address plays every client here, the unauthenticated probes included: the per-address limit on
-# unrecognised keys (tested in server/tests/rest.rs) would answer them 429 instead of 401.
+# unrecognised keys (tested in server/tests/it/rest.rs) would answer them 429 instead of 401.
 export RAMPART_API_UNKNOWN_KEYS_PER_MINUTE=1000000
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }

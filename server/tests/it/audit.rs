@@ -4,12 +4,12 @@
 //! customer can verify offline with the chain key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::{TestApp, PASSWORD};
 use app::backend::audit::verify::verify_chain;
 use app::backend::clock::Clock as _;
 use app::model::{ChainReportView, HistoryView};
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 

@@ -2,11 +2,11 @@
 //! picking or switching the organisation — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::{TestApp, PASSWORD};
 use app::backend::clock::HOUR_MS;
 use app::model::{InvitationView, TenantChoice};
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 fn link_token(mail: &str) -> String {

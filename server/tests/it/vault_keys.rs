@@ -2,12 +2,12 @@
 //! background, crypto-shredding at closure, and the virus-scan hook.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::keys::{api_client, create_key};
+use crate::common::vault::{blob_path, body, content, put, upload, walk};
+use crate::common::TestApp;
 use app::backend::vault::cipher::CHUNK_SIZE;
-use common::keys::{api_client, create_key};
-use common::vault::{blob_path, body, content, put, upload, walk};
-use common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Row as _;

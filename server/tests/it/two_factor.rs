@@ -3,10 +3,10 @@
 //! reset, throttling, and secrets at rest — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::{totp_code, TestApp, PASSWORD};
 use app::backend::clock::{Clock as _, MINUTE_MS};
-use common::{totp_code, TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 async fn enrolled_owner(app: &TestApp, tenant: &str) -> (reqwest::Client, String, String) {

@@ -7,11 +7,11 @@
 //! every server function the table guards as every role with every grant set that matters.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::TestApp;
 use app::model::{MembersView, Permission, Role};
 use app::policy::{Reach, Shape, SERVER_FUNCTIONS};
-use common::TestApp;
 use reqwest::StatusCode;
 use std::collections::BTreeSet;
 

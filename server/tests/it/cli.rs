@@ -1,7 +1,7 @@
 //! The operator CLI as an operator runs it: the real binary, a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

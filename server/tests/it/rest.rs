@@ -3,10 +3,10 @@
 //! on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
-use common::keys::{api_client, api_get, create_key};
-use common::TestApp;
+use crate::common::keys::{api_client, api_get, create_key};
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

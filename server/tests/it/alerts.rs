@@ -4,10 +4,8 @@
 //! ends — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::{unfold_qp, TestApp, PASSWORD};
 use app::backend::alerts::{self, ALERT_WINDOW_MS};
-use common::{unfold_qp, TestApp, PASSWORD};
 use reqwest::{Client, StatusCode};
 
 const CONTACT: &str = "soc@alerts.example";

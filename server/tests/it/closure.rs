@@ -3,13 +3,11 @@
 //! the job deletes every row of the tenant — on SQLite or PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::keys::{api_get, create_key};
+use crate::common::scan::find_everywhere;
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::backend::clock::DAY_MS;
 use app::backend::closure::delete::close_due;
-use common::keys::{api_get, create_key};
-use common::scan::find_everywhere;
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 fn done(res: &reqwest::Response) -> bool {

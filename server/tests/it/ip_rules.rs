@@ -4,12 +4,12 @@
 //! the API) — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::keys::{api_client, create_key, key_events};
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::backend::clock::DAY_MS;
 use app::model::IpRulesView;
-use common::keys::{api_client, create_key, key_events};
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use sqlx::Row as _;

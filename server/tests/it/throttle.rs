@@ -4,11 +4,11 @@
 //! was given. Client IPs come from X-Forwarded-For: the test server trusts 127.0.0.1 as a proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::{TestApp, PASSWORD};
 use app::backend::throttle::ip_guard::{IP_BLOCK_MS, IP_FAILURE_LIMIT};
 use app::backend::throttle::MAX_DELAY_MS;
-use common::{TestApp, PASSWORD};
 use reqwest::{Client, StatusCode};
 use sqlx::Row as _;
 

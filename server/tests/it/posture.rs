@@ -3,12 +3,10 @@
 //! PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::keys::create_key;
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::backend::clock::{DAY_MS, MINUTE_MS};
 use app::model::OverviewView;
-use common::keys::create_key;
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

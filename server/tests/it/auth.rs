@@ -2,10 +2,8 @@
 //! was given (SQLite by default, PostgreSQL with RAMPART_TEST_POSTGRES_URL).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::{cookie_value, session_set_cookie, TestApp, PASSWORD};
 use app::backend::clock::{HOUR_MS, MINUTE_MS};
-use common::{cookie_value, session_set_cookie, TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,9 @@
 //! minute job does, then tampered with in SQL the way a database writer would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::{TestApp, PASSWORD};
 use app::backend::audit::verify::verify_chain;
 use app::backend::clock::Clock as _;
-use common::{TestApp, PASSWORD};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::StatusCode;

@@ -4,11 +4,9 @@
 //! SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::keys::{api_client, create_key};
-use common::vault::upload;
-use common::{TestApp, PASSWORD};
+use crate::common::keys::{api_client, create_key};
+use crate::common::vault::upload;
+use crate::common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::Value;
 

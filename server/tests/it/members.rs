@@ -2,11 +2,11 @@
 //! PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::{TestApp, PASSWORD};
 use app::backend::clock::MINUTE_MS;
 use app::model::MembersView;
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 async fn membership_of(app: &TestApp, admin: &reqwest::Client, email: &str) -> String {

@@ -5,14 +5,14 @@
 //! or PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::keys::{api_client, api_get, create_key};
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::backend::audit::chain::Link;
 use app::backend::export::job::{run_pending, STALE_MS};
 use app::model::{DataExportsView, ExportState};
 use base64::Engine as _;
-use common::keys::{api_client, api_get, create_key};
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};

@@ -3,12 +3,10 @@
 //! (backend and `rampart audit verify`) — on SQLite or PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::keys::{api_get, create_key};
+use crate::common::scan::find_everywhere;
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::model::MembersView;
-use common::keys::{api_get, create_key};
-use common::scan::find_everywhere;
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 

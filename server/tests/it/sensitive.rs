@@ -5,9 +5,9 @@
 //! debug level, then searches the events table, the log and every error body for each of them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::{Client, StatusCode};
 use sqlx::Row as _;
 use std::io::Write as _;

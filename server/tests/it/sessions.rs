@@ -2,11 +2,11 @@
 //! session is refused on its very next request — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::{TestApp, PASSWORD};
 use app::backend::clock::{HOUR_MS, MINUTE_MS};
 use app::model::{MemberSessionsView, SessionView};
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 async fn my_sessions(app: &TestApp, client: &reqwest::Client) -> Vec<SessionView> {

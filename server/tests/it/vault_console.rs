@@ -3,10 +3,10 @@
 //! exactly once, and the key rotation behind a step-up.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::TestApp;
 use app::model::{VaultFileDetailView, VaultKeyView, VaultListView};
-use common::TestApp;
 use reqwest::StatusCode;
 
 fn location(res: &reqwest::Response) -> String {

@@ -2,9 +2,9 @@
 //! refusal, the HTTP redirect, outages answered 503 and recovered from.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
-use common::{TestApp, PASSWORD};
+use crate::common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 fn assert_security_headers(res: &reqwest::Response, what: &str) {

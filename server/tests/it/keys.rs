@@ -3,12 +3,10 @@
 //! unused-key policy — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::keys::{api_client, api_get, assert_refused, create_key, key_events};
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::backend::clock::{DAY_MS, HOUR_MS};
 use app::model::{FreshKeyView, KeyDetailView, KeysView};
-use common::keys::{api_client, api_get, assert_refused, create_key, key_events};
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Row as _;

@@ -3,11 +3,9 @@
 //! writes one event listing it all; the undo brings frozen keys back — on SQLite or PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::keys::{api_get, assert_refused, create_key};
+use crate::common::{add_member, TestApp, PASSWORD};
 use app::model::{KeyDetailView, KeyStatus, PanicView};
-use common::keys::{api_get, assert_refused, create_key};
-use common::{add_member, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 

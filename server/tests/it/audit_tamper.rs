@@ -4,12 +4,10 @@
 //! events are appended never cries wolf — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::{TestApp, PASSWORD};
 use app::backend::audit::verify::verify_chain;
 use app::backend::clock::Clock as _;
 use app::model::ChainReportView;
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 

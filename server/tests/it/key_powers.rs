@@ -2,11 +2,11 @@
 //! verification (findings 1, 3 and 12 of the attack review) — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
-use common::keys::{api_client, api_get, assert_refused, create_key, key_events};
-use common::vault::put;
-use common::{add_member, set_grants, TestApp, PASSWORD};
+use crate::common::keys::{api_client, api_get, assert_refused, create_key, key_events};
+use crate::common::vault::put;
+use crate::common::{add_member, set_grants, TestApp, PASSWORD};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 

@@ -3,12 +3,12 @@
 //! links, and multipart uploads with and without JavaScript. Keys, scanning and shredding: `vault_keys.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
+use crate::common::keys::{api_client, create_key};
+use crate::common::vault::{blob_path, body, content, put, upload};
+use crate::common::TestApp;
 use app::backend::vault::cipher::CHUNK_SIZE;
-use common::keys::{api_client, create_key};
-use common::vault::{blob_path, body, content, put, upload};
-use common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Row as _;
