@@ -15,9 +15,12 @@
 pub mod format;
 pub mod guard;
 mod list;
+mod policy;
 mod rotate;
 mod row;
 pub mod verify;
+
+pub use policy::{policy, set_policy};
 
 #[cfg(test)]
 mod props;
@@ -139,80 +142,6 @@ fn check_input(input: &KeyInput, kind: KeyKind, now: i64, max_age_days: i64) -> 
         return Err(AppError::validation("scopes", "A restricted key needs read or write access to something."));
     }
     Ok(Checked { description, expires_at: now + days * DAY_MS, ips, referers, rate: input.rate_per_hour, scopes })
-}
-
-/// The tenant's key policy.
-pub async fn policy(conn: &mut AnyConnection, ctx: &TenantCtx) -> Result<KeyPolicyView, AppError> {
-    let row =
-        sqlx::query("SELECT key_max_age_days, key_disable_unused_days, security_contact FROM tenants WHERE id = $1")
-            .bind(ctx.tenant_id().as_str())
-            .fetch_one(conn)
-            .await?;
-    Ok(KeyPolicyView {
-        max_age_days: row.try_get("key_max_age_days")?,
-        disable_unused_days: row.try_get("key_disable_unused_days")?,
-        security_contact: row.try_get("security_contact")?,
-    })
-}
-
-/// Changes the key policy (admin, step-up). Shortening the maximum age does not shorten existing keys; the
-/// list shows which ones outlive it.
-pub async fn set_policy(
-    state: &AppState,
-    meta: &RequestMeta,
-    ctx: &TenantCtx,
-    _admin: &super::context::AdminHandle,
-    _proof: &SteppedUp,
-    new: &KeyPolicyView,
-) -> Result<(), AppError> {
-    if !MAX_AGE_DAYS.contains(&new.max_age_days) {
-        return Err(AppError::validation("max_age_days", "The maximum key age is 1 to 730 days."));
-    }
-    if new.disable_unused_days.is_some_and(|d| !(1..=730).contains(&d)) {
-        return Err(AppError::validation("disable_unused_days", "Disable unused keys after 1 to 730 days, or never."));
-    }
-    let contact = new.security_contact.trim();
-    if !contact.is_empty() && super::accounts::validate_email(contact).is_err() {
-        return Err(AppError::validation("security_contact", "The security contact must be an email address."));
-    }
-    let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
-    let before = policy(&mut tx, ctx).await?;
-    sqlx::query(
-        "UPDATE tenants SET key_max_age_days = $1, key_disable_unused_days = $2, security_contact = $3 WHERE id = $4",
-    )
-    .bind(new.max_age_days)
-    .bind(new.disable_unused_days)
-    .bind(contact)
-    .bind(ctx.tenant_id().as_str())
-    .execute(&mut *tx)
-    .await?;
-    let detail = format!(
-        "max age {} → {} days; disable unused after {} → {}; security contact {} → {}",
-        before.max_age_days,
-        new.max_age_days,
-        days_or_never(before.disable_unused_days),
-        days_or_never(new.disable_unused_days),
-        or_none(&before.security_contact),
-        or_none(contact)
-    );
-    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "key_policy.update", Outcome::Success, &detail))
-        .await?;
-    tx.commit().await?;
-    state.key_guard.invalidate_all();
-    Ok(())
-}
-
-fn days_or_never(d: Option<i64>) -> String {
-    d.map(|d| format!("{d} days")).unwrap_or_else(|| "never".to_owned())
-}
-
-fn or_none(s: &str) -> &str {
-    if s.is_empty() {
-        "none"
-    } else {
-        s
-    }
 }
 
 /// Which kinds `ctx` may create from the console: master, write and canary keys are for admins.

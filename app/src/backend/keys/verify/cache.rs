@@ -1,0 +1,227 @@
+//! The verification cache, the per-key hourly counters, the unrecognised-key throttle and the canary alert
+//! throttle of this instance (`KeyGuard`), kept apart from `verify` itself.
+
+use super::*;
+
+struct Cached {
+    loaded_at: i64,
+    key: Arc<ActiveKey>,
+}
+
+/// The verification cache, rate counters and canary alert throttle of this instance.
+#[derive(Default)]
+pub struct KeyGuard {
+    cache: RwLock<HashMap<String, Cached>>,
+    /// Bumped by every invalidation: a lookup that read the database before an invalidation must not put
+    /// what it read into the cache after it (a revoke would be undone until the entry ages out).
+    epoch: std::sync::atomic::AtomicU64,
+    counters: Mutex<HashMap<(String, IpAddr), (i64, i64)>>,
+    canary_emails: Mutex<HashMap<String, i64>>,
+    /// Accepted uses on this instance not yet necessarily in the database (the access history is batched).
+    last_used: Mutex<HashMap<String, i64>>,
+    /// Refusals of unrecognised or malformed keys per client address (IPv6 by /64) in the current minute:
+    /// (minute, refusals, of which answered 429).
+    unknown: Mutex<HashMap<IpAddr, (i64, u64, u64)>>,
+    /// Minutes that ended before `drain_unknown` took them.
+    unknown_closed: Mutex<Vec<UnknownSummary>>,
+    /// The operator's `api_unknown_keys_per_minute` (0: `UNKNOWN_PER_MINUTE`).
+    unknown_limit: std::sync::atomic::AtomicU64,
+}
+
+/// Unrecognised or malformed keys one client address may present per minute before it gets 429s, unless the
+/// operator set `api_unknown_keys_per_minute`.
+pub const UNKNOWN_PER_MINUTE: u64 = 20;
+
+/// What to do with a refusal of an unrecognised key (`KeyGuard::note_unknown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownKey {
+    /// The address's first this minute: recorded on its own.
+    First,
+    /// Folded into the address's count for the minute (one summary event when the minute ends).
+    Folded,
+    /// Over the limit: answered 429 (and folded too).
+    Throttled { retry_after: u64 },
+}
+
+/// A closed minute of unrecognised keys from one address: the refusals after the first, and how many of
+/// them were answered 429.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSummary {
+    pub ip: IpAddr,
+    pub minute_start_ms: i64,
+    pub folded: u64,
+    pub throttled: u64,
+}
+
+impl std::fmt::Debug for KeyGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyGuard").finish_non_exhaustive()
+    }
+}
+
+impl KeyGuard {
+    /// A guard that answers 429 past `limit` unrecognised keys per address and minute (0: the default).
+    pub fn with_unknown_limit(limit: u64) -> Self {
+        let guard = Self::default();
+        guard.unknown_limit.store(limit, std::sync::atomic::Ordering::Relaxed);
+        guard
+    }
+
+    /// Forgets every cached key (after any change to a key or a tenant's key policy).
+    pub fn invalidate_all(&self) {
+        // Under the write lock, so that `remember` sees either the old epoch and an empty map after us, or the
+        // new epoch.
+        if let Ok(mut c) = self.cache.write() {
+            self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            c.clear();
+        }
+    }
+
+    /// The invalidation epoch, read before a database lookup and handed to `remember`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(super) fn cached(&self, digest: &str, now: i64) -> Option<Arc<ActiveKey>> {
+        let c = self.cache.read().ok()?;
+        c.get(digest).filter(|e| (0..CACHE_TTL_MS).contains(&(now - e.loaded_at))).map(|e| e.key.clone())
+    }
+
+    /// Caches a key read at invalidation epoch `read_at`; nothing is cached if any invalidation came since.
+    pub(super) fn remember(&self, digest: String, key: Arc<ActiveKey>, now: i64, read_at: u64) {
+        if let Ok(mut c) = self.cache.write() {
+            if self.epoch() != read_at {
+                return;
+            }
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(digest, Cached { loaded_at: now, key });
+        }
+    }
+
+    /// Counts a request; `Err(seconds)` when the window is full.
+    pub(super) fn count(&self, key: &ActiveKey, ip: IpAddr, now: i64) -> Result<(), u64> {
+        let Some(limit) = key.rate_per_hour else {
+            return Ok(());
+        };
+        let window = now.div_euclid(HOUR_MS);
+        let Ok(mut counters) = self.counters.lock() else {
+            return Ok(());
+        };
+        if counters.len() >= COUNTERS_MAX {
+            counters.retain(|_, (w, _)| *w == window);
+        }
+        // An IPv6 client is one /64, as for sign-ins: rotating addresses inside it gains nothing.
+        let ip = crate::backend::throttle::ip_guard::counted_as(ip);
+        let slot = counters.entry((key.id.clone(), ip)).or_insert((window, 0));
+        if slot.0 != window {
+            *slot = (window, 0);
+        }
+        if slot.1 >= limit {
+            let ends = (window + 1) * HOUR_MS;
+            return Err(u64::try_from((ends - now + 999) / 1000).unwrap_or(1).max(1));
+        }
+        slot.1 += 1;
+        Ok(())
+    }
+
+    pub(super) fn last_activity(&self, key: &ActiveKey) -> i64 {
+        let seen = self.last_used.lock().ok().and_then(|m| m.get(&key.id).copied()).unwrap_or(0);
+        key.last_activity.max(seen)
+    }
+
+    pub(super) fn note_use(&self, key_id: &str, now: i64) {
+        if let Ok(mut m) = self.last_used.lock() {
+            if m.len() >= CACHE_MAX {
+                m.clear();
+            }
+            m.insert(key_id.to_owned(), now);
+        }
+    }
+
+    /// Counts a refusal of an unrecognised or malformed key from `ip`: anonymous callers cannot grow the
+    /// access history by more than two rows per address per minute, nor try keys faster than the limit.
+    /// `presented`: a key was sent (a request without one has nothing to guess and is never answered 429).
+    pub fn note_unknown(&self, ip: IpAddr, now: i64, presented: bool) -> UnknownKey {
+        let minute = now.div_euclid(MINUTE_MS);
+        let ip = crate::backend::throttle::ip_guard::counted_as(ip);
+        let Ok(mut m) = self.unknown.lock() else { return UnknownKey::Folded };
+        if m.len() >= COUNTERS_MAX {
+            m.retain(|_, (w, _, _)| *w == minute);
+        }
+        let slot = m.entry(ip).or_insert((minute, 0, 0));
+        if slot.0 != minute {
+            // The previous minute's count waits for `drain_unknown`; a new minute starts afresh.
+            if slot.1 > 1 {
+                if let Ok(mut closed) = self.unknown_closed.lock() {
+                    if closed.len() < COUNTERS_MAX {
+                        closed.push(UnknownSummary {
+                            ip,
+                            minute_start_ms: slot.0 * MINUTE_MS,
+                            folded: slot.1 - 1,
+                            throttled: slot.2,
+                        });
+                    }
+                }
+            }
+            *slot = (minute, 0, 0);
+        }
+        slot.1 += 1;
+        if slot.1 == 1 {
+            UnknownKey::First
+        } else if presented && slot.1 > self.unknown_limit() {
+            slot.2 += 1;
+            let ends = (minute + 1) * MINUTE_MS;
+            UnknownKey::Throttled { retry_after: u64::try_from((ends - now + 999) / 1000).unwrap_or(1).max(1) }
+        } else {
+            UnknownKey::Folded
+        }
+    }
+
+    pub(super) fn unknown_limit(&self) -> u64 {
+        match self.unknown_limit.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => UNKNOWN_PER_MINUTE,
+            n => n,
+        }
+    }
+
+    /// Takes the counts of minutes that have ended, for one summary event each (the caller records them).
+    pub fn drain_unknown(&self, now: i64) -> Vec<UnknownSummary> {
+        let minute = now.div_euclid(MINUTE_MS);
+        let mut out = self.unknown_closed.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+        let Ok(mut m) = self.unknown.lock() else { return out };
+        m.retain(|ip, (w, n, throttled)| {
+            if *w >= minute {
+                return true;
+            }
+            if *n > 1 {
+                out.push(UnknownSummary {
+                    ip: *ip,
+                    minute_start_ms: *w * MINUTE_MS,
+                    folded: *n - 1,
+                    throttled: *throttled,
+                });
+            }
+            false
+        });
+        out
+    }
+
+    /// Whether a canary email is due for this key now (and, if so, notes that it was sent).
+    pub fn canary_email_due(&self, key_id: &str, now: i64) -> bool {
+        let Ok(mut sent) = self.canary_emails.lock() else {
+            return true;
+        };
+        match sent.get(key_id) {
+            Some(at) if now - *at < CANARY_EMAIL_EVERY_MS => false,
+            _ => {
+                if sent.len() >= CACHE_MAX {
+                    sent.clear();
+                }
+                sent.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
