@@ -205,9 +205,17 @@ pub const REST_ROUTES: &[Route] = &[
     r("GET", "/api/v1/exports/{id}/download", Master, P::Export),
 ];
 
-/// The rule of a REST route (`path` as declared, e.g. `/api/v1/keys/{id}`), if it has one.
+impl Route {
+    /// Whether `path` (as declared, e.g. `/api/v1/keys/{id}`, or as matched inside the `/api/v1` nest) is this
+    /// route's.
+    pub fn matches(&self, path: &str) -> bool {
+        self.path == path || self.path.strip_prefix("/api/v1") == Some(path)
+    }
+}
+
+/// The rule of a REST route, if it has one.
 pub fn rest_route(method: &str, path: &str) -> Option<&'static Route> {
-    REST_ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+    REST_ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.matches(path))
 }
 
 /// The rule of a server function, if it has one.

@@ -1,9 +1,8 @@
 //! `GET /api/v1/members`: the tenant's members (scope `members:read`).
 
-use super::{require, ApiError};
+use super::ApiError;
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::AppState;
-use app::model::{Access, ApiResource};
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
@@ -49,7 +48,6 @@ pub async fn list_members(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
 ) -> Result<Json<MemberList>, ApiError> {
-    require(&p, ApiResource::Members, Access::Read)?;
     let granted = p.ctx.require::<app::backend::context::perm::Team>()?;
     let members = app::backend::members::member_list(&state, &p.ctx, &granted)
         .await?

@@ -26,7 +26,7 @@ use app::backend::ip_rules;
 use app::backend::keys::verify::{self, ApiPrincipal, Presented};
 use app::backend::request::{ClientIp, RequestMeta};
 use app::backend::AppState;
-use app::model::{Access, ApiResource, AppError};
+use app::model::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -98,15 +98,6 @@ impl IntoResponse for ApiError {
 /// Why the handler refused, for the access history.
 #[derive(Debug, Clone, Copy)]
 struct DenyReason(&'static str);
-
-/// The key's proof of a scope, or 403.
-pub fn require(p: &ApiPrincipal, resource: ApiResource, level: Access) -> Result<(), ApiError> {
-    if p.allows(resource, level) {
-        Ok(())
-    } else {
-        Err(ApiError(AppError::Forbidden))
-    }
-}
 
 /// A JSON body: `application/json`, within the size limit, no unknown fields (the types say
 /// `deny_unknown_fields`); anything else is 415, 413 or 422, and nothing changes.
@@ -234,9 +225,9 @@ pub async fn record_unknown_key_summaries(state: &AppState) {
 /// without the route's scope or whose maker no longer holds its feature.
 fn route_refusal(parts: &axum::http::request::Parts, principal: &ApiPrincipal) -> Option<Response> {
     let matched = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str()).unwrap_or_default();
-    let path = if matched.starts_with("/api/v1/") { matched.to_owned() } else { format!("/api/v1{matched}") };
-    let Some(rule) = app::policy::rest_route(parts.method.as_str(), &path) else {
-        let allowed: Vec<&str> = app::policy::REST_ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+    let Some(rule) = app::policy::rest_route(parts.method.as_str(), matched) else {
+        let allowed: Vec<&str> =
+            app::policy::REST_ROUTES.iter().filter(|r| r.matches(matched)).map(|r| r.method).collect();
         if allowed.is_empty() {
             return Some(ApiError(AppError::NotFound).into_response());
         }

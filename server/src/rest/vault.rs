@@ -2,13 +2,13 @@
 //! uploads, deletes and restores `vault:write`. Uploads are the raw request body (`PUT …/files?path=…`),
 //! streamed through encryption to storage: any size within the limit in constant memory.
 
-use super::{require, ApiError};
+use super::ApiError;
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::request::RequestMeta;
 use app::backend::vault::list::VaultQuery;
 use app::backend::vault::{files, links, list, manage};
 use app::backend::AppState;
-use app::model::{Access, ApiResource, AppError, VaultFileView, VaultVersionView};
+use app::model::{AppError, VaultFileView, VaultVersionView};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -183,7 +183,6 @@ pub async fn list_files(
     Extension(p): Extension<ApiPrincipal>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VaultListing>, ApiError> {
-    require(&p, ApiResource::Vault, Access::Read)?;
     let Query(q) = params.map_err(|e| AppError::validation("query", e.body_text()))?;
     // The console's form sends blanks for unset dates; here a date is a date.
     for (field, v) in [("from", &q.from), ("to", &q.to)] {
@@ -225,7 +224,6 @@ pub async fn upload_file(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require(&p, ApiResource::Vault, Access::Write)?;
     let Query(q) = params.map_err(|_| AppError::validation("path", "Give the file's path as ?path=…"))?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -251,7 +249,6 @@ pub async fn get_file(
     Path(id): Path<String>,
     params: Result<Query<BinParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VaultFileDetail>, ApiError> {
-    require(&p, ApiResource::Vault, Access::Read)?;
     let Query(bin) = params.map_err(|e| AppError::validation("query", e.body_text()))?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let d = list::detail(&state, &p.ctx, &granted, &id).await?;
@@ -274,7 +271,6 @@ pub async fn download_file(
     Path(id): Path<String>,
     Query(q): Query<ContentParams>,
 ) -> Result<Response, ApiError> {
-    require(&p, ApiResource::Vault, Access::Read)?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let meta = meta(&p, m);
     let d = files::download(&state, &p.ctx, &granted, &meta, &id, q.version.as_deref()).await?;
@@ -290,7 +286,6 @@ pub async fn delete_file(
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
-    require(&p, ApiResource::Vault, Access::Write)?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     Ok(Json(manage::delete(&state, &p.ctx, &granted, &meta(&p, m), &id).await?.into()))
 }
@@ -304,7 +299,6 @@ pub async fn undelete_file(
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
-    require(&p, ApiResource::Vault, Access::Write)?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     Ok(Json(manage::undelete(&state, &p.ctx, &granted, &meta(&p, m), &id).await?.into()))
 }
@@ -319,7 +313,6 @@ pub async fn restore_version(
     m: Option<Extension<RequestMeta>>,
     Path((id, version_id)): Path<(String, String)>,
 ) -> Result<Json<VaultFile>, ApiError> {
-    require(&p, ApiResource::Vault, Access::Write)?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
     Ok(Json(manage::restore_version(&state, &p.ctx, &granted, &meta(&p, m), &id, &version_id).await?.into()))
 }
@@ -336,7 +329,6 @@ pub async fn create_link(
     Path(id): Path<String>,
     super::ApiJson(body): super::ApiJson<NewLink>,
 ) -> Result<Response, ApiError> {
-    require(&p, ApiResource::Vault, Access::Read)?;
     let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
     let request =
         links::LinkRequest { version_id: body.version_id, minutes: body.minutes, single_use: body.single_use };

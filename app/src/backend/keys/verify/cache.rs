@@ -25,7 +25,7 @@ pub struct KeyGuard {
     /// Minutes that ended before `drain_unknown` took them.
     unknown_closed: Mutex<Vec<UnknownSummary>>,
     /// The operator's `api_unknown_keys_per_minute` (0: `UNKNOWN_PER_MINUTE`).
-    unknown_limit: std::sync::atomic::AtomicU64,
+    unknown_limit: u64,
 }
 
 /// Unrecognised or malformed keys one client address may present per minute before it gets 429s, unless the
@@ -62,9 +62,7 @@ impl std::fmt::Debug for KeyGuard {
 impl KeyGuard {
     /// A guard that answers 429 past `limit` unrecognised keys per address and minute (0: the default).
     pub fn with_unknown_limit(limit: u64) -> Self {
-        let guard = Self::default();
-        guard.unknown_limit.store(limit, std::sync::atomic::Ordering::Relaxed);
-        guard
+        Self { unknown_limit: limit, ..Self::default() }
     }
 
     /// Forgets every cached key (after any change to a key or a tenant's key policy).
@@ -180,7 +178,7 @@ impl KeyGuard {
     }
 
     pub(super) fn unknown_limit(&self) -> u64 {
-        match self.unknown_limit.load(std::sync::atomic::Ordering::Relaxed) {
+        match self.unknown_limit {
             0 => UNKNOWN_PER_MINUTE,
             n => n,
         }
