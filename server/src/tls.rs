@@ -57,3 +57,30 @@ pub fn server_config(settings: &Settings) -> Result<Arc<ServerConfig>, String> {
     config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::cert_paths;
+    use crate::config::Settings;
+    use std::time::{Duration, SystemTime};
+
+    /// The development certificate is made once, kept while young, and made again once 60 days old.
+    #[test]
+    fn the_development_certificate_is_renewed_at_60_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings { data_dir: dir.path().to_owned(), ..Settings::default() };
+        let (cert, _) = cert_paths(&settings).unwrap();
+        let first = std::fs::read(&cert).unwrap();
+        let age = |days: u64| {
+            let file = std::fs::File::options().write(true).open(&cert).unwrap();
+            file.set_modified(SystemTime::now() - Duration::from_secs(days * 86_400)).unwrap();
+        };
+        age(59);
+        cert_paths(&settings).unwrap();
+        assert_eq!(std::fs::read(&cert).unwrap(), first, "kept at 59 days");
+        age(61);
+        cert_paths(&settings).unwrap();
+        assert_ne!(std::fs::read(&cert).unwrap(), first, "made again at 61 days");
+    }
+}

@@ -90,6 +90,11 @@ mod tests {
         assert_eq!(parse_date_utc("2023-02-29"), None);
         assert_eq!(parse_date_utc("2026-13-01"), None);
         assert_eq!(parse_date_utc("yesterday"), None);
+        // Exactly YYYY-MM-DD, any year from 1 (RFC 3339 full-date, as the OpenAPI document says).
+        assert_eq!(parse_date_utc("0001-01-01"), Some(-62_135_596_800_000));
+        for bad in ["2026-1-01", "+2026-01-01", "02026-01-01", "0000-01-01", "2026-01-1"] {
+            assert_eq!(parse_date_utc(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -251,3 +251,57 @@ async fn the_unknown_key_limit_is_the_operators() {
     let want = [StatusCode::UNAUTHORIZED; 3].into_iter().chain([StatusCode::TOO_MANY_REQUESTS; 2]).collect::<Vec<_>>();
     assert_eq!(statuses, want);
 }
+
+/// The contract the OpenAPI document states, rule by rule (schemathesis checks them at random; these check each
+/// one every run): a binned file is gone at its address, list entries are one each, dates are dates, an empty
+/// period is an empty page, whole numbers may be written `272.0`, and an export still being prepared is a 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_contract_holds_rule_by_rule() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Contract").await;
+    let (_, master) = create_key(&app, &owner, "master", &[]).await;
+    let file = common::vault::upload(&app, &master, "bin/me.txt", b"soon gone".to_vec()).await;
+    let path = format!("/api/v1/vault/files/{}", file["id"].as_str().unwrap());
+    let delete = api_client(&app).delete(app.url(&path)).bearer_auth(&master).send().await.unwrap();
+    assert_eq!(delete.status(), StatusCode::OK);
+    assert_eq!(api_get(&app, &master, &path).await.status(), StatusCode::NOT_FOUND, "DELETE means gone here");
+    let binned = api_get(&app, &master, &format!("{path}?deleted=true")).await;
+    assert_eq!(binned.status(), StatusCode::OK, "still in the bin");
+    assert!(binned.json::<Value>().await.unwrap()["file"]["deleted_at"].is_i64());
+
+    let create = |body: Value| api_client(&app).post(app.url("/api/v1/keys")).bearer_auth(&master).json(&body).send();
+    let padded = json!({"kind": "read", "description": "x", "allowed_ips": ["192.0.2.1 192.0.2.2"]});
+    assert_eq!(create(padded).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY, "one address an entry");
+    let whole = json!({"kind": "read", "description": "x", "expires_in_days": 30.0, "rate_per_hour": 272.0});
+    let res = create(whole).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED, "272.0 is a whole number");
+    assert_eq!(res.json::<Value>().await.unwrap()["key"]["rate_per_hour"], 272);
+    let fraction = json!({"kind": "read", "description": "x", "rate_per_hour": 272.5});
+    assert_eq!(create(fraction).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    for bad in ["from=", "to=%202026-01-01", "from=2026-1-1", "from=%2B2026-01-01"] {
+        let res = api_get(&app, &master, &format!("/api/v1/vault/files?{bad}")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(api_get(&app, &master, "/api/v1/vault/files?from=0001-01-01").await.status(), StatusCode::OK);
+    let empty: Value =
+        api_get(&app, &master, "/api/v1/access-history?since=2000&until=1000").await.json().await.unwrap();
+    assert_eq!(empty, json!({"events": [], "next_cursor": null}), "a period that ends before it starts");
+    assert_eq!(
+        api_get(&app, &master, "/api/v1/access-history?until=-1").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let started = api_client(&app).post(app.url("/api/v1/exports")).bearer_auth(&master).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let export: Value = started.json().await.unwrap();
+    let id = export["id"].as_str().unwrap();
+    // Held in the queue, as a busy worker would leave it.
+    sqlx::query("UPDATE data_exports SET state = 'queued' WHERE id = $1")
+        .bind(id)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let early = api_get(&app, &master, &format!("/api/v1/exports/{id}/download")).await;
+    assert_eq!(early.status(), StatusCode::CONFLICT, "not ready yet");
+}
