@@ -5,38 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
+use crate::common::audit::{activity, tenant_id, verify};
 
 use crate::common::{TestApp, PASSWORD};
-use app::backend::audit::verify::verify_chain;
 use app::backend::clock::Clock as _;
 use app::model::{ChainReportView, HistoryView};
 use reqwest::StatusCode;
 use sqlx::Row as _;
-
-async fn tenant_id(app: &TestApp, name: &str) -> String {
-    sqlx::query("SELECT id FROM tenants WHERE name = $1")
-        .bind(name)
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap()
-        .try_get("id")
-        .unwrap()
-}
-
-async fn verify(app: &TestApp, chain: &str) -> ChainReportView {
-    verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, chain).await.unwrap()
-}
-
-/// Signs in and out `n` times (each a couple of events) with a tick of the clock between.
-async fn activity(app: &TestApp, email: &str, n: usize) {
-    for _ in 0..n {
-        let c = app.client();
-        app.clock.advance_ms(1000);
-        let res = app.call(&c, "sign_in", &[("email", email), ("password", PASSWORD)]).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        app.call(&c, "sign_out", &[]).await;
-    }
-}
 
 async fn exec(app: &TestApp, sql: &str, chain: &str, seq: i64) -> u64 {
     sqlx::query(sql).bind(chain).bind(seq).execute(&app.state.pool).await.unwrap().rows_affected()

@@ -4,30 +4,11 @@
 //! events are appended never cries wolf — on SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{TestApp, PASSWORD};
+use crate::common::audit::{activity, tenant_id, verify};
+use crate::common::TestApp;
 use app::backend::audit::verify::verify_chain;
 use app::backend::clock::Clock as _;
-use app::model::ChainReportView;
-use reqwest::StatusCode;
 use sqlx::Row as _;
-
-async fn tenant_id(app: &TestApp, name: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1").bind(name).fetch_one(&app.state.pool).await.unwrap()
-}
-
-async fn verify(app: &TestApp, chain: &str) -> ChainReportView {
-    verify_chain(&app.state.pool, &app.state.keys, &app.state.anchors, chain).await.unwrap()
-}
-
-async fn activity(app: &TestApp, email: &str, n: usize) {
-    for _ in 0..n {
-        let c = app.client();
-        app.clock.advance_ms(1000);
-        let res = app.call(&c, "sign_in", &[("email", email), ("password", PASSWORD)]).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        app.call(&c, "sign_out", &[]).await;
-    }
-}
 
 /// (seq, mac, base_seq, base_mac, row_mac) of a chain's head row.
 async fn head(app: &TestApp, chain: &str) -> (i64, String, i64, String, String) {

@@ -3,6 +3,7 @@
 //! not follow redirects.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod audit;
 pub mod keys;
 pub mod scan;
 pub mod vault;
