@@ -67,6 +67,8 @@ test-tools:
 
 lint:
 	cargo fmt --all -- --check
+	scripts/file_sizes.sh
+	scripts/module_cycles.py app/src server/src
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 

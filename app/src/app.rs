@@ -18,7 +18,7 @@ use leptos_router::{path, SsrMode};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(parts) = use_context::<http::request::Parts>() {
-        if let Some(nonce) = parts.extensions.get::<crate::backend::request::CspNonce>() {
+        if let Some(nonce) = parts.extensions.get::<crate::backend::platform::request::CspNonce>() {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0.clone()));
         }
     }

@@ -1,7 +1,7 @@
 //! Who reaches what, declared once: every server function of the console and every REST route, with the role,
 //! feature grant or key scope it needs. The REST gate enforces the route table before any handler runs (a
 //! route without a row is refused); the server functions check with the proof types of
-//! `backend::context`, and the tenancy and privilege matrices (`server/tests/it/tenancy.rs`) walk both tables,
+//! `backend::access`, and the tenancy and privilege matrices (`server/tests/it/tenancy.rs`) walk both tables,
 //! so a function, page or route that is not here fails the suite.
 
 use crate::model::{Access, ApiResource, Permission, Role};

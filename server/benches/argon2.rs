@@ -2,7 +2,7 @@
 //! one at a time. No pass/fail: `make bench` reports it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use app::backend::password::Hasher;
+use app::backend::identity::password::Hasher;
 use secrecy::SecretString;
 use std::time::Instant;
 

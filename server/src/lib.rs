@@ -2,30 +2,24 @@
 //! operator CLI. The domain lives in `app::backend`; this crate only wires it to the network.
 #![forbid(unsafe_code)]
 
-pub mod cli;
-pub mod config;
-pub mod download;
 pub mod errors;
-pub mod export_web;
-pub mod history_export;
 pub mod jobs;
 pub mod middleware;
 pub mod rest;
 pub mod router;
-pub mod secrets;
-pub mod serve;
-pub mod tls;
-pub mod vault_web;
+pub mod startup;
+pub mod web;
 
-use app::backend::clock::Clock;
-use app::backend::db::{self, DbConfig};
-use app::backend::password::Hasher;
-use app::backend::sessions::SessionTimeouts;
-use app::backend::{tenants, AppState};
-use config::Settings;
+use app::backend::identity::password::Hasher;
+use app::backend::identity::sessions::SessionTimeouts;
+use app::backend::platform::clock::Clock;
+use app::backend::platform::db::{self, DbConfig};
+use app::backend::{organisation::tenants, AppState};
 use leptos::prelude::LeptosOptions;
 use middleware::client_ip::TrustedProxies;
 use middleware::origin::AllowedOrigin;
+use startup::config::Settings;
+use startup::{secrets, serve, tls};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,9 +52,9 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     use secrecy::ExposeSecret as _;
     let master = secrets::load_master_key(settings).map_err(StartError::Config)?;
     let previous = secrets::load_previous_masters(settings).map_err(StartError::Config)?;
-    let keys = Arc::new(app::backend::crypto::ServerKeys::from_master(master.expose_secret(), &previous));
+    let keys = Arc::new(app::backend::platform::crypto::ServerKeys::from_master(master.expose_secret(), &previous));
     let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
-    let mailer = app::backend::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
+    let mailer = app::backend::platform::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
     let pool = open_database(settings).await?;
     let permits = match settings.password_hash_concurrency {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
@@ -69,13 +63,13 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
-        api_log: app::backend::api_log::ApiLog::start(pool.clone(), keys.clone()),
+        api_log: app::backend::audit::api_log::ApiLog::start(pool.clone(), keys.clone()),
         key_guard: Arc::new(app::backend::keys::verify::KeyGuard::with_unknown_limit(
             settings.api_unknown_keys_per_minute,
         )),
         ip_guard: Arc::default(),
         ip_rules: Arc::default(),
-        api_reference: Arc::new(rest::openapi::reference(&settings.public_origin())),
+        api_reference: Arc::new(rest::openapi::reference(&rest::document(), &settings.public_origin())),
         vault: vault_of(settings),
         exports: app::backend::export::Exports::default(),
         anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),

@@ -5,7 +5,7 @@ use crate::middleware::gate::session_gate;
 use crate::middleware::headers::security_headers;
 use crate::middleware::ip_block::refuse_blocked_ips;
 use crate::middleware::origin::{same_origin_only, AllowedOrigin};
-use app::backend::sessions::SqlSessionStore;
+use app::backend::identity::sessions::SqlSessionStore;
 use app::backend::AppState;
 use app::{shell, App};
 use axum::body::Body;
@@ -69,15 +69,15 @@ pub fn build(state: WebState) -> Router {
     let api = crate::rest::router(state.app.clone());
     let console = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/access-history/export", get(crate::history_export::export_history))
+        .route("/access-history/export", get(crate::web::history_export::export_history))
         .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
-        .route("/vault/files/{id}/download", get(crate::vault_web::download))
-        .route("/data-export/{id}/download", get(crate::export_web::download))
+        .route("/vault/files/{id}/download", get(crate::web::vault::download))
+        .route("/data-export/{id}/download", get(crate::web::export::download))
         .fallback(static_or_not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Added after the body limit, so only the vault's per-file limit bounds uploads.
-        .route("/vault/upload", axum::routing::post(crate::vault_web::upload))
+        .route("/vault/upload", axum::routing::post(crate::web::vault::upload))
         .layer(axum::middleware::from_fn(server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
         .layer(sessions)
@@ -87,9 +87,9 @@ pub fn build(state: WebState) -> Router {
     // cookies, authenticate it.
     Router::new()
         .nest("/api/v1", api)
-        .route("/vault/links/{token}", get(crate::vault_web::follow_link).with_state(state.app.clone()))
+        .route("/vault/links/{token}", get(crate::web::vault::follow_link).with_state(state.app.clone()))
         .route("/readyz", get(readyz).with_state(state.app.clone()))
-        .route("/.well-known/rampart-export-key", get(crate::export_web::public_key).with_state(state.app.clone()))
+        .route("/.well-known/rampart-export-key", get(crate::web::export::public_key).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))

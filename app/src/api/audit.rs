@@ -21,7 +21,7 @@ pub async fn get_history(
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
+            let granted = ctx.require::<crate::backend::access::perm::AccessHistory>()?;
             let form = FilterForm { member, key, action, outcome, ip, from, to, cursor };
             history_view(&state()?, &ctx, &granted, &form).await
         }
@@ -36,7 +36,7 @@ pub async fn get_event(event_id: String) -> Result<AuditEventDetailView, AppErro
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
+            let granted = ctx.require::<crate::backend::access::perm::AccessHistory>()?;
             crate::backend::audit::query::get_event(&state()?.pool, &ctx, &granted, &event_id).await
         }
         .await,
@@ -50,7 +50,7 @@ pub async fn verify_history() -> Result<ChainReportView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
+            let granted = ctx.require::<crate::backend::access::perm::AccessHistory>()?;
             let report = crate::backend::audit::history::verify_with_event(&state()?, &ctx, &granted, &meta()?).await?;
             leptos_axum::redirect("/access-history?verified=1");
             Ok(report)
@@ -68,7 +68,7 @@ pub async fn set_history_retention(days: String) -> Result<(), AppError> {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let days = days.trim().parse().map_err(|_| AppError::validation("days", "Enter a number of days."))?;
             let now = st.clock.now_ms();
             crate::backend::audit::retention::set_retention_days(&st.pool, &st.keys, now, &ctx, &admin, &meta()?, days)
@@ -89,7 +89,7 @@ pub async fn reveal_chain_key() -> Result<ChainKeyView, AppError> {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let owner = ctx.require_owner()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             crate::backend::audit::history::reveal_chain_key(&st, &ctx, &owner, &proof, &meta()?).await
         }
         .await,
@@ -103,7 +103,7 @@ pub async fn list_recent_events() -> Result<Vec<crate::model::AuditEventView>, A
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::AccessHistory>()?;
+            let granted = ctx.require::<crate::backend::access::perm::AccessHistory>()?;
             crate::backend::audit::list_latest(&state()?.pool, &ctx, &granted, 50).await
         }
         .await,

@@ -22,8 +22,8 @@ pub async fn get_me() -> Result<Me, AppError> {
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use super::ssr::{device_cookie, finish, meta, remember_device, session, state};
-    use crate::backend::auth::{self, SignInNext};
-    use crate::backend::sessions::{self, PendingStage};
+    use crate::backend::identity::auth::{self, SignInNext};
+    use crate::backend::identity::sessions::{self, PendingStage};
     finish(
         async {
             let st = state()?;
@@ -58,7 +58,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "get_pending_sign_in")]
 pub async fn get_pending_sign_in() -> Result<PendingView, AppError> {
     use super::ssr::{finish, pending};
-    use crate::backend::sessions::{PendingStage, PENDING_TTL_MS};
+    use crate::backend::identity::sessions::{PendingStage, PENDING_TTL_MS};
     finish(
         async {
             let p = pending().await?.ok_or(AppError::Unauthenticated)?;
@@ -81,8 +81,8 @@ pub async fn get_pending_sign_in() -> Result<PendingView, AppError> {
 #[server(prefix = "/api", endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, pending, remember_device, session, state};
-    use crate::backend::sessions::{self, PendingStage};
-    use crate::backend::{auth, two_factor};
+    use crate::backend::identity::sessions::{self, PendingStage};
+    use crate::backend::{identity::auth, identity::two_factor};
     finish(
         async {
             let st = state()?;
@@ -112,7 +112,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, state};
     finish(
         async {
-            crate::backend::password_reset::request_reset(&state()?, &meta()?, &email).await?;
+            crate::backend::identity::password_reset::request_reset(&state()?, &meta()?, &email).await?;
             leptos_axum::redirect("/forgot-password?sent=1");
             Ok(())
         }
@@ -125,8 +125,15 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 pub async fn get_reset_info(token: String) -> Result<SetupInfo, AppError> {
     use super::ssr::{finish, state};
     finish(
-        async { crate::backend::auth::link_info(&state()?, crate::backend::tokens::Purpose::Reset, &token).await }
-            .await,
+        async {
+            crate::backend::identity::auth::setup::link_info(
+                &state()?,
+                crate::backend::identity::tokens::Purpose::Reset,
+                &token,
+            )
+            .await
+        }
+        .await,
     )
 }
 
@@ -137,7 +144,7 @@ pub async fn complete_password_reset(token: String, password: String) -> Result<
     finish(
         async {
             let password = secrecy::SecretString::from(password);
-            crate::backend::password_reset::complete_reset(&state()?, &meta()?, &token, &password).await?;
+            crate::backend::identity::password_reset::complete_reset(&state()?, &meta()?, &token, &password).await?;
             leptos_axum::redirect("/sign-in?reset=done");
             Ok(())
         }
@@ -151,7 +158,7 @@ pub async fn complete_password_reset(token: String, password: String) -> Result<
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx_while_closing};
-    use crate::backend::{auth, sessions};
+    use crate::backend::{identity::auth, identity::sessions};
     finish(
         async {
             let st = state()?;
@@ -183,8 +190,15 @@ pub async fn sign_out() -> Result<(), AppError> {
 pub async fn get_setup_info(token: String) -> Result<SetupInfo, AppError> {
     use super::ssr::{finish, state};
     finish(
-        async { crate::backend::auth::link_info(&state()?, crate::backend::tokens::Purpose::Setup, &token).await }
-            .await,
+        async {
+            crate::backend::identity::auth::setup::link_info(
+                &state()?,
+                crate::backend::identity::tokens::Purpose::Setup,
+                &token,
+            )
+            .await
+        }
+        .await,
     )
 }
 
@@ -195,7 +209,7 @@ pub async fn complete_setup(token: String, password: String) -> Result<(), AppEr
     finish(
         async {
             let password = secrecy::SecretString::from(password);
-            crate::backend::auth::complete_setup(&state()?, &meta()?, &token, &password).await?;
+            crate::backend::identity::auth::setup::complete_setup(&state()?, &meta()?, &token, &password).await?;
             leptos_axum::redirect("/sign-in?setup=done");
             Ok(())
         }
@@ -207,20 +221,25 @@ pub async fn complete_setup(token: String, password: String) -> Result<(), AppEr
 #[server(prefix = "/api", endpoint = "list_my_tenants")]
 pub async fn list_my_tenants() -> Result<Vec<crate::model::TenantChoice>, AppError> {
     use super::ssr::{finish, state, tenant_ctx};
-    finish(async { crate::backend::organisations::list_tenants_of(&state()?, &tenant_ctx()?).await }.await)
+    finish(async { crate::backend::identity::organisations::list_tenants_of(&state()?, &tenant_ctx()?).await }.await)
 }
 
 /// Switches this session to another organisation of the account (new session id; the page reloads there).
 #[server(prefix = "/api", endpoint = "switch_tenant")]
 pub async fn switch_tenant(membership_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, sessions};
+    use crate::backend::{identity::sessions, platform::ids::MembershipId};
     finish(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let next =
-                crate::backend::organisations::switch_tenant(&st, &meta()?, &ctx, &MembershipId(membership_id)).await?;
+            let next = crate::backend::identity::organisations::switch_tenant(
+                &st,
+                &meta()?,
+                &ctx,
+                &MembershipId(membership_id),
+            )
+            .await?;
             sessions::switch_tenant(&session()?, next).await?;
             leptos_axum::redirect("/overview");
             Ok(())

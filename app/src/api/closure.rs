@@ -12,8 +12,8 @@ pub async fn get_closure() -> Result<ClosureView, AppError> {
         async {
             let st = state()?;
             let ctx = tenant_ctx_while_closing()?;
-            let until = crate::backend::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
-            crate::backend::closure::get_closure(&st, &ctx, until).await
+            let until = crate::backend::identity::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
+            crate::backend::organisation::closure::get_closure(&st, &ctx, until).await
         }
         .await,
     )
@@ -23,7 +23,7 @@ pub async fn get_closure() -> Result<ClosureView, AppError> {
 #[server(prefix = "/api", endpoint = "request_closure")]
 pub async fn request_closure(confirm: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{closure, sessions};
+    use crate::backend::{identity::sessions, organisation::closure};
     finish(
         async {
             let st = state()?;
@@ -47,7 +47,7 @@ pub async fn cancel_closure() -> Result<(), AppError> {
             let st = state()?;
             let ctx = tenant_ctx_while_closing()?;
             let owner = ctx.require_owner()?;
-            crate::backend::closure::cancel_closure(&st, &meta()?, &ctx, &owner).await?;
+            crate::backend::organisation::closure::cancel_closure(&st, &meta()?, &ctx, &owner).await?;
             leptos_axum::redirect("/organisation/closure?cancelled=1");
             Ok(())
         }

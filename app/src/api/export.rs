@@ -13,8 +13,8 @@ pub async fn get_data_exports() -> Result<DataExportsView, AppError> {
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::Export>()?;
-            let until = crate::backend::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
+            let granted = ctx.require::<crate::backend::access::perm::Export>()?;
+            let until = crate::backend::identity::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
             crate::backend::export::page(&st, &ctx, &granted, until).await
         }
         .await,
@@ -25,12 +25,12 @@ pub async fn get_data_exports() -> Result<DataExportsView, AppError> {
 #[server(prefix = "/api", endpoint = "start_data_export")]
 pub async fn start_data_export() -> Result<DataExportView, AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{export, sessions};
+    use crate::backend::{export, identity::sessions};
     finish(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::Export>()?;
+            let granted = ctx.require::<crate::backend::access::perm::Export>()?;
             let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let view = export::request(&st, &ctx, &granted, export::Fresh::SteppedUp(&proof), &meta()?).await?;
             leptos_axum::redirect("/data-export?started=1");
@@ -48,7 +48,7 @@ pub async fn get_data_export(export_id: String) -> Result<DataExportView, AppErr
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::Export>()?;
+            let granted = ctx.require::<crate::backend::access::perm::Export>()?;
             crate::backend::export::get(&st, &ctx, &granted, &export_id).await
         }
         .await,

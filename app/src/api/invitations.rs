@@ -21,7 +21,7 @@ pub async fn invite_member(
     grant_settings: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx, ticked_grants};
-    use crate::backend::{invitations, sessions};
+    use crate::backend::{identity::sessions, organisation::invitations};
     use crate::model::Role;
     finish(
         async {
@@ -55,8 +55,8 @@ pub async fn list_invitations() -> Result<Vec<InvitationView>, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::Team>()?;
-            crate::backend::invitations::list_pending(&state()?, &ctx, &granted).await
+            let granted = ctx.require::<crate::backend::access::perm::Team>()?;
+            crate::backend::organisation::invitations::list_pending(&state()?, &ctx, &granted).await
         }
         .await,
     )
@@ -70,7 +70,7 @@ pub async fn resend_invitation(id: String) -> Result<(), AppError> {
         async {
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            crate::backend::invitations::resend(&state()?, &meta()?, &ctx, &admin, &id).await?;
+            crate::backend::organisation::invitations::resend(&state()?, &meta()?, &ctx, &admin, &id).await?;
             leptos_axum::redirect("/members?resent=1");
             Ok(())
         }
@@ -86,7 +86,7 @@ pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
         async {
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            crate::backend::invitations::revoke(&state()?, &meta()?, &ctx, &admin, &id).await?;
+            crate::backend::organisation::invitations::revoke(&state()?, &meta()?, &ctx, &admin, &id).await?;
             leptos_axum::redirect("/members?revoked=1");
             Ok(())
         }
@@ -98,7 +98,7 @@ pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "get_invite_info")]
 pub async fn get_invite_info(token: String) -> Result<InviteInfo, AppError> {
     use super::ssr::{finish, state};
-    finish(async { crate::backend::invitations::invite_info(&state()?, &token).await }.await)
+    finish(async { crate::backend::organisation::invitations::invite_info(&state()?, &token).await }.await)
 }
 
 /// Accepts an invitation: signed in as the invited email, the membership is added; otherwise the password
@@ -106,7 +106,7 @@ pub async fn get_invite_info(token: String) -> Result<InviteInfo, AppError> {
 #[server(prefix = "/api", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String, password: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, state, tenant_ctx};
-    use crate::backend::invitations;
+    use crate::backend::organisation::invitations;
     finish(
         async {
             let st = state()?;

@@ -13,8 +13,8 @@ pub async fn get_ip_rules() -> Result<IpRulesView, AppError> {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let until = crate::backend::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
-            crate::backend::ip_rules::get_rules(&st, &ctx, &admin, client_ip()?, until).await
+            let until = crate::backend::identity::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
+            crate::backend::network::rules::get_rules(&st, &ctx, &admin, client_ip()?, until).await
         }
         .await,
     )
@@ -29,14 +29,14 @@ pub async fn add_ip_block(cidr: String, reason: String, expires_in_days: Option<
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let days = match expires_in_days.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(s) => {
                     Some(s.parse().map_err(|_| AppError::validation("expires_in_days", "Enter a whole number."))?)
                 }
             };
-            crate::backend::ip_rules::add_block(
+            crate::backend::network::rules::add_block(
                 &st,
                 &meta()?,
                 &ctx,
@@ -64,8 +64,8 @@ pub async fn remove_ip_block(block_id: String) -> Result<(), AppError> {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            crate::backend::ip_rules::remove_block(&st, &meta()?, &ctx, &admin, &proof, &block_id).await?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::network::rules::remove_block(&st, &meta()?, &ctx, &admin, &proof, &block_id).await?;
             leptos_axum::redirect("/security/network?unblocked=1");
             Ok(())
         }
@@ -82,8 +82,8 @@ pub async fn set_console_allow_list(allowed_ips: Option<String>) -> Result<(), A
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            crate::backend::ip_rules::set_console_allow_list(
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::network::rules::set_console_allow_list(
                 &st,
                 &meta()?,
                 &ctx,

@@ -60,7 +60,7 @@ pub async fn get_keys() -> Result<KeysView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             crate::backend::keys::list_keys(&state()?, &ctx, &granted).await
         }
         .await,
@@ -74,7 +74,7 @@ pub async fn get_key(key_id: String) -> Result<KeyDetailView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             crate::backend::keys::get_key(&state()?, &ctx, &granted, &key_id).await
         }
         .await,
@@ -96,13 +96,13 @@ pub async fn create_key(
     looks_like: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{keys, sessions};
+    use crate::backend::{identity::sessions, keys};
     use crate::model::KeyKind;
     finish(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             let session = session()?;
             let kind = KeyKind::parse(&kind).ok_or_else(|| AppError::validation("kind", "Choose a kind of key."))?;
             let mut input = form::input(
@@ -133,7 +133,7 @@ pub async fn take_fresh_key() -> Result<Option<FreshKeyView>, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             crate::backend::keys::take_fresh(&state()?, &session()?, &ctx).await
         }
         .await,
@@ -158,8 +158,8 @@ pub async fn update_key(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let input = form::input(
                 description,
                 expires_in_days,
@@ -186,7 +186,7 @@ pub async fn roll_key(key_id: String, grace_seconds: String) -> Result<(), AppEr
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             let grace: i64 = grace_seconds
                 .trim()
                 .parse()
@@ -208,7 +208,7 @@ pub async fn end_key_grace(key_id: String) -> Result<(), AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             crate::backend::keys::end_grace(&state()?, &meta()?, &ctx, &granted, &key_id).await?;
             leptos_axum::redirect(&format!("/keys/{}", key_id));
             Ok(())
@@ -224,7 +224,7 @@ pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::ApiKeys>()?;
+            let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             crate::backend::keys::revoke_key(&state()?, &meta()?, &ctx, &granted, &key_id).await?;
             leptos_axum::redirect(&format!("/keys/{}", key_id));
             Ok(())
@@ -246,7 +246,7 @@ pub async fn set_key_policy(
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let policy = crate::model::KeyPolicyView {
                 max_age_days: form::number("max_age_days", Some(&max_age_days))?
                     .ok_or_else(|| AppError::validation("max_age_days", "Enter the maximum age in days."))?,

@@ -13,8 +13,8 @@ pub async fn list_members() -> Result<MembersView, AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::Team>()?;
-            crate::backend::members::list_members(&state()?, &ctx, &granted).await
+            let granted = ctx.require::<crate::backend::access::perm::Team>()?;
+            crate::backend::organisation::members::list_members(&state()?, &ctx, &granted).await
         }
         .await,
     )
@@ -36,7 +36,7 @@ pub async fn update_member(
     grant_settings: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx, ticked_grants};
-    use crate::backend::{ids::MembershipId, members, sessions};
+    use crate::backend::{identity::sessions, organisation::members, platform::ids::MembershipId};
     use crate::model::Role;
     finish(
         async {
@@ -68,7 +68,7 @@ pub async fn update_member(
 #[server(prefix = "/api", endpoint = "deactivate_member")]
 pub async fn deactivate_member(membership_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, members};
+    use crate::backend::{organisation::members, platform::ids::MembershipId};
     finish(
         async {
             let ctx = tenant_ctx()?;
@@ -85,7 +85,7 @@ pub async fn deactivate_member(membership_id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "reactivate_member")]
 pub async fn reactivate_member(membership_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, members};
+    use crate::backend::{organisation::members, platform::ids::MembershipId};
     finish(
         async {
             let ctx = tenant_ctx()?;
@@ -102,7 +102,7 @@ pub async fn reactivate_member(membership_id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "remove_member")]
 pub async fn remove_member(membership_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, members, sessions};
+    use crate::backend::{identity::sessions, organisation::members, platform::ids::MembershipId};
     finish(
         async {
             let st = state()?;
@@ -122,7 +122,7 @@ pub async fn remove_member(membership_id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "erase_member")]
 pub async fn erase_member(membership_id: String, confirm: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{erasure, ids::MembershipId, sessions};
+    use crate::backend::{identity::sessions, organisation::erasure, platform::ids::MembershipId};
     finish(
         async {
             let st = state()?;
@@ -142,7 +142,7 @@ pub async fn erase_member(membership_id: String, confirm: String) -> Result<(), 
 #[server(prefix = "/api", endpoint = "reset_member_two_factor")]
 pub async fn reset_member_two_factor(membership_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, sessions, two_factor};
+    use crate::backend::{identity::sessions, identity::two_factor, platform::ids::MembershipId};
     finish(
         async {
             let st = state()?;

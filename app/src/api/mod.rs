@@ -20,15 +20,15 @@ pub mod vault;
 pub(crate) mod ssr {
     //! The one way a server function reaches the request, the state and the tenant context.
 
-    use crate::backend::context::{CurrentAuth, TenantCtx};
-    use crate::backend::request::RequestMeta;
+    use crate::backend::access::{CurrentAuth, TenantCtx};
+    use crate::backend::platform::request::RequestMeta;
     use crate::backend::AppState;
     use crate::model::AppError;
     use http::request::Parts;
     use leptos::prelude::use_context;
 
     fn internal(what: &str) -> AppError {
-        let op_id = crate::backend::crypto::op_id();
+        let op_id = crate::backend::platform::crypto::op_id();
         tracing::error!(op_id = %op_id, "server function context missing: {what}");
         AppError::Internal { op_id }
     }
@@ -47,7 +47,11 @@ pub(crate) mod ssr {
 
     /// The client address as the server's middleware established it.
     pub fn client_ip() -> Result<std::net::IpAddr, AppError> {
-        parts()?.extensions.get::<crate::backend::request::ClientIp>().map(|c| c.0).ok_or_else(|| internal("client ip"))
+        parts()?
+            .extensions
+            .get::<crate::backend::platform::request::ClientIp>()
+            .map(|c| c.0)
+            .ok_or_else(|| internal("client ip"))
     }
 
     pub fn session() -> Result<tower_sessions::Session, AppError> {
@@ -56,13 +60,13 @@ pub(crate) mod ssr {
 
     /// The device cookie this browser sent, if any.
     pub fn device_cookie() -> Option<String> {
-        parts().ok().and_then(|p| crate::backend::throttle::devices::device_cookie(&p.headers))
+        parts().ok().and_then(|p| crate::backend::identity::throttle::devices::device_cookie(&p.headers))
     }
 
     /// After a full sign-in: remembers this device and IP (a new-device alert when neither is known) and gives
     /// the browser a device cookie if it has none. A failure here is logged: the sign-in itself stands.
     pub async fn remember_device(st: &AppState, ctx: &TenantCtx, meta: &RequestMeta) {
-        use crate::backend::throttle::devices;
+        use crate::backend::identity::throttle::devices;
         match devices::remember(st, ctx, device_cookie().as_deref(), meta).await {
             Ok(Some(token)) => {
                 let res = use_context::<leptos_axum::ResponseOptions>();
@@ -92,9 +96,9 @@ pub(crate) mod ssr {
     }
 
     /// The half-signed-in state of this browser (password accepted, second factor or enrollment outstanding).
-    pub async fn pending() -> Result<Option<crate::backend::sessions::PendingSignIn>, AppError> {
+    pub async fn pending() -> Result<Option<crate::backend::identity::sessions::PendingSignIn>, AppError> {
         let now = state()?.clock.now_ms();
-        crate::backend::sessions::pending(&session()?, now).await
+        crate::backend::identity::sessions::pending(&session()?, now).await
     }
 
     /// Who may enroll an authenticator now: a signed-in member, or a browser that the tenant policy (or an
@@ -104,7 +108,7 @@ pub(crate) mod ssr {
             return Ok((ctx, false));
         }
         match pending().await? {
-            Some(p) if p.stage == crate::backend::sessions::PendingStage::Enroll => Ok((p.ctx, true)),
+            Some(p) if p.stage == crate::backend::identity::sessions::PendingStage::Enroll => Ok((p.ctx, true)),
             _ => Err(AppError::Unauthenticated),
         }
     }

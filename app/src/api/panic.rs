@@ -12,8 +12,8 @@ pub async fn get_panic() -> Result<PanicView, AppError> {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let until = crate::backend::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
-            crate::backend::panic::get_panic(&st, &ctx, &admin, until).await
+            let until = crate::backend::identity::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
+            crate::backend::organisation::panic::get_panic(&st, &ctx, &admin, until).await
         }
         .await,
     )
@@ -23,7 +23,7 @@ pub async fn get_panic() -> Result<PanicView, AppError> {
 #[server(prefix = "/api", endpoint = "press_panic_button")]
 pub async fn press_panic_button(keys: String, confirm: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{panic, sessions};
+    use crate::backend::{identity::sessions, organisation::panic};
     finish(
         async {
             let st = state()?;
@@ -49,7 +49,7 @@ pub async fn press_panic_button(keys: String, confirm: String) -> Result<(), App
 #[server(prefix = "/api", endpoint = "undo_panic")]
 pub async fn undo_panic() -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{panic, sessions};
+    use crate::backend::{identity::sessions, organisation::panic};
     finish(
         async {
             let st = state()?;
@@ -68,7 +68,7 @@ pub async fn undo_panic() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "unfreeze_key")]
 pub async fn unfreeze_key(key_id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{panic, sessions};
+    use crate::backend::{identity::sessions, organisation::panic};
     finish(
         async {
             let st = state()?;

@@ -11,8 +11,8 @@ pub async fn get_security() -> Result<SecurityView, AppError> {
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let until = crate::backend::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
-            crate::backend::security::get_security(&st, &ctx, until).await
+            let until = crate::backend::identity::sessions::step_up_valid_until(&session()?, st.clock.now_ms()).await?;
+            crate::backend::identity::security::get_security(&st, &ctx, until).await
         }
         .await,
     )
@@ -28,8 +28,9 @@ pub async fn step_up(password: String, code: Option<String>, next: Option<String
             let st = state()?;
             let ctx = tenant_ctx()?;
             let password = secrecy::SecretString::from(password);
-            crate::backend::auth::step_up(&st, &meta()?, &ctx, &password, code.as_deref().unwrap_or("")).await?;
-            crate::backend::sessions::mark_stepped_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::identity::auth::step_up(&st, &meta()?, &ctx, &password, code.as_deref().unwrap_or(""))
+                .await?;
+            crate::backend::identity::sessions::mark_stepped_up(&session()?, st.clock.now_ms()).await?;
             leptos_axum::redirect(&local_path(next.as_deref().unwrap_or("/security")));
             Ok(())
         }
@@ -45,7 +46,7 @@ pub async fn change_password(
     sign_out_others: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::sessions;
+    use crate::backend::identity::sessions;
     finish(
         async {
             let st = state()?;
@@ -53,7 +54,7 @@ pub async fn change_password(
             let session = session()?;
             let proof = sessions::require_step_up(&session, st.clock.now_ms()).await?;
             let keep = sessions::current_id_hash(&session);
-            crate::backend::auth::change_password(
+            crate::backend::identity::auth::change_password(
                 &st,
                 &meta()?,
                 &ctx,
@@ -75,7 +76,7 @@ pub async fn change_password(
 #[server(prefix = "/api", endpoint = "set_two_factor_policy")]
 pub async fn set_two_factor_policy(required: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{sessions, two_factor};
+    use crate::backend::{identity::sessions, identity::two_factor};
     finish(
         async {
             let st = state()?;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "list_my_sessions")]
 pub async fn list_my_sessions() -> Result<Vec<SessionView>, AppError> {
     use super::ssr::{finish, session, state, tenant_ctx};
-    use crate::backend::sessions;
+    use crate::backend::identity::sessions;
     finish(
         async {
             let current = sessions::current_id_hash(&session()?);
@@ -21,7 +21,7 @@ pub async fn list_my_sessions() -> Result<Vec<SessionView>, AppError> {
 #[server(prefix = "/api", endpoint = "revoke_my_session")]
 pub async fn revoke_my_session(id: String) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::sessions;
+    use crate::backend::identity::sessions;
     finish(
         async {
             sessions::revoke_own(&state()?, &meta()?, &tenant_ctx()?, &id).await?;
@@ -41,7 +41,7 @@ pub async fn revoke_my_session(id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "revoke_other_sessions")]
 pub async fn revoke_other_sessions() -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::sessions;
+    use crate::backend::identity::sessions;
     finish(
         async {
             let keep = sessions::current_id_hash(&session()?).unwrap_or_default();
@@ -57,7 +57,7 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "list_member_sessions")]
 pub async fn list_member_sessions(membership_id: String) -> Result<MemberSessionsView, AppError> {
     use super::ssr::{finish, session, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, sessions};
+    use crate::backend::{identity::sessions, platform::ids::MembershipId};
     finish(
         async {
             let ctx = tenant_ctx()?;
@@ -75,7 +75,7 @@ pub async fn list_member_sessions(membership_id: String) -> Result<MemberSession
 #[server(prefix = "/api", endpoint = "revoke_member_sessions")]
 pub async fn revoke_member_sessions(membership_id: String, id: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, state, tenant_ctx};
-    use crate::backend::{ids::MembershipId, sessions};
+    use crate::backend::{identity::sessions, platform::ids::MembershipId};
     finish(
         async {
             let ctx = tenant_ctx()?;

@@ -11,7 +11,7 @@ pub async fn start_two_factor_enrollment() -> Result<TotpEnrollmentView, AppErro
     finish(
         async {
             let (ctx, _) = enrollment_actor().await?;
-            crate::backend::two_factor::start_enrollment(&state()?, &ctx).await
+            crate::backend::identity::two_factor::start_enrollment(&state()?, &ctx).await
         }
         .await,
     )
@@ -22,7 +22,7 @@ pub async fn start_two_factor_enrollment() -> Result<TotpEnrollmentView, AppErro
 #[server(prefix = "/api", endpoint = "confirm_two_factor_enrollment")]
 pub async fn confirm_two_factor_enrollment(code: String) -> Result<(), AppError> {
     use super::ssr::{enrollment_actor, finish, meta, remember_device, session, state};
-    use crate::backend::{auth, sessions, two_factor};
+    use crate::backend::{identity::auth, identity::sessions, identity::two_factor};
     finish(
         async {
             let st = state()?;
@@ -48,7 +48,7 @@ pub async fn confirm_two_factor_enrollment(code: String) -> Result<(), AppError>
 #[server(prefix = "/api", endpoint = "get_recovery_codes")]
 pub async fn get_recovery_codes() -> Result<RecoveryCodesView, AppError> {
     use super::ssr::{finish, session, state, tenant_ctx};
-    use crate::backend::{sessions, two_factor};
+    use crate::backend::{identity::sessions, identity::two_factor};
     finish(
         async {
             let st = state()?;
@@ -72,7 +72,7 @@ pub async fn get_recovery_codes() -> Result<RecoveryCodesView, AppError> {
 #[server(prefix = "/api", endpoint = "regenerate_recovery_codes")]
 pub async fn regenerate_recovery_codes() -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{sessions, two_factor};
+    use crate::backend::{identity::sessions, identity::two_factor};
     finish(
         async {
             let st = state()?;
@@ -93,7 +93,7 @@ pub async fn regenerate_recovery_codes() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "disable_two_factor")]
 pub async fn disable_two_factor() -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
-    use crate::backend::{sessions, two_factor};
+    use crate::backend::{identity::sessions, identity::two_factor};
     finish(
         async {
             let st = state()?;

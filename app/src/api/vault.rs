@@ -1,6 +1,6 @@
 //! The encrypted vault from the console: listing and search, one file with its versions and links, the bin,
 //! restoring a version, ephemeral links (shown once), and the tenant data key's rotation (admin, step-up).
-//! Uploads and downloads are plain HTTP routes beside these (`server/src/vault_web.rs`): they stream.
+//! Uploads and downloads are plain HTTP routes beside these (`server/src/web/vault.rs`): they stream.
 #![allow(clippy::too_many_arguments)]
 
 use crate::model::{AppError, FreshLinkView, VaultFileDetailView, VaultKeyView, VaultListView};
@@ -45,7 +45,7 @@ pub async fn list_vault(
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultRead>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultRead>()?;
             let query = VaultQuery { folder, q, min_size, max_size, from, to, deleted };
             list(&state()?, &ctx, &granted, &query).await
         }
@@ -60,7 +60,7 @@ pub async fn get_vault_file(file_id: String) -> Result<VaultFileDetailView, AppE
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultRead>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultRead>()?;
             crate::backend::vault::list::detail(&state()?, &ctx, &granted, &file_id).await
         }
         .await,
@@ -75,7 +75,7 @@ pub async fn delete_vault_file(file_id: String) -> Result<(), AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultWrite>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultWrite>()?;
             let f = crate::backend::vault::manage::delete(&state()?, &ctx, &granted, &meta()?, &file_id).await?;
             let notice = format!("{} was moved to the bin.", f.name);
             leptos_axum::redirect(&format!("/vault?folder={}&notice={}", encode(&f.folder), encode(&notice)));
@@ -93,7 +93,7 @@ pub async fn undelete_vault_file(file_id: String) -> Result<(), AppError> {
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultWrite>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultWrite>()?;
             let f = crate::backend::vault::manage::undelete(&state()?, &ctx, &granted, &meta()?, &file_id).await?;
             let notice = format!("{} was restored.", f.name);
             leptos_axum::redirect(&format!("/vault?folder={}&notice={}", encode(&f.folder), encode(&notice)));
@@ -110,7 +110,7 @@ pub async fn restore_vault_version(file_id: String, version_id: String) -> Resul
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultWrite>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultWrite>()?;
             let st = state()?;
             crate::backend::vault::manage::restore_version(&st, &ctx, &granted, &meta()?, &file_id, &version_id)
                 .await?;
@@ -136,7 +136,7 @@ pub async fn create_vault_link(
         async {
             let st = state()?;
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultRead>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultRead>()?;
             let minutes = match minutes.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
                 None => None,
                 Some(m) => Some(
@@ -160,7 +160,7 @@ pub async fn take_fresh_vault_link(file_id: String) -> Result<Option<FreshLinkVi
     finish(
         async {
             let ctx = tenant_ctx()?;
-            ctx.require::<crate::backend::context::perm::VaultRead>()?;
+            ctx.require::<crate::backend::access::perm::VaultRead>()?;
             crate::backend::vault::links::take_fresh(&state()?, &session()?, &ctx, &file_id).await
         }
         .await,
@@ -174,7 +174,7 @@ pub async fn revoke_vault_link(file_id: String, link_id: String) -> Result<(), A
     finish(
         async {
             let ctx = tenant_ctx()?;
-            let granted = ctx.require::<crate::backend::context::perm::VaultRead>()?;
+            let granted = ctx.require::<crate::backend::access::perm::VaultRead>()?;
             crate::backend::vault::links::revoke(&state()?, &ctx, &granted, &meta()?, &link_id).await?;
             leptos_axum::redirect(&ssr::file_page(&file_id, "?revoked=1"));
             Ok(())
@@ -206,7 +206,7 @@ pub async fn rotate_vault_key() -> Result<(), AppError> {
             let st = state()?;
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
-            let proof = crate::backend::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             crate::backend::vault::rotation::start(&st, &ctx, &admin, &proof, &meta()?).await?;
             leptos_axum::redirect("/vault/key?rotating=1");
             Ok(())

@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 
 use app::backend::audit::chain::{append, EventRow};
-use app::backend::clock::{Clock as _, SystemClock};
-use server::config::Settings;
+use app::backend::platform::clock::{Clock as _, SystemClock};
+use server::startup::config::Settings;
 use sqlx::Row as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ async fn seed(tenant: &str, n: usize) -> Result<(), String> {
     while written < n {
         let take = BATCH.min(n - written);
         let rows: Vec<EventRow> = (written..written + take).map(|i| seed.event(i)).collect();
-        let mut tx = app::backend::db::begin_write(&state.pool).await.map_err(err)?;
+        let mut tx = app::backend::platform::db::begin_write(&state.pool).await.map_err(err)?;
         append(&mut tx, &state.keys, now, &rows).await.map_err(err)?;
         tx.commit().await.map_err(err)?;
         written += take;

@@ -1,7 +1,7 @@
 //! Sends the security alerts whose window has ended (digests) every minute, and forgets stale sign-in
 //! throttling counters and old sent alerts once an hour. Time comes from the state's clock.
 
-use app::backend::{alerts, throttle, AppState};
+use app::backend::{alerts, identity::throttle, AppState};
 use std::time::Duration;
 
 /// How often due alerts are looked for: a digest goes out at most this long after its window ends.

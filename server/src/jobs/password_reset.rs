@@ -2,7 +2,7 @@
 //! arriving together wake it once: one worker per process, never one per request), and every 15 seconds for
 //! what a crash, a restart or another instance left in the queue.
 
-use app::backend::{password_reset, AppState};
+use app::backend::{identity::password_reset, AppState};
 use std::time::Duration;
 
 const TICK: Duration = Duration::from_secs(15);

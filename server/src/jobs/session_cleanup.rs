@@ -1,8 +1,8 @@
 //! Deletes expired session rows every ten minutes (expired sessions are already refused; this keeps the
 //! table small).
 
-use app::backend::clock::{Clock as _, SystemClock};
-use app::backend::sessions::delete_expired;
+use app::backend::identity::sessions::delete_expired;
+use app::backend::platform::clock::{Clock as _, SystemClock};
 use sqlx::AnyPool;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Deletes the tenants whose closure cooling-off has ended, every ten minutes and once at start-up (the first
 //! tick fires at once). Time comes from the state's clock; tests call `close_due` directly.
 
-use app::backend::closure::delete::close_due;
+use app::backend::organisation::closure::delete::close_due;
 use app::backend::AppState;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The client's IP: the socket peer, unless the peer is a configured trusted proxy, in which case the
 //! right-most X-Forwarded-For entry that is not itself a trusted proxy (the left part is client-controlled).
 
-use app::backend::request::ClientIp;
+use app::backend::platform::request::ClientIp;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

@@ -2,16 +2,16 @@
 //! extensions, read by server functions and pages) and denies by default: every page except the public ones
 //! below redirects a signed-out browser to sign in. Server functions (`/api/…`) enforce their own context.
 //! Every request carrying a session of a tenant, server functions included, is first held against that
-//! tenant's network rules (`app::backend::ip_rules`): a blocked or not-allowed address gets a 403 that speaks
+//! tenant's network rules (`app::backend::network::rules`): a blocked or not-allowed address gets a 403 that speaks
 //! of its own address only. While the tenant is closing, every console page but the closure page sends its
 //! members there (other requests get 409); its server functions refuse through `api::ssr::tenant_ctx`.
 
 use super::headers::is_static_path;
 use crate::errors::{error_response, refusal_response, wants_html};
-use app::backend::context::{CurrentAuth, TenantCtx};
-use app::backend::ip_rules;
-use app::backend::request::{ClientIp, RequestMeta};
-use app::backend::{sessions, AppState};
+use app::backend::access::{CurrentAuth, TenantCtx};
+use app::backend::network::rules;
+use app::backend::platform::request::{ClientIp, RequestMeta};
+use app::backend::{identity::sessions, AppState};
 use app::model::AppError;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -55,7 +55,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
             return if matches!(*req.method(), Method::GET | Method::HEAD) {
                 Redirect::to(CLOSURE_PAGE).into_response()
             } else {
-                error_response(&app::backend::context::closing_error(closes_at), wants_html(req.headers()))
+                error_response(&app::backend::access::closing_error(closes_at), wants_html(req.headers()))
             };
         }
     }
@@ -80,10 +80,10 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
 /// The 403 for a request the tenant's network rules refuse (recorded at most once a minute per address), or
 /// `None`. When the rules cannot be read the request is refused as unavailable rather than let through.
 async fn refuse(state: &AppState, ctx: &TenantCtx, ip: IpAddr, html: bool, meta: &RequestMeta) -> Option<Response> {
-    match ip_rules::check_console(state, ctx.tenant_id(), ip).await {
+    match rules::check_console(state, ctx.tenant_id(), ip).await {
         Ok(None) => None,
         Ok(Some(refusal)) => {
-            if let Err(err) = ip_rules::record_console_refusal(state, ctx, meta, ip, &refusal).await {
+            if let Err(err) = rules::record_console_refusal(state, ctx, meta, ip, &refusal).await {
                 tracing::warn!(error = %err, "could not record a refused console request");
             }
             Some(refusal_response(&refusal.message(ip), html))

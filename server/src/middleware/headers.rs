@@ -5,7 +5,7 @@
 //! year with subdomains (also behind a TLS-terminating proxy). `Cache-Control: no-store` on everything except
 //! the static site files, so nothing private stays in a cache or the back/forward history.
 
-use app::backend::request::CspNonce;
+use app::backend::platform::request::CspNonce;
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;

@@ -1,10 +1,10 @@
 //! Refuses every request, console and REST API alike, from a client IP that is automatically blocked for
-//! tripping the per-IP limit on failed sign-ins (`app::backend::throttle::ip_guard`): 429 with `Retry-After`
+//! tripping the per-IP limit on failed sign-ins (`app::backend::network::ip_guard`): 429 with `Retry-After`
 //! and a message that says why (code `ip_blocked`). The block itself is audited once, as `ip.auto_block`,
 //! when it starts. `/healthz` and `/readyz` stay reachable.
 
 use crate::errors::wants_html;
-use app::backend::request::ClientIp;
+use app::backend::platform::request::ClientIp;
 use app::backend::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};

@@ -1,8 +1,8 @@
 //! Every request gets an id: minted here (never taken from the client), returned in `X-Request-Id`, carried
 //! by a tracing span around the whole request, and used as the operation id of any internal error it meets
-//! (`app::backend::crypto::op_id`), so the "ref" a user reads is the id in the log and in the header.
+//! (`app::backend::platform::crypto::op_id`), so the "ref" a user reads is the id in the log and in the header.
 
-use app::backend::crypto::{new_request_id, REQUEST_ID};
+use app::backend::platform::crypto::{new_request_id, REQUEST_ID};
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;

@@ -69,7 +69,7 @@ pub struct EventPage {
 /// Lists the tenant's access history.
 #[utoipa::path(
     get,
-    path = "/api/v1/access-history",
+    path = "/access-history",
     tag = "access history",
     params(HistoryQuery),
     security(("api_key" = ["access_history:read"])),
@@ -91,7 +91,7 @@ pub async fn list_events(
             return Err(ApiError(AppError::validation("outcome", "The outcome is success or failure.")));
         }
     }
-    let granted = p.ctx.require::<app::backend::context::perm::AccessHistory>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::AccessHistory>()?;
     if q.since.is_some_and(|t| t < 0) || q.until.is_some_and(|t| t < 0) {
         return Err(ApiError(AppError::validation("since", "Times are epoch milliseconds, from 0.")));
     }

@@ -5,7 +5,7 @@
 use super::ApiError;
 use app::backend::export::{self, Fresh};
 use app::backend::keys::verify::ApiPrincipal;
-use app::backend::request::RequestMeta;
+use app::backend::platform::request::RequestMeta;
 use app::backend::AppState;
 use app::model::DataExportView;
 use axum::extract::{Path, State};
@@ -64,7 +64,7 @@ fn meta(m: Option<Extension<RequestMeta>>) -> RequestMeta {
 }
 
 /// Starts an export of all of the organisation's data; it is built in the background.
-#[utoipa::path(post, path = "/api/v1/exports", tag = "exports", security(("api_key" = ["master"])),
+#[utoipa::path(post, path = "/exports", tag = "exports", security(("api_key" = ["master"])),
     responses((status = 202, description = "Queued", body = DataExport),
         (status = 403, description = "Not a master key", body = super::openapi::ErrorBody),
         (status = 409, description = "An export is already being built", body = super::openapi::ErrorBody)))]
@@ -73,13 +73,13 @@ pub async fn start_export(
     Extension(p): Extension<ApiPrincipal>,
     m: Option<Extension<RequestMeta>>,
 ) -> Result<Response, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::Export>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::Export>()?;
     let view = export::request(&state, &p.ctx, &granted, Fresh::MasterKey(&p), &meta(m)).await?;
     Ok((StatusCode::ACCEPTED, Json(DataExport::from(view))).into_response())
 }
 
 /// An export's status and progress.
-#[utoipa::path(get, path = "/api/v1/exports/{id}", tag = "exports", security(("api_key" = ["master"])),
+#[utoipa::path(get, path = "/exports/{id}", tag = "exports", security(("api_key" = ["master"])),
     responses((status = 200, body = DataExport), (status = 403, body = super::openapi::ErrorBody),
         (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn get_export(
@@ -87,12 +87,12 @@ pub async fn get_export(
     Extension(p): Extension<ApiPrincipal>,
     Path(id): Path<String>,
 ) -> Result<Json<DataExport>, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::Export>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::Export>()?;
     Ok(Json(export::get(&state, &p.ctx, &granted, &id).await?.into()))
 }
 
 /// Downloads a ready export (a ZIP), by the key that asked for it only.
-#[utoipa::path(get, path = "/api/v1/exports/{id}/download", tag = "exports", security(("api_key" = ["master"])),
+#[utoipa::path(get, path = "/exports/{id}/download", tag = "exports", security(("api_key" = ["master"])),
     responses((status = 200, description = "The ZIP", content_type = "application/zip"),
         (status = 403, body = super::openapi::ErrorBody),
         (status = 404, description = "Unknown, failed, expired, or asked for by another key",
@@ -105,7 +105,7 @@ pub async fn download_export(
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::Export>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::Export>()?;
     let d = export::download(&state, &p.ctx, &granted, &meta(m), &id).await?;
-    Ok(crate::download::attachment(d.body, "application/zip", d.size, &d.file_name))
+    Ok(crate::web::download::attachment(d.body, "application/zip", d.size, &d.file_name))
 }

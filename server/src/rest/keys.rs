@@ -4,7 +4,7 @@
 use super::{ApiError, ApiJson};
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::keys::{self as backend, KeyInput};
-use app::backend::request::RequestMeta;
+use app::backend::platform::request::RequestMeta;
 use app::backend::AppState;
 use app::model::{Access, ApiResource, AppError, KeyKind, KeyView, Scopes};
 use axum::extract::{Path, State};
@@ -121,13 +121,13 @@ pub struct RolledKey {
 
 /// The proof of key management: only a master key of a maker who is still an admin carries it (the gate has
 /// already refused every other key by `app::policy::REST_ROUTES`).
-fn master(p: &ApiPrincipal) -> Result<app::backend::context::Granted<app::backend::context::perm::ApiKeys>, ApiError> {
-    Ok(p.ctx.require::<app::backend::context::perm::ApiKeys>()?)
+fn master(p: &ApiPrincipal) -> Result<app::backend::access::Granted<app::backend::access::perm::ApiKeys>, ApiError> {
+    Ok(p.ctx.require::<app::backend::access::perm::ApiKeys>()?)
 }
 
 /// Lists the tenant's keys (canary keys are never shown to a key).
 #[utoipa::path(
-    get, path = "/api/v1/keys", tag = "keys",
+    get, path = "/keys", tag = "keys",
     security(("api_key" = ["master"])),
     responses(
         (status = 200, description = "The keys", body = KeyList),
@@ -145,7 +145,7 @@ pub async fn list_keys(
 
 /// Creates a write, read or restricted key within the creating key's guardrails.
 #[utoipa::path(
-    post, path = "/api/v1/keys", tag = "keys",
+    post, path = "/keys", tag = "keys",
     request_body = NewKey,
     security(("api_key" = ["master"])),
     responses(
@@ -197,7 +197,7 @@ pub async fn create_key(
 
 /// Issues a new secret; the old one keeps working for `grace_seconds`.
 #[utoipa::path(
-    post, path = "/api/v1/keys/{id}/roll", tag = "keys",
+    post, path = "/keys/{id}/roll", tag = "keys",
     params(("id" = String, Path, description = "The key's id")),
     request_body = Roll,
     security(("api_key" = ["master"])),
@@ -222,7 +222,7 @@ pub async fn roll_key(
 
 /// Revokes a key at once (both secrets).
 #[utoipa::path(
-    delete, path = "/api/v1/keys/{id}", tag = "keys",
+    delete, path = "/keys/{id}", tag = "keys",
     params(("id" = String, Path, description = "The key's id")),
     security(("api_key" = ["master"])),
     responses(

@@ -34,7 +34,7 @@ pub struct MemberList {
 /// Lists every member of the key's tenant.
 #[utoipa::path(
     get,
-    path = "/api/v1/members",
+    path = "/members",
     tag = "members",
     security(("api_key" = ["members:read"])),
     responses(
@@ -48,8 +48,8 @@ pub async fn list_members(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::Team>()?;
-    let members = app::backend::members::member_list(&state, &p.ctx, &granted)
+    let granted = p.ctx.require::<app::backend::access::perm::Team>()?;
+    let members = app::backend::organisation::members::member_list(&state, &p.ctx, &granted)
         .await?
         .into_iter()
         .map(|m| Member {

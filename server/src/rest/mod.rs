@@ -4,13 +4,13 @@
 //! - Errors are `{"error": {"code", "message"}}`: 401 for a missing, malformed, unknown, expired, revoked,
 //!   disabled or out-of-place key alike (the access history records which), 403 for a scope the key lacks,
 //!   422 for bad input (unknown fields included), 413 past the body limit, 429 with `Retry-After`.
-//! - Every request is recorded in the access history through the batched writer (`app::backend::api_log`).
+//! - Every request is recorded in the access history through the batched writer (`app::backend::audit::api_log`).
 //! - The key's tenant's IP block list applies after the key is verified: 403 `ip_refused`, recorded with the
 //!   block's reason. The tenant's console allow list does not apply here (keys have their own IP allow lists;
-//!   see `app::backend::ip_rules`).
+//!   see `app::backend::network::rules`).
 //! - Every key of a tenant whose closure was requested is refused with 409 `conflict` and the closing date.
 //! - CORS allows any origin without credentials: keys are bearer tokens, never ambient.
-//! - The OpenAPI 3.1 document is generated from these handlers (`openapi.rs`).
+//! - The routes and the OpenAPI 3.1 document come from one list (`operations`); `openapi.rs` frames it.
 
 pub mod access_history;
 pub mod exports;
@@ -20,11 +20,11 @@ pub mod openapi;
 pub mod vault;
 
 use crate::errors::{error_response, refusal_response};
-use app::backend::api_log::ApiEvent;
+use app::backend::audit::api_log::ApiEvent;
 use app::backend::audit::Outcome;
-use app::backend::ip_rules;
 use app::backend::keys::verify::{self, ApiPrincipal, Presented};
-use app::backend::request::{ClientIp, RequestMeta};
+use app::backend::network::rules;
+use app::backend::platform::request::{ClientIp, RequestMeta};
 use app::backend::AppState;
 use app::model::AppError;
 use axum::body::Bytes;
@@ -36,6 +36,9 @@ use axum::routing::get;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use std::time::Instant;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest JSON body the API accepts.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -43,24 +46,46 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// connection reset in the middle of its upload; anything larger is cut off.
 const DRAIN_MAX: usize = 1024 * 1024;
 
+/// Every operation of `/api/v1`, from one list: `routes!` registers each handler under the path and methods
+/// its `#[utoipa::path]` declares and adds that annotation to the document, so a route cannot exist without
+/// its documentation (and the policy table's test compares the document with `app::policy::REST_ROUTES`).
+fn operations() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(members::list_members))
+        .routes(routes!(access_history::list_events))
+        .routes(routes!(keys::list_keys, keys::create_key))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(keys::roll_key))
+        .routes(routes!(vault::list_files, vault::upload_file))
+        .routes(routes!(vault::get_file, vault::delete_file))
+        .routes(routes!(vault::download_file))
+        .routes(routes!(vault::undelete_file))
+        .routes(routes!(vault::restore_version))
+        .routes(routes!(vault::create_link))
+        .routes(routes!(exports::start_export))
+        .routes(routes!(exports::get_export))
+        .routes(routes!(exports::download_export))
+}
+
+/// The OpenAPI document of the operations, as served at `/api/v1/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    openapi::complete(operations().into_openapi())
+}
+
 /// The `/api/v1` router (mounted with `nest`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/openapi.json", get(openapi::document))
-        .route("/members", get(members::list_members))
-        .route("/access-history", get(access_history::list_events))
-        .route("/keys", get(keys::list_keys).post(keys::create_key))
-        .route("/keys/{id}", axum::routing::delete(keys::revoke_key))
-        .route("/keys/{id}/roll", axum::routing::post(keys::roll_key))
-        .route("/vault/files", get(vault::list_files).put(vault::upload_file))
-        .route("/vault/files/{id}", get(vault::get_file).delete(vault::delete_file))
-        .route("/vault/files/{id}/content", get(vault::download_file))
-        .route("/vault/files/{id}/undelete", axum::routing::post(vault::undelete_file))
-        .route("/vault/files/{id}/versions/{version_id}/restore", axum::routing::post(vault::restore_version))
-        .route("/vault/files/{id}/links", axum::routing::post(vault::create_link))
-        .route("/exports", axum::routing::post(exports::start_export))
-        .route("/exports/{id}", get(exports::get_export))
-        .route("/exports/{id}/download", get(exports::download_export))
+    let (operations, api) = operations().split_for_parts();
+    // Built once; no key needed to read it: it describes, it does not disclose.
+    let document: Bytes =
+        serde_json::to_vec(&openapi::document_json(&openapi::complete(api))).unwrap_or_default().into();
+    operations
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
         // Explicit, so that no unknown /api/v1 path falls through to the console's server functions.
         .route("/{*rest}", axum::routing::any(|| async { ApiError(AppError::NotFound) }))
         .fallback(|| async { ApiError(AppError::NotFound) })
@@ -267,7 +292,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let elapsed = |started: Instant| started.elapsed().as_millis();
     match verdict {
         Ok(principal) => {
-            let refusal = match ip_rules::check_api(&state, principal.ctx.tenant_id(), ip).await {
+            let refusal = match rules::check_api(&state, principal.ctx.tenant_id(), ip).await {
                 Ok(r) => r,
                 Err(err) => return with_cors(error_response(&err, false), false),
             };
@@ -344,7 +369,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 None if denial.reason == "unavailable" => AppError::Unavailable,
                 // A closing tenant's keys are genuine: the caller is told why (409), not sent to check its key.
                 None if denial.reason == "tenant_closing" => match denial.key.as_ref().and_then(|k| k.closes_at) {
-                    Some(at) => app::backend::context::closing_error(at),
+                    Some(at) => app::backend::access::closing_error(at),
                     None => AppError::Unauthenticated,
                 },
                 None => AppError::Unauthenticated,

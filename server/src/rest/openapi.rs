@@ -1,7 +1,7 @@
-//! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations, served at
-//! `/api/v1/openapi.json` and summarised for the console's API page.
+//! The OpenAPI 3.1 document of `/api/v1`: its frame (`ApiDoc`: title, security scheme, shared schemas), what
+//! every operation can answer, and the patterns utoipa cannot derive. The operations themselves come from the
+//! one list in `rest::operations`, which registers each handler with its annotation.
 
-use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -119,35 +119,21 @@ impl Modify for BearerKey {
                        `ip_refused` a client address on the organisation's block list, 429 carries Retry-After. \
                        Times are epoch milliseconds, UTC."
     ),
-    paths(
-        super::members::list_members,
-        super::access_history::list_events,
-        super::keys::list_keys,
-        super::keys::create_key,
-        super::keys::roll_key,
-        super::keys::revoke_key,
-        super::vault::list_files,
-        super::vault::upload_file,
-        super::vault::get_file,
-        super::vault::download_file,
-        super::vault::delete_file,
-        super::vault::undelete_file,
-        super::vault::restore_version,
-        super::vault::create_link,
-        super::exports::start_export,
-        super::exports::get_export,
-        super::exports::download_export,
-    ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerKey, &CommonAnswers)
+    modifiers(&BearerKey)
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json` (no key needed: it describes, it does not disclose). Built once.
-pub async fn document() -> impl IntoResponse {
-    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let body = DOC.get_or_init(|| serde_json::to_string(&document_json()).unwrap_or_default());
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body.as_str())
+/// Where the operations are mounted; their `#[utoipa::path]`s name paths below it.
+pub const BASE: &str = "/api/v1";
+
+/// The document of the operations the router registered (`rest::operations`): their paths under [`BASE`],
+/// with what every operation can answer added (`CommonAnswers`).
+pub fn complete(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut api.paths.paths);
+    api.paths.paths = paths.into_iter().map(|(path, item)| (format!("{BASE}{path}"), item)).collect();
+    CommonAnswers.modify(&mut api);
+    api
 }
 
 /// One IPv4 or IPv6 address or CIDR block, as `Cidr` parses it (no leading zeros in IPv4, no zone).
@@ -181,8 +167,8 @@ const ONE_LINE: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x
 
 /// The document as served: utoipa's, with the schemas whose rules span fields (which kind may carry which
 /// scopes and referers) written out in full.
-pub fn document_json() -> serde_json::Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+pub fn document_json(api: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_default();
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(|s| s.as_object_mut()) {
         schemas.insert("NewKey".to_owned(), new_key_schema());
     }
@@ -255,8 +241,7 @@ fn new_key_schema() -> serde_json::Value {
 }
 
 /// The console's summary of the document: one entry per operation.
-pub fn reference(base_url: &str) -> app::model::ApiReferenceView {
-    let doc = ApiDoc::openapi();
+pub fn reference(doc: &utoipa::openapi::OpenApi, base_url: &str) -> app::model::ApiReferenceView {
     let mut operations = Vec::new();
     for (path, item) in &doc.paths.paths {
         let ops = [

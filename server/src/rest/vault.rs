@@ -4,9 +4,9 @@
 
 use super::ApiError;
 use app::backend::keys::verify::ApiPrincipal;
-use app::backend::request::RequestMeta;
+use app::backend::platform::request::RequestMeta;
 use app::backend::vault::list::VaultQuery;
-use app::backend::vault::{files, links, list, manage};
+use app::backend::vault::{files, links, list, manage, read};
 use app::backend::AppState;
 use app::model::{AppError, VaultFileView, VaultVersionView};
 use axum::body::Body;
@@ -174,7 +174,7 @@ fn meta(p: &ApiPrincipal, m: Option<Extension<RequestMeta>>) -> RequestMeta {
 }
 
 /// Lists a folder or searches the vault.
-#[utoipa::path(get, path = "/api/v1/vault/files", tag = "vault", params(ListParams),
+#[utoipa::path(get, path = "/vault/files", tag = "vault", params(ListParams),
     security(("api_key" = ["vault:read"])),
     responses((status = 200, body = VaultListing), (status = 403, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
@@ -190,7 +190,7 @@ pub async fn list_files(
             return Err(ApiError(AppError::validation(field, "Give a date as YYYY-MM-DD.")));
         }
     }
-    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultRead>()?;
     let query = VaultQuery {
         folder: q.folder,
         q: q.q,
@@ -210,7 +210,7 @@ pub async fn list_files(
 }
 
 /// Uploads a file (a new version when the path exists). The body is the content.
-#[utoipa::path(put, path = "/api/v1/vault/files", tag = "vault", params(UploadParams),
+#[utoipa::path(put, path = "/vault/files", tag = "vault", params(UploadParams),
     request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream",
         description = "The content (none: an empty file)"),
     security(("api_key" = ["vault:write"])),
@@ -225,7 +225,7 @@ pub async fn upload_file(
     body: Body,
 ) -> Result<Response, ApiError> {
     let Query(q) = params.map_err(|_| AppError::validation("path", "Give the file's path as ?path=…"))?;
-    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultWrite>()?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let meta = meta(&p, m);
     match files::upload(&state, &p.ctx, &granted, &meta, &q.path, ct, body.into_data_stream()).await {
@@ -240,7 +240,7 @@ pub async fn upload_file(
 }
 
 /// A file and its versions.
-#[utoipa::path(get, path = "/api/v1/vault/files/{id}", tag = "vault", params(BinParams),
+#[utoipa::path(get, path = "/vault/files/{id}", tag = "vault", params(BinParams),
     security(("api_key" = ["vault:read"])),
     responses((status = 200, body = VaultFileDetail), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn get_file(
@@ -250,7 +250,7 @@ pub async fn get_file(
     params: Result<Query<BinParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VaultFileDetail>, ApiError> {
     let Query(bin) = params.map_err(|e| AppError::validation("query", e.body_text()))?;
-    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultRead>()?;
     let d = list::detail(&state, &p.ctx, &granted, &id).await?;
     // DELETE moved it to the bin: at its own address it is gone, as DELETE promises.
     if d.file.deleted_at.is_some() && bin.deleted != Some(true) {
@@ -260,7 +260,7 @@ pub async fn get_file(
 }
 
 /// Downloads a file's content (decrypted, as an attachment).
-#[utoipa::path(get, path = "/api/v1/vault/files/{id}/content", tag = "vault", params(ContentParams),
+#[utoipa::path(get, path = "/vault/files/{id}/content", tag = "vault", params(ContentParams),
     security(("api_key" = ["vault:read"])),
     responses((status = 200, description = "The content", content_type = "application/octet-stream"),
         (status = 404, body = super::openapi::ErrorBody)))]
@@ -271,14 +271,14 @@ pub async fn download_file(
     Path(id): Path<String>,
     Query(q): Query<ContentParams>,
 ) -> Result<Response, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultRead>()?;
     let meta = meta(&p, m);
-    let d = files::download(&state, &p.ctx, &granted, &meta, &id, q.version.as_deref()).await?;
-    Ok(crate::download::response(d))
+    let d = read::download(&state, &p.ctx, &granted, &meta, &id, q.version.as_deref()).await?;
+    Ok(crate::web::download::response(d))
 }
 
 /// Moves a file to the bin (restorable until it is purged).
-#[utoipa::path(delete, path = "/api/v1/vault/files/{id}", tag = "vault", security(("api_key" = ["vault:write"])),
+#[utoipa::path(delete, path = "/vault/files/{id}", tag = "vault", security(("api_key" = ["vault:write"])),
     responses((status = 200, body = VaultFile), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn delete_file(
     State(state): State<AppState>,
@@ -286,12 +286,12 @@ pub async fn delete_file(
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultWrite>()?;
     Ok(Json(manage::delete(&state, &p.ctx, &granted, &meta(&p, m), &id).await?.into()))
 }
 
 /// Takes a file out of the bin.
-#[utoipa::path(post, path = "/api/v1/vault/files/{id}/undelete", tag = "vault", security(("api_key" = ["vault:write"])),
+#[utoipa::path(post, path = "/vault/files/{id}/undelete", tag = "vault", security(("api_key" = ["vault:write"])),
     responses((status = 200, body = VaultFile), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn undelete_file(
     State(state): State<AppState>,
@@ -299,12 +299,12 @@ pub async fn undelete_file(
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultWrite>()?;
     Ok(Json(manage::undelete(&state, &p.ctx, &granted, &meta(&p, m), &id).await?.into()))
 }
 
 /// Makes an older version current again (as a new version).
-#[utoipa::path(post, path = "/api/v1/vault/files/{id}/versions/{version_id}/restore", tag = "vault",
+#[utoipa::path(post, path = "/vault/files/{id}/versions/{version_id}/restore", tag = "vault",
     security(("api_key" = ["vault:write"])),
     responses((status = 200, body = VaultFile), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn restore_version(
@@ -313,12 +313,12 @@ pub async fn restore_version(
     m: Option<Extension<RequestMeta>>,
     Path((id, version_id)): Path<(String, String)>,
 ) -> Result<Json<VaultFile>, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::VaultWrite>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultWrite>()?;
     Ok(Json(manage::restore_version(&state, &p.ctx, &granted, &meta(&p, m), &id, &version_id).await?.into()))
 }
 
 /// Mints an ephemeral download link (at most 7 days; optionally single-use).
-#[utoipa::path(post, path = "/api/v1/vault/files/{id}/links", tag = "vault", request_body = NewLink,
+#[utoipa::path(post, path = "/vault/files/{id}/links", tag = "vault", request_body = NewLink,
     security(("api_key" = ["vault:read"])),
     responses((status = 201, body = Link), (status = 404, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
@@ -329,7 +329,7 @@ pub async fn create_link(
     Path(id): Path<String>,
     super::ApiJson(body): super::ApiJson<NewLink>,
 ) -> Result<Response, ApiError> {
-    let granted = p.ctx.require::<app::backend::context::perm::VaultRead>()?;
+    let granted = p.ctx.require::<app::backend::access::perm::VaultRead>()?;
     let request =
         links::LinkRequest { version_id: body.version_id, minutes: body.minutes, single_use: body.single_use };
     let l = links::create(&state, &p.ctx, &granted, &meta(&p, m), &id, &request).await?;

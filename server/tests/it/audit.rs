@@ -8,7 +8,7 @@ use crate::common;
 use crate::common::audit::{activity, tenant_id, verify};
 
 use crate::common::{TestApp, PASSWORD};
-use app::backend::clock::Clock as _;
+use app::backend::platform::clock::Clock as _;
 use app::model::{ChainReportView, HistoryView};
 use reqwest::StatusCode;
 use sqlx::Row as _;

@@ -6,7 +6,7 @@
 
 use crate::common::{TestApp, PASSWORD};
 use app::backend::audit::verify::verify_chain;
-use app::backend::clock::Clock as _;
+use app::backend::platform::clock::Clock as _;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::StatusCode;

@@ -7,7 +7,7 @@
 use crate::common::audit::{activity, tenant_id, verify};
 use crate::common::TestApp;
 use app::backend::audit::verify::verify_chain;
-use app::backend::clock::Clock as _;
+use app::backend::platform::clock::Clock as _;
 use sqlx::Row as _;
 
 /// (seq, mac, base_seq, base_mac, row_mac) of a chain's head row.

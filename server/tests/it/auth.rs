@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::{cookie_value, session_set_cookie, TestApp, PASSWORD};
-use app::backend::clock::{HOUR_MS, MINUTE_MS};
+use app::backend::platform::clock::{HOUR_MS, MINUTE_MS};
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,8 +6,8 @@
 use crate::common::keys::{api_get, create_key};
 use crate::common::scan::find_everywhere;
 use crate::common::{add_member, TestApp, PASSWORD};
-use app::backend::clock::DAY_MS;
-use app::backend::closure::delete::close_due;
+use app::backend::organisation::closure::delete::close_due;
+use app::backend::platform::clock::DAY_MS;
 use reqwest::StatusCode;
 
 fn done(res: &reqwest::Response) -> bool {

@@ -182,7 +182,7 @@ async fn an_export_holds_everything_verifiably_and_only_its_requester_downloads_
     )
     .bind(&tenant)
     .bind({
-        use app::backend::clock::Clock as _;
+        use app::backend::platform::clock::Clock as _;
         app.clock.now_ms()
     })
     .execute(&app.state.pool)
@@ -380,7 +380,7 @@ async fn export_resumes_after_a_restart() {
     std::fs::create_dir_all(&part_dir).unwrap();
     std::fs::write(part_dir.join(format!(".{partial}.part")), b"RVLT half an archive").unwrap();
     let now = {
-        use app::backend::clock::Clock as _;
+        use app::backend::platform::clock::Clock as _;
         app.clock.now_ms()
     };
     sqlx::query(
@@ -414,7 +414,7 @@ async fn export_resumes_after_a_restart() {
         let mut conn = state.pool.acquire().await.unwrap();
         app::backend::vault::keys::by_version(&mut conn, &state.keys, &tenant, row.3).await.unwrap()
     };
-    let mut body = app::backend::vault::files::plain_stream(&state, &tenant, &row.1, &key.key).await.unwrap();
+    let mut body = app::backend::vault::read::plain_stream(&state, &tenant, &row.1, &key.key).await.unwrap();
     let mut bytes = Vec::new();
     while let Some(piece) = futures_util::StreamExt::next(&mut body).await {
         bytes.extend_from_slice(&piece.unwrap());

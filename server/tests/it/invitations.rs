@@ -5,7 +5,7 @@
 use crate::common;
 
 use crate::common::{TestApp, PASSWORD};
-use app::backend::clock::HOUR_MS;
+use app::backend::platform::clock::HOUR_MS;
 use app::model::{InvitationView, TenantChoice};
 use reqwest::StatusCode;
 

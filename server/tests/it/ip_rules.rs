@@ -8,7 +8,7 @@ use crate::common;
 
 use crate::common::keys::{api_client, create_key, key_events};
 use crate::common::{add_member, TestApp, PASSWORD};
-use app::backend::clock::DAY_MS;
+use app::backend::platform::clock::DAY_MS;
 use app::model::IpRulesView;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;

@@ -5,7 +5,7 @@
 
 use crate::common::keys::{api_client, api_get, assert_refused, create_key, key_events};
 use crate::common::{add_member, TestApp, PASSWORD};
-use app::backend::clock::{DAY_MS, HOUR_MS};
+use app::backend::platform::clock::{DAY_MS, HOUR_MS};
 use app::model::{FreshKeyView, KeyDetailView, KeysView};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -221,7 +221,7 @@ async fn master_keys_need_a_step_up_and_members_hand_out_only_what_they_have() {
     let app = TestApp::spawn().await;
     let (owner, _) = app.signed_in("Powers").await;
     // The sign-in itself counts as a step-up for 10 minutes; after that a master key needs a new one.
-    app.clock.advance_ms(11 * app::backend::clock::MINUTE_MS);
+    app.clock.advance_ms(11 * app::backend::platform::clock::MINUTE_MS);
     let res = app.call(&owner, "create_key", &[("kind", "master"), ("description", "x")]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let err: Value = res.json().await.unwrap();

@@ -5,7 +5,7 @@
 use crate::common;
 
 use crate::common::{TestApp, PASSWORD};
-use app::backend::clock::MINUTE_MS;
+use app::backend::platform::clock::MINUTE_MS;
 use app::model::MembersView;
 use reqwest::StatusCode;
 

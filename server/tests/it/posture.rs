@@ -5,7 +5,7 @@
 
 use crate::common::keys::create_key;
 use crate::common::{add_member, TestApp, PASSWORD};
-use app::backend::clock::{DAY_MS, MINUTE_MS};
+use app::backend::platform::clock::{DAY_MS, MINUTE_MS};
 use app::model::OverviewView;
 use reqwest::StatusCode;
 

@@ -5,7 +5,7 @@
 use crate::common;
 
 use crate::common::{TestApp, PASSWORD};
-use app::backend::clock::{HOUR_MS, MINUTE_MS};
+use app::backend::platform::clock::{HOUR_MS, MINUTE_MS};
 use app::model::{MemberSessionsView, SessionView};
 use reqwest::StatusCode;
 
@@ -120,7 +120,7 @@ async fn saving_a_deleted_session_does_not_bring_it_back() {
     use tower_sessions::session::{Id, Record};
     use tower_sessions::SessionStore as _;
     let app = TestApp::spawn().await;
-    let store = app::backend::sessions::SqlSessionStore::new(app.state.pool.clone(), app.state.clock.clone());
+    let store = app::backend::identity::sessions::SqlSessionStore::new(app.state.pool.clone(), app.state.clock.clone());
     let mut record = Record {
         id: Id::default(),
         data: Default::default(),

@@ -7,8 +7,8 @@
 use crate::common;
 
 use crate::common::{TestApp, PASSWORD};
-use app::backend::throttle::ip_guard::{IP_BLOCK_MS, IP_FAILURE_LIMIT};
-use app::backend::throttle::MAX_DELAY_MS;
+use app::backend::identity::throttle::MAX_DELAY_MS;
+use app::backend::network::ip_guard::{IP_BLOCK_MS, IP_FAILURE_LIMIT};
 use reqwest::{Client, StatusCode};
 use sqlx::Row as _;
 
@@ -286,7 +286,7 @@ async fn step_up_is_throttled_like_sign_in() {
 /// one reset email per 15 minutes however many requests arrive, from however many addresses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_reset_requests_are_throttled_and_fold_into_one_email() {
-    use app::backend::password_reset::{process_queue, EMAIL_EVERY_MS, IP_LIMIT};
+    use app::backend::identity::password_reset::{process_queue, EMAIL_EVERY_MS, IP_LIMIT};
     let app = spawn().await;
     let email = app.owner("Flooded").await;
     let ask = |ip: &'static str| {

@@ -120,7 +120,7 @@ async fn plain_http_only_redirects_to_https() {
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     let loc = res.headers().get("location").unwrap().to_str().unwrap();
     // The target is the configured public URL, never the Host the client sent.
-    assert_eq!(loc, format!("{}/overview?x=1", server::config::Settings::default().public_url));
+    assert_eq!(loc, format!("{}/overview?x=1", server::startup::config::Settings::default().public_url));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 use crate::common;
 
 use crate::common::{totp_code, TestApp, PASSWORD};
-use app::backend::clock::{Clock as _, MINUTE_MS};
+use app::backend::platform::clock::{Clock as _, MINUTE_MS};
 use reqwest::StatusCode;
 
 async fn enrolled_owner(app: &TestApp, tenant: &str) -> (reqwest::Client, String, String) {
@@ -202,8 +202,10 @@ async fn tenant_policy_forces_enrollment_and_lowers_the_password_minimum() {
     let _ = email;
 
     // A newcomer's setup link now states and applies the 8-character minimum.
-    let token =
-        app::backend::tenants::add_member(&app.state, "Policy", "new@policy.example", "member").await.unwrap().unwrap();
+    let token = app::backend::organisation::tenants::add_member(&app.state, "Policy", "new@policy.example", "member")
+        .await
+        .unwrap()
+        .unwrap();
     let page = app.get(&app.client(), &format!("/setup/{token}")).await.text().await.unwrap();
     assert!(page.replace("<!>", "").contains("At least 8 characters"), "{page}");
     let res = app.call(&app.client(), "complete_setup", &[("token", &token), ("password", "sloth-dune")]).await;
@@ -297,7 +299,7 @@ async fn password_reset_by_email_is_single_use_expires_and_keeps_the_second_fact
     assert_eq!(res.status(), StatusCode::OK);
 
     // A link expires after 30 minutes. (A new link comes at most every 15 minutes.)
-    app.clock.advance_ms(app::backend::password_reset::EMAIL_EVERY_MS);
+    app.clock.advance_ms(app::backend::identity::password_reset::EMAIL_EVERY_MS);
     app.call(&app.client(), "request_password_reset", &[("email", &email)]).await;
     let late = loop {
         let mails: Vec<String> =

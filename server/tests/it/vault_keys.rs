@@ -73,7 +73,7 @@ async fn rotating_the_master_key_rewraps_tenant_keys_and_keeps_every_file_readab
     let tenant: String =
         sqlx::query("SELECT tenant_id FROM vault_data_keys").fetch_one(&app.state.pool).await.unwrap().get(0);
     for (id, bytes) in &files {
-        let d = app::backend::vault::files::open_version(&restarted, &tenant, id, None, false).await.unwrap();
+        let d = app::backend::vault::read::open_version(&restarted, &tenant, id, None, false).await.unwrap();
         let mut got = Vec::new();
         let mut s = d.body;
         use futures_util::StreamExt as _;
@@ -125,7 +125,7 @@ async fn a_closed_tenants_leftover_ciphertext_is_unreadable() {
     let res = app.call(&owner, "request_closure", &[("confirm", "Shredded Co")]).await;
     assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     app.clock.advance_ms(14 * 86_400_000 + 60_000);
-    let closed = app::backend::closure::delete::close_due(&app.state).await.unwrap();
+    let closed = app::backend::organisation::closure::delete::close_due(&app.state).await.unwrap();
     assert_eq!(closed.len(), 1);
 
     let keys: i64 = sqlx::query("SELECT COUNT(*) FROM vault_data_keys WHERE tenant_id = $1")

@@ -12,7 +12,7 @@
 //!   anchor. Anchors older than the retention checkpoint say nothing about purged events.
 //! - Each history export and each alert digest also carries the current head, a copy kept by the tenant.
 
-use super::super::crypto::ServerKeys;
+use crate::backend::platform::crypto::ServerKeys;
 use crate::model::AppError;
 use sqlx::{AnyPool, Row as _};
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ fn line_mac(keys: &ServerKeys, at: i64, chain: &str, seq: i64, mac: &str) -> Str
 fn line_mac_ok(keys: &ServerKeys, at: i64, chain: &str, seq: i64, mac: &str, got: &str) -> bool {
     keys.audit_chain_keys(chain).iter().any(|(_, key)| {
         let want = super::chain::head_mac(key, &format!("anchor:{chain}"), seq, mac, at, "");
-        super::super::crypto::constant_time_eq(want.as_bytes(), got.as_bytes())
+        crate::backend::platform::crypto::constant_time_eq(want.as_bytes(), got.as_bytes())
     })
 }
 
@@ -134,7 +134,7 @@ impl AnchorLog {
 }
 
 fn internal(err: impl std::fmt::Display) -> AppError {
-    let op_id = super::super::crypto::op_id();
+    let op_id = crate::backend::platform::crypto::op_id();
     tracing::error!(op_id = %op_id, error = %err, "audit anchor log");
     AppError::Internal { op_id }
 }

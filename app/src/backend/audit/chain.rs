@@ -9,7 +9,7 @@
 //! each field in the order of [`Link`] its UTF-8 byte length in decimal, `:`, the bytes, `\n`. Absent values
 //! (no account, no key) are empty strings.
 
-use super::super::crypto::ServerKeys;
+use crate::backend::platform::crypto::ServerKeys;
 use sqlx::{AnyConnection, Row as _};
 
 /// The `prev_mac` of a chain's first event.
@@ -342,7 +342,7 @@ pub async fn list_unchained(
 pub async fn seal_unchained(pool: &sqlx::AnyPool, keys: &ServerKeys, now: i64) -> Result<u64, sqlx::Error> {
     let mut sealed = 0u64;
     loop {
-        let mut tx = crate::backend::db::begin_write(pool).await?;
+        let mut tx = crate::backend::platform::db::begin_write(pool).await?;
         let rows = sqlx::query(
             "SELECT id, tenant_id, account_id, actor, action, outcome, ip, user_agent, detail, created_at, key_id \
              FROM audit_events WHERE seq IS NULL ORDER BY created_at, id LIMIT 1000",

@@ -3,9 +3,9 @@
 //! and a slow client slows the reader down. Every row carries its chain values (`seq`, `prev_mac`, `mac`,
 //! `mac_key`) so the export can be verified offline with the tenant's chain key (README: "Verifying an export").
 
-use super::super::context::{perm, Granted, TenantCtx};
-use super::super::ids::TenantId;
 use super::query::{bind_all, where_clause, Bind, EventFilter};
+use crate::backend::access::{perm, Granted, TenantCtx};
+use crate::backend::platform::ids::TenantId;
 use crate::model::{format_rfc3339, AppError};
 use futures_util::TryStreamExt as _;
 use sqlx::{AnyPool, Row as _};
@@ -137,7 +137,7 @@ async fn stream_where(
     while let Some(r) = rows.try_next().await? {
         let packed: &str = r.try_get(0)?;
         let Some(f) = unpack(packed) else {
-            let op_id = super::super::crypto::op_id();
+            let op_id = crate::backend::platform::crypto::op_id();
             tracing::error!(op_id = %op_id, "an exported event did not unpack");
             return Err(AppError::Internal { op_id });
         };

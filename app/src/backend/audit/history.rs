@@ -1,12 +1,12 @@
 //! The console's access-history page: the filter form read into an [`EventFilter`], the page's data, the
 //! integrity check with its own event, and the chain key for offline verification.
 
-use super::super::context::{perm, Granted, OwnerHandle, TenantCtx};
-use super::super::request::RequestMeta;
-use super::super::sessions::SteppedUp;
-use super::super::AppState;
 use super::query::{list_page, EventFilter};
 use super::{NewEvent, Outcome};
+use crate::backend::access::{perm, Granted, OwnerHandle, TenantCtx};
+use crate::backend::identity::sessions::SteppedUp;
+use crate::backend::platform::request::RequestMeta;
+use crate::backend::AppState;
 use crate::model::{parse_date_utc, AppError, ChainKeyView, ChainReportView, ChoiceView, HistoryView};
 use sqlx::Row as _;
 
@@ -47,7 +47,7 @@ impl FilterForm {
             key_id: given(&self.key),
             ip: given(&self.ip),
             since: day("from", &self.from)?,
-            until: day("to", &self.to)?.map(|t| t + super::super::clock::DAY_MS),
+            until: day("to", &self.to)?.map(|t| t + crate::backend::platform::clock::DAY_MS),
             cursor: given(&self.cursor),
         })
     }
@@ -115,7 +115,7 @@ pub async fn verify_with_event(
         None => (Outcome::Success, format!("{} events verified", report.checked)),
         Some(p) => (Outcome::Failure, format!("chain broken: {p}")),
     };
-    let mut tx = super::super::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     super::record(
         &mut tx,
         &state.keys,
@@ -142,7 +142,7 @@ pub async fn reveal_chain_key(
         .into_iter()
         .map(|(id, k)| ChoiceView { value: hex::encode(k), label: id })
         .collect();
-    let mut tx = super::super::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let ev = NewEvent::by(ctx, meta, "audit.chain_key_reveal", Outcome::Success, "for offline verification");
     super::record(&mut tx, &state.keys, state.clock.now_ms(), &ev).await?;
     tx.commit().await?;
@@ -164,7 +164,7 @@ pub async fn begin_export(
     super::query::where_clause(ctx, &filter)?;
     let now = state.clock.now_ms();
     let detail = format!("as {}{}", format.extension(), describe(&filter));
-    let mut tx = super::super::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let ev = NewEvent::by(ctx, meta, "audit.export", Outcome::Success, &detail);
     super::record(&mut tx, &state.keys, now, &ev).await?;
     tx.commit().await?;

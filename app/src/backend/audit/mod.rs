@@ -3,6 +3,7 @@
 //! account is stored masked (ASVS V7.1.1: no sensitive data in logs).
 
 pub mod anchor;
+pub mod api_log;
 pub mod chain;
 pub mod export;
 pub mod history;
@@ -13,10 +14,10 @@ pub mod verify;
 
 pub use query::{list_latest, list_page, EventFilter, MAX_PAGE};
 
-use super::context::TenantCtx;
-use super::crypto::ServerKeys;
-use super::ids::{new_event_id, AccountId, TenantId};
-use super::request::RequestMeta;
+use crate::backend::access::TenantCtx;
+use crate::backend::platform::crypto::ServerKeys;
+use crate::backend::platform::ids::{new_event_id, AccountId, TenantId};
+use crate::backend::platform::request::RequestMeta;
 use crate::model::AppError;
 use sqlx::AnyConnection;
 

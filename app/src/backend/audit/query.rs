@@ -4,8 +4,8 @@
 //! `(tenant_id, account_id, created_at, id)`, IP or block `(tenant_id, ip_key, created_at, id)`, key
 //! `(key_id, created_at, id)`; `make bench` measures them at 1 and 10 M events.
 
-use super::super::context::{perm, Granted, TenantCtx};
-use super::super::keys::guard::Cidr;
+use crate::backend::access::{perm, Granted, TenantCtx};
+use crate::backend::keys::guard::Cidr;
 use crate::model::{AppError, AuditEventDetailView, AuditEventView};
 use sqlx::{AnyPool, Row as _};
 

@@ -9,8 +9,8 @@
 //! met here aborts the transaction. The head row is locked first (`lock_head`), so no append slips in between the rewrite and the
 //! re-seal; events are read in batches of `BATCH` by `seq` (constant memory for any chain length).
 
-use super::super::crypto::ServerKeys;
 use super::chain::{StoredLink, GENESIS, SYSTEM_CHAIN};
+use crate::backend::platform::crypto::ServerKeys;
 use sqlx::{AnyConnection, Row as _};
 
 /// Events read per query.

@@ -2,12 +2,12 @@
 //! events are purged oldest first, in batches, and the chain head remembers the last purged link (`base_seq`,
 //! `base_mac`) so the remaining chain still verifies from that checkpoint. A purge is itself an event.
 
-use super::super::clock::DAY_MS;
-use super::super::context::{AdminHandle, TenantCtx};
-use super::super::crypto::ServerKeys;
-use super::super::request::RequestMeta;
 use super::chain::SYSTEM_CHAIN;
 use super::{NewEvent, Outcome};
+use crate::backend::access::{AdminHandle, TenantCtx};
+use crate::backend::platform::clock::DAY_MS;
+use crate::backend::platform::crypto::ServerKeys;
+use crate::backend::platform::request::RequestMeta;
 use crate::model::AppError;
 use sqlx::{AnyPool, Row as _};
 
@@ -75,7 +75,7 @@ pub async fn purge_chain(pool: &AnyPool, keys: &ServerKeys, chain: &str, days: i
     let mut deleted = 0u64;
     while done < through {
         let upto = (done + BATCH).min(through);
-        let mut tx = super::super::db::begin_write(pool).await?;
+        let mut tx = crate::backend::platform::db::begin_write(pool).await?;
         let sql = format!("SELECT mac FROM audit_events WHERE {tenant} AND seq = $1");
         let q = sqlx::query(&sql).bind(upto).bind(chain);
         let Some(mac) = q.fetch_optional(&mut *tx).await? else {
@@ -101,10 +101,10 @@ pub async fn purge_chain(pool: &AnyPool, keys: &ServerKeys, chain: &str, days: i
         done = upto;
     }
     if deleted > 0 && !system {
-        let tenant_id = super::super::ids::TenantId(chain.to_owned());
+        let tenant_id = crate::backend::platform::ids::TenantId(chain.to_owned());
         let detail = format!("{deleted} events older than {days} days deleted; chain checkpoint at #{done}");
         let meta = RequestMeta { ip: "-".to_owned(), user_agent: "rampart retention".to_owned() };
-        let mut tx = super::super::db::begin_write(pool).await?;
+        let mut tx = crate::backend::platform::db::begin_write(pool).await?;
         let ev = NewEvent {
             tenant_id: Some(&tenant_id),
             account_id: None,
@@ -146,7 +146,7 @@ pub async fn set_retention_days(
             format!("Keep the access history for {MIN_DAYS} to {MAX_DAYS} days."),
         ));
     }
-    let mut tx = super::super::db::begin_write(pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(pool).await?;
     let before: i64 = sqlx::query("SELECT audit_retention_days FROM tenants WHERE id = $1")
         .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *tx)

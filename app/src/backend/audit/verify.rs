@@ -2,10 +2,10 @@
 //! each link to its predecessor, and the last event against the separately stored head. Streams the events,
 //! so a chain of any length is checked in constant memory. The first broken link is reported.
 
-use super::super::context::{perm, Granted, TenantCtx};
-use super::super::crypto::ServerKeys;
 use super::anchor::{Anchor, AnchorLog};
 use super::chain::{StoredLink, SYSTEM_CHAIN};
+use crate::backend::access::{perm, Granted, TenantCtx};
+use crate::backend::platform::crypto::ServerKeys;
 use crate::model::{AppError, ChainReportView};
 use futures_util::TryStreamExt as _;
 use sqlx::{AnyPool, Row as _};
@@ -74,7 +74,7 @@ async fn verify_in(
     if let Some(row_mac) = &row_mac {
         let sealed = keys.audit_chain_keys(chain).iter().any(|(_, key)| {
             let want = super::chain::head_mac(key, chain, head_seq, &head_mac, base_seq, &base_mac);
-            super::super::crypto::constant_time_eq(want.as_bytes(), row_mac.as_bytes())
+            crate::backend::platform::crypto::constant_time_eq(want.as_bytes(), row_mac.as_bytes())
         });
         if !sealed {
             let what = format!("the chain's head (#{head_seq}) or retention checkpoint (#{base_seq}) was rewritten");
@@ -126,12 +126,12 @@ async fn verify_in(
             return Ok(report.broken(seq, Some(id), format!("event #{seq} was sealed with a key this server lacks")));
         };
         if stored_prev != prev
-            || !super::super::crypto::constant_time_eq(link.mac(&chain_key).as_bytes(), mac.as_bytes())
+            || !crate::backend::platform::crypto::constant_time_eq(link.mac(&chain_key).as_bytes(), mac.as_bytes())
         {
             return Ok(report.broken(seq, Some(id), format!("event #{seq} was altered")));
         }
         if let Some(a) = anchor.filter(|a| a.seq == seq) {
-            if !super::super::crypto::constant_time_eq(a.mac.as_bytes(), mac.as_bytes()) {
+            if !crate::backend::platform::crypto::constant_time_eq(a.mac.as_bytes(), mac.as_bytes()) {
                 let what = format!(
                     "event #{seq} differs from the anchor of {} (the chain was rewritten)",
                     crate::model::format_utc(a.at)

@@ -11,15 +11,15 @@
 use super::records::{self, VaultItem};
 use super::zip::{Sink, Written, ZipWriter};
 use super::DOWNLOAD_TTL_MS;
+use crate::backend::alerts::notify::{self, Notice};
 use crate::backend::audit::export::{stream_all, Format};
 use crate::backend::audit::{self, NewEvent, Outcome};
-use crate::backend::clock::SECOND_MS;
-use crate::backend::ids::{AccountId, TenantId};
-use crate::backend::notify::{self, Notice};
-use crate::backend::request::RequestMeta;
+use crate::backend::platform::clock::SECOND_MS;
+use crate::backend::platform::ids::{AccountId, TenantId};
+use crate::backend::platform::request::RequestMeta;
 use crate::backend::vault::cipher::{blob_aad, Encryptor, CHUNK_SIZE};
 use crate::backend::vault::store::BlobWriter;
-use crate::backend::vault::{files, keys};
+use crate::backend::vault::{keys, read};
 use crate::backend::AppState;
 use crate::model::AppError;
 use base64::Engine as _;
@@ -230,13 +230,13 @@ impl Progress {
 }
 
 fn store_error(e: std::io::Error) -> AppError {
-    let op_id = crate::backend::crypto::op_id();
+    let op_id = crate::backend::platform::crypto::op_id();
     tracing::error!(op_id = %op_id, error = %e, "data export storage failed");
     AppError::Internal { op_id }
 }
 
 fn zip_error(e: super::zip::ZipError) -> AppError {
-    let op_id = crate::backend::crypto::op_id();
+    let op_id = crate::backend::platform::crypto::op_id();
     tracing::error!(op_id = %op_id, error = %e, "data export archive misuse");
     AppError::Internal { op_id }
 }
@@ -327,7 +327,7 @@ async fn write_archive(
         progress.save(state, false).await?;
     }
     let events = reader.await.map_err(|e| {
-        let op_id = crate::backend::crypto::op_id();
+        let op_id = crate::backend::platform::crypto::op_id();
         tracing::error!(op_id = %op_id, error = %e, "access-history reader stopped");
         AppError::Internal { op_id }
     })??;
@@ -384,7 +384,7 @@ async fn copy_vault_item(
             k
         }
     };
-    let mut body = files::plain_stream(state, tenant, &item.blob, &key).await?;
+    let mut body = read::plain_stream(state, tenant, &item.blob, &key).await?;
     zip.start_entry_with_digest(&item.entry_name(), &item.sha256).map_err(zip_error)?;
     while let Some(piece) = body.next().await {
         let piece = piece.map_err(store_error)?;
@@ -395,7 +395,7 @@ async fn copy_vault_item(
     }
     let written = zip.finish_entry().map_err(zip_error)?;
     if written.size != item.size as u64 {
-        let op_id = crate::backend::crypto::op_id();
+        let op_id = crate::backend::platform::crypto::op_id();
         tracing::error!(op_id = %op_id, path = %item.path, version = item.number, "vault version does not match its record");
         return Err(AppError::Internal { op_id });
     }

@@ -20,13 +20,13 @@ pub mod job;
 pub mod records;
 pub mod zip;
 
-use super::audit::{self, NewEvent, Outcome};
-use super::clock::HOUR_MS;
-use super::context::{perm, Granted, TenantCtx};
-use super::keys::verify::ApiPrincipal;
-use super::request::RequestMeta;
-use super::sessions::SteppedUp;
-use super::AppState;
+use crate::backend::access::{perm, Granted, TenantCtx};
+use crate::backend::audit::{self, NewEvent, Outcome};
+use crate::backend::identity::sessions::SteppedUp;
+use crate::backend::keys::verify::ApiPrincipal;
+use crate::backend::platform::clock::HOUR_MS;
+use crate::backend::platform::request::RequestMeta;
+use crate::backend::AppState;
 use crate::model::{AppError, DataExportView, DataExportsView, ExportState, KeyKind};
 use sqlx::Row as _;
 use std::sync::Arc;
@@ -104,7 +104,7 @@ pub async fn request(
     }
     let now = state.clock.now_ms();
     let id = uuid::Uuid::new_v4().to_string();
-    let mut tx = super::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let busy: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM data_exports WHERE tenant_id = $1 AND state IN ('queued', 'running')")
             .bind(ctx.tenant_id().as_str())
@@ -165,7 +165,7 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let exports = rows.iter().map(|r| view_of(r, ctx)).collect::<Result<Vec<_>, _>>()?;
-    let two_factor_enabled = super::two_factor::is_enabled(&mut conn, ctx.account_id()).await?;
+    let two_factor_enabled = crate::backend::identity::two_factor::is_enabled(&mut conn, ctx.account_id()).await?;
     Ok(DataExportsView { exports, step_up_valid_until, two_factor_enabled })
 }
 
@@ -173,7 +173,7 @@ pub async fn page(
 pub struct ExportDownload {
     pub file_name: String,
     pub size: u64,
-    pub body: super::vault::files::PlainStream,
+    pub body: crate::backend::vault::read::PlainStream,
 }
 
 impl std::fmt::Debug for ExportDownload {
@@ -219,8 +219,8 @@ pub async fn download(
     if !is_requester(ctx, &account, key_id.as_deref()) || !ready || !live {
         return Err(AppError::NotFound);
     }
-    let key = super::vault::keys::by_version(&mut conn, &state.keys, tenant, version).await?;
-    let body = super::vault::files::plain_stream(state, tenant, &blob, &key.key).await?;
+    let key = crate::backend::vault::keys::by_version(&mut conn, &state.keys, tenant, version).await?;
+    let body = crate::backend::vault::read::plain_stream(state, tenant, &blob, &key.key).await?;
     let size = u64::try_from(row.try_get::<Option<i64>, _>("size")?.unwrap_or(0)).unwrap_or(0);
     let detail = format!("export {id} ({size} bytes)");
     audit::record(

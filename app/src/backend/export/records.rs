@@ -282,7 +282,7 @@ pub fn vault_index(items: &[VaultItem], restore_days: i64) -> Vec<u8> {
                 "path": it.path,
                 "deleted": it.deleted_at.is_some(),
                 "deleted_at": it.deleted_at,
-                "purge_at": it.deleted_at.map(|d| d + restore_days * crate::backend::clock::DAY_MS),
+                "purge_at": it.deleted_at.map(|d| d + restore_days * crate::backend::platform::clock::DAY_MS),
                 "versions": [],
             }));
             last_path = Some(it.path.as_str());

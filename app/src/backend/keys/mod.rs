@@ -29,13 +29,13 @@ pub use list::{count_due, get_key, list_keys};
 pub use rotate::{end_grace, freeze_beyond_maker, revoke_key, revoke_member_keys, roll_key};
 use row::{corrupt, load_row, KeyRow};
 
-use super::audit::{self, NewEvent, Outcome};
-use super::clock::DAY_MS;
-use super::context::{perm, Granted, TenantCtx};
-use super::ids::new_event_id;
-use super::request::RequestMeta;
-use super::sessions::SteppedUp;
-use super::AppState;
+use crate::backend::access::{perm, Granted, TenantCtx};
+use crate::backend::audit::{self, NewEvent, Outcome};
+use crate::backend::identity::sessions::SteppedUp;
+use crate::backend::platform::clock::DAY_MS;
+use crate::backend::platform::ids::new_event_id;
+use crate::backend::platform::request::RequestMeta;
+use crate::backend::AppState;
 use crate::model::{
     Access, ApiResource, AppError, FreshKeyView, KeyDetailView, KeyKind, KeyPolicyView, KeyStatus, KeyUsageView,
     KeyView, KeysView, Scopes,
@@ -296,7 +296,7 @@ pub async fn create_key(
     input: &KeyInput,
 ) -> Result<(KeyView, FreshKeyView), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let pol = policy(&mut tx, ctx).await?;
     let mut checked = check_input(input, kind, now, pol.max_age_days)?;
     check_power(&mut tx, ctx, kind, &mut checked, input.expires_in_days.is_none(), stepped_up).await?;
@@ -375,7 +375,7 @@ pub async fn update_key(
     input: &KeyInput,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let row = load_row(&mut tx, ctx, id).await?;
     row.check_manage(ctx)?;
     if row.revoked_at.is_some() {
@@ -430,7 +430,7 @@ pub async fn stash_fresh(
     session
         .insert(FRESH_KEY, (fresh.key_id.clone(), fresh.description.clone(), seal_id, sealed))
         .await
-        .map_err(super::sessions::store_err)
+        .map_err(crate::backend::identity::sessions::store_err)
 }
 
 /// Takes the fresh secret out of the session: it is shown once, and a reload finds nothing.
@@ -439,8 +439,10 @@ pub async fn take_fresh(
     session: &tower_sessions::Session,
     ctx: &TenantCtx,
 ) -> Result<Option<FreshKeyView>, AppError> {
-    let Some((key_id, description, seal_id, sealed)) =
-        session.remove::<(String, String, String, String)>(FRESH_KEY).await.map_err(super::sessions::store_err)?
+    let Some((key_id, description, seal_id, sealed)) = session
+        .remove::<(String, String, String, String)>(FRESH_KEY)
+        .await
+        .map_err(crate::backend::identity::sessions::store_err)?
     else {
         return Ok(None);
     };

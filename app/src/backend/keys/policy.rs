@@ -23,7 +23,7 @@ pub async fn set_policy(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
-    _admin: &crate::backend::context::AdminHandle,
+    _admin: &crate::backend::access::AdminHandle,
     _proof: &SteppedUp,
     new: &KeyPolicyView,
 ) -> Result<(), AppError> {
@@ -34,11 +34,11 @@ pub async fn set_policy(
         return Err(AppError::validation("disable_unused_days", "Disable unused keys after 1 to 730 days, or never."));
     }
     let contact = new.security_contact.trim();
-    if !contact.is_empty() && crate::backend::accounts::validate_email(contact).is_err() {
+    if !contact.is_empty() && crate::backend::identity::accounts::validate_email(contact).is_err() {
         return Err(AppError::validation("security_contact", "The security contact must be an email address."));
     }
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let before = policy(&mut tx, ctx).await?;
     sqlx::query(
         "UPDATE tenants SET key_max_age_days = $1, key_disable_unused_days = $2, security_contact = $3 WHERE id = $4",

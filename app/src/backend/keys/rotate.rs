@@ -16,7 +16,7 @@ pub async fn roll_key(
         return Err(AppError::validation("grace", "The old secret may keep working for 0 to 30 days."));
     }
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let row = load_row(&mut tx, ctx, id).await?;
     row.check_manage(ctx)?;
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -91,7 +91,7 @@ pub async fn end_grace(
     id: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let row = load_row(&mut tx, ctx, id).await?;
     row.check_manage(ctx)?;
     let Some(prev) = row.prev_display_prefix.clone().filter(|_| row.prev_expires_at.is_some_and(|e| e > now)) else {
@@ -125,7 +125,7 @@ pub async fn revoke_key(
     id: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let row = load_row(&mut tx, ctx, id).await?;
     row.check_manage(ctx)?;
     if row.revoked_at.is_some() {
@@ -153,8 +153,8 @@ pub async fn revoke_key(
 /// Revokes every key a member owns (deactivation and removal); the caller empties the cache after commit.
 pub async fn revoke_member_keys(
     conn: &mut AnyConnection,
-    tenant_id: &crate::backend::ids::TenantId,
-    membership: &crate::backend::ids::MembershipId,
+    tenant_id: &crate::backend::platform::ids::TenantId,
+    membership: &crate::backend::platform::ids::MembershipId,
     now: i64,
 ) -> Result<u64, AppError> {
     let done = sqlx::query(
@@ -173,8 +173,8 @@ pub async fn revoke_member_keys(
 /// key is refused until an owner unfreezes it, which needs the maker to hold its access again.
 pub async fn freeze_beyond_maker(
     conn: &mut AnyConnection,
-    tenant_id: &crate::backend::ids::TenantId,
-    membership: &crate::backend::ids::MembershipId,
+    tenant_id: &crate::backend::platform::ids::TenantId,
+    membership: &crate::backend::platform::ids::MembershipId,
     role: crate::model::Role,
     grants: &[crate::model::Permission],
     now: i64,

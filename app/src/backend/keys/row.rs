@@ -158,7 +158,7 @@ pub(super) fn split_stored(s: &str) -> Vec<String> {
 }
 
 pub(super) fn corrupt(what: &str) -> AppError {
-    let op_id = crate::backend::crypto::op_id();
+    let op_id = crate::backend::platform::crypto::op_id();
     tracing::error!(op_id = %op_id, "api_keys row has an unreadable {what}");
     AppError::Internal { op_id }
 }

@@ -71,7 +71,7 @@ impl std::fmt::Debug for Encryptor {
 impl Encryptor {
     /// A new blob under `data_key`, with a fresh salt.
     pub fn new(data_key: &[u8; 32], aad: Vec<u8>) -> Self {
-        let salt: [u8; 32] = super::super::crypto::random_bytes();
+        let salt: [u8; 32] = crate::backend::platform::crypto::random_bytes();
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(MAGIC);
         header[4] = FORMAT;

@@ -3,7 +3,7 @@
 //! `retiring` until every blob under it has been re-encrypted, then its row is deleted. Deleting all of a
 //! tenant's rows is crypto-shredding: whatever ciphertext is left can no longer be read by anyone.
 
-use crate::backend::crypto::{random_bytes, ServerKeys};
+use crate::backend::platform::crypto::{random_bytes, ServerKeys};
 use crate::model::AppError;
 use sqlx::{AnyConnection, Row as _};
 

@@ -3,12 +3,12 @@
 //! shown once. Admins (signed in) and keys with vault read access mint them; every use, and every refused use,
 //! is in the tenant's access history.
 
-use super::files::{open_version, Download};
+use super::read::{open_version, Download};
+use crate::backend::access::{perm, Granted, TenantCtx};
 use crate::backend::audit::{self, NewEvent, Outcome};
-use crate::backend::context::{perm, Granted, TenantCtx};
-use crate::backend::crypto::{random_token, token_digest};
-use crate::backend::ids::TenantId;
-use crate::backend::request::RequestMeta;
+use crate::backend::platform::crypto::{random_token, token_digest};
+use crate::backend::platform::ids::TenantId;
+use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
 use crate::model::{AppError, FreshLinkView, VaultLinkView};
 use sqlx::Row as _;
@@ -69,7 +69,7 @@ pub async fn create(
     }
     let now = state.clock.now_ms();
     let tenant = ctx.tenant_id().as_str();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let found = sqlx::query(
         "SELECT o.path, v.number FROM vault_objects o JOIN vault_versions v ON v.object_id = o.id AND v.tenant_id = o.tenant_id \
          WHERE o.tenant_id = $1 AND o.id = $2 AND o.deleted_at IS NULL AND v.id = COALESCE($3, o.current_version_id)",
@@ -165,7 +165,7 @@ pub async fn revoke(
         return Err(AppError::Forbidden);
     }
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let done =
         sqlx::query("UPDATE vault_links SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
             .bind(now)
@@ -192,7 +192,7 @@ pub async fn follow(
 ) -> Result<Result<Download, LinkRefusal>, AppError> {
     let now = state.clock.now_ms();
     let digest = token_digest(token);
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let Some(link) = sqlx::query(
         "SELECT id, tenant_id, object_id, version_id, single_use, uses, expires_at, revoked_at FROM vault_links \
          WHERE token_digest = $1",
@@ -267,7 +267,7 @@ pub async fn stash_fresh(
 ) -> Result<(), AppError> {
     let (seal_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), fresh.url.as_bytes())?;
     let kept = (object_id.to_owned(), fresh.id.clone(), fresh.expires_at, fresh.single_use, seal_id, sealed);
-    session.insert(FRESH_LINK, kept).await.map_err(crate::backend::sessions::store_err)
+    session.insert(FRESH_LINK, kept).await.map_err(crate::backend::identity::sessions::store_err)
 }
 
 /// Takes the link just minted for `object_id` out of the session; `None` when there is none (or it belongs
@@ -279,13 +279,14 @@ pub async fn take_fresh(
     object_id: &str,
 ) -> Result<Option<FreshLinkView>, AppError> {
     type Kept = (String, String, i64, bool, String, String);
-    let kept: Option<Kept> = session.get(FRESH_LINK).await.map_err(crate::backend::sessions::store_err)?;
+    let kept: Option<Kept> = session.get(FRESH_LINK).await.map_err(crate::backend::identity::sessions::store_err)?;
     let Some((object, id, expires_at, single_use, seal_id, sealed)) = kept else { return Ok(None) };
     if object != object_id {
         return Ok(None);
     }
-    session.remove::<Kept>(FRESH_LINK).await.map_err(crate::backend::sessions::store_err)?;
+    session.remove::<Kept>(FRESH_LINK).await.map_err(crate::backend::identity::sessions::store_err)?;
     let url = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
-    let url = String::from_utf8(url).map_err(|_| AppError::Internal { op_id: crate::backend::crypto::op_id() })?;
+    let url =
+        String::from_utf8(url).map_err(|_| AppError::Internal { op_id: crate::backend::platform::crypto::op_id() })?;
     Ok(Some(FreshLinkView { id, url, expires_at, single_use }))
 }

@@ -2,7 +2,7 @@
 //! with its versions and links. Everything is filtered by the context's tenant.
 
 use super::paths;
-use crate::backend::context::{perm, Granted, TenantCtx};
+use crate::backend::access::{perm, Granted, TenantCtx};
 use crate::backend::AppState;
 use crate::model::{AppError, VaultFileDetailView, VaultFileView, VaultListView, VaultVersionView};
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,7 @@ fn file_view(r: &AnyRow, restore_days: i64) -> Result<VaultFileView, sqlx::Error
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         deleted_at,
-        purge_at: deleted_at.map(|d| d + restore_days * crate::backend::clock::DAY_MS),
+        purge_at: deleted_at.map(|d| d + restore_days * crate::backend::platform::clock::DAY_MS),
     })
 }
 
@@ -88,7 +88,7 @@ pub async fn list(
         given(v)
             .map(|s| {
                 crate::model::parse_date_utc(s)
-                    .map(|d| if end { d + crate::backend::clock::DAY_MS } else { d })
+                    .map(|d| if end { d + crate::backend::platform::clock::DAY_MS } else { d })
                     .ok_or_else(|| AppError::validation(field, "Give a date as YYYY-MM-DD."))
             })
             .transpose()

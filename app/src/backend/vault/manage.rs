@@ -2,9 +2,9 @@
 //! is never rewritten), and the purge of files deleted longer ago than the restore window.
 
 use super::files::{actor, insert_version, Stored};
+use crate::backend::access::{perm, Granted, TenantCtx};
 use crate::backend::audit::{self, NewEvent, Outcome};
-use crate::backend::context::{perm, Granted, TenantCtx};
-use crate::backend::request::RequestMeta;
+use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
 use crate::model::{AppError, VaultFileView};
 use sqlx::Row as _;
@@ -41,7 +41,7 @@ async fn set_binned(
     into_bin: bool,
 ) -> Result<VaultFileView, AppError> {
     let now = state.clock.now_ms();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let query = if into_bin {
         sqlx::query(
             "UPDATE vault_objects SET deleted_at = $1, deleted_by = $2 WHERE tenant_id = $3 AND id = $4 \
@@ -83,7 +83,7 @@ pub async fn restore_version(
 ) -> Result<VaultFileView, AppError> {
     let now = state.clock.now_ms();
     let tenant = ctx.tenant_id().as_str();
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let old = sqlx::query(
         "SELECT v.number, v.size, v.sha256, v.content_type, v.blob, v.key_version FROM vault_versions v \
          JOIN vault_objects o ON o.id = v.object_id AND o.tenant_id = v.tenant_id \
@@ -133,7 +133,7 @@ pub async fn restore_version(
 /// Deletes for good the files in the bin for longer than the restore window: rows first (in one transaction
 /// per file), then the blobs no version refers to any more. Returns how many files were purged.
 pub async fn purge_expired(state: &AppState) -> Result<u64, AppError> {
-    let cutoff = state.clock.now_ms() - state.vault.restore_days * crate::backend::clock::DAY_MS;
+    let cutoff = state.clock.now_ms() - state.vault.restore_days * crate::backend::platform::clock::DAY_MS;
     let rows = sqlx::query(
         "SELECT id, tenant_id FROM vault_objects WHERE deleted_at IS NOT NULL AND deleted_at <= $1 LIMIT 1000",
     )
@@ -144,7 +144,7 @@ pub async fn purge_expired(state: &AppState) -> Result<u64, AppError> {
     for r in rows {
         let id: String = r.try_get("id")?;
         let tenant: String = r.try_get("tenant_id")?;
-        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
         let blobs: Vec<String> =
             sqlx::query("SELECT DISTINCT blob FROM vault_versions WHERE tenant_id = $1 AND object_id = $2")
                 .bind(&tenant)
@@ -174,7 +174,7 @@ pub async fn purge_expired(state: &AppState) -> Result<u64, AppError> {
             .execute(&mut *tx)
             .await?;
         let event = audit::NewEvent {
-            tenant_id: Some(&crate::backend::ids::TenantId(tenant.clone())),
+            tenant_id: Some(&crate::backend::platform::ids::TenantId(tenant.clone())),
             account_id: None,
             actor: "rampart",
             action: "vault.purge",

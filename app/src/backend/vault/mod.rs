@@ -14,6 +14,7 @@ pub mod links;
 pub mod list;
 pub mod manage;
 pub mod paths;
+pub mod read;
 pub mod rotation;
 pub mod scan;
 pub mod store;

@@ -4,14 +4,15 @@
 //! the old blob, delete the old blob), counting progress; once none is left, the retired key is destroyed. The
 //! job is restartable: progress lives in the database and each blob is switched in its own transaction.
 
-use super::files::{plain_stream, store_stream};
+use super::files::store_stream;
 use super::keys;
+use super::read::plain_stream;
+use crate::backend::access::{AdminHandle, TenantCtx};
 use crate::backend::audit::{self, NewEvent, Outcome};
-use crate::backend::context::{AdminHandle, TenantCtx};
-use crate::backend::crypto::random_bytes;
-use crate::backend::ids::TenantId;
-use crate::backend::request::RequestMeta;
-use crate::backend::sessions::SteppedUp;
+use crate::backend::identity::sessions::SteppedUp;
+use crate::backend::platform::crypto::random_bytes;
+use crate::backend::platform::ids::TenantId;
+use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
 use crate::model::{AppError, VaultKeyView, VaultRotationView};
 use sqlx::Row as _;
@@ -63,7 +64,7 @@ pub async fn start(
         let mut conn = state.pool.acquire().await?;
         keys::active(&mut conn, &state.keys, tenant, now).await?;
     }
-    let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let running = sqlx::query("SELECT id FROM vault_rotations WHERE tenant_id = $1 AND finished_at IS NULL")
         .bind(tenant)
         .fetch_optional(&mut *tx)
@@ -204,7 +205,7 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
             if building > 0 {
                 return Ok(moved);
             }
-            let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+            let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
             // Delete first, count after: the delete takes the old key rows, so an upload still committing under
             // one of them finishes first (and is counted below, undoing this), or finds its key gone and stores
             // nothing (`files::insert_version`).
@@ -247,7 +248,7 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
         };
         let old_blob: String = next.try_get("blob")?;
         let stored = reencrypt(state, tenant, &old_blob, next.try_get("key_version")?).await?;
-        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
         sqlx::query("UPDATE vault_versions SET blob = $1, key_version = $2 WHERE tenant_id = $3 AND blob = $4")
             .bind(&stored.blob)
             .bind(stored.key_version)

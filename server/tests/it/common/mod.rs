@@ -8,12 +8,12 @@ pub mod keys;
 pub mod scan;
 pub mod vault;
 
-use app::backend::clock::ManualClock;
-use app::backend::tenants;
+use app::backend::organisation::tenants;
+use app::backend::platform::clock::ManualClock;
 use app::backend::AppState;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, Response, StatusCode};
-use server::config::Settings;
+use server::startup::config::Settings;
 use server::Running;
 use std::sync::Arc;
 
@@ -184,7 +184,7 @@ pub fn totp_code(secret: &str, at_ms: i64) -> String {
 impl TestApp {
     /// The current TOTP code for `secret` by the server's clock.
     pub fn code(&self, secret: &str) -> String {
-        use app::backend::clock::Clock as _;
+        use app::backend::platform::clock::Clock as _;
         totp_code(secret, self.clock.now_ms())
     }
 
@@ -272,7 +272,7 @@ pub async fn set_grants(app: &TestApp, email: &str, grants: &str) {
 pub async fn add_member(app: &TestApp, tenant: &str, email: &str, role: &str) {
     let hash = app.state.hasher.hash(&secrecy::SecretString::from(PASSWORD.to_owned())).await.unwrap();
     let now = {
-        use app::backend::clock::Clock as _;
+        use app::backend::platform::clock::Clock as _;
         app.clock.now_ms()
     };
     let tenant_id: String = sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")

@@ -111,7 +111,7 @@ impl KeyGuard {
             counters.retain(|_, (w, _)| *w == window);
         }
         // An IPv6 client is one /64, as for sign-ins: rotating addresses inside it gains nothing.
-        let ip = crate::backend::throttle::ip_guard::counted_as(ip);
+        let ip = crate::backend::network::ip_guard::counted_as(ip);
         let slot = counters.entry((key.id.clone(), ip)).or_insert((window, 0));
         if slot.0 != window {
             *slot = (window, 0);
@@ -143,7 +143,7 @@ impl KeyGuard {
     /// `presented`: a key was sent (a request without one has nothing to guess and is never answered 429).
     pub fn note_unknown(&self, ip: IpAddr, now: i64, presented: bool) -> UnknownKey {
         let minute = now.div_euclid(MINUTE_MS);
-        let ip = crate::backend::throttle::ip_guard::counted_as(ip);
+        let ip = crate::backend::network::ip_guard::counted_as(ip);
         let Ok(mut m) = self.unknown.lock() else { return UnknownKey::Folded };
         if m.len() >= COUNTERS_MAX {
             m.retain(|_, (w, _, _)| *w == minute);

@@ -11,9 +11,9 @@
 
 use super::format;
 use super::guard::{Cidr, RefererPattern};
-use crate::backend::clock::{HOUR_MS, MINUTE_MS};
-use crate::backend::context::TenantCtx;
-use crate::backend::ids::{AccountId, MembershipId, TenantId};
+use crate::backend::access::TenantCtx;
+use crate::backend::platform::clock::{HOUR_MS, MINUTE_MS};
+use crate::backend::platform::ids::{AccountId, MembershipId, TenantId};
 use crate::backend::AppState;
 use crate::model::{Access, ApiResource, KeyKind, Permission, Scopes};
 use sqlx::Row as _;
@@ -133,7 +133,7 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
             key
         }
     };
-    let current = crate::backend::crypto::constant_time_eq(key.digest.as_bytes(), digest.as_bytes());
+    let current = crate::backend::platform::crypto::constant_time_eq(key.digest.as_bytes(), digest.as_bytes());
     let generation = if current { key.generation } else { key.generation - 1 };
     let deny = |reason: &'static str| Denial {
         reason,
@@ -162,7 +162,7 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
         return Err(deny("expired"));
     }
     let last_activity = state.key_guard.last_activity(&key);
-    if key.disable_unused_days.is_some_and(|d| last_activity + d * crate::backend::clock::DAY_MS <= now) {
+    if key.disable_unused_days.is_some_and(|d| last_activity + d * crate::backend::platform::clock::DAY_MS <= now) {
         return Err(deny("disabled_unused"));
     }
     if !key.ips.is_empty() && !key.ips.iter().any(|c| c.contains(presented.ip)) {
@@ -294,12 +294,12 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
 
 /// Alerts the tenant's security contact and its active owners and admins that a canary key was used (through
 /// the alert digest, `alerts`).
-pub async fn alert_canary(state: &AppState, key: &ActiveKey, meta: &crate::backend::request::RequestMeta) {
+pub async fn alert_canary(state: &AppState, key: &ActiveKey, meta: &crate::backend::platform::request::RequestMeta) {
     use crate::backend::alerts::{self, Alert};
     let queued = async {
         let recipients = canary_recipients(state, &key.tenant_id).await?;
         let alert = Alert::canary_key(&key.display_prefix, &key.description, meta);
-        let mut tx = crate::backend::db::begin_write(&state.pool).await?;
+        let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
         alerts::enqueue(&mut tx, state.clock.now_ms(), &key.tenant_id, &key.tenant_name, &recipients, &alert).await?;
         tx.commit().await?;
         alerts::deliver_due(state).await

@@ -1,0 +1,184 @@
+//! The access-history record of every REST request (key, IP, method, path, status, duration, and for a refusal
+//! its precise reason), written in batches by one background writer so no request waits on a disk flush.
+//!
+//! - A request's event is queued before its response leaves; the queue is bounded, so a stalled database
+//!   slows requests down (back-pressure) instead of dropping events.
+//! - A failed batch is retried until it is written; `flush` (called on a clean stop, after the last
+//!   connection closed) returns once everything queued before it is in the database.
+//! - Each batch also records where each key secret was used from (`api_key_usage`) and the key's last
+//!   accepted use.
+
+use crate::backend::audit::chain::{append, EventRow};
+use crate::backend::audit::Outcome;
+use crate::backend::platform::crypto::ServerKeys;
+use crate::backend::platform::ids::{new_event_id, TenantId};
+use sqlx::AnyPool;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Events written per transaction at most.
+const BATCH: usize = 512;
+/// Events waiting at most before requests wait for the writer.
+const QUEUE: usize = 65_536;
+
+/// One REST request (or refused key presentation), as the access history records it.
+#[derive(Debug, Clone)]
+pub struct ApiEvent {
+    pub tenant_id: Option<TenantId>,
+    pub key_id: Option<String>,
+    /// Which secret of the key was presented.
+    pub generation: Option<i64>,
+    pub actor: String,
+    pub action: &'static str,
+    pub outcome: Outcome,
+    pub ip: String,
+    pub user_agent: String,
+    pub detail: String,
+    pub at_ms: i64,
+    /// Whether the key was accepted (only accepted uses count as "last used").
+    pub accepted: bool,
+}
+
+enum Msg {
+    Event(Box<ApiEvent>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle requests record through; cheap to clone.
+#[derive(Clone)]
+pub struct ApiLog {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for ApiLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiLog").field("queued", &(QUEUE - self.tx.capacity())).finish()
+    }
+}
+
+impl ApiLog {
+    /// Starts the writer on the current runtime.
+    pub fn start(pool: AnyPool, keys: Arc<ServerKeys>) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(writer(pool, keys, rx));
+        Self { tx }
+    }
+
+    /// Queues an event (waits only while the queue is full).
+    pub async fn record(&self, event: ApiEvent) {
+        if self.tx.send(Msg::Event(Box::new(event))).await.is_err() {
+            tracing::error!("access-history writer stopped; an API request event was not recorded");
+        }
+    }
+
+    /// Returns once every event queued before this call is written.
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Msg::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg>) {
+    let mut buf = Vec::with_capacity(BATCH);
+    loop {
+        if rx.recv_many(&mut buf, BATCH).await == 0 {
+            return;
+        }
+        let mut events = Vec::with_capacity(buf.len());
+        let mut acks = Vec::new();
+        for m in buf.drain(..) {
+            match m {
+                Msg::Event(e) => events.push(*e),
+                Msg::Flush(ack) => acks.push(ack),
+            }
+        }
+        let mut delay = Duration::from_millis(100);
+        while let Err(err) = write_batch(&pool, &keys, &events).await {
+            tracing::error!(error = %err, events = events.len(), "writing API request events failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        for ack in acks {
+            let _ = ack.send(());
+        }
+    }
+}
+
+async fn write_batch(pool: &AnyPool, keys: &ServerKeys, events: &[ApiEvent]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tx = crate::backend::platform::db::begin_write(pool).await?;
+    // Usage and last use first: every transaction takes the chain heads' locks last, so none waits crosswise.
+    // Where each secret was used from, refused uses included (a client still on an old secret shows up).
+    // (key, generation, ip, user agent) → (first use, last use, uses)
+    type Origin<'a> = (&'a str, i64, &'a str, &'a str);
+    let mut usage: HashMap<Origin<'_>, (i64, i64, i64)> = HashMap::new();
+    let mut last: HashMap<&str, &ApiEvent> = HashMap::new();
+    for e in events {
+        let (Some(key), Some(generation)) = (e.key_id.as_deref(), e.generation) else {
+            continue;
+        };
+        let slot = usage.entry((key, generation, &e.ip, &e.user_agent)).or_insert((e.at_ms, e.at_ms, 0));
+        slot.0 = slot.0.min(e.at_ms);
+        slot.1 = slot.1.max(e.at_ms);
+        slot.2 += 1;
+        if e.accepted && last.get(key).is_none_or(|l| l.at_ms <= e.at_ms) {
+            last.insert(key, e);
+        }
+    }
+    for ((key, generation, ip, ua), (first, latest, uses)) in usage {
+        sqlx::query(
+            "INSERT INTO api_key_usage (key_id, generation, ip, user_agent, first_used_at, last_used_at, uses) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (key_id, generation, ip, user_agent) DO UPDATE SET \
+             last_used_at = CASE WHEN excluded.last_used_at > api_key_usage.last_used_at \
+                            THEN excluded.last_used_at ELSE api_key_usage.last_used_at END, \
+             uses = api_key_usage.uses + excluded.uses",
+        )
+        .bind(key)
+        .bind(generation)
+        .bind(ip)
+        .bind(ua)
+        .bind(first)
+        .bind(latest)
+        .bind(uses)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (key, e) in last {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_ua = $3 \
+             WHERE id = $4 AND (last_used_at IS NULL OR last_used_at <= $1)",
+        )
+        .bind(e.at_ms)
+        .bind(e.ip.clone())
+        .bind(e.user_agent.clone())
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let rows: Vec<EventRow> = events
+        .iter()
+        .map(|e| EventRow {
+            id: new_event_id(),
+            tenant_id: e.tenant_id.as_ref().map(|t| t.0.clone()),
+            account_id: None,
+            actor: e.actor.clone(),
+            action: e.action.to_owned(),
+            outcome: e.outcome.as_str().to_owned(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            detail: e.detail.clone(),
+            created_at: e.at_ms,
+            key_id: e.key_id.clone(),
+        })
+        .collect();
+    let now = events.iter().map(|e| e.at_ms).max().unwrap_or(0);
+    append(&mut tx, keys, now, &rows).await?;
+    tx.commit().await
+}

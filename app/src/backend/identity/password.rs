@@ -1,0 +1,389 @@
+//! Passwords: the rules (NIST SP 800-63B-4 §3.1.1.2) and argon2id hashing (OWASP: m=19456 KiB, t=2, p=1).
+//!
+//! Rules: length counts Unicode code points after NFKC normalisation; at least `min_chars` (15 while the
+//! password is the only factor), up to 1024 accepted (so 128 always is), no composition rules, no truncation;
+//! refused when it is a common/breached password (zxcvbn's shipped lists and patterns) or contains the email
+//! or the organisation name. Each refusal says why.
+//!
+//! Hashing runs in `spawn_blocking` behind a semaphore with one permit per core, so a sign-in storm costs
+//! only the argon2 work: memory is bounded by permits × 19 MiB, other requests keep their threads, and the
+//! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
+
+use crate::model::AppError;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret as _, SecretString};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization as _;
+
+/// The most characters a password may have; far above anyone's need, low enough to bound the work.
+pub const MAX_CHARS: usize = 1024;
+/// Minimum while a password is a single factor (NIST 800-63B-4 §3.1.1.2).
+pub const MIN_CHARS_SINGLE_FACTOR: usize = 15;
+/// Minimum when the password is one factor of required multi-factor authentication (NIST 800-63B-4 §3.1.1.2).
+pub const MIN_CHARS_MULTI_FACTOR: usize = 8;
+
+/// The minimum length for an account's new password: 8 when every tenant it belongs to requires two-factor
+/// authentication, 15 otherwise.
+pub async fn min_chars_for(
+    conn: &mut sqlx::AnyConnection,
+    account: &crate::backend::platform::ids::AccountId,
+) -> Result<usize, AppError> {
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(t.require_two_factor), 0) AS BIGINT) AS required FROM memberships m \
+         JOIN tenants t ON t.id = m.tenant_id WHERE m.account_id = $1",
+    )
+    .bind(account.as_str())
+    .fetch_one(conn)
+    .await?;
+    let n: i64 = row.try_get("n")?;
+    let required: i64 = row.try_get("required")?;
+    Ok(if n > 0 && required == n { MIN_CHARS_MULTI_FACTOR } else { MIN_CHARS_SINGLE_FACTOR })
+}
+
+/// Normalises a password as it will be hashed (NFKC), so the same characters typed on different keyboards
+/// match.
+pub fn normalize(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// Checks a new password against the rules; the error names the reason.
+pub fn check_new_password(password: &str, min_chars: usize, email: &str, tenant_name: &str) -> Result<(), AppError> {
+    let pw = normalize(password);
+    let chars = pw.chars().count();
+    if chars < min_chars {
+        return Err(AppError::validation(
+            "password",
+            format!("Use at least {min_chars} characters (this one has {chars})."),
+        ));
+    }
+    if chars > MAX_CHARS {
+        return Err(AppError::validation("password", format!("Use at most {MAX_CHARS} characters.")));
+    }
+    let lower = pw.to_lowercase();
+    let email = email.trim().to_lowercase();
+    let local = email.split('@').next().unwrap_or_default();
+    let tenant = tenant_name.trim().to_lowercase();
+    if (!email.is_empty() && lower.contains(&email)) || (local.chars().count() >= 3 && lower.contains(local)) {
+        return Err(AppError::validation("password", "Don't use your email address in your password."));
+    }
+    if tenant.chars().count() >= 3 && lower.contains(&tenant) {
+        return Err(AppError::validation("password", "Don't use your organisation's name in your password."));
+    }
+    let distinct = {
+        let mut cs: Vec<char> = lower.chars().collect();
+        cs.sort_unstable();
+        cs.dedup();
+        cs.len()
+    };
+    if distinct < 5 {
+        return Err(AppError::validation("password", "This password repeats too few different characters to be safe."));
+    }
+    // zxcvbn's matchers are super-linear; beyond 64 characters a blocklist hit is impossible anyway.
+    if chars <= 64 {
+        let est = zxcvbn::zxcvbn(&pw, &[email.as_str(), local, tenant.as_str()]);
+        let whole_common = est.sequence().iter().any(|m| {
+            m.i == 0
+                && m.j + 1 >= chars
+                && matches!(
+                    &m.pattern,
+                    zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
+                        // zxcvbn keeps `DictionaryType` private; its Debug name is the stable way to tell.
+                        if format!("{:?}", d.dictionary_name) == "Passwords"
+                )
+        });
+        if whole_common {
+            return Err(AppError::validation(
+                "password",
+                "This password appears in a list of common or breached passwords. Choose another.",
+            ));
+        }
+        if est.score() < zxcvbn::Score::Three {
+            let why = est
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "It follows a pattern that is easy to guess.".to_owned());
+            return Err(AppError::validation("password", format!("This password is too easy to guess: {why}")));
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug)]
+pub struct Verified {
+    pub ok: bool,
+    /// A fresh hash under the current parameters, when the stored one used older ones.
+    pub rehash: Option<String>,
+}
+
+/// Hashes and verifies passwords off the async threads, a bounded number at a time.
+#[derive(Clone)]
+pub struct Hasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// Sign-in attempts in flight (two per hashing permit): the rest wait here, in memory, holding no database
+    /// connection, so a storm of attempts cannot take every connection from the pages.
+    attempts: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+    /// A hash of a random password under the current parameters, verified when the account doesn't exist so
+    /// both paths cost the same.
+    dummy: Arc<str>,
+    /// The long-lived threads that run argon2, one per permit.
+    workers: Workers,
+    /// Password checks in flight per claimant (`claim`): one account, one tenant.
+    claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+/// A place in the password-check queue held for one account and its tenant; released on drop.
+#[derive(Debug)]
+pub struct Claim {
+    claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    keys: Vec<String>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.claims.lock() {
+            for k in &self.keys {
+                if let Some(n) = m.get_mut(k) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        m.remove(k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads for argon2. Each hash allocates 19 MiB; on tokio's elastic blocking pool every new
+/// thread would keep its own allocator arena with that block cached, so a sign-in storm grew the process by
+/// tens of MiB per thread. A fixed set bounds it to `permits` blocks.
+#[derive(Clone)]
+struct Workers {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Workers {
+    fn start(n: usize) -> Result<Self, AppError> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..n {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not while running it.
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .map_err(internal)?;
+        }
+        Ok(Self { tx })
+    }
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+impl Hasher {
+    /// OWASP's argon2id parameters, `permits` concurrent hashes (use the core count).
+    pub fn new(permits: usize) -> Result<Self, AppError> {
+        Self::with_params(permits, 19 * 1024, 2, 1)
+    }
+
+    /// Custom parameters (tests of re-hashing use cheaper ones).
+    pub fn with_params(permits: usize, m_kib: u32, t: u32, p: u32) -> Result<Self, AppError> {
+        let params = Params::new(m_kib, t, p, None).map_err(internal)?;
+        let permits = permits.max(1);
+        let dummy_pw = crate::backend::platform::crypto::random_token();
+        let dummy = hash_blocking(&params, &dummy_pw)?;
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(permits)),
+            attempts: Arc::new(Semaphore::new(permits * 2)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: permits * 256,
+            dummy: dummy.into(),
+            workers: Workers::start(permits)?,
+            claims: Arc::default(),
+        })
+    }
+
+    /// Most password checks one tenant's signed-in members may have waiting at once: a quarter of the queue,
+    /// so that one tenant (or one stolen session) cannot take the hashing queue from every other tenant's
+    /// sign-ins.
+    pub fn tenant_share(&self) -> usize {
+        (self.max_waiting / 4).max(1)
+    }
+
+    /// Claims a password check of a signed-in account (step-up, password change): at most one in flight per
+    /// account and `tenant_share` per tenant; `RateLimited` otherwise, at once, without waiting.
+    pub fn claim(&self, account: &str, tenant: &str) -> Result<Claim, AppError> {
+        let busy = AppError::RateLimited { retry_after: 1 };
+        let mut m = self.claims.lock().map_err(|_| busy.clone())?;
+        let (a, t) = (format!("account:{account}"), format!("tenant:{tenant}"));
+        if m.get(&a).copied().unwrap_or(0) >= 1 || m.get(&t).copied().unwrap_or(0) >= self.tenant_share() {
+            return Err(busy);
+        }
+        *m.entry(a.clone()).or_insert(0) += 1;
+        *m.entry(t.clone()).or_insert(0) += 1;
+        Ok(Claim { claims: self.claims.clone(), keys: vec![a, t] })
+    }
+
+    /// A place among the sign-in attempts in flight, held for a whole attempt (throttle check, password check,
+    /// records); `Unavailable` when too many already wait.
+    pub async fn attempt(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AppError::Unavailable);
+        }
+        let permit = self.attempts.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(internal)
+    }
+
+    /// Hashes a (new) password.
+    pub async fn hash(&self, password: &SecretString) -> Result<String, AppError> {
+        let params = self.params.clone();
+        let pw = normalize(password.expose_secret());
+        self.run(move || hash_blocking(&params, &pw)).await?
+    }
+
+    /// Verifies `password` against `stored`, or against the dummy hash when there is no stored hash, and
+    /// re-hashes it when the stored parameters differ from the current ones.
+    pub async fn verify(&self, stored: Option<&str>, password: &SecretString) -> Result<Verified, AppError> {
+        let params = self.params.clone();
+        let exists = stored.is_some();
+        let stored: String = stored.map(str::to_owned).unwrap_or_else(|| self.dummy.to_string());
+        let pw = normalize(password.expose_secret());
+        self.run(move || {
+            let parsed = PasswordHash::new(&stored).map_err(internal)?;
+            let ok = argon(&params).verify_password(pw.as_bytes(), &parsed).is_ok() && exists;
+            let current = Params::try_from(&parsed).ok();
+            let outdated = parsed.algorithm != Algorithm::Argon2id.ident()
+                || current.is_none_or(|c| {
+                    c.m_cost() != params.m_cost() || c.t_cost() != params.t_cost() || c.p_cost() != params.p_cost()
+                });
+            let rehash = if ok && outdated { Some(hash_blocking(&params, &pw)?) } else { None };
+            Ok(Verified { ok, rehash })
+        })
+        .await?
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AppError::Unavailable);
+        }
+        let permit = self.permits.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let permit = permit.map_err(internal)?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.workers.tx.send(job).map_err(internal)?;
+        let out = result.await.map_err(internal)?;
+        drop(permit);
+        Ok(out)
+    }
+}
+
+fn argon(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+fn hash_blocking(params: &Params, pw: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon(params).hash_password(pw.as_bytes(), &salt).map(|h| h.to_string()).map_err(internal)
+}
+
+fn internal(err: impl std::fmt::Display) -> AppError {
+    let op_id = crate::backend::platform::crypto::op_id();
+    tracing::error!(op_id = %op_id, error = %err, "password hashing failed");
+    AppError::Internal { op_id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(pw: &str) -> String {
+        match check_new_password(pw, 15, "alice@example.com", "Acme Corp") {
+            Ok(()) => "ok".to_owned(),
+            Err(AppError::Validation { msg, .. }) => msg,
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    /// Finding 5 of the attack review: one account has one password check in flight, and one tenant at most
+    /// its share of the queue, whatever the number of sessions or requests.
+    #[test]
+    fn claims_limit_one_account_and_one_tenants_share() {
+        let hasher = Hasher::with_params(1, 8, 1, 1).unwrap_or_else(|_| unreachable!());
+        let first = hasher.claim("a1", "t1");
+        assert!(first.is_ok());
+        assert!(matches!(hasher.claim("a1", "t1"), Err(AppError::RateLimited { .. })), "a second check in flight");
+        drop(first);
+        assert!(hasher.claim("a1", "t1").is_ok(), "released on drop");
+        let held: Vec<_> = (0..hasher.tenant_share()).map(|i| hasher.claim(&format!("m{i}"), "t2")).collect();
+        assert!(held.iter().all(Result::is_ok));
+        assert!(hasher.claim("late", "t2").is_err(), "the tenant's share is full");
+        assert!(hasher.claim("other", "t3").is_ok(), "another tenant still gets in");
+    }
+
+    #[test]
+    fn length_rules_count_characters() {
+        assert!(reason("tulip-orbit-9x").contains("at least 15"));
+        assert_eq!(reason("tulip-orbit-9xq"), "ok");
+        let long: String = "correct horse battery staple ".repeat(5).chars().take(128).collect();
+        assert_eq!(reason(&long), "ok");
+        // Non-ASCII passwords are counted in characters, not bytes.
+        assert!(reason("ñandú-río-éxito").starts_with("ok"));
+        assert!(reason(&"x1y2z3".repeat(200)).contains("at most"));
+    }
+
+    #[test]
+    fn common_and_personal_passwords_are_refused_with_a_reason() {
+        assert!(reason("qwertasdfgzxcvb").contains("common"), "{}", reason("qwertasdfgzxcvb"));
+        assert!(reason("aaaaaaaaaaaaaaaaaaaa").contains("too few"));
+        assert!(reason("alice-loves-sunny-days").contains("email"));
+        assert!(reason("my acme corp login 2026").contains("organisation"));
+    }
+
+    #[tokio::test]
+    async fn verify_accepts_the_right_password_and_rehashes_old_params() -> Result<(), AppError> {
+        let old = Hasher::with_params(1, 1024, 1, 1)?;
+        let pw = SecretString::from("a perfectly fine passphrase".to_owned());
+        let stored = old.hash(&pw).await?;
+        let current = Hasher::with_params(1, 2048, 2, 1)?;
+        let v = current.verify(Some(&stored), &pw).await?;
+        assert!(v.ok);
+        let rehash = v.rehash.ok_or(AppError::NotFound)?;
+        assert!(rehash.contains("m=2048,t=2,p=1"));
+        let again = current.verify(Some(&rehash), &pw).await?;
+        assert!(again.ok && again.rehash.is_none());
+        let wrong = SecretString::from("another fine passphrase".to_owned());
+        assert!(!current.verify(Some(&rehash), &wrong).await?.ok);
+        assert!(!current.verify(None, &pw).await?.ok);
+        Ok(())
+    }
+}

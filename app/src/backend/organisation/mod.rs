@@ -1,0 +1,10 @@
+//! A tenant and its people: tenants, members, invitations, erasure, closing the tenant, the panic button and
+//! the overview page's figures.
+
+pub mod closure;
+pub mod erasure;
+pub mod invitations;
+pub mod members;
+pub mod overview;
+pub mod panic;
+pub mod tenants;

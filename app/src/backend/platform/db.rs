@@ -1,0 +1,145 @@
+//! The one connection pool, its start-up (SQLite pragmas, migrations), and how database failures become
+//! `AppError`s. The same SQL runs on SQLite and PostgreSQL through sqlx `Any`: `$n` placeholders, BIGINT for
+//! integers and flags, TEXT ids, epoch-millisecond instants.
+
+use crate::model::AppError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
+use std::str::FromStr as _;
+use std::time::Duration;
+
+/// How the pool is built; comes from the server's settings.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits on a lock before giving up (PRAGMA busy_timeout).
+    pub busy_timeout: Duration,
+}
+
+/// Which SQL engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl DbConfig {
+    pub fn backend(&self) -> Backend {
+        if self.url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Builds the pool: SQLite gets WAL, foreign keys, and a busy timeout on every connection; a missing SQLite
+/// file (and its folder) is created.
+pub async fn connect(cfg: &DbConfig) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let mut url = cfg.url.clone();
+    if cfg.backend() == Backend::Sqlite {
+        if let Some(path) = sqlite_path(&url) {
+            if let Some(parent) = std::path::Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+                }
+            }
+        }
+        if !url.contains("mode=") {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("mode=rwc");
+        }
+    }
+    let options = AnyConnectOptions::from_str(&url)?;
+    let busy_ms = cfg.busy_timeout.as_millis();
+    AnyPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .min_connections(1)
+        .acquire_timeout(cfg.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Starts a transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a
+/// deferred transaction that reads, then writes after another connection committed, fails at once with
+/// SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout. PostgreSQL needs no such care.
+pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme().starts_with("sqlite") {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+/// Applies every pending migration; start-up aborts when this fails.
+pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("../migrations").run(pool).await
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => AppError::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::Unavailable
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                AppError::Conflict { msg: "That already exists.".to_owned() }
+            }
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6): another writer holds the database longer than the busy
+            // timeout. PostgreSQL class 08 (connection exception) and 57P0x (shutting down) are outages too.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("5" | "6" | "517" | "262"))
+                    || db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
+                tracing::warn!(error = %err, "database busy or unavailable");
+                AppError::Unavailable
+            }
+            _ => {
+                let op_id = crate::backend::platform::crypto::op_id();
+                tracing::error!(op_id = %op_id, error = %err, "database error");
+                AppError::Internal { op_id }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_are_found() {
+        assert_eq!(sqlite_path("sqlite://data/rampart.db").as_deref(), Some("data/rampart.db"));
+        assert_eq!(sqlite_path("sqlite:x.db?mode=rwc").as_deref(), Some("x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn pool_exhaustion_is_unavailable_not_internal() {
+        assert_eq!(AppError::from(sqlx::Error::PoolTimedOut), AppError::Unavailable);
+        assert_eq!(AppError::from(sqlx::Error::RowNotFound), AppError::NotFound);
+    }
+}

@@ -1,0 +1,10 @@
+//! What every subsystem stands on: the pool, time, cryptography, ids, facts about the request, free-text
+//! rules and outgoing mail. Nothing here knows about tenants or members.
+
+pub mod clock;
+pub mod crypto;
+pub mod db;
+pub mod ids;
+pub mod mail;
+pub mod request;
+pub mod text;

@@ -1,0 +1,380 @@
+//! Typed settings: defaults, then an optional `rampart.toml`, then `RAMPART_*` environment variables (e.g.
+//! `RAMPART_DATABASE_URL`). Built once in `main` and passed down; nothing else reads the environment.
+//! Secrets are `SecretString`s: their `Debug` is redacted and they are never logged.
+
+use app::backend::platform::mail::{DkimConfig, MailConfig, Mailer};
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://data/rampart.db` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Pool size; SQLite serialises writes anyway.
+    pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub database_acquire_timeout_ms: u64,
+    /// How long SQLite waits for a lock.
+    pub database_busy_timeout_ms: u64,
+    /// Where the console listens (HTTPS, or plain HTTP behind a TLS-terminating proxy).
+    pub listen_addr: SocketAddr,
+    /// Where plain HTTP is answered with a redirect to `public_url`; empty to disable.
+    pub redirect_addr: Option<SocketAddr>,
+    /// The URL users reach the console at; links in emails and the CLI use it.
+    pub public_url: String,
+    /// PEM certificate chain and key; when unset, a self-signed development certificate in `data_dir/tls`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// TLS is terminated by a proxy in front: serve plain HTTP on `listen_addr`, still send HSTS.
+    pub behind_proxy: bool,
+    /// Proxies whose X-Forwarded-For is believed (CIDRs). Empty: the socket address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A signed-in session ends after this long without a request.
+    pub session_idle_minutes: u64,
+    /// … and at the latest this long after sign-in.
+    pub session_absolute_hours: u64,
+    /// Runtime data: the SQLite file by default, generated secrets, the development certificate.
+    pub data_dir: PathBuf,
+    /// The built site (`/pkg` and the public files).
+    pub site_root: PathBuf,
+    /// The server master key (base64, 32 bytes). Unset: read from `master_key_file`, generated on first start.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// Where the master key is kept; default `data_dir/secrets/master.key` (mode 0600).
+    pub master_key_file: Option<PathBuf>,
+    /// On an empty database the first start creates a demo tenant owned by this email.
+    pub demo_owner_email: String,
+    /// Concurrent argon2 computations; 0 means one per core.
+    pub password_hash_concurrency: usize,
+    /// Log filter (tracing EnvFilter syntax).
+    pub log: String,
+    /// `text` for people, `json` (one object a line, with the request span's id, method and path) for machines.
+    pub log_format: LogFormat,
+    /// The `From` of every email.
+    pub mail_from: String,
+    /// `smtps://user:pass@host:465`, or `smtp://host:587` (STARTTLS required; `?tls=none` only to a loopback
+    /// host). A secret: it carries the credentials. Unset (or empty): messages go to `data_dir/outbox/`.
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// DKIM signing, when all three are set: every message is signed as `dkim_domain` with the key published
+    /// at `{dkim_selector}._domainkey.{dkim_domain}`; the key file is PEM, RSA (2048 bits or more) or Ed25519.
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
+    pub dkim_key_file: Option<PathBuf>,
+    /// The largest file the vault accepts, in MiB.
+    pub vault_max_file_mib: u64,
+    /// How long a deleted vault file can be restored before it is purged, in days.
+    pub vault_restore_days: u32,
+    /// Requests with an unrecognised or malformed API key one client address (IPv6: its /64) may make per minute
+    /// before it gets 429s (0: the default, 20).
+    pub api_unknown_keys_per_minute: u64,
+    /// clamd's socket (a Unix socket path, or `tcp://127.0.0.1:3310`): every upload is scanned, and refused
+    /// when clamd flags it or cannot be reached. Unset: no scanning.
+    pub clamd_socket: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/rampart.db".to_owned(),
+            database_max_connections: 8,
+            database_acquire_timeout_ms: 5_000,
+            database_busy_timeout_ms: 5_000,
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            redirect_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url: "https://127.0.0.1:8443".to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            behind_proxy: false,
+            trusted_proxies: Vec::new(),
+            session_idle_minutes: 60,
+            session_absolute_hours: 12,
+            data_dir: PathBuf::from("data"),
+            site_root: PathBuf::from("target/site"),
+            master_key: None,
+            master_key_file: None,
+            demo_owner_email: "owner@demo.example".to_owned(),
+            password_hash_concurrency: 0,
+            log: "info".to_owned(),
+            log_format: LogFormat::Text,
+            mail_from: "Rampart <no-reply@rampart.localhost>".to_owned(),
+            smtp_url: None,
+            dkim_domain: None,
+            dkim_selector: None,
+            dkim_key_file: None,
+            vault_max_file_mib: 5 * 1024,
+            vault_restore_days: 30,
+            api_unknown_keys_per_minute: 0,
+            clamd_socket: None,
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults, then `file` (or `./rampart.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())))
+            }
+            Some(path) => fig = fig.merge(Toml::file(path)),
+            None => fig = fig.merge(Toml::file("rampart.toml")),
+        }
+        // Only variables that name a setting: other RAMPART_* variables (tooling's own) are not ours to refuse.
+        let known = known_keys();
+        let fig = fig
+            .merge(Env::prefixed("RAMPART_").filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))));
+        let settings: Settings = fig.extract().map_err(|e| ConfigError(describe(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: shapes of URLs and ranges of numbers.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return bad("database_url", "must start with sqlite: or postgres://");
+        }
+        if self.database_max_connections == 0 {
+            return bad("database_max_connections", "must be at least 1");
+        }
+        if !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://")) {
+            return bad("public_url", "must be an absolute http(s) URL, like https://console.example.com");
+        }
+        if self.public_url.trim_end_matches('/').matches('/').count() > 2 {
+            return bad("public_url", "must be an origin without a path, like https://console.example.com");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert", "tls_cert and tls_key must be set together");
+        }
+        if self.session_idle_minutes == 0 || self.session_absolute_hours == 0 {
+            return bad("session_idle_minutes", "session timeouts must be positive");
+        }
+        if self.session_idle_minutes > self.session_absolute_hours.saturating_mul(60) {
+            return bad("session_idle_minutes", "must not exceed session_absolute_hours");
+        }
+        self.dkim_settings()?;
+        // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
+        // is checked where it is read, in `mail_config`.
+        Mailer::new(MailConfig { dkim: None, ..self.mail_config_without_dkim() }).map_err(ConfigError)?;
+        Ok(())
+    }
+
+    /// The mailer's configuration, reading the DKIM key file when DKIM is set.
+    pub fn mail_config(&self) -> Result<MailConfig, ConfigError> {
+        let dkim = match self.dkim_settings()? {
+            Some((domain, selector, file)) => {
+                let pem = std::fs::read_to_string(file)
+                    .map_err(|e| ConfigError(format!("dkim_key_file: {}: {e}", file.display())))?;
+                let private_key_pem = SecretString::from(pem);
+                Some(DkimConfig { domain: domain.to_owned(), selector: selector.to_owned(), private_key_pem })
+            }
+            None => None,
+        };
+        Ok(MailConfig { dkim, ..self.mail_config_without_dkim() })
+    }
+
+    fn mail_config_without_dkim(&self) -> MailConfig {
+        MailConfig {
+            from: self.mail_from.clone(),
+            outbox_dir: self.data_dir.join("outbox"),
+            smtp_url: self.smtp_url.clone().filter(|url| !url.expose_secret().trim().is_empty()),
+            dkim: None,
+        }
+    }
+
+    /// The three DKIM settings, all or none (an empty value counts as unset).
+    fn dkim_settings(&self) -> Result<Option<(&str, &str, &Path)>, ConfigError> {
+        let domain = self.dkim_domain.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let selector = self.dkim_selector.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let file = self.dkim_key_file.as_deref().filter(|p| !p.as_os_str().is_empty());
+        match (domain, selector, file) {
+            (Some(domain), Some(selector), Some(file)) => Ok(Some((domain, selector, file))),
+            (None, None, None) => Ok(None),
+            _ => {
+                let missing = [(domain.is_none(), "dkim_domain"), (selector.is_none(), "dkim_selector")]
+                    .into_iter()
+                    .find_map(|(missing, key)| missing.then_some(key))
+                    .unwrap_or("dkim_key_file");
+                Err(ConfigError(format!("{missing}: dkim_domain, dkim_selector and dkim_key_file are set together")))
+            }
+        }
+    }
+
+    /// The public origin, without a trailing slash.
+    pub fn public_origin(&self) -> String {
+        self.public_url.trim_end_matches('/').to_owned()
+    }
+}
+
+/// The names of every setting.
+fn known_keys() -> Vec<String> {
+    let mut keys: Vec<String> = match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    keys.extend(["master_key".to_owned(), "smtp_url".to_owned()]);
+    keys
+}
+
+/// Figment's errors name the key and where its value came from; keep that, drop the noise.
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e.metadata.as_ref().and_then(|m| m.source.as_ref()).map(|s| format!(" (from {s})"));
+            let key = if key.is_empty() { String::new() } else { format!("{key}: ") };
+            format!("{key}{}{}", e.kind, source.unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its (large) error type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_debug_hides_secrets() {
+        let mut s = Settings::default();
+        assert!(s.validate().is_ok());
+        s.master_key = Some(SecretString::from("c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw".to_owned()));
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
+    }
+
+    #[test]
+    fn environment_overrides_and_foreign_variables_are_left_alone() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DATABASE_URL", "postgres://db.internal/rampart");
+            jail.set_env("RAMPART_TRUSTED_PROXIES", "[10.0.0.0/8]");
+            jail.set_env("RAMPART_BIN", "/usr/local/bin/rampart");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.database_url, "postgres://db.internal/rampart");
+            assert_eq!(s.trusted_proxies.len(), 1);
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rampart.toml", "databse_url = \"typo\"")?;
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("databse_url"), "a typo in the file is refused: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_LISTEN_ADDR", "not-an-address");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("listen_addr"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DATABASE_URL", "mysql://x");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("database_url"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rampart.toml", "session_idle_minutes = \"soon\"")?;
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("session_idle_minutes"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mail_defaults_to_the_outbox_and_debug_hides_the_smtp_url() {
+        let mut s = Settings::default();
+        let mail = s.mail_config().map_err(|e| e.to_string());
+        assert!(matches!(&mail, Ok(m) if m.outbox_dir == Path::new("data/outbox") && m.smtp_url.is_none()));
+        assert!(matches!(&mail, Ok(m) if m.from == "Rampart <no-reply@rampart.localhost>" && m.dkim.is_none()));
+        s.smtp_url = Some(SecretString::from("smtps://mailer:hunter2@smtp.example.com".to_owned()));
+        assert!(s.validate().is_ok());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com:25?tls=none");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("smtp_url") && !err.contains("hunter2"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_SMTP_URL", "smtp://127.0.0.1:2525?tls=none");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(s.mail_config().map_err(|e| e.to_string())?.smtp_url.is_some());
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_MAIL_FROM", "no address here");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("mail_from"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
+            jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("dkim_selector"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn dkim_key_file_is_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
+            jail.set_env("RAMPART_DKIM_SELECTOR", "rampart");
+            jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            let err = s.mail_config().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("dkim_key_file") && err.contains("dkim.pem"), "a missing file is named: {err}");
+            jail.create_file("dkim.pem", "not a key")?;
+            let err = s.mail_config().and_then(|c| Mailer::new(c).map_err(ConfigError)).err();
+            assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("dkim_key_file"));
+            // A test-only Ed25519 key (`openssl genpkey -algorithm ed25519`).
+            jail.create_file(
+                "dkim.pem",
+                concat!(
+                    "-----BEGIN PRIVATE KEY-----\n",
+                    "MC4CAQAwBQYDK2VwBCIEIKrQM/1PqdaAWhYkUWovngQZwlqYkqOPqlAO5vXgqSRW\n",
+                    "-----END PRIVATE KEY-----\n",
+                ),
+            )?;
+            let mail = s.mail_config().map_err(|e| e.to_string())?;
+            assert!(matches!(&mail.dkim, Some(d) if d.domain == "example.com" && d.selector == "rampart"));
+            assert!(Mailer::new(mail).is_ok());
+            Ok(())
+        });
+    }
+}
