@@ -1,7 +1,10 @@
-//! Error responses outside Leptos' rendering (the gate, the origin check, outages): JSON
-//! `{"error": {"code", "message"}}` for API clients, a small HTML page for browsers. Status from
-//! `AppError::status_code`, the one mapping.
+//! Error responses outside Leptos' rendering (the REST API, the gate, the origin check, outages, panics): JSON
+//! `{"error": {"code", "message"}}` for API clients, a small HTML page for browsers. Status and `Retry-After`
+//! come from `AppError::status_code` and `AppError::retry_after`, the one mapping, which server functions use
+//! too (`app::api::ssr::finish`); internal errors get their reference and report in
+//! `app::backend::platform::failure::internal`.
 
+use app::backend::platform::text::escape_html;
 use app::model::AppError;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse as _, Response};
@@ -22,19 +25,14 @@ pub fn error_response(err: &AppError, html: bool) -> Response {
              content=\"width=device-width, initial-scale=1\"><title>{title} · Rampart</title>\
              <link rel=\"stylesheet\" href=\"/pkg/rampart.css\"></head><body><main class=\"page narrow\">\
              <h1>{title}</h1><p>{}</p><p><a href=\"/\">Back to the console</a></p></main></body></html>",
-            escape(&message)
+            escape_html(&message)
         ))
         .into_response()
     } else {
         axum::Json(serde_json::json!({ "error": { "code": err.code(), "message": message } })).into_response()
     };
     *res.status_mut() = status;
-    let retry = match err {
-        AppError::RateLimited { retry_after } => Some(*retry_after),
-        AppError::Unavailable => Some(5),
-        _ => None,
-    };
-    if let Some(v) = retry.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+    if let Some(v) = err.retry_after().and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     res
@@ -49,7 +47,7 @@ pub fn refusal_response(message: &str, html: bool) -> Response {
              content=\"width=device-width, initial-scale=1\"><title>Access refused · Rampart</title>\
              <link rel=\"stylesheet\" href=\"/pkg/rampart.css\"></head><body><main class=\"page narrow\">\
              <h1>Access refused from this network</h1><p role=\"alert\">{}</p></main></body></html>",
-            escape(message)
+            escape_html(message)
         ))
         .into_response()
     } else {
@@ -57,8 +55,4 @@ pub fn refusal_response(message: &str, html: bool) -> Response {
     };
     *res.status_mut() = StatusCode::FORBIDDEN;
     res
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

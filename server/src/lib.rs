@@ -74,6 +74,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         exports: app::backend::export::Exports::default(),
         anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),
         reset_wake: Arc::default(),
+        failures: app::backend::platform::failure::Reports::start(pool.clone(), clock.clone()),
         pool,
         keys,
         mailer,
@@ -123,6 +124,7 @@ impl Running {
             let _ = t.await;
         }
         self.state.api_log.flush().await;
+        self.state.failures.flush().await;
         // The final heads go outside the database too.
         let now = self.state.clock.now_ms();
         if let Err(err) = self.state.anchors.write_due(&self.state.pool, &self.state.keys, now).await {
@@ -139,6 +141,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running
 
 /// Starts serving an already-built state.
 pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Running, StartError> {
+    middleware::error_report::install_panic_hook();
     let tls =
         if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
     let leptos = LeptosOptions::builder()
@@ -166,7 +169,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         redirect_addr = listener.local_addr().ok();
         listeners.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
     }
-    let jobs = vec![
+    let mut jobs = vec![
         jobs::session_cleanup::spawn(state.pool.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
@@ -176,6 +179,9 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::password_reset::spawn(state.clone()),
         jobs::audit_anchor::spawn(state.clone()),
     ];
+    if let Some(to) = settings.error_report_email.as_deref().filter(|e| !e.is_empty()) {
+        jobs.push(jobs::error_digest::spawn(state.clone(), to.to_owned()));
+    }
     Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
 }
 

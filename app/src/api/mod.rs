@@ -27,10 +27,9 @@ pub(crate) mod ssr {
     use http::request::Parts;
     use leptos::prelude::use_context;
 
+    #[track_caller]
     fn internal(what: &str) -> AppError {
-        let op_id = crate::backend::platform::crypto::op_id();
-        tracing::error!(op_id = %op_id, "server function context missing: {what}");
-        AppError::Internal { op_id }
+        crate::backend::platform::failure::internal("server function context", format!("missing: {what}"))
     }
 
     pub fn state() -> Result<AppState, AppError> {
@@ -146,10 +145,8 @@ pub(crate) mod ssr {
                         http::StatusCode::from_u16(err.status_code())
                             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
                     );
-                    if let AppError::RateLimited { retry_after } = err {
-                        if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
-                            res.insert_header(http::header::RETRY_AFTER, v);
-                        }
+                    if let Some(v) = err.retry_after().and_then(|s| http::HeaderValue::from_str(&s.to_string()).ok()) {
+                        res.insert_header(http::header::RETRY_AFTER, v);
                     }
                 }
             }

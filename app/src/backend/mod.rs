@@ -52,6 +52,8 @@ pub struct AppState {
     pub exports: export::Exports,
     /// The access-history anchors kept outside the database (`audit::anchor`).
     pub anchors: Arc<audit::anchor::AnchorLog>,
+    /// The writer of error reports for the operator (`platform::failure`).
+    pub failures: platform::failure::Reports,
     /// Wakes the one password-reset worker of this process (`identity::password_reset::process_queue`).
     pub reset_wake: Arc<tokio::sync::Notify>,
 }

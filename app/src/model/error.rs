@@ -49,6 +49,15 @@ impl AppError {
         }
     }
 
+    /// The `Retry-After` seconds this error is answered with, where the client should come back later.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::Unavailable => Some(5),
+            _ => None,
+        }
+    }
+
     /// A stable machine-readable code for JSON error bodies.
     pub fn code(&self) -> &'static str {
         match self {
@@ -125,7 +134,10 @@ mod tests {
         ];
         for (err, status) in cases {
             assert_eq!(err.status_code(), status, "{err:?}");
+            let retry = matches!(status, 429 | 503);
+            assert_eq!(err.retry_after().is_some(), retry, "{err:?}");
         }
+        assert_eq!(AppError::RateLimited { retry_after: 3 }.retry_after(), Some(3));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! cross-origin refusal, session gate.
 
 pub mod client_ip;
+pub mod error_report;
 pub mod gate;
 pub mod headers;
 pub mod ip_block;

@@ -1,8 +1,8 @@
 //! Every request gets an id: minted here (never taken from the client), returned in `X-Request-Id`, carried
 //! by a tracing span around the whole request, and used as the operation id of any internal error it meets
-//! (`app::backend::platform::crypto::op_id`), so the "ref" a user reads is the id in the log and in the header.
+//! (`app::backend::platform::ids::op_id`), so the "ref" a user reads is the id in the log and in the header.
 
-use app::backend::platform::crypto::{new_request_id, REQUEST_ID};
+use app::backend::platform::ids::{new_request_id, REQUEST_ID};
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -23,7 +23,7 @@ pub async fn request_id(req: Request, next: Next) -> Response {
 const SECRET_SEGMENT_AFTER: [&str; 4] = ["/setup/", "/reset-password/", "/invite/", "/vault/links/"];
 
 /// The path as the log may hold it: the token of a setup, reset, invitation or vault link never reaches a log.
-fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
     for prefix in SECRET_SEGMENT_AFTER {
         if let Some(rest) = path.strip_prefix(prefix) {
             let tail = rest.find('/').map_or("", |i| &rest[i..]);

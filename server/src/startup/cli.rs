@@ -1,8 +1,6 @@
-//! The operator CLI: `serve`, `migrate`, `tenant create`, `tenant add-member`, `tenant list`,
-//! `tenant open-console`, `audit verify`, `keys rotate-master`,
-//! `tenant open-console`, `tenant pending-closures`, `audit verify`,
-//! `audit purge`. It prints names, ids and setup links,
-//! never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+//! The operator CLI: `serve`, `migrate`, `tenant create|add-member|list|open-console|pending-closures`,
+//! `audit verify|purge|seal-unchained`, `keys rotate-master`, `errors list|show`. It prints names, ids, setup
+//! links and error reports, never other tenant data. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 
 use crate::startup::config::Settings;
 use crate::{build_state, ensure_demo_tenant, open_database, setup_link, start, StartError};
@@ -48,6 +46,19 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The error reports: every internal error and panic, once per kind and place, with a count.
+    Errors {
+        #[command(subcommand)]
+        command: ErrorsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ErrorsCommand {
+    /// One line per report, the most recent first: id, count, last seen, kind, place.
+    List,
+    /// One report in full (by its id, or a prefix of at least 4 characters of it).
+    Show { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,12 +348,50 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             }
             Ok(())
         }
+        Command::Errors { command } => errors(command, &settings).await,
         Command::Tenant { command: TenantCommand::List } => {
             let state = build_state(&settings, Arc::new(SystemClock)).await?;
             let list = tenants::list_tenants(&state).await.map_err(|e| StartError::Runtime(e.to_string()))?;
             for t in list {
                 println!("{}\t{}", t.id, t.name);
             }
+            Ok(())
+        }
+    }
+}
+
+async fn errors(command: ErrorsCommand, settings: &Settings) -> Result<(), StartError> {
+    use app::backend::platform::failure;
+    let pool = open_database(settings).await?;
+    let runtime = |e: sqlx::Error| StartError::Runtime(e.to_string());
+    match command {
+        ErrorsCommand::List => {
+            let reports = failure::list(&pool).await.map_err(runtime)?;
+            if reports.is_empty() {
+                println!("No error has been recorded.");
+            }
+            for r in reports {
+                let last = app::model::format_utc(r.last_seen);
+                println!("{}\t×{}\t{last}\t{}\t{}", r.fingerprint, r.occurrences, r.kind, r.location);
+            }
+            Ok(())
+        }
+        ErrorsCommand::Show { id } => {
+            let Some(r) = failure::find(&pool, &id).await.map_err(runtime)? else {
+                return Err(StartError::Config(format!("no error report {id} (or the prefix is ambiguous)")));
+            };
+            println!("id:          {}", r.fingerprint);
+            println!("kind:        {}", r.kind);
+            println!("where:       {}", r.location);
+            println!("status:      {}", r.status);
+            println!("occurrences: {}", r.occurrences);
+            println!("first seen:  {}", app::model::format_utc(r.first_seen));
+            println!("last seen:   {}", app::model::format_utc(r.last_seen));
+            println!("request id:  {}", r.request_id);
+            println!("route:       {}", r.route);
+            println!("tenant:      {}", r.tenant_id.as_deref().unwrap_or("-"));
+            println!("version:     {}", r.version);
+            println!("error:       {}", r.chain);
             Ok(())
         }
     }

@@ -68,6 +68,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// The `From` of every email.
     pub mail_from: String,
+    /// The operator's address for the daily email of new error reports (`rampart errors list`); unset: none.
+    pub error_report_email: Option<String>,
     /// `smtps://user:pass@host:465`, or `smtp://host:587` (STARTTLS required; `?tls=none` only to a loopback
     /// host). A secret: it carries the credentials. Unset (or empty): messages go to `data_dir/outbox/`.
     #[serde(skip_serializing)]
@@ -114,6 +116,7 @@ impl Default for Settings {
             log: "info".to_owned(),
             log_format: LogFormat::Text,
             mail_from: "Rampart <no-reply@rampart.localhost>".to_owned(),
+            error_report_email: None,
             smtp_url: None,
             dkim_domain: None,
             dkim_selector: None,
@@ -177,6 +180,11 @@ impl Settings {
         }
         if self.session_idle_minutes > self.session_absolute_hours.saturating_mul(60) {
             return bad("session_idle_minutes", "must not exceed session_absolute_hours");
+        }
+        if let Some(to) = self.error_report_email.as_deref().filter(|e| !e.is_empty()) {
+            if app::backend::identity::accounts::validate_email(to).is_err() {
+                return bad("error_report_email", "must be an email address");
+            }
         }
         self.dkim_settings()?;
         // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key

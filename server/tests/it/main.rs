@@ -14,6 +14,7 @@ mod auth;
 mod cli;
 mod closure;
 mod erasure;
+mod errors;
 mod export;
 mod invitations;
 mod ip_rules;

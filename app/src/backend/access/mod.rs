@@ -168,6 +168,7 @@ impl TenantCtx {
         maker: (AccountId, MembershipId),
         grants: Vec<Permission>,
     ) -> Self {
+        crate::backend::platform::failure::note_tenant(tenant_id.as_str());
         Self {
             tenant_id,
             account_id: maker.0,

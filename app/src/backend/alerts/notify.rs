@@ -2,8 +2,9 @@
 //! as plain text and HTML, and never contains a password, a code or a secret (only links with single-use
 //! tokens). Sending failures are logged and do not undo the act they report: the audit event is the record.
 
-use crate::backend::platform::mail::{escape_html, Email};
+use crate::backend::platform::mail::Email;
 use crate::backend::platform::request::RequestMeta;
+use crate::backend::platform::text::escape_html;
 use crate::backend::AppState;
 
 /// What a message is about.

@@ -133,8 +133,7 @@ impl AnchorLog {
     }
 }
 
+#[track_caller]
 fn internal(err: impl std::fmt::Display) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, error = %err, "audit anchor log");
-    AppError::Internal { op_id }
+    crate::backend::platform::failure::internal("audit anchor log", err)
 }

@@ -137,9 +137,10 @@ async fn stream_where(
     while let Some(r) = rows.try_next().await? {
         let packed: &str = r.try_get(0)?;
         let Some(f) = unpack(packed) else {
-            let op_id = crate::backend::platform::crypto::op_id();
-            tracing::error!(op_id = %op_id, "an exported event did not unpack");
-            return Err(AppError::Internal { op_id });
+            return Err(crate::backend::platform::failure::internal(
+                "access-history export",
+                "an exported event did not unpack",
+            ));
         };
         match format {
             Format::Csv => write_csv(&mut buf, &f),

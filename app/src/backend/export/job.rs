@@ -229,16 +229,14 @@ impl Progress {
     }
 }
 
+#[track_caller]
 fn store_error(e: std::io::Error) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, error = %e, "data export storage failed");
-    AppError::Internal { op_id }
+    crate::backend::platform::failure::internal("data export storage", e)
 }
 
+#[track_caller]
 fn zip_error(e: super::zip::ZipError) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, error = %e, "data export archive misuse");
-    AppError::Internal { op_id }
+    crate::backend::platform::failure::internal("data export archive", e)
 }
 
 /// Builds the archive into a new blob; returns its (plaintext) size.
@@ -326,11 +324,8 @@ async fn write_archive(
         drain(zip, writer).await?;
         progress.save(state, false).await?;
     }
-    let events = reader.await.map_err(|e| {
-        let op_id = crate::backend::platform::crypto::op_id();
-        tracing::error!(op_id = %op_id, error = %e, "access-history reader stopped");
-        AppError::Internal { op_id }
-    })??;
+    let events =
+        reader.await.map_err(|e| crate::backend::platform::failure::internal("access-history reader", e))??;
     manifest.push(zip.finish_entry().map_err(zip_error)?);
     progress.entries += 1;
     tracing::debug!(events, export = %job.id, "access history exported");
@@ -395,9 +390,8 @@ async fn copy_vault_item(
     }
     let written = zip.finish_entry().map_err(zip_error)?;
     if written.size != item.size as u64 {
-        let op_id = crate::backend::platform::crypto::op_id();
-        tracing::error!(op_id = %op_id, path = %item.path, version = item.number, "vault version does not match its record");
-        return Err(AppError::Internal { op_id });
+        let what = format!("vault version {} of {} does not match its record", item.number, item.path);
+        return Err(crate::backend::platform::failure::internal("data export", what));
     }
     Ok(written)
 }

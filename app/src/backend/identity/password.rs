@@ -316,10 +316,9 @@ fn hash_blocking(params: &Params, pw: &str) -> Result<String, AppError> {
     argon(params).hash_password(pw.as_bytes(), &salt).map(|h| h.to_string()).map_err(internal)
 }
 
+#[track_caller]
 fn internal(err: impl std::fmt::Display) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, error = %err, "password hashing failed");
-    AppError::Internal { op_id }
+    crate::backend::platform::failure::internal("password hashing", err)
 }
 
 #[cfg(test)]

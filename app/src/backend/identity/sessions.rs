@@ -224,6 +224,7 @@ pub async fn resolve(session: &Session, app: &crate::backend::AppState) -> Resul
         state.seen_at = now;
         session.insert(AUTH_KEY, state).await.map_err(store_err)?;
     }
+    crate::backend::platform::failure::note_tenant(ctx.tenant_id().as_str());
     Ok(Some(ctx))
 }
 
@@ -237,11 +238,7 @@ pub(crate) fn store_err(err: tower_sessions::session::Error) -> AppError {
         tower_sessions::session::Error::Store(session_store::Error::Backend(msg)) if msg == UNAVAILABLE => {
             AppError::Unavailable
         }
-        other => {
-            let op_id = crate::backend::platform::crypto::op_id();
-            tracing::error!(op_id = %op_id, error = %other, "session store error");
-            AppError::Internal { op_id }
-        }
+        other => crate::backend::platform::failure::internal("session store", other),
     }
 }
 

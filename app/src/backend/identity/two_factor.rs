@@ -57,11 +57,7 @@ fn totp_for(secret: Vec<u8>, account_name: &str) -> Result<totp_rs::Totp, AppErr
         .with_account_name(account_name.replace(':', "_"))
         .with_issuer(Some(ISSUER))
         .build()
-        .map_err(|e| {
-            let op_id = crate::backend::platform::crypto::op_id();
-            tracing::error!(op_id = %op_id, error = %e, "TOTP parameters refused");
-            AppError::Internal { op_id }
-        })
+        .map_err(|e| crate::backend::platform::failure::internal("TOTP parameters", e))
 }
 
 /// The step a code matches (current ±1), if any; comparison in constant time inside totp-rs.

@@ -157,8 +157,7 @@ pub(super) fn split_stored(s: &str) -> Vec<String> {
     s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
+#[track_caller]
 pub(super) fn corrupt(what: &str) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, "api_keys row has an unreadable {what}");
-    AppError::Internal { op_id }
+    crate::backend::platform::failure::internal("api key row", format!("api_keys row has an unreadable {what}"))
 }

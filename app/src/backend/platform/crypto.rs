@@ -27,24 +27,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-tokio::task_local! {
-    /// The id of the request this task serves (set by the server's request-id middleware).
-    pub static REQUEST_ID: String;
-}
-
-/// A fresh request id: 48 random bits in hex.
-pub fn new_request_id() -> String {
-    let mut bytes = [0u8; 6];
-    OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// The reference of an internal error, shown to the user and written to the log: the request's id (the one in
-/// its `X-Request-Id` header) when a request is being served, else a fresh random one (background jobs).
-pub fn op_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| new_request_id())
-}
-
 /// Keys derived from the server master key, one per purpose (HMAC-SHA-256 of the master key over a label,
 /// as in HKDF-Expand with a single block): a derived key that leaks reveals neither the master nor its siblings.
 /// `Debug` prints no key material.
@@ -310,10 +292,9 @@ impl ServerKeys {
     }
 }
 
+#[track_caller]
 fn internal(what: &str) -> crate::model::AppError {
-    let op_id = op_id();
-    tracing::error!(op_id = %op_id, "cryptographic failure: {what}");
-    crate::model::AppError::Internal { op_id }
+    super::failure::internal("cryptography", what)
 }
 
 /// Fills a fresh buffer from the OS CSPRNG.

@@ -98,6 +98,8 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> 
 }
 
 impl From<sqlx::Error> for AppError {
+    /// `?` passes its own location: an error report names the query's place, not this function.
+    #[track_caller]
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => AppError::NotFound,
@@ -117,11 +119,7 @@ impl From<sqlx::Error> for AppError {
                 tracing::warn!(error = %err, "database busy or unavailable");
                 AppError::Unavailable
             }
-            _ => {
-                let op_id = crate::backend::platform::crypto::op_id();
-                tracing::error!(op_id = %op_id, error = %err, "database error");
-                AppError::Internal { op_id }
-            }
+            _ => super::failure::internal_chain("database", &err),
         }
     }
 }

@@ -1,7 +1,26 @@
-//! Typed ids. All are random UUIDs rendered as text: nothing in a URL is a guessable sequence.
+//! Typed ids. All are random UUIDs rendered as text: nothing in a URL is a guessable sequence. And the id of
+//! the request being served, which is the reference of any internal error it meets.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+tokio::task_local! {
+    /// The id of the request this task serves (set by the server's request-id middleware).
+    pub static REQUEST_ID: String;
+}
+
+/// A fresh request id: 48 random bits in hex.
+pub fn new_request_id() -> String {
+    let mut bytes = [0u8; 6];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    hex::encode(bytes)
+}
+
+/// The reference of an internal error, shown to the user and written to the log: the request's id (the one in
+/// its `X-Request-Id` header) when a request is being served, else a fresh random one (background jobs).
+pub fn op_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| new_request_id())
+}
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {

@@ -178,26 +178,9 @@ impl Mailer {
     }
 }
 
-/// Escapes text for inclusion in the HTML alternative.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
+#[track_caller]
 fn internal(what: &str, err: &dyn fmt::Display) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, error = %err, "{what}");
-    AppError::Internal { op_id }
+    super::failure::internal(what, err)
 }
 
 /// Logs what went wrong without the server's reply text (it may quote the account) or anything from the URL.

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod failure;
 pub mod ids;
 pub mod mail;
 pub mod request;

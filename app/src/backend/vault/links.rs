@@ -286,7 +286,6 @@ pub async fn take_fresh(
     }
     session.remove::<Kept>(FRESH_LINK).await.map_err(crate::backend::identity::sessions::store_err)?;
     let url = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
-    let url =
-        String::from_utf8(url).map_err(|_| AppError::Internal { op_id: crate::backend::platform::crypto::op_id() })?;
+    let url = String::from_utf8(url).map_err(|e| crate::backend::platform::failure::internal("vault link", e))?;
     Ok(Some(FreshLinkView { id, url, expires_at, single_use }))
 }

@@ -82,11 +82,7 @@ pub async fn open_version(
     // The first chunk is checked before anything is answered: a body that fails at once (altered, swapped or
     // unreadable) is a clear error, not a response cut off after its headers.
     let first = match body.next().await {
-        Some(Err(e)) => {
-            let op_id = crate::backend::platform::crypto::op_id();
-            tracing::error!(op_id = %op_id, error = %e, "vault file failed its integrity check");
-            return Err(AppError::Internal { op_id });
-        }
+        Some(Err(e)) => return Err(crate::backend::platform::failure::internal("vault integrity", e)),
         other => other,
     };
     let body: PlainStream = Box::pin(futures_util::stream::iter(first).chain(body));
@@ -144,12 +140,12 @@ fn tampered(what: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what)
 }
 
+#[track_caller]
 pub(super) fn store_error(e: std::io::Error) -> AppError {
-    let op_id = crate::backend::platform::crypto::op_id();
-    tracing::error!(op_id = %op_id, error = %e, "vault storage failed");
     if e.kind() == std::io::ErrorKind::NotFound {
+        tracing::error!(error = %e, "vault blob missing");
         AppError::NotFound
     } else {
-        AppError::Internal { op_id }
+        crate::backend::platform::failure::internal("vault storage", e)
     }
 }

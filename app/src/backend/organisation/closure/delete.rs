@@ -35,6 +35,7 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("pending_alerts", "tenant_id = $1"),
     ("alert_windows", "tenant_id = $1"),
     ("audit_events", "tenant_id = $1"),
+    ("error_reports", "tenant_id = $1"),
     ("audit_chain_heads", "chain = $1"),
 ];
 

@@ -1,5 +1,6 @@
 //! The mail module's tests: outbox, headers, DKIM, SMTP against a loopback sink.
 use super::*;
+use crate::backend::platform::text::escape_html;
 use std::io::{BufRead as _, BufReader};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
