@@ -7,8 +7,9 @@
 //!   Referer header is set by the caller, so these patterns only keep honest browsers from embedding a key
 //!   elsewhere; they are no defence against a script (the console says so).
 //!
-//! This file depends on `std` only: the fuzz target includes it as it is.
+//! This file depends on `std` and `ipnet` only: the fuzz target includes it as it is.
 
+use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -16,37 +17,24 @@ use std::str::FromStr;
 /// Most entries in one list: allow lists are for a few offices and servers, not a routing table.
 pub const MAX_ENTRIES: usize = 100;
 
-/// An address block.
+/// An address block (`ipnet`'s, with host bits cleared; IPv4-mapped IPv6 taken as the IPv4 it is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    len: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
     /// Whether `ip` is inside the block.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => mask_u32(u32::from(ip), self.len) == u32::from(net),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => mask_u128(u128::from(ip), self.len) == u128::from(net),
-            _ => false,
-        }
+        self.0.contains(&canonical(ip))
     }
 
     /// Whether every address of `other` is inside this block.
     pub fn covers(&self, other: &Cidr) -> bool {
-        other.len >= self.len && self.contains(other.addr)
+        self.0.contains(&other.0)
     }
 
     /// The first and last address of the block in the form of [`ip_key`], so a block is a range of keys.
     pub fn key_range(&self) -> (String, String) {
-        let (net, len) = match self.addr {
-            IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), self.len.saturating_add(96)),
-            IpAddr::V6(v6) => (u128::from(v6), self.len),
-        };
-        let host = if len >= 128 { 0 } else { u128::MAX >> len };
-        (format!("{:032x}", net & !host), format!("{:032x}", net | host))
+        (ip_key(self.0.network()), ip_key(self.0.broadcast()))
     }
 }
 
@@ -66,25 +54,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn mask_u32(v: u32, len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        v & (u32::MAX << (32 - u32::from(len.min(32))))
-    }
-}
-
-fn mask_u128(v: u128, len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        v & (u128::MAX << (128 - u32::from(len.min(128))))
-    }
-}
-
 impl FromStr for Cidr {
     type Err = String;
 
+    /// Stricter than `IpNet`'s parser on what people type: a bare address is that one address, the prefix
+    /// length is one to three digits, and an IPv4-mapped IPv6 address is the IPv4 address it is.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let (addr, len) = match s.split_once('/') {
@@ -93,7 +67,7 @@ impl FromStr for Cidr {
         };
         let addr: IpAddr = addr.parse().map_err(|_| format!("“{s}” is not an IP address or CIDR block"))?;
         let addr = canonical(addr);
-        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let max: u8 = if addr.is_ipv4() { 32 } else { 128 };
         let len = match len {
             None => max,
             Some(l) if !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()) => {
@@ -101,17 +75,14 @@ impl FromStr for Cidr {
             }
             Some(_) => return Err(format!("“{s}”: the prefix length must be a number")),
         };
-        let addr = match addr {
-            IpAddr::V4(v4) => IpAddr::V4(mask_u32(u32::from(v4), len).into()),
-            IpAddr::V6(v6) => IpAddr::V6(mask_u128(u128::from(v6), len).into()),
-        };
-        Ok(Self { addr, len })
+        let net = IpNet::new(addr, len).map_err(|_| format!("“{s}”: prefix length over {max}"))?;
+        Ok(Self(net.trunc()))
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
+        self.0.fmt(f)
     }
 }
 

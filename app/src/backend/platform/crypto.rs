@@ -238,14 +238,11 @@ impl ServerKeys {
 
     /// The export signing key's public half as PEM (SubjectPublicKeyInfo, RFC 8410), what `openssl` reads.
     pub fn export_public_key_pem(&self) -> String {
-        // DER of SubjectPublicKeyInfo { AlgorithmIdentifier { id-Ed25519 }, BIT STRING key }: a fixed prefix.
-        const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
-        let mut der = SPKI_PREFIX.to_vec();
-        der.extend_from_slice(self.export_signing_key().verifying_key().as_bytes());
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            base64::engine::general_purpose::STANDARD.encode(der)
-        )
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        self.export_signing_key()
+            .verifying_key()
+            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .unwrap_or_default()
     }
 }
 

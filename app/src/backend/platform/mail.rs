@@ -18,13 +18,15 @@
 use crate::model::AppError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, ObjectIdentifier, PrivateKeyInfo, SecretDocument, ALGORITHM_OID};
+use ed25519_dalek::SigningKey;
 use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig as SigningConfig, DkimSigningAlgorithm, DkimSigningKey,
 };
 use lettre::message::header::HeaderName;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
-use secrecy::{ExposeSecret as _, SecretSlice, SecretString};
+use secrecy::{ExposeSecret as _, SecretString};
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -275,86 +277,34 @@ fn is_ldh(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-'
 }
 
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]; // 1.2.840.113549.1.1.1
-const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70]; // 1.3.101.112 (RFC 8410)
+/// rsaEncryption (1.2.840.113549.1.1.1): named only to refuse it with its reason.
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
-/// Reads a PEM Ed25519 private key into lettre's form (base64 of the 32-byte seed).
+/// Reads a PEM Ed25519 private key (PKCS#8, by `ed25519-dalek`'s decoder) into lettre's form (base64 of the
+/// 32-byte seed). Every buffer holding key material is wiped on drop.
 fn signing_key(pem: &str) -> Result<DkimSigningKey, String> {
     const BAD: &str = "not a valid key";
     const NO_RSA: &str = "RSA keys are refused (RUSTSEC-2023-0071: timing side channel in the rsa crate); \
                           use an Ed25519 key (RFC 8463)";
-    let (label, der) = pem_decode(pem)?;
-    let der = der.expose_secret();
-    match label.as_str() {
+    let (label, der) = SecretDocument::from_pem(pem)
+        .map_err(|_| "not a PEM file, or an encrypted key (store it unencrypted, mode 0600)".to_owned())?;
+    match label {
         "RSA PRIVATE KEY" => Err(NO_RSA.to_owned()),
-        "PRIVATE KEY" => match pkcs8_key(der).ok_or(BAD)? {
-            (OID_RSA, _) => Err(NO_RSA.to_owned()),
-            (OID_ED25519, inner) => {
-                let (0x04, seed, _) = der_next(inner).ok_or(BAD)? else { return Err(BAD.to_owned()) };
-                if seed.len() != 32 {
-                    return Err(BAD.to_owned());
+        "PRIVATE KEY" => {
+            let info = PrivateKeyInfo::try_from(der.as_bytes()).map_err(|_| BAD.to_owned())?;
+            match info.algorithm.oid {
+                OID_RSA => Err(NO_RSA.to_owned()),
+                ALGORITHM_OID => {
+                    let key = SigningKey::from_pkcs8_der(der.as_bytes()).map_err(|_| BAD.to_owned())?;
+                    let seed = SecretString::from(STANDARD.encode(key.as_bytes()));
+                    DkimSigningKey::new(seed.expose_secret(), DkimSigningAlgorithm::Ed25519).map_err(|_| BAD.to_owned())
                 }
-                let seed = SecretString::from(STANDARD.encode(seed));
-                DkimSigningKey::new(seed.expose_secret(), DkimSigningAlgorithm::Ed25519).map_err(|_| BAD.to_owned())
+                _ => Err("only Ed25519 keys can sign DKIM".to_owned()),
             }
-            _ => Err("only Ed25519 keys can sign DKIM".to_owned()),
-        },
+        }
         "ENCRYPTED PRIVATE KEY" => Err("the key is encrypted; store it unencrypted with mode 0600".to_owned()),
         _ => Err("expected a PEM private key (BEGIN PRIVATE KEY)".to_owned()),
     }
-}
-
-/// The label and the decoded contents of the first PEM block.
-fn pem_decode(pem: &str) -> Result<(String, SecretSlice<u8>), String> {
-    const NOT_PEM: &str = "not a PEM file";
-    let mut lines = pem.lines().map(str::trim).skip_while(|l| !l.starts_with("-----BEGIN "));
-    let label = lines.next().and_then(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----")).ok_or(NOT_PEM)?;
-    let end = format!("-----END {label}-----");
-    let mut body = String::new();
-    let mut ended = false;
-    for line in lines.by_ref() {
-        ended = line == end;
-        if ended || line.contains(':') {
-            break;
-        }
-        body.push_str(line);
-    }
-    let body = SecretString::from(body); // the key itself, base64-encoded: wiped on drop
-    if !ended {
-        // A `Proc-Type: 4,ENCRYPTED` header line stops the loop early too.
-        return Err(format!("{NOT_PEM}, or an encrypted key (store it unencrypted, mode 0600)"));
-    }
-    let der = STANDARD.decode(body.expose_secret()).map_err(|_| NOT_PEM.to_owned())?;
-    Ok((label.to_owned(), SecretSlice::from(der)))
-}
-
-/// One DER element: tag, contents, what follows. Definite lengths only.
-fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, after) = rest.split_at_checked(n)?;
-        rest = after;
-        bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
-    };
-    let (contents, rest) = rest.split_at_checked(len)?;
-    Some((tag, contents, rest))
-}
-
-/// PKCS#8 PrivateKeyInfo (RFC 5208 §5): the algorithm OID and the private key octets.
-fn pkcs8_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (0x30, info, _) = der_next(der)? else { return None };
-    let (0x02, _version, rest) = der_next(info)? else { return None };
-    let (0x30, algorithm, rest) = der_next(rest)? else { return None };
-    let (0x06, oid, _) = der_next(algorithm)? else { return None };
-    let (0x04, key, _) = der_next(rest)? else { return None };
-    Some((oid, key))
 }
 
 /// Writes one message atomically: a hidden temp file (0600) in the same folder, then a rename.

@@ -170,10 +170,11 @@ async fn dkim_signs_every_message() -> TestResult {
     let refused = |cfg: DkimConfig| Mailer::new(MailConfig { dkim: Some(cfg), ..config(&dir) }).err();
     let err = refused(dkim(RSA_PKCS8_PEM)).unwrap_or_default();
     assert!(err.contains("RUSTSEC-2023-0071"), "{err}");
-    let (_, der) = pem_decode(RSA_PKCS8_PEM)?;
-    let (_, pkcs1) = pkcs8_key(der.expose_secret()).ok_or("not PKCS#8")?;
-    let pkcs1_pem =
-        format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", STANDARD.encode(pkcs1));
+    let (_, der) = SecretDocument::from_pem(RSA_PKCS8_PEM).map_err(|e| e.to_string())?;
+    let pkcs1 = PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| e.to_string())?.private_key;
+    let body = STANDARD.encode(pkcs1);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    let pkcs1_pem = format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n", lines.join("\n"));
     assert!(signing_key(&pkcs1_pem).is_err_and(|e| e.contains("Ed25519")));
     let err = refused(dkim(&ED25519_PEM.replace("MC4C", "MC5C"))).unwrap_or_default();
     assert!(err.starts_with("dkim_key_file:"), "{err}");
