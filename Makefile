@@ -93,6 +93,7 @@ audit:
 bench: tools build
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cargo build --release -p server --bin seed_history
+	cargo build --release -p bare
 	cargo bench -p server --bench argon2
 	RAMPART_BIN=$(BIN) SEED_BIN=$(CARGO_TARGET_DIR)/release/seed_history ./scripts/bench.sh
 

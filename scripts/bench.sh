@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: starts the release server on loopback with a throwaway database, signs an owner in, and
 # prints figures (no pass/fail):
-#   1. req/s and p99 of a bare static response (/healthz, and a static file) and of the signed-in overview
-#      page, in the same run (wrk, 2 threads, 32 connections, 10 s each); the ratio is what counts;
-#   2. req/s of the REST API (GET /api/v1/members with a read key: verification, scope, query, JSON, and the
-#      batched access-history write) against the same bare response;
+#   1. req/s and p99 of bench/bare (axum + rustls, a static 200, nothing of Rampart's: the ceiling) and, as
+#      ratios to it, /healthz, the signed-in /overview and /members (51 members), and the REST API
+#      (GET /api/v1/members with a read key) — wrk, 2 threads, 32 connections, 10 s each, same run;
 #   3. overview p99 while 200 concurrent wrong-password sign-ins run, and the server's peak memory;
 #   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export;
 #   6. the medians of 200 password-reset requests for a known and for unknown addresses (they must not differ).
@@ -42,24 +41,38 @@ summary() { # label, wrk output
 }
 
 if [ -z "${BENCH_HISTORY_ONLY:-}${BENCH_VAULT_ONLY:-}" ]; then
-echo "== page vs static ($DUR s each, 32 connections, wrk -t2, same server, same run)"
-R_HEALTH=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")
-R_FILE=$(summary "GET /favicon.svg (static file)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/favicon.svg")")
-R_PAGE=$(summary "GET /overview (signed in, full SSR page)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")
-head -n1 <<<"$R_HEALTH"; head -n1 <<<"$R_FILE"; head -n1 <<<"$R_PAGE"
-awk -v p="$(tail -n1 <<<"$R_PAGE")" -v h="$(tail -n1 <<<"$R_HEALTH")" -v f="$(tail -n1 <<<"$R_FILE")" \
-  'BEGIN { printf "ratio overview/healthz: %.1f %%   overview/static file: %.1f %%\n", 100*p/h, 100*p/f }'
-
-echo "== REST API vs static ($DUR s each, 32 connections)"
+# The ceiling: bench/bare, axum + rustls answering a static 200 with nothing of Rampart's, in the same run.
+BARE_BIN=${BARE_BIN:-$(dirname "$BIN")/bare}
+BARE_ADDR="127.0.0.1:$((PORT + 20))"
+"$BARE_BIN" "$BARE_ADDR" >"$DATA/bare.log" 2>&1 &
+BARE=$!
+trap 'kill $PID $BARE 2>/dev/null || true; wait $PID $BARE 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 100); do curl -ksf "https://$BARE_ADDR/" >/dev/null && break; sleep 0.1; done
+# One tenant with 51 members (the owner and 50 others), as the targets are stated.
+for i in $(seq 1 50); do "$BIN" tenant add-member --tenant Bench --email "member-$i@bench.example" >/dev/null; done
 curl -ksS --fail-with-body -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "kind=read" \
   --data-urlencode "description=bench" "$BASE/api/create_key"
 KEY=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/take_fresh_key" | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
 [ -n "$KEY" ] || { echo "bench: creating an API key failed" >&2; exit 1; }
 curl -ksf -o /dev/null -H "Authorization: Bearer $KEY" "$BASE/api/v1/members" || { echo "bench: API not reachable" >&2; exit 1; }
-R_HEALTH2=$(summary "GET /healthz (bare static response)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")
-R_API=$(summary "GET /api/v1/members (read key)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$BASE/api/v1/members")")
-head -n1 <<<"$R_HEALTH2"; head -n1 <<<"$R_API"
-awk -v a="$(tail -n1 <<<"$R_API")" -v h="$(tail -n1 <<<"$R_HEALTH2")" 'BEGIN { printf "ratio api/healthz: %.1f %%\n", 100*a/h }'
+
+echo "== against bare axum + rustls ($DUR s each, wrk -t2 -c32, same machine, same run)"
+R_BARE=$(summary "GET / on bench/bare (the ceiling)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "https://$BARE_ADDR/")")
+head -n1 <<<"$R_BARE"
+BARE_RPS=$(tail -n1 <<<"$R_BARE")
+ratio() { # label, summary output, target ratio
+  head -n1 <<<"$2"
+  awk -v r="$(tail -n1 <<<"$2")" -v b="$BARE_RPS" -v t="$3" -v l="$1" \
+    'BEGIN { printf "  ratio %-34s %.3f of bare (target %s)\n", l, r/b, t }'
+}
+ratio "/healthz" "$(summary "GET /healthz (through the middleware)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "$BASE/healthz")")" "-"
+ratio "/overview" "$(summary "GET /overview (signed in)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")" "0.30, p99 <= 25 ms"
+ratio "/members (51 members)" "$(summary "GET /members (signed in, 51 rows)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/members")")" "0.30, p99 <= 25 ms"
+ratio "/api/v1/members (read key)" "$(summary "GET /api/v1/members (read key, 51)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$BASE/api/v1/members")")" "0.50"
+printf '  bytes: /overview %s, /members %s, /api/v1/members %s\n' \
+  "$(curl -ks -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview" | wc -c)" \
+  "$(curl -ks -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/members" | wc -c)" \
+  "$(curl -ks -H "Authorization: Bearer $KEY" "$BASE/api/v1/members" | wc -c)"
 
 echo "== password reset: known vs unknown address"
 python3 "$(dirname "$0")/reset_timing.py" "$BASE" "$EMAIL" 200
