@@ -40,6 +40,8 @@ build: tools
 	cargo leptos build --release
 	@# cargo-leptos skips dot-directories of the assets dir; security.txt lives in one (RFC 9116).
 	mkdir -p target/site/.well-known && cp -r public/.well-known/. target/site/.well-known/
+	@# Brotli and gzip copies of the script, WebAssembly and stylesheet, served by content negotiation.
+	node scripts/precompress.mjs target/site/pkg
 
 tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

@@ -144,16 +144,20 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
     middleware::error_report::install_panic_hook();
     let tls =
         if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
+    // The script, WebAssembly and stylesheet live under a path that changes with their contents (`web::assets`).
+    let pkg = settings.site_root.join("pkg");
+    let fingerprint = web::assets::fingerprint(&pkg);
     let leptos = LeptosOptions::builder()
         .output_name("rampart")
         .site_root(settings.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(format!("pkg/{fingerprint}"))
         .build();
     let web = router::WebState {
         app: state.clone(),
         leptos,
         proxies: TrustedProxies(Arc::new(settings.trusted_proxies.clone())),
         origin: AllowedOrigin(settings.public_origin().into()),
+        assets: web::assets::Assets { fingerprint: fingerprint.into(), dir: pkg.into() },
     };
     let app = router::build(web);
     let (tx, rx) = watch::channel(false);

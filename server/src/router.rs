@@ -35,6 +35,7 @@ pub struct WebState {
     pub leptos: LeptosOptions,
     pub proxies: TrustedProxies,
     pub origin: AllowedOrigin,
+    pub assets: crate::web::assets::Assets,
 }
 
 /// `GET /readyz`: 200 when the database answers within two seconds, 503 otherwise (for a load balancer's
@@ -89,6 +90,7 @@ pub fn build(state: WebState) -> Router {
         .nest("/api/v1", api)
         .route("/vault/links/{token}", get(crate::web::vault::follow_link).with_state(state.app.clone()))
         .route("/readyz", get(readyz).with_state(state.app.clone()))
+        .route("/pkg/{fingerprint}/{*file}", get(crate::web::assets::serve).with_state(state.assets.clone()))
         .route("/.well-known/rampart-export-key", get(crate::web::export::public_key).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))

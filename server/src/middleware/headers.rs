@@ -15,7 +15,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use std::sync::Arc;
 
-/// Static files that may be cached (revalidated on every use).
+/// Static files that may be cached (revalidated on every use, or for a year when fingerprinted).
 pub fn is_static_path(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/.well-known/")
@@ -59,8 +59,12 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
     );
     set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    // Fingerprinted files (`web::assets`) keep their year-long policy: their path changes with their contents.
+    let immutable = cacheable && h.get(header::CACHE_CONTROL).is_some_and(|v| v == crate::web::assets::IMMUTABLE);
     if cacheable {
-        set(h, header::CACHE_CONTROL, "no-cache");
+        if !immutable {
+            set(h, header::CACHE_CONTROL, "no-cache");
+        }
     } else {
         // Keep a handler's `private, no-store` (downloads); anything else becomes `no-store`.
         let keeps = h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store"));

@@ -7,6 +7,7 @@
 mod common;
 
 mod alerts;
+mod assets;
 mod audit;
 mod audit_props;
 mod audit_tamper;
