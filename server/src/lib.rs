@@ -14,6 +14,7 @@ use app::backend::identity::password::Hasher;
 use app::backend::identity::sessions::SessionTimeouts;
 use app::backend::platform::clock::Clock;
 use app::backend::platform::db::{self, DbConfig};
+use app::backend::platform::metrics::Metrics;
 use app::backend::{organisation::tenants, AppState};
 use leptos::prelude::LeptosOptions;
 use middleware::client_ip::TrustedProxies;
@@ -53,17 +54,20 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let master = secrets::load_master_key(settings).map_err(StartError::Config)?;
     let previous = secrets::load_previous_masters(settings).map_err(StartError::Config)?;
     let keys = Arc::new(app::backend::platform::crypto::ServerKeys::from_master(master.expose_secret(), &previous));
+    let metrics = if settings.metrics_addr.is_some() { Metrics::prometheus() } else { Metrics::disabled() };
     let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
     let mailer = app::backend::platform::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
+    let mailer = mailer.with_metrics(metrics.clone());
     let pool = open_database(settings).await?;
     let permits = match settings.password_hash_concurrency {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
     };
     let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
+    let hasher = hasher.with_metrics(metrics.clone());
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
-        api_log: app::backend::audit::api_log::ApiLog::start(pool.clone(), keys.clone()),
+        api_log: app::backend::audit::api_log::ApiLog::start(pool.clone(), keys.clone(), metrics.clone()),
         key_guard: Arc::new(app::backend::keys::verify::KeyGuard::with_unknown_limit(
             settings.api_unknown_keys_per_minute,
         )),
@@ -74,6 +78,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         exports: app::backend::export::Exports::default(),
         anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),
         reset_wake: Arc::default(),
+        metrics,
         pool,
         keys,
         mailer,

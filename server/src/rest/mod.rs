@@ -354,7 +354,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             // Unrecognised and malformed keys: counted per address, recorded once a minute (the rest folded
             // into one summary event), and answered 429 past the limit.
             let unknown = matches!(denial.reason, "unknown" | "malformed" | "missing")
-                .then(|| state.key_guard.note_unknown(ip, now, denial.reason != "missing"));
+                .then(|| verify::note_unknown(&state, ip, now, denial.reason != "missing"));
             if let Some(verdict) = unknown {
                 if verdict != verify::UnknownKey::First {
                     let err = match verdict {

@@ -6,5 +6,6 @@ pub mod crypto;
 pub mod db;
 pub mod ids;
 pub mod mail;
+pub mod metrics;
 pub mod request;
 pub mod text;
