@@ -109,6 +109,8 @@ pub fn vault_of(settings: &Settings) -> app::backend::vault::Vault {
 pub struct Running {
     pub addr: SocketAddr,
     pub redirect_addr: Option<SocketAddr>,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
@@ -144,6 +146,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running
 
 /// Starts serving an already-built state.
 pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Running, StartError> {
+    settings.check_metrics_addr().map_err(|e| StartError::Config(e.0))?;
     let tls =
         if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
     let leptos = LeptosOptions::builder()
@@ -169,9 +172,17 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         let listener =
             serve::bind(raddr).await.map_err(|e| StartError::Runtime(format!("redirect_addr {raddr}: {e}")))?;
         redirect_addr = listener.local_addr().ok();
-        listeners.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
+        let redirect = serve::redirect_app(settings.public_origin());
+        listeners.push(tokio::spawn(serve::serve(listener, redirect, None, rx.clone())));
     }
-    let jobs = vec![
+    let mut metrics_addr = None;
+    if let Some(maddr) = settings.metrics_addr.filter(|_| state.metrics.is_enabled()) {
+        let listener =
+            serve::bind(maddr).await.map_err(|e| StartError::Runtime(format!("metrics_addr {maddr}: {e}")))?;
+        metrics_addr = listener.local_addr().ok();
+        listeners.push(tokio::spawn(serve::serve(listener, startup::metrics::router(state.clone()), None, rx)));
+    }
+    let mut jobs = vec![
         jobs::session_cleanup::spawn(state.pool.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
@@ -181,7 +192,10 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::password_reset::spawn(state.clone()),
         jobs::audit_anchor::spawn(state.clone()),
     ];
-    Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
+    if state.metrics.is_enabled() {
+        jobs.push(startup::metrics::spawn_upkeep(state.metrics.clone()));
+    }
+    Ok(Running { addr, redirect_addr, metrics_addr, state, shutdown: tx, listeners, jobs })
 }
 
 /// On an empty database, creates the demo tenant and returns its owner's setup link.

@@ -89,6 +89,8 @@ pub fn build(state: WebState) -> Router {
         .nest("/api/v1", api)
         .route("/vault/links/{token}", get(crate::web::vault::follow_link).with_state(state.app.clone()))
         .route("/readyz", get(readyz).with_state(state.app.clone()))
+        // The metrics have their own listener (`metrics_addr`); here the path is plainly absent, signed in or not.
+        .route("/metrics", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
         .route("/.well-known/rampart-export-key", get(crate::web::export::public_key).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
