@@ -183,7 +183,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         listeners.push(tokio::spawn(serve::serve(listener, startup::metrics::router(state.clone()), None, rx)));
     }
     let mut jobs = vec![
-        jobs::session_cleanup::spawn(state.pool.clone()),
+        jobs::session_cleanup::spawn(state.pool.clone(), state.metrics.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
         jobs::vault_maintenance::spawn(state.clone()),
