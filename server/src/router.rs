@@ -82,6 +82,7 @@ pub fn build(state: WebState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))
+        .layer(axum::middleware::from_fn(crate::middleware::request_id::note_route))
         .with_state(state.clone());
     // The REST API sits beside the console, outside its session, gate and same-origin layers: keys, not
     // cookies, authenticate it.
@@ -96,7 +97,10 @@ pub fn build(state: WebState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(security_headers))
-        .layer(axum::middleware::from_fn(crate::middleware::request_id::request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.app.metrics.clone(),
+            crate::middleware::request_id::request_id,
+        ))
 }
 
 /// How long a page may take before it is rendered again.

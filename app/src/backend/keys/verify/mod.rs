@@ -129,6 +129,11 @@ pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPr
     verdict
 }
 
+/// The tenant of the presented key, when it matched one (accepted or not).
+pub fn tenant_of(verdict: &Result<ApiPrincipal, Denial>) -> Option<&TenantId> {
+    verdict.as_ref().map_or_else(|d| d.key.as_ref().map(|k| &k.tenant_id), |p| Some(p.ctx.tenant_id()))
+}
+
 /// Counts a missing, malformed or unrecognised key from `ip` (`KeyGuard::note_unknown`), with the per-address
 /// limit's decision in the metrics.
 pub fn note_unknown(state: &AppState, ip: IpAddr, now: i64, presented: bool) -> UnknownKey {
