@@ -14,6 +14,7 @@ use app::backend::identity::password::Hasher;
 use app::backend::identity::sessions::SessionTimeouts;
 use app::backend::platform::clock::Clock;
 use app::backend::platform::db::{self, DbConfig};
+use app::backend::platform::metrics::Metrics;
 use app::backend::{organisation::tenants, AppState};
 use leptos::prelude::LeptosOptions;
 use middleware::client_ip::TrustedProxies;
@@ -53,17 +54,20 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let master = secrets::load_master_key(settings).map_err(StartError::Config)?;
     let previous = secrets::load_previous_masters(settings).map_err(StartError::Config)?;
     let keys = Arc::new(app::backend::platform::crypto::ServerKeys::from_master(master.expose_secret(), &previous));
+    let metrics = if settings.metrics_addr.is_some() { Metrics::prometheus() } else { Metrics::disabled() };
     let mail_config = settings.mail_config().map_err(|e| StartError::Config(e.to_string()))?;
     let mailer = app::backend::platform::mail::Mailer::new(mail_config).map_err(StartError::Config)?;
+    let mailer = mailer.with_metrics(metrics.clone());
     let pool = open_database(settings).await?;
     let permits = match settings.password_hash_concurrency {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
     };
     let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
+    let hasher = hasher.with_metrics(metrics.clone());
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
     Ok(AppState {
-        api_log: app::backend::audit::api_log::ApiLog::start(pool.clone(), keys.clone()),
+        api_log: app::backend::audit::api_log::ApiLog::start(pool.clone(), keys.clone(), metrics.clone()),
         key_guard: Arc::new(app::backend::keys::verify::KeyGuard::with_unknown_limit(
             settings.api_unknown_keys_per_minute,
         )),
@@ -75,6 +79,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),
         reset_wake: Arc::default(),
         failures: app::backend::platform::failure::Reports::start(pool.clone(), clock.clone()),
+        metrics,
         pool,
         keys,
         mailer,
@@ -105,6 +110,8 @@ pub fn vault_of(settings: &Settings) -> app::backend::vault::Vault {
 pub struct Running {
     pub addr: SocketAddr,
     pub redirect_addr: Option<SocketAddr>,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
@@ -142,6 +149,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running
 /// Starts serving an already-built state.
 pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Running, StartError> {
     middleware::error_report::install_panic_hook();
+    settings.check_metrics_addr().map_err(|e| StartError::Config(e.0))?;
     let tls =
         if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
     // The script, WebAssembly and stylesheet live under a path that changes with their contents (`web::assets`).
@@ -171,10 +179,18 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         let listener =
             serve::bind(raddr).await.map_err(|e| StartError::Runtime(format!("redirect_addr {raddr}: {e}")))?;
         redirect_addr = listener.local_addr().ok();
-        listeners.push(tokio::spawn(serve::serve(listener, serve::redirect_app(settings.public_origin()), None, rx)));
+        let redirect = serve::redirect_app(settings.public_origin());
+        listeners.push(tokio::spawn(serve::serve(listener, redirect, None, rx.clone())));
+    }
+    let mut metrics_addr = None;
+    if let Some(maddr) = settings.metrics_addr.filter(|_| state.metrics.is_enabled()) {
+        let listener =
+            serve::bind(maddr).await.map_err(|e| StartError::Runtime(format!("metrics_addr {maddr}: {e}")))?;
+        metrics_addr = listener.local_addr().ok();
+        listeners.push(tokio::spawn(serve::serve(listener, startup::metrics::router(state.clone()), None, rx)));
     }
     let mut jobs = vec![
-        jobs::session_cleanup::spawn(state.pool.clone()),
+        jobs::session_cleanup::spawn(state.pool.clone(), state.metrics.clone()),
         jobs::alert_delivery::spawn(state.clone()),
         jobs::audit_retention::spawn(state.clone()),
         jobs::vault_maintenance::spawn(state.clone()),
@@ -186,7 +202,10 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
     if let Some(to) = settings.error_report_email.as_deref().filter(|e| !e.is_empty()) {
         jobs.push(jobs::error_digest::spawn(state.clone(), to.to_owned()));
     }
-    Ok(Running { addr, redirect_addr, state, shutdown: tx, listeners, jobs })
+    if state.metrics.is_enabled() {
+        jobs.push(startup::metrics::spawn_upkeep(state.metrics.clone()));
+    }
+    Ok(Running { addr, redirect_addr, metrics_addr, state, shutdown: tx, listeners, jobs })
 }
 
 /// On an empty database, creates the demo tenant and returns its owner's setup link.

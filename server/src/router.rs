@@ -83,6 +83,7 @@ pub fn build(state: WebState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))
+        .layer(axum::middleware::from_fn(crate::middleware::request_id::note_route))
         .with_state(state.clone());
     // The REST API sits beside the console, outside its session, gate and same-origin layers: keys, not
     // cookies, authenticate it.
@@ -91,13 +92,18 @@ pub fn build(state: WebState) -> Router {
         .route("/vault/links/{token}", get(crate::web::vault::follow_link).with_state(state.app.clone()))
         .route("/readyz", get(readyz).with_state(state.app.clone()))
         .route("/pkg/{fingerprint}/{*file}", get(crate::web::assets::serve).with_state(state.assets.clone()))
+        // The metrics have their own listener (`metrics_addr`); here the path is plainly absent, signed in or not.
+        .route("/metrics", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
         .route("/.well-known/rampart-export-key", get(crate::web::export::public_key).with_state(state.app.clone()))
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), crate::middleware::error_report::error_report))
-        .layer(axum::middleware::from_fn(crate::middleware::request_id::request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.app.metrics.clone(),
+            crate::middleware::request_id::request_id,
+        ))
 }
 
 /// How long a page may take before it is rendered again.

@@ -56,4 +56,6 @@ pub struct AppState {
     pub failures: platform::failure::Reports,
     /// Wakes the one password-reset worker of this process (`identity::password_reset::process_queue`).
     pub reset_wake: Arc<tokio::sync::Notify>,
+    /// This app's metrics (`platform::metrics`): recorded where decisions are made, served by the server.
+    pub metrics: platform::metrics::Metrics,
 }

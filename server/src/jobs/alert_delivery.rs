@@ -16,17 +16,20 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             crate::rest::record_unknown_key_summaries(&state).await;
-            match alerts::deliver_due(&state).await {
+            match super::observed(&state.metrics, "alert_delivery", alerts::deliver_due(&state)).await {
                 Ok(sent) if sent > 0 => tracing::info!(sent, "security alert emails sent"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "alert delivery failed; will retry"),
             }
             n = n.wrapping_add(1);
             if n.is_multiple_of(HOUSEKEEPING_EVERY) {
-                if let Err(err) = throttle::forget_stale(&state).await {
+                let forget = throttle::forget_stale(&state);
+                if let Err(err) = super::observed(&state.metrics, "throttle_housekeeping", forget).await {
                     tracing::warn!(error = %err, "throttle housekeeping failed; will retry");
                 }
-                if let Err(err) = alerts::forget_sent(&state).await {
+                if let Err(err) =
+                    super::observed(&state.metrics, "alert_housekeeping", alerts::forget_sent(&state)).await
+                {
                     tracing::warn!(error = %err, "alert housekeeping failed; will retry");
                 }
             }

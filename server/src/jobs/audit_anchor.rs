@@ -11,7 +11,8 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(TICK);
         loop {
             tick.tick().await;
-            if let Err(err) = state.anchors.write_due(&state.pool, &state.keys, state.clock.now_ms()).await {
+            let write = state.anchors.write_due(&state.pool, &state.keys, state.clock.now_ms());
+            if let Err(err) = super::observed(&state.metrics, "audit_anchor", write).await {
                 tracing::warn!(error = %err, "access-history anchors not written; will retry");
             }
         }

@@ -9,7 +9,8 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match purge_all(&state.pool, &state.keys, state.clock.now_ms()).await {
+            let purge = purge_all(&state.pool, &state.keys, state.clock.now_ms());
+            match super::observed(&state.metrics, "audit_retention", purge).await {
                 Ok(s) if s.deleted > 0 => tracing::info!(deleted = s.deleted, "access-history retention purge"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "access-history retention purge failed; will retry"),

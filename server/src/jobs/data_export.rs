@@ -13,7 +13,7 @@ const POLL: Duration = Duration::from_secs(5);
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match run_pending(&state).await {
+            match super::observed(&state.metrics, "data_export", run_pending(&state)).await {
                 Ok(n) if n > 0 => tracing::info!(exports = n, "data exports built"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "data export pass failed; will retry"),

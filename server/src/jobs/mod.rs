@@ -1,4 +1,4 @@
-//! Background jobs, one file each.
+//! Background jobs, one file each. Every pass is timed and counted by job name and outcome (`observed`).
 
 pub mod alert_delivery;
 pub mod audit_anchor;
@@ -9,3 +9,19 @@ pub mod password_reset;
 pub mod session_cleanup;
 pub mod tenant_closure;
 pub mod vault_maintenance;
+
+use app::backend::platform::metrics::Metrics;
+use std::future::Future;
+use std::time::Instant;
+
+/// Runs one pass of the job `job`, recording its duration and whether it succeeded.
+pub async fn observed<T, E>(
+    metrics: &Metrics,
+    job: &'static str,
+    pass: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = pass.await;
+    metrics.job_run(job, result.is_ok(), started.elapsed());
+    result
+}

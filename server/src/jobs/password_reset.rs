@@ -15,7 +15,8 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 _ = tick.tick() => {}
                 () = state.reset_wake.notified() => {}
             }
-            if let Err(err) = password_reset::process_queue(&state).await {
+            let pass = password_reset::process_queue(&state);
+            if let Err(err) = super::observed(&state.metrics, "password_reset", pass).await {
                 tracing::warn!(error = %err, "password reset queue not processed; will retry");
             }
         }

@@ -3,15 +3,16 @@
 
 use app::backend::identity::sessions::delete_expired;
 use app::backend::platform::clock::{Clock as _, SystemClock};
+use app::backend::platform::metrics::Metrics;
 use sqlx::AnyPool;
 use std::time::Duration;
 
-pub fn spawn(pool: AnyPool) -> tokio::task::JoinHandle<()> {
+pub fn spawn(pool: AnyPool, metrics: Metrics) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match delete_expired(&pool, SystemClock.now_ms()).await {
+            match super::observed(&metrics, "session_cleanup", delete_expired(&pool, SystemClock.now_ms())).await {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "session cleanup failed; will retry"),

@@ -10,7 +10,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match close_due(&state).await {
+            match super::observed(&state.metrics, "tenant_closure", close_due(&state)).await {
                 Ok(closed) => {
                     for c in closed {
                         tracing::warn!(tenant = %c.tenant_id, rows = c.rows, "closed tenant deleted");

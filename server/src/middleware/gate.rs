@@ -7,6 +7,7 @@
 //! members there (other requests get 409); its server functions refuse through `api::ssr::tenant_ctx`.
 
 use super::headers::is_static_path;
+use super::request_id::RequestFacts;
 use crate::errors::{error_response, refusal_response, wants_html};
 use app::backend::access::{CurrentAuth, TenantCtx};
 use app::backend::network::rules;
@@ -44,6 +45,9 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         },
         None => None,
     };
+    if let (Some(ctx), Some(facts)) = (&auth, req.extensions().get::<RequestFacts>()) {
+        facts.set_tenant(ctx.tenant_id().as_str());
+    }
     if let (Some(ctx), Some(ClientIp(ip))) = (&auth, req.extensions().get::<ClientIp>().copied()) {
         let (html, meta) = (wants_html(req.headers()), RequestMeta::of(req.extensions(), req.headers()));
         if let Some(res) = refuse(&state, ctx, ip, html, &meta).await {

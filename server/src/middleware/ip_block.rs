@@ -27,6 +27,7 @@ pub async fn refuse_blocked_ips(State(state): State<AppState>, req: Request, nex
         .filter(|_| !matches!(req.uri().path(), "/healthz" | "/readyz"))
         .and_then(|ip| state.ip_guard.blocked_until(&ip.0.to_string(), now));
     let Some(until) = blocked else { return next.run(req).await };
+    state.metrics.ip_blocked_request();
     let retry_after = u64::try_from(until - now).unwrap_or(0).div_ceil(1000).max(1);
     let message = blocked_message(retry_after.div_ceil(60));
     let mut res = if wants_html(req.headers()) {

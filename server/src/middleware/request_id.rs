@@ -1,22 +1,111 @@
 //! Every request gets an id: minted here (never taken from the client), returned in `X-Request-Id`, carried
 //! by a tracing span around the whole request, and used as the operation id of any internal error it meets
 //! (`app::backend::platform::ids::op_id`), so the "ref" a user reads is the id in the log and in the header.
+//!
+//! When the response head is ready the request is counted in the metrics (method, route template, status,
+//! duration) and logs exactly one line in its span: route template, status, duration, and the tenant when a
+//! session or an API key named one (`RequestFacts`, filled in by the layers that learn them). Nothing else
+//! from the request is logged: no query string, no header, and the path with any link token masked.
 
 use app::backend::platform::ids::{new_request_id, REQUEST_ID};
-use axum::extract::Request;
-use axum::http::HeaderValue;
+use app::backend::platform::metrics::Metrics;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tracing::Instrument as _;
 
-pub async fn request_id(req: Request, next: Next) -> Response {
+/// What inner layers learn about a request for its log line and metrics: the route template it matched (the
+/// console is reached through a fallback, where the outer router matched nothing) and the tenant it acts in.
+/// Shared by every clone of the request's extensions.
+#[derive(Clone, Default)]
+pub struct RequestFacts(Arc<Mutex<Facts>>);
+
+#[derive(Default)]
+struct Facts {
+    route: Option<String>,
+    tenant: Option<String>,
+}
+
+impl RequestFacts {
+    fn set_route(&self, route: String) {
+        if let Ok(mut f) = self.0.lock() {
+            f.route = Some(route);
+        }
+    }
+
+    /// The tenant a session or an API key resolved to (an id: never a name or an email).
+    pub fn set_tenant(&self, tenant_id: &str) {
+        if let Ok(mut f) = self.0.lock() {
+            f.tenant = Some(tenant_id.to_owned());
+        }
+    }
+
+    fn take(&self) -> (Option<String>, Option<String>) {
+        self.0.lock().map(|mut f| (f.route.take(), f.tenant.take())).unwrap_or_default()
+    }
+}
+
+pub async fn request_id(State(metrics): State<Metrics>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
     let id = new_request_id();
+    let method = method_label(req.method());
+    let facts = RequestFacts::default();
+    if let Some(matched) = req.extensions().get::<MatchedPath>() {
+        facts.set_route(route_of(matched.as_str(), req.uri().path()));
+    }
+    req.extensions_mut().insert(facts.clone());
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %loggable(req.uri().path()));
-    let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span).await;
+    let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
+    let elapsed = started.elapsed();
+    let (route, tenant) = facts.take();
+    let route = route.unwrap_or_else(|| "other".to_owned());
+    let status = res.status().as_u16();
+    metrics.http_request(method, &route, status, elapsed);
+    // Milliseconds with microsecond precision.
+    let duration_ms = elapsed.as_micros() as f64 / 1000.0;
+    span.in_scope(|| tracing::info!(route = %route, status, duration_ms, tenant_id = tenant.as_deref(), "answered"));
     res
+}
+
+/// Notes the route template a nested router (the console, behind the outer router's fallback) matched.
+pub async fn note_route(req: Request, next: Next) -> Response {
+    if let (Some(matched), Some(facts)) =
+        (req.extensions().get::<MatchedPath>(), req.extensions().get::<RequestFacts>())
+    {
+        facts.set_route(route_of(matched.as_str(), req.uri().path()));
+    }
+    next.run(req).await
+}
+
+/// The route a request is counted under: the matched template; a server function (`/api/{*fn_name}`) by its
+/// name when it is one the policy table lists (a closed set), else the template.
+fn route_of(template: &str, path: &str) -> String {
+    if template == "/api/{*fn_name}" {
+        if let Some(f) = path.strip_prefix("/api/").and_then(app::policy::server_fn) {
+            return format!("/api/{}", f.name);
+        }
+    }
+    template.to_owned()
+}
+
+/// The method as a label: the standard ones, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Paths whose next segment is a bearer secret (a one-time link's token): logged as `…`.
@@ -35,7 +124,7 @@ pub(crate) fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::loggable;
+    use super::{loggable, method_label, route_of};
 
     #[test]
     fn link_tokens_never_reach_the_log() {
@@ -45,5 +134,14 @@ mod tests {
         assert_eq!(loggable("/invite/t"), "/invite/…");
         assert_eq!(loggable("/vault/files/123"), "/vault/files/123");
         assert_eq!(loggable("/api/v1/keys/abc/roll"), "/api/v1/keys/abc/roll");
+    }
+
+    #[test]
+    fn routes_are_templates_or_known_server_functions() {
+        assert_eq!(route_of("/api/v1/vault/files/{id}", "/api/v1/vault/files/42"), "/api/v1/vault/files/{id}");
+        assert_eq!(route_of("/api/{*fn_name}", "/api/sign_in"), "/api/sign_in");
+        assert_eq!(route_of("/api/{*fn_name}", "/api/no_such_fn_9f8e"), "/api/{*fn_name}");
+        assert_eq!(route_of("/api/{*fn_name}", "/api/sign_in/extra"), "/api/{*fn_name}");
+        assert_eq!(method_label(&axum::http::Method::from_bytes(b"BREW").unwrap_or_default()), "other");
     }
 }

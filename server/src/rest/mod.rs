@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod vault;
 
 use crate::errors::{error_response, refusal_response};
+use crate::middleware::request_id::RequestFacts;
 use app::backend::audit::api_log::ApiEvent;
 use app::backend::audit::Outcome;
 use app::backend::keys::verify::{self, ApiPrincipal, Presented};
@@ -288,6 +289,9 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let presented = Presented { authorization: header(header::AUTHORIZATION), ip, referer: header(header::REFERER) };
     let verdict = verify::verify(&state, &presented).await;
+    if let (Some(t), Some(facts)) = (verify::tenant_of(&verdict), parts.extensions.get::<RequestFacts>()) {
+        facts.set_tenant(t.as_str());
+    }
     let now = state.clock.now_ms();
     let elapsed = |started: Instant| started.elapsed().as_millis();
     match verdict {
@@ -354,7 +358,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             // Unrecognised and malformed keys: counted per address, recorded once a minute (the rest folded
             // into one summary event), and answered 429 past the limit.
             let unknown = matches!(denial.reason, "unknown" | "malformed" | "missing")
-                .then(|| state.key_guard.note_unknown(ip, now, denial.reason != "missing"));
+                .then(|| verify::note_unknown(&state, ip, now, denial.reason != "missing"));
             if let Some(verdict) = unknown {
                 if verdict != verify::UnknownKey::First {
                     let err = match verdict {

@@ -204,6 +204,9 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             if let Some(r) = running.redirect_addr {
                 println!("HTTP on {r} redirects to HTTPS");
             }
+            if let Some(m) = running.metrics_addr {
+                println!("Metrics on http://{m}/metrics");
+            }
             wait_for_stop_signal().await;
             println!("Shutting down: finishing open requests and writing the access history");
             running.stop().await;

@@ -36,6 +36,13 @@ pub struct Settings {
     pub listen_addr: SocketAddr,
     /// Where plain HTTP is answered with a redirect to `public_url`; empty to disable.
     pub redirect_addr: Option<SocketAddr>,
+    /// Where `/metrics` (Prometheus text, plain HTTP) is served, apart from the console; `off` (or empty) to
+    /// disable. A loopback address unless `metrics_public` is set.
+    #[serde(deserialize_with = "address_or_off")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Allow a `metrics_addr` that is not a loopback address (the metrics tell whoever reaches them how the
+    /// console is used: keep such an address behind a firewall).
+    pub metrics_public: bool,
     /// The URL users reach the console at; links in emails and the CLI use it.
     pub public_url: String,
     /// PEM certificate chain and key; when unset, a self-signed development certificate in `data_dir/tls`.
@@ -100,6 +107,8 @@ impl Default for Settings {
             database_busy_timeout_ms: 5_000,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
             redirect_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            metrics_public: false,
             public_url: "https://127.0.0.1:8443".to_owned(),
             tls_cert: None,
             tls_key: None,
@@ -186,11 +195,24 @@ impl Settings {
                 return bad("error_report_email", "must be an email address");
             }
         }
+        self.check_metrics_addr()?;
         self.dkim_settings()?;
         // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
         // is checked where it is read, in `mail_config`.
         Mailer::new(MailConfig { dkim: None, ..self.mail_config_without_dkim() }).map_err(ConfigError)?;
         Ok(())
+    }
+
+    /// `metrics_addr` is a loopback address, or `metrics_public` says it need not be: the metrics name no
+    /// secret, but counts of sign-in failures, blocks and refusals are reconnaissance for an attacker.
+    pub fn check_metrics_addr(&self) -> Result<(), ConfigError> {
+        match self.metrics_addr {
+            Some(addr) if !addr.ip().is_loopback() && !self.metrics_public => Err(ConfigError(format!(
+                "metrics_addr: {addr} is not a loopback address; bind it to 127.0.0.1 or [::1] and let the \
+                 scraper reach it there, or set metrics_public = true to serve the metrics on it anyway"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The mailer's configuration, reading the DKIM key file when DKIM is set.
@@ -237,6 +259,19 @@ impl Settings {
     /// The public origin, without a trailing slash.
     pub fn public_origin(&self) -> String {
         self.public_url.trim_end_matches('/').to_owned()
+    }
+}
+
+/// An address, or `off` / empty for none (TOML has no null, and an environment variable is always a string).
+fn address_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() || s.trim().eq_ignore_ascii_case("off") => Ok(None),
+        Some(s) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("not an address like 127.0.0.1:9464, or `off`: {s:?}"))),
     }
 }
 
@@ -314,6 +349,42 @@ mod tests {
             jail.create_file("rampart.toml", "session_idle_minutes = \"soon\"")?;
             let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("session_idle_minutes"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_addr_is_loopback_unless_public_and_can_be_off() {
+        assert_eq!(Settings::default().metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+        for off in ["off", "", "OFF"] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env("RAMPART_METRICS_ADDR", off);
+                assert_eq!(Settings::load(None).map_err(|e| e.to_string())?.metrics_addr, None, "{off:?}");
+                Ok(())
+            });
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rampart.toml", "metrics_addr = \"[::1]:9100\"")?;
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.metrics_addr, Some("[::1]:9100".parse().map_err(|_| "addr")?));
+            jail.set_env("RAMPART_METRICS_ADDR", "[::1]:9101");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.metrics_addr, Some("[::1]:9101".parse().map_err(|_| "addr")?));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_METRICS_ADDR", "0.0.0.0:9464");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("metrics_addr") && err.contains("metrics_public"), "{err}");
+            jail.set_env("RAMPART_METRICS_PUBLIC", "true");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0], 9464))));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_METRICS_ADDR", "metrics.internal:9464");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("metrics_addr"), "{err}");
             Ok(())
         });
     }

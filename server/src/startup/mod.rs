@@ -1,7 +1,8 @@
-//! Start-up: the operator CLI, typed settings, secrets on disk, TLS and the listeners.
+//! Start-up: the operator CLI, typed settings, secrets on disk, TLS, the listeners and the metrics listener.
 
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod secrets;
 pub mod serve;
 pub mod tls;

@@ -22,6 +22,7 @@ mod ip_rules;
 mod key_powers;
 mod keys;
 mod members;
+mod metrics;
 mod panic;
 mod posture;
 mod races;

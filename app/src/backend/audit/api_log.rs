@@ -12,10 +12,11 @@ use crate::backend::audit::chain::{append, EventRow};
 use crate::backend::audit::Outcome;
 use crate::backend::platform::crypto::ServerKeys;
 use crate::backend::platform::ids::{new_event_id, TenantId};
+use crate::backend::platform::metrics::Metrics;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Events written per transaction at most.
@@ -42,7 +43,8 @@ pub struct ApiEvent {
 }
 
 enum Msg {
-    Event(Box<ApiEvent>),
+    /// An event and when it was queued (the metrics' lag).
+    Event(Box<ApiEvent>, Instant),
     Flush(oneshot::Sender<()>),
 }
 
@@ -60,15 +62,20 @@ impl std::fmt::Debug for ApiLog {
 
 impl ApiLog {
     /// Starts the writer on the current runtime.
-    pub fn start(pool: AnyPool, keys: Arc<ServerKeys>) -> Self {
+    pub fn start(pool: AnyPool, keys: Arc<ServerKeys>, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(pool, keys, rx));
+        tokio::spawn(writer(pool, keys, rx, metrics));
         Self { tx }
+    }
+
+    /// Messages waiting for the writer.
+    pub fn queued(&self) -> usize {
+        QUEUE.saturating_sub(self.tx.capacity())
     }
 
     /// Queues an event (waits only while the queue is full).
     pub async fn record(&self, event: ApiEvent) {
-        if self.tx.send(Msg::Event(Box::new(event))).await.is_err() {
+        if self.tx.send(Msg::Event(Box::new(event), Instant::now())).await.is_err() {
             tracing::error!("access-history writer stopped; an API request event was not recorded");
         }
     }
@@ -82,7 +89,7 @@ impl ApiLog {
     }
 }
 
-async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg>) {
+async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg>, metrics: Metrics) {
     let mut buf = Vec::with_capacity(BATCH);
     loop {
         if rx.recv_many(&mut buf, BATCH).await == 0 {
@@ -90,17 +97,25 @@ async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg
         }
         let mut events = Vec::with_capacity(buf.len());
         let mut acks = Vec::new();
+        let mut oldest: Option<Instant> = None;
         for m in buf.drain(..) {
             match m {
-                Msg::Event(e) => events.push(*e),
+                Msg::Event(e, queued) => {
+                    events.push(*e);
+                    oldest = Some(oldest.map_or(queued, |o| o.min(queued)));
+                }
                 Msg::Flush(ack) => acks.push(ack),
             }
         }
         let mut delay = Duration::from_millis(100);
         while let Err(err) = write_batch(&pool, &keys, &events).await {
             tracing::error!(error = %err, events = events.len(), "writing API request events failed; retrying");
+            metrics.api_log_write_failed();
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        if let Some(oldest) = oldest {
+            metrics.api_log_batch(events.len(), oldest.elapsed());
         }
         for ack in acks {
             let _ = ack.send(());

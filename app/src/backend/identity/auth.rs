@@ -11,6 +11,7 @@ use crate::backend::audit::{self, NewEvent, Outcome};
 use crate::backend::identity::accounts::email_key;
 use crate::backend::identity::password::check_new_password;
 use crate::backend::platform::ids::{AccountId, MembershipId, TenantId};
+use crate::backend::platform::metrics::{Limiter, SignIn};
 use crate::backend::platform::request::RequestMeta;
 use crate::backend::{identity::throttle, AppState};
 use crate::model::AppError;
@@ -129,6 +130,24 @@ pub async fn sign_in(
     email: &str,
     password: &SecretString,
 ) -> Result<PasswordAccepted, AppError> {
+    let mut outcome = SignIn::Error;
+    let result = check_sign_in(state, meta, device, email, password, &mut outcome).await;
+    state.metrics.sign_in(match (&result, outcome) {
+        (Err(AppError::Unavailable), SignIn::Error) => SignIn::Unavailable,
+        _ => outcome,
+    });
+    result
+}
+
+/// `sign_in`, noting the outcome for the metrics as it is decided.
+async fn check_sign_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    device: Option<&str>,
+    email: &str,
+    password: &SecretString,
+    outcome: &mut SignIn,
+) -> Result<PasswordAccepted, AppError> {
     use secrecy::ExposeSecret as _;
     // At most a few attempts touch the database at once; a storm queues here instead of in the pool.
     let _attempt = state.hasher.attempt().await?;
@@ -154,7 +173,12 @@ pub async fn sign_in(
         }
         (counters, refusal)
     };
+    state.metrics.throttle(Limiter::Password, throttle::decision(refusal));
     if let Some(refusal) = refusal {
+        *outcome = match refusal {
+            throttle::Refusal::Throttled => SignIn::Throttled,
+            throttle::Refusal::Suspended => SignIn::Suspended,
+        };
         failure::record(state, meta, "sign_in", email, account.map(Candidate::failing), &counters, refusal.as_str())
             .await?;
         return Err(failed());
@@ -165,6 +189,11 @@ pub async fn sign_in(
         Some(c) if verified.ok => c,
         _ => {
             let detail = if account.is_some_and(|c| c.hash.is_none()) { "no password set" } else { "wrong password" };
+            *outcome = match (account, detail) {
+                (None, _) => SignIn::UnknownAccount,
+                (Some(_), "no password set") => SignIn::NoPassword,
+                (Some(_), _) => SignIn::WrongPassword,
+            };
             failure::record(state, meta, "sign_in", email, account.map(Candidate::failing), &counters, detail).await?;
             return Err(failed());
         }
@@ -183,6 +212,7 @@ pub async fn sign_in(
     // The tenant's network rules hold even a correct password (the attempt stays counted, nothing resets).
     if let Ok(ip) = meta.ip.parse() {
         if crate::backend::network::rules::refuses_sign_in(state, &ctx, meta, ip).await? {
+            *outcome = SignIn::RefusedByNetworkRules;
             return Err(AppError::validation("credentials", SIGN_IN_FAILED));
         }
     }
@@ -226,6 +256,11 @@ pub async fn sign_in(
         }
     }
     tx.commit().await?;
+    *outcome = match next {
+        SignInNext::Done => SignIn::Success,
+        SignInNext::SecondFactor => SignIn::SecondFactorRequired,
+        SignInNext::Enroll => SignIn::EnrollmentRequired,
+    };
     Ok(PasswordAccepted { ctx, next, tenant_count: c.memberships.len() })
 }
 
@@ -298,7 +333,9 @@ pub async fn step_up(
     // A step-up is a password check like a sign-in (NIST SP 800-63B §5.2.2): one at a time per account, within
     // the tenant's share of the hashing queue, and counted in the account's sign-in budgets, so a stolen
     // session is no unthrottled password oracle and cannot starve every tenant's sign-ins.
-    let _claim = state.hasher.claim(ctx.account_id().as_str(), ctx.tenant_id().as_str())?;
+    let _claim = state.hasher.claim(ctx.account_id().as_str(), ctx.tenant_id().as_str()).inspect_err(|_| {
+        state.metrics.step_up("busy");
+    })?;
     let failing = || failure::FailingAccount {
         account_id: ctx.account_id(),
         email: ctx.actor(),
@@ -317,7 +354,9 @@ pub async fn step_up(
         }
         (counters, refusal)
     };
+    state.metrics.throttle(Limiter::Password, throttle::decision(refusal));
     if let Some(refusal) = refusal {
+        state.metrics.step_up(refusal.as_str());
         failure::record(state, meta, "step_up", ctx.actor(), Some(failing()), &counters, refusal.as_str()).await?;
         return Err(AppError::RateLimited { retry_after: 60 });
     }
@@ -325,6 +364,7 @@ pub async fn step_up(
     let verified = state.hasher.verify(stored.as_deref(), password).await?;
     let now = state.clock.now_ms();
     if !verified.ok {
+        state.metrics.step_up("wrong_password");
         failure::record(state, meta, "step_up", ctx.actor(), Some(failing()), &counters, "wrong password").await?;
         return Err(AppError::validation("password", "The password is incorrect."));
     }
@@ -333,6 +373,7 @@ pub async fn step_up(
         throttle::reset(&mut tx, &counters).await?;
         tx.commit().await?;
     }
+    state.metrics.step_up("success");
     let totp_on = {
         let mut conn = state.pool.acquire().await?;
         crate::backend::identity::two_factor::is_enabled(&mut conn, ctx.account_id()).await?

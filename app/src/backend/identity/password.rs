@@ -9,6 +9,7 @@
 //! only the argon2 work: memory is bounded by permits × 19 MiB, other requests keep their threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 
+use crate::backend::platform::metrics::{Decision, Limiter, Metrics};
 use crate::model::AppError;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -126,6 +127,7 @@ pub struct Verified {
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    permit_count: usize,
     /// Sign-in attempts in flight (two per hashing permit): the rest wait here, in memory, holding no database
     /// connection, so a storm of attempts cannot take every connection from the pages.
     attempts: Arc<Semaphore>,
@@ -138,6 +140,7 @@ pub struct Hasher {
     workers: Workers,
     /// Password checks in flight per claimant (`claim`): one account, one tenant.
     claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    metrics: Metrics,
 }
 
 /// A place in the password-check queue held for one account and its tenant; released on drop.
@@ -218,13 +221,31 @@ impl Hasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
+            permit_count: permits,
             attempts: Arc::new(Semaphore::new(permits * 2)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * 256,
             dummy: dummy.into(),
             workers: Workers::start(permits)?,
             claims: Arc::default(),
+            metrics: Metrics::disabled(),
         })
+    }
+
+    /// The same hasher, recording its queue refusals and argon2 timings in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Password checks waiting for a sign-in slot or an argon2 worker.
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// argon2 computations running now.
+    pub fn in_progress(&self) -> usize {
+        self.permit_count.saturating_sub(self.permits.available_permits())
     }
 
     /// Most password checks one tenant's signed-in members may have waiting at once: a quarter of the queue,
@@ -241,8 +262,10 @@ impl Hasher {
         let mut m = self.claims.lock().map_err(|_| busy.clone())?;
         let (a, t) = (format!("account:{account}"), format!("tenant:{tenant}"));
         if m.get(&a).copied().unwrap_or(0) >= 1 || m.get(&t).copied().unwrap_or(0) >= self.tenant_share() {
+            self.metrics.throttle(Limiter::PasswordCheckClaim, Decision::Throttled);
             return Err(busy);
         }
+        self.metrics.throttle(Limiter::PasswordCheckClaim, Decision::Allowed);
         *m.entry(a.clone()).or_insert(0) += 1;
         *m.entry(t.clone()).or_insert(0) += 1;
         Ok(Claim { claims: self.claims.clone(), keys: vec![a, t] })
@@ -253,6 +276,7 @@ impl Hasher {
     pub async fn attempt(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.metrics.password_hash_rejected();
             return Err(AppError::Unavailable);
         }
         let permit = self.attempts.clone().acquire_owned().await;
@@ -264,7 +288,7 @@ impl Hasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String, AppError> {
         let params = self.params.clone();
         let pw = normalize(password.expose_secret());
-        self.run(move || hash_blocking(&params, &pw)).await?
+        self.run("hash", move || hash_blocking(&params, &pw)).await?
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no stored hash, and
@@ -274,7 +298,7 @@ impl Hasher {
         let exists = stored.is_some();
         let stored: String = stored.map(str::to_owned).unwrap_or_else(|| self.dummy.to_string());
         let pw = normalize(password.expose_secret());
-        self.run(move || {
+        self.run("verify", move || {
             let parsed = PasswordHash::new(&stored).map_err(internal)?;
             let ok = argon(&params).verify_password(pw.as_bytes(), &parsed).is_ok() && exists;
             let current = Params::try_from(&parsed).ok();
@@ -288,21 +312,31 @@ impl Hasher {
         .await?
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let queued = std::time::Instant::now();
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.metrics.password_hash_rejected();
             return Err(AppError::Unavailable);
         }
         let permit = self.permits.clone().acquire_owned().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let permit = permit.map_err(internal)?;
+        let waited = queued.elapsed();
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(f());
+            let started = std::time::Instant::now();
+            let out = f();
+            let _ = done.send((out, started.elapsed()));
         });
         self.workers.tx.send(job).map_err(internal)?;
-        let out = result.await.map_err(internal)?;
+        let (out, worked) = result.await.map_err(internal)?;
         drop(permit);
+        self.metrics.password_hash(op, waited, worked);
         Ok(out)
     }
 }

@@ -14,6 +14,7 @@ use crate::backend::identity::accounts::{email_key, validate_email};
 use crate::backend::identity::auth::setup::{set_password_from_link, PasswordFromLink};
 use crate::backend::identity::tokens::{self, Purpose};
 use crate::backend::platform::ids::{AccountId, TenantId};
+use crate::backend::platform::metrics::{Decision, Limiter};
 use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
 use crate::model::AppError;
@@ -51,6 +52,8 @@ pub async fn request_reset(state: &AppState, meta: &RequestMeta, email: &str) ->
     .bind(now - IP_WINDOW_MS)
     .fetch_one(&mut *tx)
     .await?;
+    let decision = if count > IP_LIMIT { Decision::Throttled } else { Decision::Allowed };
+    state.metrics.throttle(Limiter::PasswordReset, decision);
     if count > IP_LIMIT {
         tx.rollback().await?;
         return Err(AppError::RateLimited { retry_after: u64::try_from(IP_WINDOW_MS / 1000).unwrap_or(900) });

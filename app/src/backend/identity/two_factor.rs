@@ -18,6 +18,7 @@ use crate::backend::alerts::{self, Alert};
 use crate::backend::audit::{self, NewEvent, Outcome};
 use crate::backend::platform::crypto::random_bytes;
 use crate::backend::platform::ids::AccountId;
+use crate::backend::platform::metrics::{Decision, Limiter};
 use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
 use crate::model::{AppError, TotpEnrollmentView};
@@ -332,9 +333,19 @@ pub async fn verify(
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     if let Err(e) = check_throttle(&mut tx, &state.keys, ctx, meta, now).await {
+        let refused = match &e {
+            AppError::RateLimited { .. } => Some(Decision::Throttled),
+            AppError::Validation { .. } => Some(Decision::Suspended),
+            _ => None,
+        };
+        if let Some(decision) = refused {
+            state.metrics.throttle(Limiter::SecondFactor, decision);
+            state.metrics.second_factor(if decision == Decision::Throttled { "throttled" } else { "suspended" });
+        }
         tx.commit().await?;
         return Err(e);
     }
+    state.metrics.throttle(Limiter::SecondFactor, Decision::Allowed);
     let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let refused = || AppError::validation("code", CODE_REFUSED);
     let mut replayed = false;
@@ -380,6 +391,7 @@ pub async fn verify(
                 .await?;
             }
             tx.commit().await?;
+            state.metrics.second_factor(proof.as_str());
             Ok(proof)
         }
         None => {
@@ -408,6 +420,7 @@ pub async fn verify(
                 alerts::enqueue(&mut tx, now, ctx.tenant_id(), ctx.tenant_name(), &to, alert).await?;
             }
             tx.commit().await?;
+            state.metrics.second_factor(if replayed { "replayed" } else { "wrong_code" });
             if alert.is_some() {
                 alerts::spawn_delivery(state);
             }

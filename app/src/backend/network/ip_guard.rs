@@ -80,6 +80,11 @@ impl IpGuard {
         }
     }
 
+    /// How many addresses (IPv6: /64 networks) are blocked now.
+    pub fn active_blocks(&self, now: i64) -> usize {
+        self.blocked.lock().map(|b| b.values().filter(|until| **until > now).count()).unwrap_or(0)
+    }
+
     /// The end of the block of `ip`, if it is blocked now.
     pub fn blocked_until(&self, ip: &str, now: i64) -> Option<i64> {
         let Ok(blocked) = self.blocked.lock() else { return None };
@@ -103,6 +108,7 @@ mod tests {
         assert_eq!(g.blocked_until("192.0.2.1", 2_000), Some(1_000 + IP_BLOCK_MS));
         assert_eq!(g.blocked_until("192.0.2.2", 2_000), None);
         assert_eq!(g.blocked_until("192.0.2.1", 1_000 + IP_BLOCK_MS), None);
+        assert_eq!((g.active_blocks(2_000), g.active_blocks(1_000 + IP_BLOCK_MS)), (1, 0));
     }
 
     #[test]

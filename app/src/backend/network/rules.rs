@@ -78,6 +78,14 @@ impl Refusal {
         }
     }
 
+    /// The rule that refused, as the metrics name it.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::Blocked { .. } => "block_list",
+            Self::NotAllowed => "allow_list",
+        }
+    }
+
     /// The reason recorded in the access history.
     pub fn detail(&self, ip: IpAddr) -> String {
         match self {
@@ -186,6 +194,14 @@ fn blocked(rules: &TenantRules, ip: IpAddr, now: i64) -> Option<Refusal> {
 
 /// Whether the tenant's rules refuse a console request from `ip` (block list, then allow list).
 pub async fn check_console(state: &AppState, tenant: &TenantId, ip: IpAddr) -> Result<Option<Refusal>, AppError> {
+    let refusal = console_refusal(state, tenant, ip).await?;
+    if let Some(r) = &refusal {
+        state.metrics.ip_rule_refusal("console", r.rule());
+    }
+    Ok(refusal)
+}
+
+async fn console_refusal(state: &AppState, tenant: &TenantId, ip: IpAddr) -> Result<Option<Refusal>, AppError> {
     let now = state.clock.now_ms();
     let rules = rules(state, tenant, now).await?;
     if let Some(r) = blocked(&rules, ip, now) {
@@ -200,7 +216,11 @@ pub async fn check_console(state: &AppState, tenant: &TenantId, ip: IpAddr) -> R
 /// Whether the tenant's block list refuses a REST request from `ip` (the console allow list does not apply).
 pub async fn check_api(state: &AppState, tenant: &TenantId, ip: IpAddr) -> Result<Option<Refusal>, AppError> {
     let now = state.clock.now_ms();
-    Ok(blocked(&*rules(state, tenant, now).await?, ip, now))
+    let refusal = blocked(&*rules(state, tenant, now).await?, ip, now);
+    if let Some(r) = &refusal {
+        state.metrics.ip_rule_refusal("api", r.rule());
+    }
+    Ok(refusal)
 }
 
 /// Holds a correct password against the tenant's rules before any session exists: `Ok(true)` when the rules
@@ -213,9 +233,10 @@ pub async fn refuses_sign_in(
     meta: &RequestMeta,
     ip: IpAddr,
 ) -> Result<bool, AppError> {
-    let Some(refusal) = check_console(state, ctx.tenant_id(), ip).await? else {
+    let Some(refusal) = console_refusal(state, ctx.tenant_id(), ip).await? else {
         return Ok(false);
     };
+    state.metrics.ip_rule_refusal("sign_in", refusal.rule());
     let now = state.clock.now_ms();
     let detail = format!("sign-in refused after a correct password: {}", refusal.detail(ip));
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;

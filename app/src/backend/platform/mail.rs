@@ -80,6 +80,7 @@ pub struct DkimConfig {
 #[derive(Clone)]
 pub struct Mailer {
     inner: Arc<Inner>,
+    metrics: crate::backend::platform::metrics::Metrics,
 }
 
 struct Inner {
@@ -119,13 +120,27 @@ impl Mailer {
             Some(url) => smtp_transport(url)?,
             None => Transport::Outbox(cfg.outbox_dir),
         };
-        Ok(Self { inner: Arc::new(Inner { from, dkim, transport }) })
+        Ok(Self { inner: Arc::new(Inner { from, dkim, transport }), metrics: Default::default() })
+    }
+
+    /// The same mailer, counting what it sends and fails to send in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::backend::platform::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Builds, signs and delivers one message. A bad recipient is `Validation { field: "email" }`; an SMTP
     /// failure is logged here and answered `Unavailable`; an outbox write failure is `Internal`.
     #[tracing::instrument(name = "send an email", skip_all)]
     pub async fn send(&self, email: &Email) -> Result<(), AppError> {
+        let started = std::time::Instant::now();
+        let result = self.deliver(email).await;
+        let transport = if self.outbox_dir().is_some() { "outbox" } else { "smtp" };
+        self.metrics.email(transport, result.is_ok(), started.elapsed());
+        result
+    }
+
+    async fn deliver(&self, email: &Email) -> Result<(), AppError> {
         let message = self.build(email)?;
         match &self.inner.transport {
             Transport::Outbox(dir) => {

@@ -7,5 +7,6 @@ pub mod db;
 pub mod failure;
 pub mod ids;
 pub mod mail;
+pub mod metrics;
 pub mod request;
 pub mod text;

@@ -65,6 +65,8 @@ impl TestApp {
             database_url: database_url(dir.path()).await,
             listen_addr: "127.0.0.1:0".parse().unwrap(),
             redirect_addr: None,
+            // Off unless a test asks for it (`metrics::`): the default port would be shared by every app.
+            metrics_addr: None,
             data_dir: dir.path().to_path_buf(),
             site_root: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public"),
             log: "warn".to_owned(),

@@ -83,6 +83,7 @@ pub async fn record(
         }
     }
     if let Some(until) = state.ip_guard.count_failure(&meta.ip, now) {
+        state.metrics.ip_block_started();
         let detail = format!(
             "{IP_FAILURE_LIMIT} failed sign-ins within {} minutes: console and API refused to {} until {}",
             IP_WINDOW_MS / 60_000,

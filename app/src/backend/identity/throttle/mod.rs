@@ -78,6 +78,16 @@ impl Refusal {
     }
 }
 
+/// A password budget's decision, as the metrics count it.
+pub fn decision(refusal: Option<Refusal>) -> crate::backend::platform::metrics::Decision {
+    use crate::backend::platform::metrics::Decision;
+    match refusal {
+        None => Decision::Allowed,
+        Some(Refusal::Throttled) => Decision::Throttled,
+        Some(Refusal::Suspended) => Decision::Suspended,
+    }
+}
+
 struct Scope {
     key: String,
     free: i64,

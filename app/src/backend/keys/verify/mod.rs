@@ -114,8 +114,37 @@ fn bearer(header: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Verifies a presented key against every guardrail.
+/// Verifies a presented key against every guardrail, counting the outcome (`accepted` or the reason) and the
+/// hourly limit's decision in the metrics.
 pub async fn verify(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincipal, Denial> {
+    use crate::backend::platform::metrics::{Decision, Limiter};
+    let verdict = check(state, presented).await;
+    let outcome = verdict.as_ref().map_or_else(|d| d.reason, |_| "accepted");
+    state.metrics.api_key_verification(outcome);
+    match outcome {
+        "accepted" => state.metrics.throttle(Limiter::ApiKeyRate, Decision::Allowed),
+        "rate_limited" => state.metrics.throttle(Limiter::ApiKeyRate, Decision::Throttled),
+        _ => {}
+    }
+    verdict
+}
+
+/// The tenant of the presented key, when it matched one (accepted or not).
+pub fn tenant_of(verdict: &Result<ApiPrincipal, Denial>) -> Option<&TenantId> {
+    verdict.as_ref().map_or_else(|d| d.key.as_ref().map(|k| &k.tenant_id), |p| Some(p.ctx.tenant_id()))
+}
+
+/// Counts a missing, malformed or unrecognised key from `ip` (`KeyGuard::note_unknown`), with the per-address
+/// limit's decision in the metrics.
+pub fn note_unknown(state: &AppState, ip: IpAddr, now: i64, presented: bool) -> UnknownKey {
+    use crate::backend::platform::metrics::{Decision, Limiter};
+    let verdict = state.key_guard.note_unknown(ip, now, presented);
+    let throttled = matches!(verdict, UnknownKey::Throttled { .. });
+    state.metrics.throttle(Limiter::ApiUnknownKey, if throttled { Decision::Throttled } else { Decision::Allowed });
+    verdict
+}
+
+async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincipal, Denial> {
     let text = presented.authorization.and_then(bearer).ok_or_else(|| Denial::bare("missing"))?;
     let parsed = format::parse(text).map_err(|_| Denial::bare("malformed"))?;
     let digest = state.keys.api_key_digest(parsed.text);
