@@ -421,6 +421,14 @@ mod tests {
             Ok(())
         });
         figment::Jail::expect_with(|jail| {
+            jail.set_env("RAMPART_ERROR_REPORT_EMAIL", "ops at example");
+            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("error_report_email"), "{err}");
+            jail.set_env("RAMPART_ERROR_REPORT_EMAIL", "ops@example.com");
+            assert!(Settings::load(None).is_ok());
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
             jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
             jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
             let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
