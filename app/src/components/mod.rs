@@ -3,6 +3,7 @@
 mod erase_member;
 mod export_link;
 mod fresh_secret;
+mod nav;
 mod password_field;
 mod sessions_table;
 mod shell;
@@ -15,7 +16,7 @@ pub use export_link::ExportLinks;
 pub use fresh_secret::{copy_text, FreshSecret};
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
-pub use shell::{Console, ErrorNotice, Hydrated};
+pub use shell::{AuthPage, BrandMark, Console, ErrorNotice, Hydrated};
 pub use sign_in_chart::SignInChart;
 pub use step_up::{StepUpForm, SteppedUpSignal};
 pub use vault_upload::{Upload, UploadForm, UploadState, Uploads};
