@@ -9,6 +9,7 @@ mod sessions_table;
 mod shell;
 mod sign_in_chart;
 mod step_up;
+mod table_wrap;
 mod vault_upload;
 
 pub use erase_member::EraseMemberForm;
@@ -19,4 +20,5 @@ pub use sessions_table::SessionsTable;
 pub use shell::{AuthPage, BrandMark, Console, ErrorNotice, Hydrated};
 pub use sign_in_chart::SignInChart;
 pub use step_up::{StepUpForm, SteppedUpSignal};
+pub use table_wrap::TableWrap;
 pub use vault_upload::{Upload, UploadForm, UploadState, Uploads};
