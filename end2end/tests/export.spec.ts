@@ -4,6 +4,7 @@
 // reader below (Node has none), every manifest entry's size and SHA-256, and the manifest's Ed25519 signature
 // against the key published at /.well-known/rampart-export-key.
 import { expect, test, type Page } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { createHash, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createTenant } from './server';
@@ -76,6 +77,8 @@ test('an owner exports all data and checks the signed manifest', async ({ page }
   await expect(page.getByRole('heading', { name: 'Data export', exact: true })).toBeVisible();
   await expect(page.getByRole('status').filter({ hasText: 'Confirmed until' })).toBeVisible();
   await expect(page.getByText('No exports yet.')).toBeVisible();
+  await ready(page, js);
+  await expectAccessible(page);
 
   // 3. Start it; the list shows it being built (a progress bar) or already done (a small tenant is quick).
   const start = page.getByRole('form', { name: 'Start a data export' });
@@ -93,6 +96,7 @@ test('an owner exports all data and checks the signed manifest', async ({ page }
   // With JavaScript the page polls the export's progress; without, it reloads itself every 5 seconds.
   await expect(download).toBeVisible({ timeout: 30_000 });
   await expect(progress).toHaveCount(0);
+  await expectAccessible(page);
 
   // 4. Download it and read it.
   const [file] = await Promise.all([page.waitForEvent('download'), download.click()]);

@@ -2,6 +2,7 @@
 // the filtered events as CSV (the downloaded file is parsed here: every row is that member's, with its chain
 // values), opens one event, and checks the chain's integrity.
 import { expect, test } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { readFileSync } from 'node:fs';
 import { addMember, createTenant } from './server';
 
@@ -76,6 +77,8 @@ test('an owner filters the history to one member and exports it as CSV', async (
   expect(shown).toBeGreaterThanOrEqual(3); // set password, link used, signed in
   for (let i = 0; i < shown; i++) await expect(rows.nth(i)).toContainText(memberEmail);
   await expect(page.getByRole('table')).not.toContainText(ownerEmail);
+  await ready();
+  await expectAccessible(page);
 
   // 3. Export the filtered set as CSV: a real download, parsed here.
   await ready();
@@ -101,10 +104,13 @@ test('an owner filters the history to one member and exports it as CSV', async (
   await expect(page.getByRole('heading', { name: 'Event', exact: true })).toBeVisible();
   await expect(page.getByText('Chain position')).toBeVisible();
   await expect(page.locator('dl')).toContainText(memberEmail);
+  await ready();
+  await expectAccessible(page);
 
   // 5. The integrity check.
   await page.getByRole('link', { name: '← Access history' }).click();
   await ready();
   await page.getByRole('button', { name: 'Verify integrity' }).click();
   await expect(page.getByRole('status').filter({ hasText: /^Intact: \d+ events verified/ })).toBeVisible();
+  await expectAccessible(page);
 });

@@ -2,6 +2,7 @@
 // test calls the REST API with it; the owner rolls it with an hour of grace, sees the old secret still in use
 // (by this test, with its own user agent) on the key page, revokes the key, and the API refuses it.
 import { expect, request, test, type APIRequestContext } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { BASE_URL, createTenant } from './server';
 
 const OWNER_PASSWORD = 'copper-falcon-meadow-58';
@@ -45,6 +46,7 @@ test('an owner creates, uses, rolls and revokes a read key', async ({ page }, in
   const secret = (await shown.textContent())?.trim() ?? '';
   expect(secret).toMatch(/^rmp_read_[0-9A-Za-z]{46}$/);
   if (js) await expect(page.getByRole('button', { name: 'Copy' })).toBeVisible();
+  await expectAccessible(page);
 
   // 3. Shown once: a reload no longer has it, anywhere in the page.
   await page.reload();
@@ -69,6 +71,8 @@ test('an owner creates, uses, rolls and revokes a read key', async ({ page }, in
   const rolled = ((await page.getByTestId('fresh-secret').textContent()) ?? '').trim();
   expect(rolled).toMatch(/^rmp_read_/);
   expect(rolled).not.toBe(secret);
+  await ready();
+  await expectAccessible(page);
   const oldUse = await oldClient.get('/api/v1/members', { headers: { Authorization: `Bearer ${secret}` } });
   expect(oldUse.status()).toBe(200);
   const newClient = await api('e2e-new-client/2.0');
@@ -81,6 +85,8 @@ test('an owner creates, uses, rolls and revokes a read key', async ({ page }, in
     await expect(page.getByRole('table', { name: 'Old secret use' })).toContainText('e2e-old-client/1.0');
   }).toPass({ timeout: 10_000 });
   await expect(page.getByRole('table', { name: 'Current secret use' })).toContainText('e2e-new-client/2.0');
+  await ready();
+  await expectAccessible(page);
 
   // 7. Revoke: both secrets are refused at once.
   await ready();

@@ -2,6 +2,7 @@
 // setup link → password → sign in → overview → access history shows the sign-in → sign out → back shows
 // nothing private.
 import { expect, test } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { createTenant } from './server';
 
 const PASSWORD = 'granite-puffin-orchestra-42';
@@ -22,11 +23,13 @@ test('an owner sets a password, signs in, checks the history and signs out', asy
   await ready();
   await expect(page.getByRole('heading', { name: 'Set your password' })).toBeVisible();
   await expect(page.getByText(tenant)).toBeVisible();
+  await expectAccessible(page);
 
   // A too-short password is refused with the reason, and nothing is set.
   await page.getByLabel('New password').fill('short-pass');
   await page.getByRole('button', { name: 'Set password' }).click();
   await expect(page.getByRole('alert')).toContainText('at least 15 characters');
+  await expectAccessible(page);
 
   if (js) {
     // Show/hide works once the page is interactive.
@@ -44,6 +47,7 @@ test('an owner sets a password, signs in, checks the history and signs out', asy
   await expect(page).toHaveURL(/\/sign-in\?setup=done$/);
   await expect(page.getByRole('status')).toContainText('Your password is set');
   await ready();
+  await expectAccessible(page);
 
   // A wrong password gets the uniform message.
   await page.getByLabel('Email').fill(email);
@@ -51,6 +55,7 @@ test('an owner sets a password, signs in, checks the history and signs out', asy
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('The email or password is incorrect.');
   await ready();
+  await expectAccessible(page);
 
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
@@ -60,6 +65,7 @@ test('an owner sets a password, signs in, checks the history and signs out', asy
   await expect(page.getByRole('banner')).toContainText(tenant);
   await expect(page.getByRole('banner')).toContainText(email);
   await ready();
+  await expectAccessible(page);
 
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Access history' }).click();
   await expect(page).toHaveURL(/\/access-history$/);
@@ -68,10 +74,12 @@ test('an owner sets a password, signs in, checks the history and signs out', asy
   await expect(rows.filter({ hasText: 'sign_in' }).filter({ hasText: 'failure' }).first()).toBeVisible();
   await expect(rows.filter({ hasText: 'password.set' })).toHaveCount(1);
   await ready();
+  await expectAccessible(page);
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
   await expect(page.getByRole('status')).toContainText('You are signed out');
+  await expectAccessible(page);
 
   // Back to the private page: nothing private is shown, only the sign-in form.
   await page.goBack();

@@ -2,6 +2,7 @@
 // they confirm it's them (step-up) and press the panic button; the second browser is signed out on its next
 // navigation, and signing in again now requires setting up two-factor authentication.
 import { expect, test, type Page } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { BASE_URL, createTenant } from './server';
 
 const OWNER_PASSWORD = 'lantern-walrus-cobalt-37';
@@ -63,10 +64,13 @@ test('the panic button signs out a second browser context', async ({ page, brows
     await first.nav().getByRole('link', { name: 'Emergency' }).click();
     await expect(page).toHaveURL(/\/security\/emergency$/);
     await expect(page.getByRole('heading', { name: 'Emergency', exact: true })).toBeVisible();
+    await first.ready();
+    await expectAccessible(page);
     await page.goto('/confirm-access?next=/security/emergency');
     const confirm = page.getByRole('form', { name: "Confirm it's you" });
     await expect(confirm).toBeVisible();
     await first.ready();
+    await expectAccessible(page);
     await confirm.getByLabel('Your password', { exact: true }).fill(OWNER_PASSWORD);
     await confirm.getByRole('button', { name: 'Confirm' }).click();
     await expect(page).toHaveURL(/\/security\/emergency$/);
@@ -82,6 +86,8 @@ test('the panic button signs out a second browser context', async ({ page, brows
     await expect(page).toHaveURL(/\/security\/emergency\?pressed=1$/);
     await expect(page.getByRole('status').filter({ hasText: 'Every other session is signed out' })).toBeVisible();
     await expect(page.getByRole('heading', { name: 'Last pressed' })).toBeVisible();
+    await first.ready();
+    await expectAccessible(page);
 
     // 5. The second browser is signed out on its next navigation.
     await second.ready();
@@ -94,6 +100,8 @@ test('the panic button signs out a second browser context', async ({ page, brows
     await second.signIn(ownerEmail);
     await expect(other).toHaveURL(/\/two-factor\/setup$/);
     await expect(other.getByRole('heading', { name: 'Set up two-factor authentication' })).toBeVisible();
+    await second.ready();
+    await expectAccessible(other);
 
     // 7. The first browser, which pressed the button, is still signed in.
     await page.goto('/overview');

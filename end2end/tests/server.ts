@@ -51,6 +51,12 @@ export function addMember(tenant: string, email: string, role = 'member'): strin
   return setupLinkIn(rampart('tenant', 'add-member', '--tenant', tenant, '--email', email, '--role', role));
 }
 
+/** Adds an account that already exists to another tenant (by name or id) with the given role. */
+export function addExistingAccount(tenant: string, email: string, role = 'member'): void {
+  const out = rampart('tenant', 'add-member', '--tenant', tenant, '--email', email, '--role', role);
+  if (!out.includes('The account exists')) throw new Error(`not an existing account: ${out}`);
+}
+
 /** A raw RFC 5322 message made readable: quoted-printable soft breaks and `=3D` undone, headers unfolded. */
 function readable(raw: string): string {
   return raw

@@ -3,6 +3,7 @@
 // granted, and is refused the members page; the owner deactivates them, which ends their session at once and
 // keeps them from signing in again.
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { BASE_URL, createTenant, readOutbox } from './server';
 
 const OWNER_PASSWORD = 'granite-puffin-orchestra-42';
@@ -80,6 +81,8 @@ test('an admin invites an employee with only the access history, then offboards 
   await expect(page).toHaveURL(/[?&]invited=1/);
   await expect(page.getByRole('status').filter({ hasText: 'The invitation is on its way' })).toBeVisible();
   await expect(page.getByRole('table', { name: 'Pending invitations' })).toContainText(employeeEmail);
+  await owner.ready();
+  await expectAccessible(page);
 
   // 3. The employee, in a browser of their own, accepts the invitation from the email.
   const message = await readOutbox(employeeEmail, '/invite/');
@@ -101,6 +104,7 @@ test('an admin invites an employee with only the access history, then offboards 
     await expect(other.getByRole('heading', { name: 'Join your organisation' })).toBeVisible();
     await expect(other.getByText(tenant)).toBeVisible();
     await employee.ready();
+    await expectAccessible(other);
     await other.getByLabel('Choose a password').fill(EMPLOYEE_PASSWORD);
     await other.getByRole('button', { name: 'Accept and create my account' }).click();
     await expect(other).toHaveURL(/\/sign-in\?joined=1$/);
@@ -111,6 +115,8 @@ test('an admin invites an employee with only the access history, then offboards 
     await expect(other.getByRole('heading', { name: 'Overview' })).toBeVisible();
     await expect(other.getByRole('banner')).toContainText(employeeEmail);
     await expect(other.getByRole('banner')).toContainText(tenant);
+    await employee.ready();
+    await expectAccessible(other);
 
     // 4. Only what was granted: the access history, not the members.
     await expect(employee.nav().getByRole('link', { name: 'Access history' })).toBeVisible();
@@ -120,10 +126,13 @@ test('an admin invites an employee with only the access history, then offboards 
     await expect(other).toHaveURL(/\/access-history$/);
     await expect(other.getByRole('heading', { name: 'Access history' })).toBeVisible();
     await expect(other.getByRole('alert')).toHaveCount(0);
+    await employee.ready();
+    await expectAccessible(other);
 
     await other.goto('/members');
     await expect(other.getByRole('alert')).toContainText('You are not allowed to do this.');
     await expect(other.getByText(ownerEmail)).toHaveCount(0);
+    await expectAccessible(other);
 
     // 5. The owner sees the employee among the members and deactivates them.
     await page.goto('/members');
@@ -135,6 +144,8 @@ test('an admin invites an employee with only the access history, then offboards 
     await expect(
       page.getByRole('status').filter({ hasText: 'The member was deactivated and signed out everywhere' }),
     ).toBeVisible();
+    await owner.ready();
+    await expectAccessible(page);
 
     // 6. The employee's session is gone: the next page is the sign-in, and the password no longer works.
     await employee.ready();

@@ -6,6 +6,7 @@
 // code only for a 30-s step later than the last accepted one (the current step ±1), so right after a code for
 // the current step, the next sign-in uses the code for the next step: valid at once, no waiting.
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { Secret, TOTP } from 'otpauth';
 import { addMember, BASE_URL, createTenant, readOutbox } from './server';
 
@@ -78,6 +79,8 @@ function journey(page: Page, js: boolean) {
     await expect(page).toHaveURL(/\/two-factor\/setup$/);
     await expect(page.getByRole('heading', { name: 'Set up two-factor authentication' })).toBeVisible();
     await expect(page.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+    await ready();
+    await expectAccessible(page);
     const shown = (await page.getByTestId('totp-secret').textContent()) ?? '';
     expect(shown).toMatch(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
     const app = new TOTP({
@@ -102,6 +105,7 @@ function journey(page: Page, js: boolean) {
     const text = decodeURIComponent(href.slice(href.indexOf(',') + 1));
     for (const c of codes) expect(text).toContain(c);
     await ready();
+    await expectAccessible(page);
     await page.getByRole('link', { name: 'I have saved them: continue to the console' }).click();
     await expect(page).toHaveURL(/\/overview$/);
     await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
@@ -148,6 +152,8 @@ test('an owner turns on two-factor, signs in with a code and with a recovery cod
   await expect(page.getByRole('alert')).toContainText('That code is not valid');
   await expect(page).toHaveURL(/\/sign-in\/two-factor/);
   await expect(page.getByRole('heading', { name: 'Two-factor authentication' })).toBeVisible();
+  await j.ready();
+  await expectAccessible(page);
 
   // A recovery code works instead, once.
   await j.ready();
@@ -188,6 +194,8 @@ test('tenant policy sends a new member straight into enrollment', async ({ page,
   await expect(page).toHaveURL(/[?&]policy=saved/);
   await expect(page.getByRole('status').filter({ hasText: "The organisation's policy was saved." })).toBeVisible();
   await expect(page.getByLabel('Require two-factor authentication for every member')).toBeChecked();
+  await owner.ready();
+  await expectAccessible(page);
 
   // The member, in a browser of their own.
   const link = addMember(tenant, memberEmail);
@@ -241,6 +249,8 @@ test('a password reset by email still asks for the second factor', async ({ page
   await page.getByLabel('Email').fill(email);
   await page.getByRole('button', { name: 'Send reset link' }).click();
   await expect(page.getByRole('status')).toContainText('If an account uses that email, a reset link is on its way');
+  await j.ready();
+  await expectAccessible(page);
 
   const message = await readOutbox(email, '/reset-password/');
   const origin = BASE_URL.replace(/[.]/g, '\\.');
@@ -252,6 +262,7 @@ test('a password reset by email still asks for the second factor', async ({ page
   await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
   await expect(page.getByText(email)).toBeVisible();
   await j.ready();
+  await expectAccessible(page);
   await page.getByLabel('New password').fill(NEW_PASSWORD);
   await page.getByRole('button', { name: 'Set new password' }).click();
   await expect(page).toHaveURL(/\/sign-in\?reset=done$/);

@@ -3,6 +3,7 @@
 // uploads a new version of it, restores the older version and downloads the old bytes again, shares it with
 // a single-use link (shown once; the link works once), then moves the other file to the bin and restores it.
 import { expect, request, test, type Page } from '@playwright/test';
+import { expectAccessible } from './a11y';
 import { BASE_URL, createTenant } from './server';
 
 const OWNER_PASSWORD = 'ember-quarry-violet-39';
@@ -43,6 +44,8 @@ test('an owner uploads, downloads, restores a version and uses the bin', async (
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Vault' }).click();
   await expect(page.getByRole('heading', { name: 'Vault', exact: true })).toBeVisible();
   await expect(page.getByText('No files here yet.')).toBeVisible();
+  await ready();
+  await expectAccessible(page);
 
   // 3. Upload two files at once.
   const upload = async (files: (typeof plan)[]) => {
@@ -67,6 +70,7 @@ test('an owner uploads, downloads, restores a version and uses the bin', async (
   const table = page.getByRole('table', { name: 'Files', exact: true });
   await expect(table.getByRole('link', { name: 'plan.txt' })).toBeVisible();
   await expect(table.getByRole('link', { name: 'notes.txt' })).toBeVisible();
+  await expectAccessible(page);
 
   // 4. Download one: the same bytes come back.
   await table.getByRole('link', { name: 'plan.txt' }).click();
@@ -94,6 +98,8 @@ test('an owner uploads, downloads, restores a version and uses the bin', async (
   expect((await fetchBytes(page, await download.getAttribute('href'))).equals(plan.buffer)).toBe(true);
   const v2 = versions.getByRole('link', { name: 'Download version 2' });
   expect((await fetchBytes(page, await v2.getAttribute('href'))).equals(plan2.buffer)).toBe(true);
+  await ready();
+  await expectAccessible(page);
 
   // 7. A single-use link: its URL is shown once and works once, without a session.
   await ready();
@@ -106,6 +112,8 @@ test('an owner uploads, downloads, restores a version and uses the bin', async (
   const url = (await fresh.textContent())?.trim() ?? '';
   expect(url).toMatch(/\/vault\/links\/[^/]+$/);
   await expect(page.getByRole('table', { name: 'Links' })).toContainText('active');
+  await ready();
+  await expectAccessible(page);
   const stranger = await request.newContext({ baseURL: BASE_URL, ignoreHTTPSErrors: true });
   const first = await stranger.get(url);
   expect(first.status()).toBe(200);
@@ -130,6 +138,7 @@ test('an owner uploads, downloads, restores a version and uses the bin', async (
   const bin = page.getByRole('table', { name: 'Deleted files' });
   await expect(bin.getByRole('row').filter({ hasText: 'notes.txt' })).toContainText('UTC');
   await ready();
+  await expectAccessible(page);
   await bin.getByRole('button', { name: 'Restore notes.txt' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'notes.txt was restored.' })).toBeVisible();
   await expect(table.getByRole('link', { name: 'notes.txt' })).toBeVisible();

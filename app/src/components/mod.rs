@@ -3,11 +3,13 @@
 mod erase_member;
 mod export_link;
 mod fresh_secret;
+mod nav;
 mod password_field;
 mod sessions_table;
 mod shell;
 mod sign_in_chart;
 mod step_up;
+mod table_wrap;
 mod vault_upload;
 
 pub use erase_member::EraseMemberForm;
@@ -15,7 +17,8 @@ pub use export_link::ExportLinks;
 pub use fresh_secret::{copy_text, FreshSecret};
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
-pub use shell::{Console, ErrorNotice, Hydrated};
+pub use shell::{AuthPage, BrandMark, Console, ErrorNotice, Hydrated};
 pub use sign_in_chart::SignInChart;
 pub use step_up::{StepUpForm, SteppedUpSignal};
+pub use table_wrap::TableWrap;
 pub use vault_upload::{Upload, UploadForm, UploadState, Uploads};

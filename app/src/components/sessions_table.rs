@@ -1,5 +1,6 @@
 //! A table of sessions (browser, system, IP, organisation, signed in, last active) with a per-row action.
 
+use super::TableWrap;
 use crate::model::{format_utc, SessionView};
 use leptos::prelude::*;
 
@@ -9,7 +10,7 @@ pub fn SessionsTable(
     revoke: impl Fn(String) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <TableWrap label="Sessions">
             <table aria-label="Sessions">
                 <thead><tr>
                     <th scope="col">"Browser"</th><th scope="col">"IP address"</th><th scope="col">"Organisation"</th>
@@ -29,6 +30,6 @@ pub fn SessionsTable(
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     }
 }

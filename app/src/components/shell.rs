@@ -1,10 +1,12 @@
-//! The console's frame: tenant, account, navigation and sign-out on every signed-in page.
+//! The console's frames: the signed-in console (header with tenant, account and sign-out; the navigation; the
+//! page) and the narrow frame of the pages opened signed out.
 
+use super::nav::ConsoleNav;
 use crate::api::auth::{get_me, SignOut};
-use crate::model::{AppError, Permission};
+use crate::model::{AppError, Me};
 use leptos::either::Either;
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::Redirect;
 
 /// Marks the document as hydrated (effects only run in the browser); end-to-end tests wait for it before
 /// using controls that need JavaScript.
@@ -40,12 +42,35 @@ fn encode_path(path: &str) -> String {
         .collect()
 }
 
-/// Wraps a signed-in page. Anyone not signed in is sent to sign in (the server's gate normally does this
-/// before rendering; this covers client-side navigation after a session ended).
+/// The shield of the brand, drawn in the theme's colours (decorative: the text beside it names it).
+#[component]
+pub fn BrandMark() -> impl IntoView {
+    view! {
+        <svg class="brand-mark" viewBox="0 0 32 32" aria-hidden="true">
+            <path class="shield" d="M16 2 4 7v8c0 7.5 5.1 13.2 12 15 6.9-1.8 12-7.5 12-15V7z"/>
+            <path class="tick" d="m10 16 4 4 8-8"/>
+        </svg>
+    }
+}
+
+/// The frame of the pages opened signed out (sign-in, setup, invitations, password reset, the second factor,
+/// not found): the brand above one narrow column.
+#[component]
+pub fn AuthPage(children: Children) -> impl IntoView {
+    view! {
+        <div class="auth">
+            <header class="auth-brand"><BrandMark/><span>"Rampart"</span></header>
+            <main class="page narrow" id="main">{children()}</main>
+        </div>
+    }
+}
+
+/// Wraps a signed-in page: a header with the organisation and the account, the navigation, and the page.
+/// Anyone not signed in is sent to sign in (the server's gate normally does this before rendering; this
+/// covers client-side navigation after a session ended).
 #[component]
 pub fn Console(children: ChildrenFn) -> impl IntoView {
     let me = Resource::new(|| (), |_| get_me());
-    let sign_out = ServerAction::<SignOut>::new();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {
@@ -55,56 +80,49 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                     Suspend::new(async move {
                         match me.await {
                             Ok(me) => Either::Left(view! {
-                                <header class="topbar">
-                                    <a class="brand" href="/overview">"Rampart"</a>
-                                    <span class="tenant" title="Organisation">{me.tenant_name}</span>
-                                    {(me.tenant_count > 1).then(|| view! {
-                                        <a class="switch" href="/organisations">"Switch organisation"</a>
-                                    })}
-                                    <nav aria-label="Console">
-                                        <A href="/overview">"Overview"</A>
-                                        {me.features.contains(&Permission::AccessHistory).then(|| view! {
-                                            <A href="/access-history">"Access history"</A>
-                                        })}
-                                        {me.features.contains(&Permission::Team).then(|| view! {
-                                            <A href="/members">"Members"</A>
-                                        })}
-                                        {me.features.contains(&Permission::ApiKeys).then(|| view! {
-                                            <A href="/keys">"API keys"</A>
-                                        })}
-                                        {me.features.contains(&Permission::VaultRead).then(|| view! {
-                                            <A href="/vault">"Vault"</A>
-                                        })}
-                                        {me.features.contains(&Permission::Export).then(|| view! {
-                                            <A href="/data-export">"Data export"</A>
-                                        })}
-                                        <A href="/security">"Security"</A>
-                                        {me.is_admin.then(|| view! {
-                                            <A href="/security/network">"Network"</A>
-                                            <A href="/security/emergency">"Emergency"</A>
-                                        })}
-                                        <A href="/sessions">"Sessions"</A>
-                                    </nav>
-                                    <div class="account">
-                                        <span class="email">{me.email}</span>
-                                        <span class="role">{me.role}</span>
-                                        <ActionForm action=sign_out>
-                                            <button type="submit" class="secondary">"Sign out"</button>
-                                        </ActionForm>
-                                    </div>
-                                </header>
-                                <main class="page" id="main">{children()}</main>
+                                <div class="console">
+                                    <ConsoleHeader me=me.clone()/>
+                                    <ConsoleNav me=me/>
+                                    <main class="page" id="main">{children()}</main>
+                                </div>
                             }),
                             Err(AppError::Unauthenticated) => Either::Right(Either::Left(view! {
                                 <Redirect path="/sign-in"/>
                             })),
                             Err(e) => Either::Right(Either::Right(view! {
-                                <main class="page"><ErrorNotice error=e/></main>
+                                <main class="page" id="main"><ErrorNotice error=e/></main>
                             })),
                         }
                     })
                 }
             }
         </Suspense>
+    }
+}
+
+/// The console's header, on one line at every width (long names are cut short with an ellipsis): the brand,
+/// the organisation (and a switch when the account has several), the member and their role, and sign-out.
+#[component]
+fn ConsoleHeader(me: Me) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/overview"><BrandMark/><span class="brand-name">"Rampart"</span></a>
+            <div class="org">
+                <span class="tenant"><span class="sr-only">"Organisation: "</span>{me.tenant_name}</span>
+                {(me.tenant_count > 1).then(|| view! {
+                    <a class="switch" href="/organisations">"Switch"<span class="wide-only">" organisation"</span></a>
+                })}
+            </div>
+            <div class="account">
+                <span class="who">
+                    <span class="email">{me.email}</span>
+                    <span class="role"><span class="sr-only">"Role: "</span>{me.role}</span>
+                </span>
+                <ActionForm action=sign_out attr:class="sign-out">
+                    <button type="submit" class="secondary">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </header>
     }
 }

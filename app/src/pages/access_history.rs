@@ -4,7 +4,7 @@
 //! URL can be bookmarked or shared.
 
 use crate::api::audit::{get_history, SetHistoryRetention, VerifyHistory};
-use crate::components::{Console, ErrorNotice, ExportLinks, Hydrated};
+use crate::components::{Console, ErrorNotice, ExportLinks, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, HistoryView, AUDIT_ACTIONS};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -136,9 +136,10 @@ fn Filters(h: HistoryView, field: Callback<String, String>) -> impl IntoView {
                 <label for="f-to">"To (UTC date, included)"</label>
                 <input id="f-to" name="to" type="date" value=f("to")/>
             </div>
-            <button type="submit">"Filter"</button>
-            " "
-            <a href="/access-history">"Clear"</a>
+            <div class="actions">
+                <button type="submit">"Filter"</button>
+                <a href="/access-history">"Clear"</a>
+            </div>
         </form>
     }
 }
@@ -154,7 +155,7 @@ fn Events(h: HistoryView, filter_query: String) -> impl IntoView {
         return Either::Left(view! { <p>"No events match."</p> });
     }
     Either::Right(view! {
-        <div class="table-wrap">
+        <TableWrap label="Events">
             <table>
                 <caption class="visually-hidden">"Events"</caption>
                 <thead>
@@ -180,7 +181,7 @@ fn Events(h: HistoryView, filter_query: String) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
         {next}
     })
 }

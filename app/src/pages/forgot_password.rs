@@ -1,7 +1,7 @@
 //! `/forgot-password`: ask for a reset link by email. The answer never tells whether the email is known.
 
 use crate::api::auth::RequestPasswordReset;
-use crate::components::{ErrorNotice, Hydrated};
+use crate::components::{AuthPage, ErrorNotice, Hydrated};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -14,7 +14,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     view! {
         <Title text="Reset your password · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Reset your password"</h1>
             {move || sent().then(|| view! {
                 <p class="notice ok" role="status">
@@ -30,6 +30,6 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 <button type="submit" disabled=move || action.pending().get()>"Send reset link"</button>
             </ActionForm>
             <p><a href="/sign-in">"Back to sign in"</a></p>
-        </main>
+        </AuthPage>
     }
 }

@@ -2,7 +2,7 @@
 //! already signed in.
 
 use crate::api::invitations::{get_invite_info, AcceptInvitation};
-use crate::components::{ErrorNotice, Hydrated, PasswordField};
+use crate::components::{AuthPage, ErrorNotice, Hydrated, PasswordField};
 use crate::model::AppError;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
@@ -18,7 +18,7 @@ pub fn InvitePage() -> impl IntoView {
     view! {
         <Title text="Invitation · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Join your organisation"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Checking your invitation…"</p> }>
                 {move || Suspend::new(async move {
@@ -63,6 +63,6 @@ pub fn InvitePage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </AuthPage>
     }
 }

@@ -4,7 +4,7 @@
 use super::keys::{kind_label, scopes_text, status_class};
 use crate::api::keys::{get_key, take_fresh_key, EndKeyGrace, RevokeKey, RollKey, UpdateKey};
 use crate::api::panic::UnfreezeKey;
-use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated};
+use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
 use crate::model::{format_utc, Access, ApiResource, AppError, KeyDetailView, KeyKind, KeyStatus, KeyUsageView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -91,7 +91,7 @@ fn usage_table(label: &'static str, rows: Vec<KeyUsageView>) -> impl IntoView {
         return Either::Left(view! { <p>"No use recorded."</p> });
     }
     Either::Right(view! {
-        <div class="table-wrap">
+        <TableWrap label=label>
             <table aria-label=label>
                 <thead><tr><th scope="col">"IP address"</th><th scope="col">"User agent"</th>
                     <th scope="col">"Last used"</th><th scope="col">"First used"</th><th scope="col">"Requests"</th></tr></thead>
@@ -102,7 +102,7 @@ fn usage_table(label: &'static str, rows: Vec<KeyUsageView>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     })
 }
 
@@ -234,7 +234,7 @@ fn key_view(
                             <label for="edit-expiry">"Expires after (days from now)"</label>
                             <input id="edit-expiry" name="expires_in_days" type="number" min="1" value=days_left.to_string()/>
                         </div>
-                        {restricted.then(|| view! { <fieldset><legend>"Scopes"</legend>{scope_fields}</fieldset> })}
+                        {restricted.then(|| view! { <fieldset class="scopes"><legend>"Scopes"</legend>{scope_fields}</fieldset> })}
                         <div class="field">
                             <label for="edit-ips">"Allowed IP addresses"</label>
                             <textarea id="edit-ips" name="allowed_ips" rows="2">{k.allowed_ips.join("\n")}</textarea>

@@ -2,7 +2,7 @@
 //! made (once), the form to make one with any guardrails, and the organisation's key policy.
 
 use crate::api::keys::{get_keys, take_fresh_key, CreateKey, SetKeyPolicy};
-use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated};
+use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
 use crate::model::{format_utc, Access, AppError, KeyFilter, KeyKind, KeyStatus, KeyView, KeysView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -123,7 +123,7 @@ fn keys_view(
             Either::Left(view! { <p>{if filter.is_some() { "No such key." } else { "No keys yet." }}</p> })
         } else {
             Either::Right(view! {
-                <div class="table-wrap">
+                <TableWrap label="API keys">
                     <table aria-label="API keys">
                         <thead><tr><th scope="col">"Description"</th><th scope="col">"Kind"</th>
                             <th scope="col">"Key"</th><th scope="col">"Owner"</th><th scope="col">"Expires"</th>
@@ -148,7 +148,7 @@ fn keys_view(
                             }).collect_view()}
                         </tbody>
                     </table>
-                </div>
+                </TableWrap>
             })
         }}
         <section aria-labelledby="new-key-h">
@@ -170,10 +170,10 @@ fn keys_view(
                 <div class="field">
                     <label for="key-expiry">"Expires after (days)"</label>
                     <input id="key-expiry" name="expires_in_days" type="number" min="1" max=max_age
-                        placeholder=max_age.to_string()/>
-                    <small>"At most " {max_age} " days (the organisation's maximum). Empty means the maximum."</small>
+                        placeholder=max_age.to_string() aria-describedby="key-expiry-hint"/>
+                    <small id="key-expiry-hint">"At most " {max_age} " days (the organisation's maximum). Empty means the maximum."</small>
                 </div>
-                <fieldset>
+                <fieldset class="scopes">
                     <legend>"Scopes (restricted keys)"</legend>
                     {v.resources.iter().map(|r| {
                         let name = format!("scope_{}", r.as_str());
@@ -195,15 +195,15 @@ fn keys_view(
                 </fieldset>
                 <div class="field">
                     <label for="key-ips">"Allowed IP addresses (optional)"</label>
-                    <textarea id="key-ips" name="allowed_ips" rows="2"
+                    <textarea id="key-ips" name="allowed_ips" rows="2" aria-describedby="key-ips-hint"
                         placeholder="203.0.113.0/24, 2001:db8::/48"></textarea>
-                    <small>"IPv4 or IPv6 addresses or CIDR blocks, separated by commas or lines. Empty: any address."</small>
+                    <small id="key-ips-hint">"IPv4 or IPv6 addresses or CIDR blocks, separated by commas or lines. Empty: any address."</small>
                 </div>
                 <div class="field">
                     <label for="key-referers">"Allowed HTTP referers (optional)"</label>
-                    <textarea id="key-referers" name="allowed_referers" rows="2"
+                    <textarea id="key-referers" name="allowed_referers" rows="2" aria-describedby="key-referers-hint"
                         placeholder="https://shop.example.com/*, *.example.com"></textarea>
-                    <small>"Only for read-only keys embedded in web pages (refused on keys that can write). The Referer "
+                    <small id="key-referers-hint">"Only for read-only keys embedded in web pages (refused on keys that can write). The Referer "
                         "header is sent by the caller and can be forged: it keeps honest browsers from using the key "
                         "elsewhere, it stops no script."</small>
                 </div>

@@ -6,7 +6,7 @@ use crate::api::invitations::{list_invitations, InviteMember, ResendInvitation, 
 use crate::api::members::{
     list_members, DeactivateMember, EraseMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor, UpdateMember,
 };
-use crate::components::{Console, EraseMemberForm, ErrorNotice, Hydrated};
+use crate::components::{Console, EraseMemberForm, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, MemberView, Permission, Role};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -89,24 +89,24 @@ pub fn MembersPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(v) => Either::Left(view! {
+                        Ok(v) => Either::Left({
+                            let rows = v.members.clone().into_iter().map(|m| {
+                                let manage = v.can_manage && !m.is_me
+                                    && (v.viewer_is_owner || m.role != Role::Owner.as_str());
+                                member_row(m, manage, v.viewer_is_owner, update, deactivate, reactivate, remove, reset)
+                            }).collect_view();
+                            view! {
                             {v.tenant_requires_two_factor.then(|| view! {
                                 <p class="notice ok">"Two-factor authentication is required for every member."</p>
                             })}
-                            <div class="table-wrap">
+                            <TableWrap label="Members">
                                 <table aria-label="Members">
                                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Role and features"</th>
                                         <th scope="col">"Two-factor"</th><th scope="col">"Last sign-in"</th>
                                         <th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                                    <tbody>
-                                        {v.members.clone().into_iter().map(|m| {
-                                            let manage = v.can_manage && !m.is_me
-                                                && (v.viewer_is_owner || m.role != Role::Owner.as_str());
-                                            member_row(m, manage, v.viewer_is_owner, update, deactivate, reactivate, remove, reset)
-                                        }).collect_view()}
-                                    </tbody>
+                                    <tbody>{rows}</tbody>
                                 </table>
-                            </div>
+                            </TableWrap>
                             {v.can_manage.then(|| view! { <EraseMemberForm members=v.members.clone() erase=erase/> })}
                             {v.can_manage.then(|| view! {
                                 <p class="hint">"Granting admin or owner, changing grants and removing a member need you to "
@@ -148,7 +148,7 @@ pub fn MembersPage() -> impl IntoView {
                                     invitations.await.ok().filter(|l| !l.is_empty()).map(|list| view! {
                                         <section aria-labelledby="pending-h">
                                             <h2 id="pending-h">"Pending invitations"</h2>
-                                            <div class="table-wrap">
+                                            <TableWrap label="Pending invitations">
                                                 <table aria-label="Pending invitations">
                                                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Invited by"</th>
                                                         <th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
@@ -173,11 +173,12 @@ pub fn MembersPage() -> impl IntoView {
                                                         }}).collect_view()}
                                                     </tbody>
                                                 </table>
-                                            </div>
+                                            </TableWrap>
                                         </section>
                                     })
                                 })}
                             </Suspense>
+                            }
                         }),
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                     }
@@ -229,33 +230,40 @@ fn member_row(
                     let current_role = m.role.clone();
                     let grants = m.grants.clone();
                     let id = edit_id.clone();
+                    let change = format!(" the role of {email}");
                     Either::Left(view! {
-                        <ActionForm action=update attr:class="member-edit" attr:aria-label=format!("Role of {email}")>
-                            <input type="hidden" name="membership_id" value=id.clone()/>
-                            <label class="sr-only" for=format!("role-{id}")>"Role"</label>
-                            <select id=format!("role-{id}") name="role">
-                                {roles.into_iter().map(|r| view! {
-                                    <option value=r.as_str() selected=current_role == r.as_str()>{r.as_str()}</option>
-                                }).collect_view()}
-                            </select>
-                            <fieldset>
-                                <legend>"Features (for the member role)"</legend>
-                                {Permission::ALL.into_iter().map(|p| {
-                                    let field = format!("grant_{}", p.as_str());
-                                    let input_id = format!("{field}-{id}");
-                                    view! {
-                                        <span class="check">
-                                            <input type="checkbox" id=input_id.clone() name=field value="on" checked=grants.contains(&p)/>
-                                            <label for=input_id>{p.label()}</label>
-                                        </span>
-                                    }
-                                }).collect_view()}
-                            </fieldset>
-                            <button type="submit" class="secondary">"Save"</button>
-                        </ActionForm>
+                        <details class="member-edit-toggle">
+                            <summary>
+                                <span class="role-summary">{summary.clone()}</span>
+                                <span class="change">"Change"<span class="sr-only">{change}</span></span>
+                            </summary>
+                            <ActionForm action=update attr:class="member-edit" attr:aria-label=format!("Role of {email}")>
+                                <input type="hidden" name="membership_id" value=id.clone()/>
+                                <label class="sr-only" for=format!("role-{id}")>"Role"</label>
+                                <select id=format!("role-{id}") name="role">
+                                    {roles.into_iter().map(|r| view! {
+                                        <option value=r.as_str() selected=current_role == r.as_str()>{r.as_str()}</option>
+                                    }).collect_view()}
+                                </select>
+                                <fieldset>
+                                    <legend>"Features (for the member role)"</legend>
+                                    {Permission::ALL.into_iter().map(|p| {
+                                        let field = format!("grant_{}", p.as_str());
+                                        let input_id = format!("{field}-{id}");
+                                        view! {
+                                            <span class="check">
+                                                <input type="checkbox" id=input_id.clone() name=field value="on" checked=grants.contains(&p)/>
+                                                <label for=input_id>{p.label()}</label>
+                                            </span>
+                                        }
+                                    }).collect_view()}
+                                </fieldset>
+                                <button type="submit" class="secondary">"Save"</button>
+                            </ActionForm>
+                        </details>
                     })
                 } else {
-                    Either::Right(view! { <span>{summary}</span> })
+                    Either::Right(view! { <span class="role-summary">{summary}</span> })
                 }}
             </td>
             <td>{if m.two_factor_enabled { "On" } else { "Off" }}</td>

@@ -2,7 +2,7 @@
 //! the console and the REST API, and the console allow list. Changes need a step-up within 10 minutes.
 
 use crate::api::ip_rules::{get_ip_rules, AddIpBlock, RemoveIpBlock, SetConsoleAllowList};
-use crate::components::{Console, ErrorNotice, Hydrated, StepUpForm, SteppedUpSignal};
+use crate::components::{Console, ErrorNotice, Hydrated, StepUpForm, SteppedUpSignal, TableWrap};
 use crate::model::{format_utc, AppError, IpBlockView, IpRulesView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -117,7 +117,7 @@ fn blocks_table(blocks: Vec<IpBlockView>, remove: ServerAction<RemoveIpBlock>) -
         return Either::Left(view! { <p>"No address is blocked."</p> });
     }
     Either::Right(view! {
-        <div class="table-wrap">
+        <TableWrap label="Blocked addresses">
             <table>
                 <caption class="visually-hidden">"Blocked addresses"</caption>
                 <thead><tr><th scope="col">"Address"</th><th scope="col">"Reason"</th><th scope="col">"Until"</th>
@@ -146,6 +146,6 @@ fn blocks_table(blocks: Vec<IpBlockView>, remove: ServerAction<RemoveIpBlock>) -
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     })
 }

@@ -1,5 +1,6 @@
 //! The 404 page.
 
+use crate::components::AuthPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -11,10 +12,10 @@ pub fn NotFoundPage() -> impl IntoView {
     }
     view! {
         <Title text="Not found · Rampart"/>
-        <main class="page narrow">
+        <AuthPage>
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address."</p>
             <p><a href="/">"Go to the console"</a></p>
-        </main>
+        </AuthPage>
     }
 }

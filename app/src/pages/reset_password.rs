@@ -2,7 +2,7 @@
 //! next sign-in.
 
 use crate::api::auth::{get_reset_info, CompletePasswordReset};
-use crate::components::{ErrorNotice, Hydrated, PasswordField};
+use crate::components::{AuthPage, ErrorNotice, Hydrated, PasswordField};
 use crate::model::AppError;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -18,7 +18,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     view! {
         <Title text="Choose a new password · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Choose a new password"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Checking your link…"</p> }>
                 {move || Suspend::new(async move {
@@ -43,6 +43,6 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </AuthPage>
     }
 }

@@ -1,7 +1,7 @@
 //! `/setup/:token`: a new owner sets their password from the one-time link.
 
 use crate::api::auth::{get_setup_info, CompleteSetup};
-use crate::components::{ErrorNotice, Hydrated, PasswordField};
+use crate::components::{AuthPage, ErrorNotice, Hydrated, PasswordField};
 use crate::model::AppError;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -17,7 +17,7 @@ pub fn SetupPage() -> impl IntoView {
     view! {
         <Title text="Set your password · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Set your password"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Checking your link…"</p> }>
                 {move || Suspend::new(async move {
@@ -54,6 +54,6 @@ pub fn SetupPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </AuthPage>
     }
 }

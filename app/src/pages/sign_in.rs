@@ -2,7 +2,7 @@
 //! redirect and is shown here.
 
 use crate::api::auth::SignIn;
-use crate::components::{ErrorNotice, Hydrated, PasswordField};
+use crate::components::{AuthPage, ErrorNotice, Hydrated, PasswordField};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -28,7 +28,7 @@ pub fn SignInPage() -> impl IntoView {
     view! {
         <Title text="Sign in · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Sign in to Rampart"</h1>
             {move || notice().map(|n| view! { <p class="notice ok" role="status">{n}</p> })}
             {move || action.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
@@ -41,6 +41,6 @@ pub fn SignInPage() -> impl IntoView {
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
             </ActionForm>
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
-        </main>
+        </AuthPage>
     }
 }

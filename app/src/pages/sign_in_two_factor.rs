@@ -2,7 +2,7 @@
 //! Reachable only in the 5 minutes after a correct password, from the same browser.
 
 use crate::api::auth::{get_pending_sign_in, VerifySecondFactor};
-use crate::components::{ErrorNotice, Hydrated};
+use crate::components::{AuthPage, ErrorNotice, Hydrated};
 use crate::model::AppError;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -15,7 +15,7 @@ pub fn SignInTwoFactorPage() -> impl IntoView {
     view! {
         <Title text="Two-factor authentication · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Two-factor authentication"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -46,6 +46,6 @@ pub fn SignInTwoFactorPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </AuthPage>
     }
 }

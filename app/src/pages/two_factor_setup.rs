@@ -2,7 +2,7 @@
 //! password when the organisation requires two-factor authentication and the member has none yet.
 
 use crate::api::two_factor::{start_two_factor_enrollment, ConfirmTwoFactorEnrollment};
-use crate::components::{ErrorNotice, Hydrated};
+use crate::components::{AuthPage, ErrorNotice, Hydrated};
 use crate::model::AppError;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -15,7 +15,7 @@ pub fn TwoFactorSetupPage() -> impl IntoView {
     view! {
         <Title text="Set up two-factor authentication · Rampart"/>
         <Hydrated/>
-        <main class="page narrow" id="main">
+        <AuthPage>
             <h1>"Set up two-factor authentication"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -55,6 +55,6 @@ pub fn TwoFactorSetupPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </AuthPage>
     }
 }

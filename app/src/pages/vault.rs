@@ -5,7 +5,7 @@
 
 use super::access_history::encode;
 use crate::api::vault::{list_vault, UndeleteVaultFile};
-use crate::components::{Console, ErrorNotice, Hydrated, UploadForm, Uploads};
+use crate::components::{Console, ErrorNotice, Hydrated, TableWrap, UploadForm, Uploads};
 use crate::model::{format_utc, human_size, VaultFileView, VaultListView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -175,9 +175,10 @@ fn search_form(folder: &str, field: impl Fn(&str) -> Option<String> + Copy + 'st
                 <label for="s-to">"Changed until (UTC date, included)"</label>
                 <input id="s-to" name="to" type="date" value=f("to")/>
             </div>
-            <button type="submit">"Search"</button>
-            " "
-            <a href=folder_href(folder)>"Clear"</a>
+            <div class="actions">
+                <button type="submit">"Search"</button>
+                <a href=folder_href(folder)>"Clear"</a>
+            </div>
         </form>
     }
 }
@@ -200,7 +201,7 @@ fn files_table(
         return Either::Left(view! { <p>{empty}</p> });
     }
     Either::Right(view! {
-        <div class="table-wrap">
+        <TableWrap label={if bin { "Deleted files" } else { "Files" }}>
             <table aria-label=if bin { "Deleted files" } else { "Files" }>
                 <thead>
                     <tr>
@@ -244,6 +245,6 @@ fn files_table(
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     })
 }

@@ -9,7 +9,7 @@ use crate::api::vault::{
     get_vault_file, take_fresh_vault_link, CreateVaultLink, DeleteVaultFile, RestoreVaultVersion, RevokeVaultLink,
     UndeleteVaultFile,
 };
-use crate::components::{Console, ErrorNotice, Hydrated};
+use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, human_size, AppError, FreshLinkView, VaultFileDetailView, VaultLinkView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -165,46 +165,50 @@ fn versions_table(
     can_restore: bool,
     acts: Acts,
 ) -> impl IntoView {
+    let rows = versions
+        .iter()
+        .map(|ver| {
+            let href = format!("/vault/files/{}/download?version={}", encode(id), encode(&ver.id));
+            let short = ver.sha256.chars().take(12).collect::<String>();
+            let restore = (can_restore && !ver.current).then(|| {
+                let label = format!("Restore version {}", ver.number);
+                let form_label = label.clone();
+                let (file_id, version_id) = (id.to_owned(), ver.id.clone());
+                view! {
+                    <ActionForm action=acts.restore attr:class="inline" attr:aria-label=form_label>
+                        <input type="hidden" name="file_id" value=file_id/>
+                        <input type="hidden" name="version_id" value=version_id/>
+                        <button type="submit" class="secondary">{label}</button>
+                    </ActionForm>
+                }
+            });
+            view! {
+                <tr>
+                    <td>{ver.number}{ver.current.then_some(" (current)")}</td>
+                    <td title=format!("{} bytes", ver.size)>{human_size(ver.size)}</td>
+                    <td><code title=ver.sha256.clone()>{short}"…"</code></td>
+                    <td><time>{format_utc(ver.created_at)}</time></td>
+                    <td>{ver.created_by.clone()}</td>
+                    <td class="actions">
+                        <a href=href download aria-label=format!("Download version {}", ver.number)>"Download"</a>
+                        {restore}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
     view! {
         <section aria-labelledby="versions-h">
             <h2 id="versions-h">"Versions"</h2>
-            <div class="table-wrap">
+            <TableWrap label="Versions">
                 <table aria-label="Versions">
                     <thead><tr><th scope="col">"Version"</th><th scope="col">"Size"</th><th scope="col">"SHA-256"</th>
                         <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Actions"</th></tr></thead>
                     <tbody>
-                        {versions.iter().map(|ver| {
-                            let href = format!("/vault/files/{}/download?version={}", encode(id), encode(&ver.id));
-                            let short = ver.sha256.chars().take(12).collect::<String>();
-                            let restore = (can_restore && !ver.current).then(|| {
-                                let label = format!("Restore version {}", ver.number);
-                                let form_label = label.clone();
-                                let (file_id, version_id) = (id.to_owned(), ver.id.clone());
-                                view! {
-                                    <ActionForm action=acts.restore attr:class="inline" attr:aria-label=form_label>
-                                        <input type="hidden" name="file_id" value=file_id/>
-                                        <input type="hidden" name="version_id" value=version_id/>
-                                        <button type="submit" class="secondary">{label}</button>
-                                    </ActionForm>
-                                }
-                            });
-                            view! {
-                                <tr>
-                                    <td>{ver.number}{ver.current.then_some(" (current)")}</td>
-                                    <td title=format!("{} bytes", ver.size)>{human_size(ver.size)}</td>
-                                    <td><code title=ver.sha256.clone()>{short}"…"</code></td>
-                                    <td><time>{format_utc(ver.created_at)}</time></td>
-                                    <td>{ver.created_by.clone()}</td>
-                                    <td class="actions">
-                                        <a href=href download aria-label=format!("Download version {}", ver.number)>"Download"</a>
-                                        {restore}
-                                    </td>
-                                </tr>
-                            }
-                        }).collect_view()}
+                        {rows}
                     </tbody>
                 </table>
-            </div>
+            </TableWrap>
         </section>
     }
 }
@@ -224,7 +228,7 @@ fn links_section(
     } else {
         let id = id.to_owned();
         Either::Right(view! {
-            <div class="table-wrap">
+            <TableWrap label="Links">
                 <table aria-label="Links">
                     <thead><tr><th scope="col">"Created"</th><th scope="col">"By"</th><th scope="col">"Version"</th>
                         <th scope="col">"Expires"</th><th scope="col">"Uses"</th><th scope="col">"Status"</th>
@@ -259,7 +263,7 @@ fn links_section(
                         }).collect_view()}
                     </tbody>
                 </table>
-            </div>
+            </TableWrap>
         })
     };
     let file_id = id.to_owned();
