@@ -56,6 +56,20 @@ async fn receive(
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|_| AppError::validation("file", "Send the files as multipart/form-data."))?;
+    let result = read_fields(state, &ctx, &granted, meta, &mut form).await;
+    if result.is_err() {
+        drain(&mut form).await;
+    }
+    result
+}
+
+async fn read_fields(
+    state: &AppState,
+    ctx: &app::backend::access::TenantCtx,
+    granted: &app::backend::access::Granted<app::backend::access::perm::VaultWrite>,
+    meta: &RequestMeta,
+    form: &mut Multipart,
+) -> Result<(String, Vec<VaultFileView>), AppError> {
     let mut folder = String::new();
     let mut stored = Vec::new();
     while let Some(field) = form.next_field().await.map_err(|e| AppError::validation("file", e.body_text()))? {
@@ -81,7 +95,7 @@ async fn receive(
                 }
                 let content_type = field.content_type().map(str::to_owned);
                 let path = format!("{folder}{name}");
-                stored.push(files::upload(state, &ctx, &granted, meta, &path, content_type.as_deref(), field).await?);
+                stored.push(files::upload(state, ctx, granted, meta, &path, content_type.as_deref(), field).await?);
             }
             _ => {}
         }
@@ -90,6 +104,20 @@ async fn receive(
         return Err(AppError::validation("file", "Choose at least one file."));
     }
     Ok((folder, stored))
+}
+
+/// After a refusal, reads what the client is still sending (up to 8 MiB, dropped): a response before the
+/// body's end would have the connection closed under a client that may already be reusing it.
+async fn drain(form: &mut Multipart) {
+    let mut left: usize = 8 << 20;
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                return;
+            }
+        }
+    }
 }
 
 fn query_encode(s: &str) -> String {
