@@ -3,17 +3,7 @@
 
 use crate::common;
 
-use std::process::Command;
-
-fn rampart(dir: &std::path::Path, db: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("RAMPART_DATABASE_URL", db)
-        .env("RAMPART_DATA_DIR", dir.join("data"))
-        .env("RAMPART_LOG", "warn");
-    cmd
-}
+use crate::common::rampart;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configuration_names_the_key_and_exits_2() {

@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::keys::{api_get, create_key};
+use crate::common::rampart;
 use crate::common::TestApp;
 use app::backend::platform::failure::{self, StoredReport};
 use serde_json::Value;
-use std::process::Command;
 
 async fn reports(app: &TestApp) -> Vec<StoredReport> {
     app.state.failures.flush().await;
@@ -100,16 +100,6 @@ async fn a_panic_is_answered_500_and_reported_with_its_place() {
     assert_eq!(all[0].chain, "the invariant broke");
     assert!(all[0].location.contains("tests/it/errors.rs"), "{:?}", all[0].location);
     assert_eq!(all[0].route, "/boom");
-}
-
-fn rampart(dir: &std::path::Path, db: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("RAMPART_DATABASE_URL", db)
-        .env("RAMPART_DATA_DIR", dir.join("data"))
-        .env("RAMPART_LOG", "warn");
-    cmd
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,3 +305,14 @@ pub async fn add_member(app: &TestApp, tenant: &str, email: &str, role: &str) {
         .await
         .unwrap();
 }
+
+/// The operator CLI as an operator runs it: the real binary, a clean environment, this database.
+pub fn rampart(dir: &std::path::Path, db: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("RAMPART_DATABASE_URL", db)
+        .env("RAMPART_DATA_DIR", dir.join("data"))
+        .env("RAMPART_LOG", "warn");
+    cmd
+}
