@@ -75,6 +75,9 @@ printf '  bytes: /overview %s, /members %s, /api/v1/members %s\n' \
   "$(curl -ks -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/members" | wc -c)" \
   "$(curl -ks -H "Authorization: Bearer $KEY" "$BASE/api/v1/members" | wc -c)"
 
+# BENCH_RATIOS_ONLY=1 stops here (a quick look at the ratios while working on them).
+[ -n "${BENCH_RATIOS_ONLY:-}" ] && exit 0
+
 echo "== password reset: known vs unknown address"
 python3 "$(dirname "$0")/reset_timing.py" "$BASE" "$EMAIL" 200
 

@@ -66,7 +66,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     let hasher = Hasher::new(permits).map_err(|e| StartError::Runtime(format!("password hasher: {e}")))?;
     let hasher = hasher.with_metrics(metrics.clone());
     let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
-    Ok(AppState {
+    Ok(AppState::new(app::backend::StateParts {
         api_log: app::backend::audit::api_log::ApiLog::start(pool.clone(), keys.clone(), metrics.clone()),
         key_guard: Arc::new(app::backend::keys::verify::KeyGuard::with_unknown_limit(
             settings.api_unknown_keys_per_minute,
@@ -86,11 +86,12 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         public_url: settings.public_origin().into(),
         clock,
         hasher,
+        session_cache: Arc::default(),
         timeouts: SessionTimeouts {
             idle_ms: minutes(settings.session_idle_minutes),
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
         },
-    })
+    }))
 }
 
 /// The vault on the local filesystem (`data_dir/vault`), with the configured limits and scanner.
@@ -160,13 +161,13 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         .site_root(settings.site_root.to_string_lossy().to_string())
         .site_pkg_dir(format!("pkg/{fingerprint}"))
         .build();
-    let web = router::WebState {
+    let web = router::WebState::new(router::WebParts {
         app: state.clone(),
         leptos,
         proxies: TrustedProxies(Arc::new(settings.trusted_proxies.clone())),
         origin: AllowedOrigin(settings.public_origin().into()),
         assets: web::assets::Assets { fingerprint: fingerprint.into(), dir: pkg.into() },
-    };
+    });
     let app = router::build(web);
     let (tx, rx) = watch::channel(false);
     let listener = serve::bind(settings.listen_addr)

@@ -28,9 +28,37 @@ pub const SESSION_COOKIE: &str = "__Host-rampart";
 /// Largest request body the console accepts (forms are tiny; uploads get their own limit later).
 const MAX_BODY: usize = 64 * 1024;
 
-/// Axum state: the domain plus what only the web layer needs.
-#[derive(Clone, axum::extract::FromRef)]
-pub struct WebState {
+/// Axum state: the domain plus what only the web layer needs, behind one `Arc` (it is cloned per request).
+#[derive(Clone)]
+pub struct WebState(std::sync::Arc<WebParts>);
+
+impl WebState {
+    pub fn new(parts: WebParts) -> Self {
+        Self(std::sync::Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for WebState {
+    type Target = WebParts;
+    fn deref(&self) -> &WebParts {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRef<WebState> for AppState {
+    fn from_ref(state: &WebState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl axum::extract::FromRef<WebState> for LeptosOptions {
+    fn from_ref(state: &WebState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// The parts of `WebState`.
+pub struct WebParts {
     pub app: AppState,
     pub leptos: LeptosOptions,
     pub proxies: TrustedProxies,
@@ -59,13 +87,16 @@ pub fn build(state: WebState) -> Router {
         async move { handle_server_fns_with_context(move || provide_context(s.clone()), req).await }
     };
     let idle = time::Duration::milliseconds(state.app.timeouts.idle_ms);
-    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.app.pool.clone(), state.app.clock.clone()))
-        .with_name(SESSION_COOKIE)
-        .with_secure(true)
-        .with_http_only(true)
-        .with_same_site(SameSite::Strict)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(idle));
+    let sessions = SessionManagerLayer::new(
+        SqlSessionStore::new(state.app.pool.clone(), state.app.clock.clone())
+            .with_cache(state.app.session_cache.clone()),
+    )
+    .with_name(SESSION_COOKIE)
+    .with_secure(true)
+    .with_http_only(true)
+    .with_same_site(SameSite::Strict)
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(idle));
     let leptos = state.leptos.clone();
     let api = crate::rest::router(state.app.clone());
     let console = Router::new()
@@ -98,6 +129,7 @@ pub fn build(state: WebState) -> Router {
         .fallback(move |req: Request| render_guard(console.clone(), req))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
+        .layer(axum::middleware::from_fn(crate::middleware::access_epoch::access_epoch))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), crate::middleware::error_report::error_report))
         .layer(axum::middleware::from_fn_with_state(

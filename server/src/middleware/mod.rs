@@ -1,6 +1,7 @@
-//! Request middleware, outermost first: request id, security headers, client IP, automatic IP blocks,
-//! cross-origin refusal, session gate.
+//! Request middleware, outermost first: request id, error reports, security headers, access epoch, client IP,
+//! automatic IP blocks, cross-origin refusal, session gate.
 
+pub mod access_epoch;
 pub mod client_ip;
 pub mod error_report;
 pub mod gate;

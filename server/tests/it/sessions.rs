@@ -175,3 +175,35 @@ async fn a_request_in_flight_cannot_bring_a_revoked_session_back() {
         assert_eq!(my_sessions(&app, &owner).await.len(), 1, "round {round}: the revoked row is back");
     }
 }
+
+/// The session cache's bound for changes it is not told of (another instance, the operator's CLI, a database
+/// writer): a session ended and a grant withdrawn behind this instance's back stop working within a second
+/// (`access::epoch::TTL`), however busy the member keeps the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_elsewhere_applies_within_a_second() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Elsewhere Inc").await;
+    let member = "auditor-of-vault@example.com";
+    common::add_member(&app, "Elsewhere Inc", member, "member").await;
+    common::set_grants(&app, member, "vault_read").await;
+    let (client, _) = app.password_step(member).await;
+    const REFUSED: &str = "You are not allowed to do this.";
+    let vault = || async { app.get(&client, "/vault").await.text().await.unwrap() };
+    assert!(!vault().await.contains(REFUSED), "granted at first");
+
+    common::set_grants(&app, member, "").await;
+    let started = std::time::Instant::now();
+    while !vault().await.contains(REFUSED) {
+        assert!(started.elapsed() < std::time::Duration::from_millis(1_500), "a withdrawn grant still worked");
+    }
+    let withdrawn_after = started.elapsed();
+
+    assert_eq!(app.get(&owner, "/overview").await.status(), StatusCode::OK);
+    sqlx::query("DELETE FROM sessions").execute(&app.state.pool).await.unwrap();
+    let started = std::time::Instant::now();
+    while app.get(&owner, "/overview").await.status() == StatusCode::OK {
+        assert!(started.elapsed() < std::time::Duration::from_millis(1_500), "a deleted session still worked");
+    }
+    assert_eq!(app.get(&owner, "/overview").await.status(), StatusCode::SEE_OTHER);
+    eprintln!("grant withdrawn after {withdrawn_after:?}, session ended after {:?}", started.elapsed());
+}

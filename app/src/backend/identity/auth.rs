@@ -438,6 +438,7 @@ pub async fn change_password(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "password.change", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     crate::backend::alerts::notify::send(
         state,
         &crate::backend::alerts::notify::Notice::PasswordChanged,

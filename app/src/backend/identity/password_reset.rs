@@ -230,6 +230,7 @@ pub async fn complete_reset(
     )
     .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     notify::send(state, &Notice::PasswordReset, &subject.email, &subject.tenant_name, meta).await;
     Ok(())
 }

@@ -11,6 +11,7 @@
 //! time of the last password (+ second factor) check in this session; sensitive acts need it within 10 minutes
 //! and take the `SteppedUp` proof that only `require_step_up` hands out.
 
+use crate::backend::access::epoch::{self, EpochCache};
 use crate::backend::access::TenantCtx;
 use crate::backend::platform::clock::{Clock, MINUTE_MS};
 use crate::backend::platform::request::RequestMeta;
@@ -199,33 +200,62 @@ pub async fn resolve(session: &Session, app: &crate::backend::AppState) -> Resul
         session.flush().await.map_err(store_err)?;
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT m.role, m.grants, (SELECT COUNT(*) FROM memberships o WHERE o.account_id = m.account_id \
-         AND o.deactivated_at IS NULL) AS tenants, t.closes_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
-         WHERE m.id = $1 AND m.deactivated_at IS NULL",
-    )
-    .bind(state.ctx.membership_id().as_str())
-    .fetch_optional(&app.pool)
-    .await?;
-    let Some(row) = row else {
+    let Some(facts) = membership(app, state.ctx.membership_id().as_str()).await? else {
         session.flush().await.map_err(store_err)?;
         return Ok(None);
     };
-    let role: String = row.try_get("role")?;
-    let grants: String = row.try_get("grants")?;
     let mut ctx = state.ctx.clone();
-    ctx.refresh(
-        role,
-        crate::model::Permission::parse_list(&grants),
-        row.try_get("tenants")?,
-        row.try_get("closes_at")?,
-    );
+    ctx.refresh(facts.role, facts.grants, facts.tenants, facts.closes_at);
     if now - state.seen_at >= MINUTE_MS {
         state.seen_at = now;
         session.insert(AUTH_KEY, state).await.map_err(store_err)?;
     }
     crate::backend::platform::failure::note_tenant(ctx.tenant_id().as_str());
     Ok(Some(ctx))
+}
+
+/// What the gate needs of a membership on every request.
+#[derive(Debug, Clone)]
+pub struct MembershipFacts {
+    role: String,
+    grants: Vec<crate::model::Permission>,
+    /// Active memberships of the account (the tenant switcher).
+    tenants: i64,
+    closes_at: Option<i64>,
+}
+
+/// The session records and memberships this process has read, valid in the access epoch they were read in
+/// and for at most a second (`access::epoch`).
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    records: EpochCache<Record>,
+    memberships: EpochCache<MembershipFacts>,
+}
+
+/// The active membership's role, grants and tenant state, from memory when nothing changed since it was read.
+async fn membership(app: &crate::backend::AppState, id: &str) -> Result<Option<MembershipFacts>, AppError> {
+    if let Some(facts) = app.session_cache.memberships.get(id) {
+        return Ok(Some(facts));
+    }
+    let read_at = epoch::current();
+    let row = sqlx::query(
+        "SELECT m.role, m.grants, (SELECT COUNT(*) FROM memberships o WHERE o.account_id = m.account_id \
+         AND o.deactivated_at IS NULL) AS tenants, t.closes_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+         WHERE m.id = $1 AND m.deactivated_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(&app.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let grants: String = row.try_get("grants")?;
+    let facts = MembershipFacts {
+        role: row.try_get("role")?,
+        grants: crate::model::Permission::parse_list(&grants),
+        tenants: row.try_get("tenants")?,
+        closes_at: row.try_get("closes_at")?,
+    };
+    app.session_cache.memberships.put(id.to_owned(), facts.clone(), read_at);
+    Ok(Some(facts))
 }
 
 /// Ends the session: the row is deleted and the cookie removed.
@@ -249,6 +279,7 @@ const UNAVAILABLE: &str = "database unavailable";
 pub struct SqlSessionStore {
     pool: AnyPool,
     clock: Arc<dyn Clock>,
+    cache: Arc<SessionCache>,
 }
 
 impl std::fmt::Debug for SqlSessionStore {
@@ -259,7 +290,12 @@ impl std::fmt::Debug for SqlSessionStore {
 
 impl SqlSessionStore {
     pub fn new(pool: AnyPool, clock: Arc<dyn Clock>) -> Self {
-        Self { pool, clock }
+        Self { pool, clock, cache: Arc::default() }
+    }
+
+    /// Shares the process's session cache (`AppState::session_cache`).
+    pub fn with_cache(self, cache: Arc<SessionCache>) -> Self {
+        Self { cache, ..self }
     }
 }
 
@@ -324,13 +360,22 @@ impl SessionStore for SqlSessionStore {
     /// Only updates: a session that was ended (revoked, signed out everywhere, panic button, password reset,
     /// deactivation) while a request of it was in flight stays ended when that request saves its state.
     /// Inserting here would bring the revoked session back with its full authentication state.
+    /// A save moves the access epoch: a request that read the record before it must not cache what it read
+    /// (taken recovery codes would come back; a step-up would go).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write(record, false).await.map(|_| ())
+        let written = self.write(record, false).await;
+        epoch::bump();
+        written.map(|_| ())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let key = id_hash(session_id);
+        if let Some(record) = self.cache.records.get(&key) {
+            return Ok((record.expiry_date > time::OffsetDateTime::now_utc()).then_some(record));
+        }
+        let read_at = epoch::current();
         let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id_hash = $1")
-            .bind(id_hash(session_id))
+            .bind(&key)
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_err)?;
@@ -345,16 +390,19 @@ impl SessionStore for SqlSessionStore {
             return Ok(None);
         }
         let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *session_id, data, expiry_date }))
+        let record = Record { id: *session_id, data, expiry_date };
+        self.cache.records.put(key, record.clone(), read_at);
+        Ok(Some(record))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash(session_id))
             .execute(&self.pool)
             .await
-            .map_err(backend_err)?;
-        Ok(())
+            .map_err(backend_err);
+        epoch::bump();
+        done.map(|_| ())
     }
 }
 

@@ -93,6 +93,7 @@ pub async fn revoke_own(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx, i
     )
     .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     Ok(())
 }
 
@@ -110,6 +111,7 @@ pub async fn revoke_others(state: &AppState, meta: &RequestMeta, ctx: &TenantCtx
     )
     .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     Ok(ended)
 }
 
@@ -157,6 +159,7 @@ pub async fn revoke_member(
     )
     .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     Ok(ended)
 }
 

@@ -84,6 +84,7 @@ pub async fn reset_member(
     )
     .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     notify::send(state, &Notice::TwoFactorResetByAdmin { admin: ctx.actor() }, &email, ctx.tenant_name(), meta).await;
     Ok(())
 }
@@ -131,6 +132,7 @@ pub async fn set_policy(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "policy.two_factor", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
+    crate::backend::access::epoch::bump();
     Ok(())
 }
 

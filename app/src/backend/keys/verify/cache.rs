@@ -73,6 +73,8 @@ impl KeyGuard {
             self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             c.clear();
         }
+        // Whatever changed a key or a tenant may have changed sessions and memberships too.
+        crate::backend::access::epoch::bump();
     }
 
     /// The invalidation epoch, read before a database lookup and handed to `remember`.

@@ -1,0 +1,135 @@
+//! This process's access epoch, and the caches it guards.
+//!
+//! A signed-in request needs its session record and its membership (role, grants, tenant closure). Both are
+//! kept in memory for at most `TTL` after they were read, and only while the access epoch has not moved. The
+//! epoch moves after every change that could narrow what a session may do: a session ended (sign-out,
+//! revocation, password change, panic button, 2FA policy), a membership changed or removed, a key or a
+//! tenant's state changed (`KeyGuard::invalidate_all`), and, as a safety net, after every state-changing HTTP
+//! request that succeeded (the server's `access_epoch` middleware). A change made on this instance therefore
+//! applies to the very next request here; one made by another process (a second instance, the operator's CLI)
+//! applies within `TTL`.
+//!
+//! The epoch is process-wide: several servers in one process (the tests) only invalidate each other more often.
+//! A reader notes the epoch *before* reading the database and `put` stores nothing when the epoch has moved
+//! since, so a read that raced with a change never outlives it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// How long another process's change may take to apply here.
+pub const TTL: Duration = Duration::from_secs(1);
+
+/// Entries per cache before it starts afresh.
+const MAX_ENTRIES: usize = 20_000;
+
+/// Moves the epoch: every cached session and membership of this process is read again. Call it after the
+/// change committed.
+pub fn bump() {
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The current epoch, noted before a database read and handed to `EpochCache::put`.
+pub fn current() -> u64 {
+    EPOCH.load(Ordering::SeqCst)
+}
+
+struct Entry<V> {
+    value: V,
+    epoch: u64,
+    loaded: Instant,
+}
+
+/// A map whose entries are valid only in the epoch they were read in, and for at most `TTL`.
+pub struct EpochCache<V> {
+    entries: RwLock<HashMap<String, Entry<V>>>,
+    ttl: Duration,
+    /// The process's epoch (the tests give each cache its own).
+    epoch: &'static AtomicU64,
+}
+
+impl<V> Default for EpochCache<V> {
+    fn default() -> Self {
+        Self { entries: RwLock::default(), ttl: TTL, epoch: &EPOCH }
+    }
+}
+
+impl<V> std::fmt::Debug for EpochCache<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochCache").finish_non_exhaustive()
+    }
+}
+
+impl<V: Clone> EpochCache<V> {
+    /// The value read for `key` in the current epoch, less than `TTL` ago.
+    pub fn get(&self, key: &str) -> Option<V> {
+        let now = self.epoch.load(Ordering::SeqCst);
+        let entries = self.entries.read().ok()?;
+        let e = entries.get(key)?;
+        (e.epoch == now && e.loaded.elapsed() < self.ttl).then(|| e.value.clone())
+    }
+
+    /// Keeps `value`, read from the database in epoch `read_at`; nothing is kept when the epoch moved since.
+    pub fn put(&self, key: String, value: V, read_at: u64) {
+        let Ok(mut entries) = self.entries.write() else { return };
+        if self.epoch.load(Ordering::SeqCst) != read_at {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, e| e.epoch == read_at && e.loaded.elapsed() < self.ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        // An epoch that moves between the check above and this insert leaves an entry that `get` never returns.
+        entries.insert(key, Entry { value, epoch: read_at, loaded: Instant::now() });
+    }
+
+    /// Forgets `key`.
+    pub fn remove(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache with its own epoch (other tests bump the process's one concurrently).
+    fn cache(ttl: Duration) -> (EpochCache<u32>, &'static AtomicU64) {
+        let epoch: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+        (EpochCache { entries: RwLock::default(), ttl, epoch }, epoch)
+    }
+
+    #[test]
+    fn a_read_that_raced_with_a_change_is_not_kept() {
+        let (cache, epoch) = cache(TTL);
+        let read_at = epoch.load(Ordering::SeqCst);
+        epoch.fetch_add(1, Ordering::SeqCst);
+        cache.put("a".into(), 1, read_at);
+        assert_eq!(cache.get("a"), None, "read before the change, stored after it");
+        cache.put("a".into(), 2, epoch.load(Ordering::SeqCst));
+        assert_eq!(cache.get("a"), Some(2));
+    }
+
+    #[test]
+    fn a_change_hides_every_entry_and_age_expires_them() {
+        let (cache, epoch) = cache(Duration::from_millis(30));
+        cache.put("a".into(), 1, 0);
+        assert_eq!(cache.get("a"), Some(1));
+        epoch.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(cache.get("a"), None, "any change since the read");
+        cache.put("b".into(), 2, 1);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get("b"), None, "older than the TTL: another process may have changed it");
+        cache.put("c".into(), 3, 1);
+        assert_eq!(cache.get("c"), Some(3));
+        cache.remove("c");
+        assert_eq!(cache.get("c"), None);
+    }
+}
