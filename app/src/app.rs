@@ -3,7 +3,7 @@
 
 use crate::pages::{
     AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, DataExportPage,
-    EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberSessionsPage, MembersPage,
+    EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberPage, MemberSessionsPage, MembersPage,
     NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage,
     SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage, VaultFilePage, VaultKeyPage,
     VaultPage,
@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
+                <Route path=path!("/members/:id") view=MemberPage ssr=SsrMode::Async/>
                 <Route path=path!("/members/:id/sessions") view=MemberSessionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>

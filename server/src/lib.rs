@@ -87,6 +87,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         clock,
         hasher,
         session_cache: Arc::default(),
+        recent: Arc::default(),
         timeouts: SessionTimeouts {
             idle_ms: minutes(settings.session_idle_minutes),
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),

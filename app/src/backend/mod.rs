@@ -57,6 +57,8 @@ pub struct StateParts {
     pub timeouts: SessionTimeouts,
     /// Session records and memberships read recently, valid while nothing changed (`access::epoch`).
     pub session_cache: Arc<identity::sessions::SessionCache>,
+    /// Overview figures and member lists read recently (`access::epoch::RecentReads`).
+    pub recent: Arc<access::epoch::RecentReads>,
     /// API key verification cache, rate counters and canary throttle of this instance.
     pub key_guard: Arc<keys::verify::KeyGuard>,
     /// Failed sign-ins per client IP and the temporary automatic IP blocks of this instance.

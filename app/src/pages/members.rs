@@ -1,10 +1,11 @@
 //! `/members`: the organisation's members with role, grants, two-factor status and last sign-in. Owners and
-//! admins change roles and grants, deactivate, reactivate and remove members, see their sessions and reset
-//! their two-factor authentication; the page shows only what the viewer may do, and the server checks again.
+//! admins deactivate, reactivate and remove members, see their sessions, reset their two-factor
+//! authentication, and change roles and grants on each member's own page (`member`); the page shows only what
+//! the viewer may do, and the server checks again.
 
 use crate::api::invitations::{list_invitations, InviteMember, ResendInvitation, RevokeInvitation};
 use crate::api::members::{
-    list_members, DeactivateMember, EraseMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor, UpdateMember,
+    list_members, DeactivateMember, EraseMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor,
 };
 use crate::components::{Console, EraseMemberForm, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, MemberView, Permission, Role};
@@ -35,7 +36,6 @@ fn notice(q: &leptos_router::params::ParamsMap) -> Option<&'static str> {
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let update = ServerAction::<UpdateMember>::new();
     let deactivate = ServerAction::<DeactivateMember>::new();
     let reactivate = ServerAction::<ReactivateMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
@@ -48,7 +48,6 @@ pub fn MembersPage() -> impl IntoView {
     let data = Resource::new(
         move || {
             (
-                update.version().get(),
                 deactivate.version().get(),
                 reactivate.version().get(),
                 remove.version().get(),
@@ -65,7 +64,6 @@ pub fn MembersPage() -> impl IntoView {
     let query = use_query_map();
     let errors = move || {
         [
-            update.value().get().and_then(Result::err),
             deactivate.value().get().and_then(Result::err),
             reactivate.value().get().and_then(Result::err),
             remove.value().get().and_then(Result::err),
@@ -93,7 +91,7 @@ pub fn MembersPage() -> impl IntoView {
                             let rows = v.members.clone().into_iter().map(|m| {
                                 let manage = v.can_manage && !m.is_me
                                     && (v.viewer_is_owner || m.role != Role::Owner.as_str());
-                                member_row(m, manage, v.viewer_is_owner, update, deactivate, reactivate, remove, reset)
+                                member_row(m, manage, deactivate, reactivate, remove, reset)
                             }).collect_view();
                             view! {
                             {v.tenant_requires_two_factor.then(|| view! {
@@ -192,8 +190,6 @@ pub fn MembersPage() -> impl IntoView {
 fn member_row(
     m: MemberView,
     manage: bool,
-    viewer_is_owner: bool,
-    update: ServerAction<UpdateMember>,
     deactivate: ServerAction<DeactivateMember>,
     reactivate: ServerAction<ReactivateMember>,
     remove: ServerAction<RemoveMember>,
@@ -220,51 +216,16 @@ fn member_row(
         format!("Remove {email}"),
         format!("Reset two-factor for {email}"),
     );
-    let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| viewer_is_owner || *r != Role::Owner).collect();
+    let change = format!(" the role of {email}");
     view! {
         <tr class:inactive=!active>
             <td class="email">{m.email.clone()}{m.is_me.then_some(" (you)")}
                 {(!active).then(|| view! { " " <strong class="tag">"deactivated"</strong> })}</td>
             <td>
-                {if manage && active {
-                    let current_role = m.role.clone();
-                    let grants = m.grants.clone();
-                    let id = edit_id.clone();
-                    let change = format!(" the role of {email}");
-                    Either::Left(view! {
-                        <details class="member-edit-toggle">
-                            <summary>
-                                <span class="role-summary">{summary.clone()}</span>
-                                <span class="change">"Change"<span class="sr-only">{change}</span></span>
-                            </summary>
-                            <ActionForm action=update attr:class="member-edit" attr:aria-label=format!("Role of {email}")>
-                                <input type="hidden" name="membership_id" value=id.clone()/>
-                                <label class="sr-only" for=format!("role-{id}")>"Role"</label>
-                                <select id=format!("role-{id}") name="role">
-                                    {roles.into_iter().map(|r| view! {
-                                        <option value=r.as_str() selected=current_role == r.as_str()>{r.as_str()}</option>
-                                    }).collect_view()}
-                                </select>
-                                <fieldset>
-                                    <legend>"Features (for the member role)"</legend>
-                                    {Permission::ALL.into_iter().map(|p| {
-                                        let field = format!("grant_{}", p.as_str());
-                                        let input_id = format!("{field}-{id}");
-                                        view! {
-                                            <span class="check">
-                                                <input type="checkbox" id=input_id.clone() name=field value="on" checked=grants.contains(&p)/>
-                                                <label for=input_id>{p.label()}</label>
-                                            </span>
-                                        }
-                                    }).collect_view()}
-                                </fieldset>
-                                <button type="submit" class="secondary">"Save"</button>
-                            </ActionForm>
-                        </details>
-                    })
-                } else {
-                    Either::Right(view! { <span class="role-summary">{summary}</span> })
-                }}
+                <span class="role-summary">{summary}</span>
+                {(manage && active).then(|| view! {
+                    " " <a class="change" href=format!("/members/{edit_id}")>"Change"<span class="sr-only">{change}</span></a>
+                })}
             </td>
             <td>{if m.two_factor_enabled { "On" } else { "Off" }}</td>
             <td>{m.last_sign_in_at.map(format_utc).unwrap_or_else(|| "never".to_owned())}</td>

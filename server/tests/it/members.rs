@@ -166,3 +166,48 @@ async fn another_tenants_members_are_not_found() {
     let list = app.call(&b_owner, "list_members", &[]).await.text().await.unwrap();
     assert!(!list.contains("canary-7f3a"));
 }
+
+/// The members list carries no editor per row: each manageable member links to their own page, which holds the
+/// role-and-grants form (without JavaScript too) for what the viewer may change, and nothing for the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_changed_on_the_members_own_page() {
+    let app = TestApp::spawn().await;
+    let (owner, owner_email) = app.signed_in("Editors").await;
+    common::add_member(&app, "Editors", "admin@editors.example", "admin").await;
+    common::add_member(&app, "Editors", "emp@editors.example", "member").await;
+    common::set_grants(&app, "emp@editors.example", "vault_read").await;
+    let emp = membership_of(&app, &owner, "emp@editors.example").await;
+    let owner_id = membership_of(&app, &owner, &owner_email).await;
+
+    let list = app.get(&owner, "/members").await.text().await.unwrap();
+    assert!(list.contains(&format!("href=\"/members/{emp}\"")), "a link to the member's page");
+    assert!(!list.contains("action=\"/api/update_member\""), "no editor in the list");
+    let page = app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap();
+    assert!(page.contains("action=\"/api/update_member\"") && page.contains("emp@editors.example"), "{page}");
+    assert!(page.contains(&format!("name=\"membership_id\" value=\"{emp}\"")));
+    let checked = |html: &str, grant: &str| {
+        let at = html.find(&format!("name=\"grant_{grant}\"")).unwrap();
+        html[at..at + html[at..].find('>').unwrap()].contains("checked")
+    };
+    assert!(checked(&page, "vault_read") && !checked(&page, "team"), "the member's grants are ticked");
+
+    // The form on the page does what it says, through the server function's own checks.
+    let form = [("membership_id", emp.as_str()), ("role", "member"), ("grant_team", "on")];
+    assert_eq!(app.call(&owner, "update_member", &form).await.status(), StatusCode::OK);
+    let page = app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap();
+    assert!(checked(&page, "team") && !checked(&page, "vault_read"));
+
+    // Nothing to change: oneself, an owner as an admin, a member of another tenant, a member without the team.
+    assert!(!app.get(&owner, &format!("/members/{owner_id}")).await.text().await.unwrap().contains("update_member"));
+    let (admin, _) = app.password_step("admin@editors.example").await;
+    let as_admin = app.get(&admin, &format!("/members/{owner_id}")).await.text().await.unwrap();
+    assert!(!as_admin.contains("update_member"), "an admin cannot change an owner");
+    assert!(app.get(&admin, &format!("/members/{emp}")).await.text().await.unwrap().contains("update_member"));
+    let (outsider, _) = app.signed_in("Elsewhere").await;
+    let foreign = app.get(&outsider, &format!("/members/{emp}")).await.text().await.unwrap();
+    assert!(!foreign.contains("update_member") && !foreign.contains("emp@editors.example"));
+    let (member, _) = app.password_step("emp@editors.example").await;
+    common::set_grants(&app, "emp@editors.example", "").await;
+    let own = app.get(&member, &format!("/members/{emp}")).await.text().await.unwrap();
+    assert!(own.contains("You are not allowed to do this.") && !own.contains("update_member"));
+}

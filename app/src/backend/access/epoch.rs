@@ -96,6 +96,15 @@ impl<V: Clone> EpochCache<V> {
     }
 }
 
+/// What a page or the API shows that many requests in a row ask for, read once per epoch and second: the
+/// overview's figures per membership and a tenant's member list. Figures of an attack in progress (failed
+/// sign-ins change nothing and move no epoch) are therefore at most a second old.
+#[derive(Debug, Default)]
+pub struct RecentReads {
+    pub overviews: EpochCache<crate::model::OverviewView>,
+    pub members: EpochCache<std::sync::Arc<Vec<crate::model::MemberView>>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,12 +33,28 @@ pub async fn list_members(
     })
 }
 
-/// The members alone, in one query (what the REST API serves).
+/// The members alone, in one query read at most once a second per tenant while nothing changes
+/// (`access::epoch::RecentReads`); what the REST API serves.
 pub async fn member_list(
     state: &AppState,
     ctx: &TenantCtx,
     _granted: &Granted<perm::Team>,
 ) -> Result<Vec<MemberView>, AppError> {
+    let key = ctx.tenant_id().as_str();
+    let members = match state.recent.members.get(key) {
+        Some(members) => members,
+        None => {
+            let read_at = crate::backend::access::epoch::current();
+            let members = std::sync::Arc::new(read_members(state, ctx).await?);
+            state.recent.members.put(key.to_owned(), members.clone(), read_at);
+            members
+        }
+    };
+    let me = ctx.membership_id().as_str();
+    Ok(members.iter().map(|m| MemberView { is_me: m.membership_id == me, ..m.clone() }).collect())
+}
+
+async fn read_members(state: &AppState, ctx: &TenantCtx) -> Result<Vec<MemberView>, AppError> {
     let rows = sqlx::query(
         "SELECT m.id, a.email, m.role, m.grants, m.last_sign_in_at, m.deactivated_at, \
            (SELECT COUNT(*) FROM totp_factors f WHERE f.account_id = a.id AND f.enabled_at IS NOT NULL) AS totp_on \
@@ -53,7 +69,7 @@ pub async fn member_list(
             let id: String = r.try_get("id")?;
             let grants: String = r.try_get("grants")?;
             Ok(MemberView {
-                is_me: id == ctx.membership_id().0,
+                is_me: false,
                 membership_id: id,
                 email: r.try_get("email")?,
                 role: r.try_get("role")?,

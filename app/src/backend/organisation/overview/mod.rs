@@ -15,8 +15,20 @@ fn sees_posture(ctx: &TenantCtx) -> bool {
     ctx.is_admin() || ctx.role() == crate::model::Role::Auditor
 }
 
-/// Figures for the overview page, all filtered by the context's tenant.
+/// Figures for the overview page, all filtered by the context's tenant; read at most once a second per
+/// membership while nothing changes (`access::epoch::RecentReads`).
 pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewView, AppError> {
+    let key = ctx.membership_id().as_str();
+    if let Some(view) = state.recent.overviews.get(key) {
+        return Ok(view);
+    }
+    let read_at = crate::backend::access::epoch::current();
+    let view = read_overview(state, ctx).await?;
+    state.recent.overviews.put(key.to_owned(), view.clone(), read_at);
+    Ok(view)
+}
+
+async fn read_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewView, AppError> {
     let since = state.clock.now_ms() - DAY_MS;
     let counts = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM memberships WHERE tenant_id = $1) AS members, \
