@@ -3,10 +3,10 @@
 
 use crate::pages::{
     AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, DataExportPage,
-    EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberPage, MemberSessionsPage, MembersPage,
-    NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage,
-    SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage, VaultFilePage, VaultKeyPage,
-    VaultPage,
+    EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberPage, MemberSessionsPage,
+    MembersPage, NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage,
+    SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage, VaultFilePage,
+    VaultKeyPage, VaultPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -11,7 +11,7 @@
 
 use crate::backend::platform::metrics::{Decision, Limiter, Metrics};
 use crate::model::AppError;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -134,8 +134,9 @@ pub struct Hasher {
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
     /// A hash of a random password under the current parameters, verified when the account doesn't exist so
-    /// both paths cost the same.
-    dummy: Arc<str>,
+    /// both paths cost the same. Made by the first check of either kind (on a hashing thread, so start-up
+    /// allocates no argon2 memory).
+    dummy: Arc<std::sync::OnceLock<String>>,
     /// The long-lived threads that run argon2, one per permit.
     workers: Workers,
     /// Password checks in flight per claimant (`claim`): one account, one tenant.
@@ -216,8 +217,6 @@ impl Hasher {
     pub fn with_params(permits: usize, m_kib: u32, t: u32, p: u32) -> Result<Self, AppError> {
         let params = Params::new(m_kib, t, p, None).map_err(internal)?;
         let permits = permits.max(1);
-        let dummy_pw = crate::backend::platform::crypto::random_token();
-        let dummy = hash_blocking(&params, &dummy_pw)?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
@@ -225,7 +224,7 @@ impl Hasher {
             attempts: Arc::new(Semaphore::new(permits * 2)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * 256,
-            dummy: dummy.into(),
+            dummy: Arc::default(),
             workers: Workers::start(permits)?,
             claims: Arc::default(),
             metrics: Metrics::disabled(),
@@ -295,12 +294,21 @@ impl Hasher {
     /// re-hashes it when the stored parameters differ from the current ones.
     pub async fn verify(&self, stored: Option<&str>, password: &SecretString) -> Result<Verified, AppError> {
         let params = self.params.clone();
-        let exists = stored.is_some();
-        let stored: String = stored.map(str::to_owned).unwrap_or_else(|| self.dummy.to_string());
+        let stored: Option<String> = stored.map(str::to_owned);
+        let dummy = self.dummy.clone();
         let pw = normalize(password.expose_secret());
         self.run("verify", move || {
-            let parsed = PasswordHash::new(&stored).map_err(internal)?;
-            let ok = argon(&params).verify_password(pw.as_bytes(), &parsed).is_ok() && exists;
+            let dummy = match dummy.get() {
+                Some(d) => d,
+                None => {
+                    let made = hash_blocking(&params, &crate::backend::platform::crypto::random_token())?;
+                    dummy.get_or_init(|| made)
+                }
+            };
+            let exists = stored.is_some();
+            let stored = stored.as_deref().unwrap_or(dummy);
+            let parsed = PasswordHash::new(stored).map_err(internal)?;
+            let ok = verify_blocking(&parsed, pw.as_bytes()) && exists;
             let current = Params::try_from(&parsed).ok();
             let outdated = parsed.algorithm != Algorithm::Argon2id.ident()
                 || current.is_none_or(|c| {
@@ -341,13 +349,66 @@ impl Hasher {
     }
 }
 
-fn argon(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+fn argon(algorithm: Algorithm, version: Version, params: &Params) -> Argon2<'static> {
+    Argon2::new(algorithm, version, params.clone())
 }
 
+thread_local! {
+    /// This hashing thread's argon2 memory (19 MiB with OWASP's parameters), allocated by its first hash and
+    /// reused by every later one: a storm of sign-ins costs the same memory as one sign-in per thread, and the
+    /// allocator never sees a 19 MiB block come and go.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `pw` with `salt` (its base64 form) under the given algorithm, version and parameters, in this
+/// thread's reused memory.
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    pw: &[u8],
+    salt: argon2::password_hash::Salt<'_>,
+) -> Result<argon2::password_hash::Output, AppError> {
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(internal)?;
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() != params.block_count() {
+            *blocks = vec![argon2::Block::default(); params.block_count()];
+        }
+        argon2::password_hash::Output::init_with(len, |out| {
+            argon(algorithm, version, params)
+                .hash_password_into_with_memory(pw, salt, out, blocks.as_mut_slice())
+                .map_err(|_| argon2::password_hash::Error::Crypto)
+        })
+        .map_err(internal)
+    })
+}
+
+/// A PHC string (`$argon2id$v=19$m=…`) of `pw` under `params` with a fresh salt.
 fn hash_blocking(params: &Params, pw: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon(params).hash_password(pw.as_bytes(), &salt).map(|h| h.to_string()).map_err(internal)
+    let (algorithm, version) = (Algorithm::Argon2id, Version::V0x13);
+    let hash = compute(algorithm, version, params, pw.as_bytes(), salt.as_salt())?;
+    let phc = PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: argon2::password_hash::ParamsString::try_from(params).map_err(internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(hash),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `pw` matches the stored hash, under the stored algorithm, version and parameters; the outputs are
+/// compared in constant time (`Output`'s equality).
+fn verify_blocking(stored: &PasswordHash<'_>, pw: &[u8]) -> bool {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm) else { return false };
+    let Ok(version) = stored.version.map(Version::try_from).transpose() else { return false };
+    let Ok(params) = Params::try_from(stored) else { return false };
+    compute(algorithm, version.unwrap_or_default(), &params, pw, salt).is_ok_and(|computed| computed == expected)
 }
 
 #[track_caller]
@@ -417,6 +478,33 @@ mod tests {
         let wrong = SecretString::from("another fine passphrase".to_owned());
         assert!(!current.verify(Some(&rehash), &wrong).await?.ok);
         assert!(!current.verify(None, &pw).await?.ok);
+        Ok(())
+    }
+
+    /// The hashes made in reused memory are standard PHC strings: the argon2 crate's own verifier accepts them,
+    /// ours accepts the crate's, a wrong password fails both ways, and a hash under other parameters (a
+    /// different memory size on the same thread) still verifies.
+    #[test]
+    fn reused_memory_hashes_agree_with_the_argon2_crate() -> Result<(), AppError> {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let params = Params::new(1024, 1, 1, None).map_err(internal)?;
+        let ours = hash_blocking(&params, "correct horse battery staple")?;
+        let parsed = PasswordHash::new(&ours).map_err(internal)?;
+        let crate_argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        assert!(crate_argon.verify_password(b"correct horse battery staple", &parsed).is_ok());
+        assert!(crate_argon.verify_password(b"correct horse battery stable", &parsed).is_err());
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(2048, 2, 1, None).map_err(internal)?)
+            .hash_password(b"another passphrase", &salt)
+            .map_err(internal)?
+            .to_string();
+        let theirs = PasswordHash::new(&theirs).map_err(internal)?;
+        assert!(verify_blocking(&theirs, b"another passphrase"));
+        assert!(!verify_blocking(&theirs, b"another passphrasE"));
+        assert!(verify_blocking(&parsed, b"correct horse battery staple"), "back to the smaller memory");
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params).hash_password(b"old", &salt);
+        let argon2i = argon2i.map_err(internal)?.to_string();
+        assert!(verify_blocking(&PasswordHash::new(&argon2i).map_err(internal)?, b"old"), "older algorithms verify");
         Ok(())
     }
 }

@@ -47,6 +47,7 @@ const POOL_IDLE: &str = "rampart_db_pool_idle_connections";
 const POOL_IN_USE: &str = "rampart_db_pool_in_use_connections";
 const POOL_MAX: &str = "rampart_db_pool_max_connections";
 const BUILD_INFO: &str = "rampart_build_info";
+const RENDER_RETRIES: &str = "rampart_page_render_retries_total";
 
 /// Histogram buckets of every `_seconds` metric: a millisecond (a cached key check) to five minutes (an export).
 const SECONDS_BUCKETS: [f64; 16] =
@@ -292,6 +293,11 @@ impl Metrics {
         self.with(|| counter!(HASH_REJECTED).increment(1));
     }
 
+    /// A page that took longer than the render deadline and was rendered again (`router::render_guard`).
+    pub fn page_render_retried(&self) {
+        self.with(|| counter!(RENDER_RETRIES).increment(1));
+    }
+
     /// A batch of REST request events written; `lag` is how long its oldest event waited in the queue.
     pub fn api_log_batch(&self, events: usize, lag: Duration) {
         self.with(|| {
@@ -359,6 +365,7 @@ fn describe() {
     describe_histogram!(HASH_DURATION, Unit::Seconds, "argon2 computation time, by operation.");
     describe_histogram!(HASH_WAIT, Unit::Seconds, "Time a password check waited for an argon2 worker.");
     describe_counter!(HASH_REJECTED, "Password checks refused because the hashing queue was full.");
+    describe_counter!(RENDER_RETRIES, "Pages rendered again because the first rendering passed the deadline.");
     describe_gauge!(API_LOG_QUEUE, "REST request events waiting to be written to the access history.");
     describe_histogram!(API_LOG_LAG, Unit::Seconds, "Time from queueing to commit of each batch's oldest event.");
     describe_counter!(API_LOG_WRITTEN, "REST request events written to the access history.");
