@@ -126,7 +126,10 @@ pub fn build(state: WebState) -> Router {
         // The metrics have their own listener (`metrics_addr`); here the path is plainly absent, signed in or not.
         .route("/metrics", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
         .route("/.well-known/rampart-export-key", get(crate::web::export::public_key).with_state(state.app.clone()))
-        .fallback(move |req: Request| render_guard(console.clone(), req))
+        .fallback({
+            let metrics = state.app.metrics.clone();
+            move |req: Request| render_guard(console.clone(), metrics.clone(), req)
+        })
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
         .layer(axum::middleware::from_fn(crate::middleware::access_epoch::access_epoch))
@@ -145,7 +148,7 @@ const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 /// can, rarely and under load, miss the wake-up of its last resource and never finish the response (a lost
 /// wake-up race in the Suspense effect: leptos-rs/leptos#4851, #4698); a GET is safe to render again, and
 /// the stalled try is dropped before it saved anything. Other requests pass straight through.
-async fn render_guard(console: Router, req: Request) -> Response {
+async fn render_guard(console: Router, metrics: app::backend::platform::metrics::Metrics, req: Request) -> Response {
     let is_page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
         && !req.uri().path().starts_with("/api/");
     if !is_page {
@@ -157,6 +160,7 @@ async fn render_guard(console: Router, req: Request) -> Response {
     if let Ok(res) = tokio::time::timeout(RENDER_DEADLINE, console.clone().oneshot(first)).await {
         return res.unwrap_or_else(|never| match never {});
     }
+    metrics.page_render_retried();
     tracing::warn!(path = %parts.uri.path(), "page rendering stalled; rendering it again");
     match tokio::time::timeout(RENDER_DEADLINE, console.oneshot(Request::from_parts(parts, Body::empty()))).await {
         Ok(res) => res.unwrap_or_else(|never| match never {}),

@@ -75,14 +75,67 @@ pub async fn connect(cfg: &DbConfig) -> Result<AnyPool, sqlx::Error> {
         .await
 }
 
-/// Starts a transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a
-/// deferred transaction that reads, then writes after another connection committed, fails at once with
-/// SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout. PostgreSQL needs no such care.
-pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-    if pool.connect_options().database_url.scheme().starts_with("sqlite") {
-        pool.begin_with("BEGIN IMMEDIATE").await
+/// Starts a transaction that will write. On SQLite it first waits for this process's turn to write (first come,
+/// first served), then takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads,
+/// then writes after another connection committed, fails at once with SQLITE_BUSY_SNAPSHOT instead of waiting
+/// out the busy timeout. Without the turn, writers raced for the lock through SQLite's busy handler, which
+/// sleeps with growing back-off and is unfair: under load one writer lost the race for over a second (the
+/// bench's page rotation, a page that records its view). PostgreSQL needs no such care.
+pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
+    let url = &pool.connect_options().database_url;
+    if url.scheme().starts_with("sqlite") {
+        let turn = writer_turn(url.as_str());
+        let turn = tokio::time::timeout(pool.options().get_acquire_timeout(), turn.lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        Ok(WriteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
     } else {
-        pool.begin().await
+        Ok(WriteTx { tx: pool.begin().await?, _turn: None })
+    }
+}
+
+/// The writer queue of one SQLite database in this process.
+fn writer_turn(url: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static TURNS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut turns = TURNS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    turns.entry(url.to_owned()).or_default().clone()
+}
+
+/// A write transaction (`begin_write`), used as a connection (`&mut *tx`); on SQLite it holds this process's
+/// turn to write until it is committed, rolled back or dropped.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteTx")
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
     }
 }
 

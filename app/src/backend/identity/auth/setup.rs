@@ -23,7 +23,7 @@ pub async fn link_info(state: &AppState, purpose: Purpose, token: &str) -> Resul
 /// A password set from a link, not yet committed: the caller adds its own effects and events to `tx`.
 pub struct PasswordFromLink {
     pub subject: tokens::TokenSubject,
-    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    pub tx: crate::backend::platform::db::WriteTx,
     pub now: i64,
 }
 
