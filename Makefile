@@ -102,7 +102,7 @@ screenshots:
 
 ## bench: figures (no pass/fail): page vs static req/s and p99, argon2 cost, page p99 under a sign-in storm,
 ## the access history's filtered page p95 and CSV export rows/s at 1 and 10 million events (BENCH_HISTORY_SIZES)
-bench: tools build
+bench: tools test-tools build
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cargo build --release -p server --bin seed_history
 	cargo build --release -p bare
