@@ -144,10 +144,12 @@ pub fn build(state: WebState) -> Router {
 /// How long a page may take before it is rendered again.
 const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// Renders a page, and renders it once more if the first try stalls. Leptos 0.8's server-side `<Suspense>`
-/// can, rarely and under load, miss the wake-up of its last resource and never finish the response (a lost
-/// wake-up race in the Suspense effect: leptos-rs/leptos#4851, #4698); a GET is safe to render again, and
-/// the stalled try is dropped before it saved anything. Other requests pass straight through.
+/// Renders a page, and renders it once more if the first try stalls: a safety net, counted
+/// (`rampart_page_render_retries_total`) and logged. It was added for lost wake-ups of Leptos' server-side
+/// `<Suspense>` (leptos-rs/leptos#4851, #4853), which the leptos 0.8.23 used here has fixed; `make bench` renders
+/// 100,000 signed-in pages and has seen it fire zero times. The slow responses it did see were SQLite writers
+/// losing the lock race for over a second, now queued in `platform::db::begin_write`. A GET is safe to render
+/// again, and the stalled try is dropped before it saved anything. Other requests pass straight through.
 async fn render_guard(console: Router, metrics: app::backend::platform::metrics::Metrics, req: Request) -> Response {
     let is_page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
         && !req.uri().path().starts_with("/api/");
