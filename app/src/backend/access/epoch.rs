@@ -97,12 +97,13 @@ impl<V: Clone> EpochCache<V> {
 }
 
 /// What a page or the API shows that many requests in a row ask for, read once per epoch and second: the
-/// overview's figures per membership and a tenant's member list. Figures of an attack in progress (failed
+/// overview's figures per membership, a tenant's member list and its two-factor requirement. Figures of an attack in progress (failed
 /// sign-ins change nothing and move no epoch) are therefore at most a second old.
 #[derive(Debug, Default)]
 pub struct RecentReads {
     pub overviews: EpochCache<crate::model::OverviewView>,
     pub members: EpochCache<std::sync::Arc<Vec<crate::model::MemberView>>>,
+    pub two_factor_required: EpochCache<bool>,
 }
 
 #[cfg(test)]

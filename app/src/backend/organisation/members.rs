@@ -23,8 +23,17 @@ pub async fn list_members(
     granted: &Granted<perm::Team>,
 ) -> Result<MembersView, AppError> {
     let members = member_list(state, ctx, granted).await?;
-    let mut conn = state.pool.acquire().await?;
-    let tenant_requires_two_factor = crate::backend::identity::two_factor::tenant_requires(&mut conn, ctx).await?;
+    let key = ctx.tenant_id().as_str();
+    let tenant_requires_two_factor = match state.recent.two_factor_required.get(key) {
+        Some(required) => required,
+        None => {
+            let read_at = crate::backend::access::epoch::current();
+            let mut conn = state.pool.acquire().await?;
+            let required = crate::backend::identity::two_factor::tenant_requires(&mut conn, ctx).await?;
+            state.recent.two_factor_required.put(key.to_owned(), required, read_at);
+            required
+        }
+    };
     Ok(MembersView {
         members,
         can_manage: ctx.is_admin(),
