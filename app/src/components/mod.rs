@@ -3,6 +3,7 @@
 mod erase_member;
 mod export_link;
 mod fresh_secret;
+mod grant_checks;
 mod nav;
 mod password_field;
 mod sessions_table;
@@ -15,6 +16,7 @@ mod vault_upload;
 pub use erase_member::EraseMemberForm;
 pub use export_link::ExportLinks;
 pub use fresh_secret::{copy_text, FreshSecret};
+pub use grant_checks::GrantChecks;
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
 pub use shell::{AuthPage, BrandMark, Console, ErrorNotice, Hydrated};

@@ -3,8 +3,8 @@
 //! editors); the form posts to the same server function and comes back to the list.
 
 use crate::api::members::{list_members, UpdateMember};
-use crate::components::{Console, ErrorNotice, Hydrated};
-use crate::model::{AppError, MemberView, Permission, Role};
+use crate::components::{Console, ErrorNotice, GrantChecks, Hydrated};
+use crate::model::{AppError, MemberView, Role};
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -61,19 +61,7 @@ fn role_form(m: MemberView, viewer_is_owner: bool, update: ServerAction<UpdateMe
                     }).collect_view()}
                 </select>
             </div>
-            <fieldset class="grants">
-                <legend>"Features (for the member role)"</legend>
-                {Permission::ALL.into_iter().map(|p| {
-                    let field = format!("grant_{}", p.as_str());
-                    let input_id = format!("member-{field}");
-                    view! {
-                        <span class="check">
-                            <input type="checkbox" id=input_id.clone() name=field value="on" checked=grants.contains(&p)/>
-                            <label for=input_id>{p.label()}</label>
-                        </span>
-                    }
-                }).collect_view()}
-            </fieldset>
+            <GrantChecks id_prefix="member" granted=grants/>
             <p class="hint">"Granting admin or owner and changing grants need you to "
                 <a href=format!("/confirm-access?next=/members/{}", m.membership_id)>"confirm it's you"</a> " first."</p>
             <button type="submit" disabled=move || update.pending().get()>"Save"</button>

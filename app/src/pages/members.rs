@@ -7,8 +7,8 @@ use crate::api::invitations::{list_invitations, InviteMember, ResendInvitation, 
 use crate::api::members::{
     list_members, DeactivateMember, EraseMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor,
 };
-use crate::components::{Console, EraseMemberForm, ErrorNotice, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, MemberView, Permission, Role};
+use crate::components::{Console, EraseMemberForm, ErrorNotice, GrantChecks, Hydrated, TableWrap};
+use crate::model::{format_utc, AppError, MemberView, Role};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -124,19 +124,7 @@ pub fn MembersPage() -> impl IntoView {
                                                 }).collect_view()}
                                             </select>
                                         </div>
-                                        <fieldset class="grants">
-                                            <legend>"Features (for the member role)"</legend>
-                                            {Permission::ALL.into_iter().map(|p| {
-                                                let field = format!("grant_{}", p.as_str());
-                                                let input_id = format!("invite-{field}");
-                                                view! {
-                                                    <span class="check">
-                                                        <input type="checkbox" id=input_id.clone() name=field value="on"/>
-                                                        <label for=input_id>{p.label()}</label>
-                                                    </span>
-                                                }
-                                            }).collect_view()}
-                                        </fieldset>
+                                        <GrantChecks id_prefix="invite"/>
                                         <button type="submit" disabled=move || invite.pending().get()>"Send invitation"</button>
                                     </ActionForm>
                                 </section>
