@@ -159,6 +159,21 @@ test('an admin walks every console page: grouped navigation, the current page ma
   await expect(j.nav().getByRole('link', { name: 'Members' })).toHaveAttribute('aria-current', 'page');
   await expectAccessible(page);
 
+  // A member's role and features are changed on the member's own page, with or without JavaScript.
+  await j.visit('/members', 'Members', 'Members');
+  await page.getByRole('link', { name: `Change the role of ${memberEmail}` }).click();
+  await expect(page.getByRole('heading', { name: 'Change a member' })).toBeVisible();
+  await expect(j.nav().getByRole('link', { name: 'Members' })).toHaveAttribute('aria-current', 'page');
+  await expectAccessible(page);
+  await j.ready();
+  const role = page.getByRole('form', { name: `Role of ${memberEmail}` });
+  await expect(role.getByLabel('Data export', { exact: true })).not.toBeChecked();
+  await role.getByLabel('Data export', { exact: true }).check();
+  await role.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/members\?saved=1$/);
+  await expect(page.getByRole('table', { name: 'Members' }).getByRole('row', { name: new RegExp(memberEmail) }))
+    .toContainText('Data export');
+
   await j.visit('/keys', 'API keys', 'API keys');
   await page.getByRole('link', { name: 'Nightly report' }).click();
   await expect(page.getByRole('heading', { name: /API key “Nightly report”/ })).toBeVisible();
