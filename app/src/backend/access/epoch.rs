@@ -34,7 +34,7 @@ pub fn bump() {
 
 /// The current epoch, noted before a database read and handed to `EpochCache::put`.
 pub fn current() -> u64 {
-    EPOCH.load(Ordering::SeqCst)
+    current_of(&EPOCH)
 }
 
 struct Entry<V> {
@@ -66,7 +66,7 @@ impl<V> std::fmt::Debug for EpochCache<V> {
 impl<V: Clone> EpochCache<V> {
     /// The value read for `key` in the current epoch, less than `TTL` ago.
     pub fn get(&self, key: &str) -> Option<V> {
-        let now = self.epoch.load(Ordering::SeqCst);
+        let now = current_of(self.epoch);
         let entries = self.entries.read().ok()?;
         let e = entries.get(key)?;
         (e.epoch == now && e.loaded.elapsed() < self.ttl).then(|| e.value.clone())
@@ -75,7 +75,7 @@ impl<V: Clone> EpochCache<V> {
     /// Keeps `value`, read from the database in epoch `read_at`; nothing is kept when the epoch moved since.
     pub fn put(&self, key: String, value: V, read_at: u64) {
         let Ok(mut entries) = self.entries.write() else { return };
-        if self.epoch.load(Ordering::SeqCst) != read_at {
+        if current_of(self.epoch) != read_at {
             return;
         }
         if entries.len() >= MAX_ENTRIES {
@@ -88,12 +88,24 @@ impl<V: Clone> EpochCache<V> {
         entries.insert(key, Entry { value, epoch: read_at, loaded: Instant::now() });
     }
 
-    /// Forgets `key`.
-    pub fn remove(&self, key: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(key);
+    /// The value for `key` from memory, or from `load` (noting the epoch before it runs) and kept.
+    pub async fn get_or_load<E>(
+        &self,
+        key: &str,
+        load: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        if let Some(value) = self.get(key) {
+            return Ok(value);
         }
+        let read_at = current_of(self.epoch);
+        let value = load.await?;
+        self.put(key.to_owned(), value.clone(), read_at);
+        Ok(value)
     }
+}
+
+fn current_of(epoch: &AtomicU64) -> u64 {
+    epoch.load(Ordering::SeqCst)
 }
 
 /// What a page or the API shows that many requests in a row ask for, read once per epoch and second: the
@@ -139,7 +151,19 @@ mod tests {
         assert_eq!(aged.get("b"), None, "older than the TTL: another process may have changed it");
         cache.put("c".into(), 3, 1);
         assert_eq!(cache.get("c"), Some(3));
-        cache.remove("c");
-        assert_eq!(cache.get("c"), None);
+    }
+
+    /// `get_or_load` notes the epoch before its load runs: a change during the load keeps the value out.
+    #[tokio::test]
+    async fn a_load_that_raced_with_a_change_is_served_but_not_kept() {
+        let (cache, epoch) = cache(TTL);
+        let loaded = cache.get_or_load("a", async {
+            epoch.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(1)
+        });
+        assert_eq!(loaded.await, Ok(1));
+        assert_eq!(cache.get("a"), None);
+        assert_eq!(cache.get_or_load("a", async { Ok::<_, ()>(2) }).await, Ok(2));
+        assert_eq!(cache.get_or_load("a", async { Ok::<_, ()>(3) }).await, Ok(2), "kept, not loaded again");
     }
 }

@@ -216,7 +216,7 @@ pub async fn resolve(session: &Session, app: &crate::backend::AppState) -> Resul
 
 /// What the gate needs of a membership on every request.
 #[derive(Debug, Clone)]
-pub struct MembershipFacts {
+struct MembershipFacts {
     role: String,
     grants: Vec<crate::model::Permission>,
     /// Active memberships of the account (the tenant switcher).

@@ -23,17 +23,12 @@ pub async fn list_members(
     granted: &Granted<perm::Team>,
 ) -> Result<MembersView, AppError> {
     let members = member_list(state, ctx, granted).await?;
-    let key = ctx.tenant_id().as_str();
-    let tenant_requires_two_factor = match state.recent.two_factor_required.get(key) {
-        Some(required) => required,
-        None => {
-            let read_at = crate::backend::access::epoch::current();
-            let mut conn = state.pool.acquire().await?;
-            let required = crate::backend::identity::two_factor::tenant_requires(&mut conn, ctx).await?;
-            state.recent.two_factor_required.put(key.to_owned(), required, read_at);
-            required
-        }
+    let read = async {
+        let mut conn = state.pool.acquire().await?;
+        crate::backend::identity::two_factor::tenant_requires(&mut conn, ctx).await
     };
+    let tenant_requires_two_factor =
+        state.recent.two_factor_required.get_or_load(ctx.tenant_id().as_str(), read).await?;
     Ok(MembersView {
         members,
         can_manage: ctx.is_admin(),
@@ -49,16 +44,8 @@ pub async fn member_list(
     ctx: &TenantCtx,
     _granted: &Granted<perm::Team>,
 ) -> Result<Vec<MemberView>, AppError> {
-    let key = ctx.tenant_id().as_str();
-    let members = match state.recent.members.get(key) {
-        Some(members) => members,
-        None => {
-            let read_at = crate::backend::access::epoch::current();
-            let members = std::sync::Arc::new(read_members(state, ctx).await?);
-            state.recent.members.put(key.to_owned(), members.clone(), read_at);
-            members
-        }
-    };
+    let read = async { read_members(state, ctx).await.map(std::sync::Arc::new) };
+    let members = state.recent.members.get_or_load(ctx.tenant_id().as_str(), read).await?;
     let me = ctx.membership_id().as_str();
     Ok(members.iter().map(|m| MemberView { is_me: m.membership_id == me, ..m.clone() }).collect())
 }

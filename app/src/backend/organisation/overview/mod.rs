@@ -18,14 +18,7 @@ fn sees_posture(ctx: &TenantCtx) -> bool {
 /// Figures for the overview page, all filtered by the context's tenant; read at most once a second per
 /// membership while nothing changes (`access::epoch::RecentReads`).
 pub async fn get_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewView, AppError> {
-    let key = ctx.membership_id().as_str();
-    if let Some(view) = state.recent.overviews.get(key) {
-        return Ok(view);
-    }
-    let read_at = crate::backend::access::epoch::current();
-    let view = read_overview(state, ctx).await?;
-    state.recent.overviews.put(key.to_owned(), view.clone(), read_at);
-    Ok(view)
+    state.recent.overviews.get_or_load(ctx.membership_id().as_str(), read_overview(state, ctx)).await
 }
 
 async fn read_overview(state: &AppState, ctx: &TenantCtx) -> Result<OverviewView, AppError> {
