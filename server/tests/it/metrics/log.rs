@@ -3,22 +3,13 @@
 
 use super::{scrape, Scrape};
 use crate::common::{self, PASSWORD};
+use common::rampart;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn rampart(dir: &std::path::Path, db: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("RAMPART_DATABASE_URL", db)
-        .env("RAMPART_DATA_DIR", dir.join("data"))
-        .env("RAMPART_LOG", "warn");
-    cmd
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
