@@ -3,8 +3,9 @@
 // that axe finds no WCAG 2.1 A/AA violation in the light or the dark scheme; then every page opened signed out.
 // The header keeps to one line at 1280 and 375 px, the navigation folds into a menu on a phone (a checkbox,
 // so it works without JavaScript), and a member without grants sees no empty group.
-import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { journey as sharedJourney } from './journey';
 import { addExistingAccount, addMember, createTenant } from './server';
 
 const PASSWORD = 'juniper-harbour-signal-73';
@@ -14,32 +15,9 @@ function fresh(info: TestInfo) {
   return `${info.project.name}-${Date.now()}${Math.floor(Math.random() * 1000)}`;
 }
 
-/** The page helpers of one browser, with JavaScript on or off. */
+/** The shared page helpers, and a visit that checks a page's heading, marked link and accessibility. */
 function journey(page: Page, js: boolean) {
-  async function ready() {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  }
-
-  async function setPassword(link: string, password: string) {
-    await page.goto(link);
-    await expect(page.getByRole('heading', { name: 'Set your password' })).toBeVisible();
-    await ready();
-    await page.getByLabel('New password').fill(password);
-    await page.getByRole('button', { name: 'Set password' }).click();
-    await expect(page).toHaveURL(/\/sign-in\?setup=done$/);
-  }
-
-  async function signIn(email: string, password: string) {
-    await expect(page.getByRole('heading', { name: 'Sign in to Rampart' })).toBeVisible();
-    await ready();
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-
-  function nav(): Locator {
-    return page.getByRole('navigation', { name: 'Console' });
-  }
+  const { ready, setPassword, signIn, nav } = sharedJourney(page, js);
 
   /** Opens `path`, waits for its heading, checks the marked link (if any) and runs axe. */
   async function visit(path: string, heading: string | RegExp, current: string | null) {

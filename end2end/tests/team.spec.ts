@@ -2,8 +2,9 @@
 // employee with only the access history; the employee accepts in a browser of their own, sees only what was
 // granted, and is refused the members page; the owner deactivates them, which ends their session at once and
 // keeps them from signing in again.
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type TestInfo } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { journey } from './journey';
 import { BASE_URL, createTenant, readOutbox } from './server';
 
 const OWNER_PASSWORD = 'granite-puffin-orchestra-42';
@@ -13,38 +14,6 @@ const EMPLOYEE_PASSWORD = 'ember-heron-quartz-63'; // 21 characters
 function fresh(info: TestInfo, what: string) {
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   return { tenant: `Team ${what} ${info.project.name} ${stamp}`, stamp };
-}
-
-/** The page helpers of one browser, with JavaScript on or off. */
-function journey(page: Page, js: boolean) {
-  async function ready() {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  }
-
-  async function setPassword(link: string, password: string) {
-    await page.goto(link);
-    await expect(page.getByRole('heading', { name: 'Set your password' })).toBeVisible();
-    await ready();
-    await page.getByLabel('New password').fill(password);
-    await page.getByRole('button', { name: 'Set password' }).click();
-    await expect(page).toHaveURL(/\/sign-in\?setup=done$/);
-    await ready();
-  }
-
-  /** Email and password; the caller checks where that leads. */
-  async function signIn(email: string, password: string) {
-    await expect(page.getByRole('heading', { name: 'Sign in to Rampart' })).toBeVisible();
-    await ready();
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-
-  function nav() {
-    return page.getByRole('navigation', { name: 'Console' });
-  }
-
-  return { ready, setPassword, signIn, nav };
 }
 
 test('an admin invites an employee with only the access history, then offboards them', async ({ page, browser }, info) => {

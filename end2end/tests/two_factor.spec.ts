@@ -8,6 +8,7 @@
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { expectAccessible } from './a11y';
 import { Secret, TOTP } from 'otpauth';
+import { journey as sharedJourney } from './journey';
 import { addMember, BASE_URL, createTenant, readOutbox } from './server';
 
 const OWNER_PASSWORD = 'granite-puffin-orchestra-42';
@@ -23,30 +24,7 @@ function fresh(info: TestInfo, what: string) {
 
 /** The page helpers of one browser, with JavaScript on or off. */
 function journey(page: Page, js: boolean) {
-  async function ready() {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  }
-
-  /** The setup link, optionally checking the length the password hint asks for. */
-  async function setPassword(link: string, password: string, hint?: RegExp) {
-    await page.goto(link);
-    await expect(page.getByRole('heading', { name: 'Set your password' })).toBeVisible();
-    if (hint) await expect(page.getByLabel('New password')).toHaveAccessibleDescription(hint);
-    await ready();
-    await page.getByLabel('New password').fill(password);
-    await page.getByRole('button', { name: 'Set password' }).click();
-    await expect(page).toHaveURL(/\/sign-in\?setup=done$/);
-    await ready();
-  }
-
-  /** Email and password; the caller checks where that leads. */
-  async function signIn(email: string, password: string) {
-    await expect(page.getByRole('heading', { name: 'Sign in to Rampart' })).toBeVisible();
-    await ready();
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
+  const { ready, setPassword, signIn } = sharedJourney(page, js);
 
   async function secondFactor(code: string) {
     await expect(page).toHaveURL(/\/sign-in\/two-factor$/);
