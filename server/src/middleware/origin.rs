@@ -43,7 +43,8 @@ pub async fn same_origin_only(State(public): State<AllowedOrigin>, req: Request,
         req.method(),
         get("origin"),
         get("sec-fetch-site"),
-        h.get(header::HOST).and_then(|v| v.to_str().ok()),
+        // HTTP/1.1 names the host in `Host`; HTTP/2 in the `:authority` pseudo-header, which is the URI's.
+        h.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str())),
         &public.0,
     ) {
         next.run(req).await

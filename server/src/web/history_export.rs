@@ -74,6 +74,8 @@ async fn export(
             },
         }
     });
+    // Fused: the HTTP/2 writer may poll a body again after its end.
+    let body = futures_util::StreamExt::fuse(body);
     let day = app::model::format_rfc3339(now).get(..10).unwrap_or("export").to_owned();
     let mut res = Response::new(Body::from_stream(body));
     let h = res.headers_mut();

@@ -54,9 +54,10 @@ async fn a_closing_organisation_is_frozen_can_be_cancelled_and_is_deleted_after_
     .execute(&app.state.pool)
     .await
     .unwrap();
-    let blobs = app.settings.data_dir.join("vault").join(&tenant);
-    std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::write(blobs.join("blob-1"), b"ciphertext").unwrap();
+    let mut w = app.state.vault.store.create(&tenant, "blob-1").await.unwrap();
+    w.write(b"ciphertext".to_vec()).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(crate::common::vault::blob_count(&app, &tenant).await, 1);
 
     // Only an owner, stepped up, with the name typed.
     let confirm = [("confirm", "Closing Co")];
@@ -145,7 +146,8 @@ async fn a_closing_organisation_is_frozen_can_be_cancelled_and_is_deleted_after_
     assert!(find_everywhere(&app.state.pool, "Closing Co").await.is_empty(), "no name left");
     assert!(find_everywhere(&app.state.pool, &owner_email).await.is_empty());
     assert!(find_everywhere(&app.state.pool, "admin@closing.example").await.is_empty());
-    assert!(!blobs.exists(), "the vault folder is gone");
+    assert_eq!(crate::common::vault::blob_count(&app, &tenant).await, 0, "the tenant's blobs are gone");
+    assert!(!app.settings.data_dir.join("vault").join(&tenant).exists(), "no folder left either");
     // The shared account and the other tenant are untouched.
     let (shared, _) = app.password_step("shared@closing.example").await;
     assert_eq!(app.get(&shared, "/overview").await.status(), StatusCode::OK);

@@ -6,7 +6,7 @@
 use crate::common;
 
 use crate::common::keys::{api_client, create_key};
-use crate::common::vault::{blob_path, body, content, put, upload};
+use crate::common::vault::{body, content, overwrite_blob, put, read_blob, stored_blob, upload};
 use crate::common::TestApp;
 use app::backend::vault::cipher::CHUNK_SIZE;
 use reqwest::StatusCode;
@@ -36,8 +36,8 @@ async fn files_round_trip_at_every_chunk_boundary_and_at_50_mb() {
         );
         let got = res.bytes().await.unwrap();
         assert!(got[..] == bytes[..], "round trip of {len} bytes");
-        // On disk: ciphertext only (no 64-byte run of the plaintext), chunk tags included.
-        let stored = std::fs::read(blob_path(&app, &id).await).unwrap();
+        // In the store: ciphertext only (no 64-byte run of the plaintext), chunk tags included.
+        let stored = read_blob(&app, &stored_blob(&app, &id).await).await.unwrap();
         assert_eq!(stored.len() as u64, app::backend::vault::cipher::sealed_len(len as u64));
         if len >= 64 {
             let probe = &bytes[len / 2..len / 2 + 64];
@@ -65,10 +65,10 @@ async fn a_flipped_ciphertext_byte_is_detected_on_read() {
     let bytes = body(3 * CHUNK_SIZE + 77, 9);
     let file = upload(&app, &write, "ledger.bin", bytes.clone()).await;
     let id = file["id"].as_str().unwrap();
-    let path = blob_path(&app, id).await;
-    let mut stored = std::fs::read(&path).unwrap();
+    let blob = stored_blob(&app, id).await;
+    let mut stored = read_blob(&app, &blob).await.unwrap();
     stored[2 * CHUNK_SIZE + 100] ^= 0x01;
-    std::fs::write(&path, &stored).unwrap();
+    overwrite_blob(&app, &blob, stored).await;
     let res = content(&app, &write, id, None).await;
     assert_eq!(res.status(), StatusCode::OK, "headers go out before the altered chunk is reached");
     match res.bytes().await {
@@ -80,8 +80,8 @@ async fn a_flipped_ciphertext_byte_is_detected_on_read() {
     }
     // Swapping in another file's blob (same tenant) fails too: every chunk is bound to its blob's name.
     let other = upload(&app, &write, "other.bin", body(1000, 3)).await;
-    let other_path = blob_path(&app, other["id"].as_str().unwrap()).await;
-    std::fs::copy(&other_path, &path).unwrap();
+    let other_bytes = read_blob(&app, &stored_blob(&app, other["id"].as_str().unwrap()).await).await.unwrap();
+    overwrite_blob(&app, &blob, other_bytes).await;
     let res = content(&app, &write, id, None).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "fails before any byte is sent");
     let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
@@ -205,13 +205,13 @@ async fn versions_restore_and_the_bin() {
     assert_eq!(back.status(), StatusCode::OK);
     assert_eq!(content(&app, &write, &id, None).await.bytes().await.unwrap().as_ref(), b"version one");
 
-    let blob = blob_path(&app, &id).await;
+    let blob = stored_blob(&app, &id).await;
     c.delete(app.url(&format!("/api/v1/vault/files/{id}"))).bearer_auth(&write).send().await.unwrap();
     app.clock.advance_ms(29 * 86_400_000);
     assert_eq!(app::backend::vault::manage::purge_expired(&app.state).await.unwrap(), 0, "inside the window");
     app.clock.advance_ms(2 * 86_400_000);
     assert_eq!(app::backend::vault::manage::purge_expired(&app.state).await.unwrap(), 1);
-    assert!(!blob.exists(), "the ciphertext is gone too");
+    assert!(read_blob(&app, &blob).await.is_none(), "the ciphertext is gone too");
     assert_eq!(
         c.post(app.url(&format!("/api/v1/vault/files/{id}/undelete")))
             .bearer_auth(&write)
@@ -432,4 +432,56 @@ async fn stored_html_is_served_inert_on_every_route() {
         assert_eq!(h["content-type"], "application/octet-stream", "{what}: HTML is never served as HTML");
         common::vault::assert_download_headers(h, what);
     }
+}
+
+/// The blob store of this run (local files on SQLite, the S3 bucket on PostgreSQL) keeps its contract: nothing
+/// is visible before commit, an aborted or abandoned write leaves no blob, names are checked (no client text
+/// ever becomes a path or object key), deletes are idempotent and a tenant's deletion leaves the others alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blob_store_shows_whole_blobs_only_and_keeps_tenants_apart() {
+    use tokio::io::AsyncReadExt as _;
+    let app = TestApp::spawn().await;
+    let store = app.state.vault.store.clone();
+    let big = body(20 << 20, 4); // several upload parts
+    let mut w = store.create("tenant-a", "blob-1").await.unwrap();
+    for part in big.chunks(3 << 20) {
+        w.write(part.to_vec()).await.unwrap();
+    }
+    assert!(store.open("tenant-a", "blob-1").await.is_err(), "invisible before commit");
+    assert!(store.list("tenant-a").await.unwrap().is_empty());
+    w.commit().await.unwrap();
+    let mut back = Vec::new();
+    store.open("tenant-a", "blob-1").await.unwrap().read_to_end(&mut back).await.unwrap();
+    assert!(back == big, "read back whole");
+
+    let mut aborted = store.create("tenant-a", "blob-2").await.unwrap();
+    aborted.write(vec![7; 1000]).await.unwrap();
+    aborted.abort().await;
+    drop(store.create("tenant-a", "blob-3").await.unwrap()); // a request cancelled mid-write
+    let other = stored("tenant-b", "blob-1", b"theirs", &app).await;
+    assert_eq!(store.list("tenant-a").await.unwrap(), ["blob-1"]);
+    assert_eq!(store.open("tenant-a", "blob-2").await.err().map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+
+    for bad in ["../x", "a/b", "", "x", "..", "a b", "blob-1/../../tenant-b/blob-1"] {
+        assert!(store.create("tenant-a", bad).await.is_err(), "{bad:?}");
+        assert!(store.open(bad, "blob-1").await.is_err(), "{bad:?}");
+        assert!(store.open("tenant-a", bad).await.is_err(), "{bad:?}");
+        assert!(store.delete_tenant(bad).await.is_err(), "{bad:?}");
+    }
+    store.delete("tenant-a", "blob-1").await.unwrap();
+    store.delete("tenant-a", "blob-1").await.unwrap();
+    assert!(store.list("tenant-a").await.unwrap().is_empty());
+    stored("tenant-a", "blob-4", b"mine", &app).await;
+    stored("tenant-ab", "blob-5", b"a neighbour whose name starts the same", &app).await;
+    store.delete_tenant("tenant-a").await.unwrap();
+    assert!(store.list("tenant-a").await.unwrap().is_empty());
+    assert_eq!(store.list("tenant-ab").await.unwrap(), ["blob-5"], "a prefix is a folder, not a string");
+    assert_eq!(store.list("tenant-b").await.unwrap(), [other]);
+}
+
+async fn stored(tenant: &str, blob: &str, bytes: &[u8], app: &TestApp) -> String {
+    let mut w = app.state.vault.store.create(tenant, blob).await.unwrap();
+    w.write(bytes.to_vec()).await.unwrap();
+    w.commit().await.unwrap();
+    blob.to_owned()
 }

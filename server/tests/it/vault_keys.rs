@@ -5,7 +5,7 @@
 use crate::common;
 
 use crate::common::keys::{api_client, create_key};
-use crate::common::vault::{blob_path, body, content, put, upload, walk};
+use crate::common::vault::{blob_count, body, content, pending_writes, put, read_blob, stored_blob, upload};
 use crate::common::TestApp;
 use app::backend::vault::cipher::CHUNK_SIZE;
 use reqwest::StatusCode;
@@ -33,7 +33,7 @@ async fn rotating_the_master_key_rewraps_tenant_keys_and_keeps_every_file_readab
     let blobs_before: Vec<Vec<u8>> = {
         let mut v = Vec::new();
         for (id, _) in &files {
-            v.push(std::fs::read(blob_path(&app, id).await).unwrap());
+            v.push(read_blob(&app, &stored_blob(&app, id).await).await.unwrap());
         }
         v
     };
@@ -64,7 +64,7 @@ async fn rotating_the_master_key_rewraps_tenant_keys_and_keeps_every_file_readab
     assert_ne!(wrapped_after[0].1, wrapped_before[0].1, "wrapped under the new master");
     assert_ne!(wrapped_after[0].0, wrapped_before[0].0);
     for ((id, _), before) in files.iter().zip(&blobs_before) {
-        assert_eq!(&std::fs::read(blob_path(&app, id).await).unwrap(), before, "file bodies untouched");
+        assert_eq!(&read_blob(&app, &stored_blob(&app, id).await).await.unwrap(), before, "file bodies untouched");
     }
 
     // A server started now (new master, old one kept aside) reads every file.
@@ -96,7 +96,7 @@ async fn a_closed_tenants_leftover_ciphertext_is_unreadable() {
     let file = upload(&app, &write, "payroll.csv", secret.clone()).await;
     let id = file["id"].as_str().unwrap().to_owned();
     // A copy of the ciphertext survives somewhere (a backup, a disk image).
-    let leftover = std::fs::read(blob_path(&app, &id).await).unwrap();
+    let leftover = read_blob(&app, &stored_blob(&app, &id).await).await.unwrap();
     let tenant: String = sqlx::query("SELECT tenant_id FROM vault_objects WHERE id = $1")
         .bind(&id)
         .fetch_one(&app.state.pool)
@@ -135,7 +135,8 @@ async fn a_closed_tenants_leftover_ciphertext_is_unreadable() {
         .unwrap()
         .get(0);
     assert_eq!(keys, 0, "the tenant's data key is destroyed");
-    assert!(!app.settings.data_dir.join("vault").join(&tenant).exists(), "blobs removed as well");
+    assert_eq!(blob_count(&app, &tenant).await, 0, "blobs removed as well");
+    assert!(!app.settings.data_dir.join("vault").join(&tenant).exists(), "no folder left either");
     // Nothing the server holds opens the copy: not its master-derived keys, not a fresh key for the tenant.
     let mut conn = app.state.pool.acquire().await.unwrap();
     assert!(app::backend::vault::keys::by_version(&mut conn, &app.state.keys, &tenant, 1).await.is_err());
@@ -199,8 +200,8 @@ async fn the_virus_scan_hook_refuses_flagged_files_and_fails_closed() {
     assert_eq!(objects, 1, "the flagged file is not stored");
     let tenant: String =
         sqlx::query("SELECT tenant_id FROM vault_objects").fetch_one(&app.state.pool).await.unwrap().get(0);
-    let files_on_disk = walk(&app.settings.data_dir.join("vault").join(&tenant));
-    assert_eq!(files_on_disk, 1, "no blob, no partial file left");
+    assert_eq!(blob_count(&app, &tenant).await, 1, "no blob of the flagged file");
+    assert_eq!(pending_writes(&app, &tenant).await, 0, "no partial write left");
     let refused: i64 =
         sqlx::query("SELECT COUNT(*) FROM audit_events WHERE action = 'vault.upload' AND outcome = 'failure'")
             .fetch_one(&app.state.pool)
@@ -213,7 +214,7 @@ async fn the_virus_scan_hook_refuses_flagged_files_and_fails_closed() {
     std::fs::remove_file(&sock).unwrap();
     let res = put(&app, &write, "later.txt", b"hello".to_vec()).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(walk(&app.settings.data_dir.join("vault").join(&tenant)), 1);
+    assert_eq!((blob_count(&app, &tenant).await, pending_writes(&app, &tenant).await), (1, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,10 +327,10 @@ async fn a_tenant_key_rotation_reencrypts_every_file_and_export_in_the_backgroun
         .unwrap();
     assert_eq!(zip.status(), StatusCode::OK);
     assert_eq!(&zip.bytes().await.unwrap()[..4], b"PK\x03\x04");
-    // The old blobs are gone from disk: only one blob per live body remains.
+    // The old blobs are gone from the store: only one blob per live body remains.
     let tenant: String =
         sqlx::query_scalar("SELECT tenant_id FROM vault_objects LIMIT 1").fetch_one(&app.state.pool).await.unwrap();
-    assert_eq!(walk(&app.settings.data_dir.join("vault").join(&tenant)), 4 + 1 + 1);
+    assert_eq!(blob_count(&app, &tenant).await, 4 + 1 + 1);
     let events: Vec<String> =
         sqlx::query_scalar("SELECT action FROM audit_events WHERE action LIKE 'vault.key_%' ORDER BY seq")
             .fetch_all(&app.state.pool)
@@ -346,6 +347,9 @@ async fn a_rotation_cannot_destroy_the_key_of_an_upload_in_flight() {
     let (owner, _) = app.signed_in("Racing").await;
     let (_, write) = create_key(&app, &owner, "write", &[]).await;
     let kept = upload(&app, &write, "race/kept.bin", body(10, 1)).await;
+    let tenant = stored_blob(&app, kept["id"].as_str().unwrap()).await.tenant;
+    let before = (blob_count(&app, &tenant).await, pending_writes(&app, &tenant).await);
+    assert_eq!(before.1, 0);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let request = api_client(&app)
@@ -355,17 +359,16 @@ async fn a_rotation_cannot_destroy_the_key_of_an_upload_in_flight() {
         .body(reqwest::Body::wrap_stream(stream))
         .send();
     let in_flight = tokio::spawn(request);
-    let vault = app.settings.data_dir.join("vault");
-    let before = walk(&vault);
     tx.send(Ok(body(CHUNK_SIZE + 100, 2))).await.unwrap();
     // The server is writing the blob (under data key version 1) when the rotation runs to its end.
+    // (A write in progress: a `.part` file of the local store, an open multipart upload in the bucket.)
     for _ in 0..400 {
-        if walk(&vault) > before {
+        if pending_writes(&app, &tenant).await > 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert!(walk(&vault) > before, "the upload started writing");
+    assert_eq!(pending_writes(&app, &tenant).await, 1, "the upload started writing");
     app.call(&owner, "step_up", &[("password", common::PASSWORD)]).await;
     let res = app.call(&owner, "rotate_vault_key", &[]).await;
     assert!(res.status().is_success(), "{}", res.status());
@@ -379,7 +382,7 @@ async fn a_rotation_cannot_destroy_the_key_of_an_upload_in_flight() {
         .await
         .unwrap();
     assert_eq!(stored, 0, "nothing stored");
-    assert_eq!(walk(&vault), before, "no blob left behind");
+    assert_eq!((blob_count(&app, &tenant).await, pending_writes(&app, &tenant).await), before, "no blob left behind");
     // Every stored file is under a key that exists, and reads back.
     let orphans: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM vault_versions v WHERE NOT EXISTS (SELECT 1 FROM vault_data_keys k \

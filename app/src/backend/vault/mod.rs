@@ -3,7 +3,7 @@
 //!
 //! - `cipher`: the chunked AES-256-GCM format (constant memory, tampering detected on read).
 //! - `keys`: tenant data keys, wrapped by the master key; re-wrapping; crypto-shredding.
-//! - `store`: the blob store interface and its local-filesystem implementation.
+//! - `store`: the blob store interface and its local-filesystem implementation; `s3`: the S3-compatible one.
 //! - `files`: upload and download; `list`: folders, search, versions; `manage`: delete, restore, purge;
 //!   `links`: ephemeral links; `rotation`: tenant key rotation in the background; `scan`: the clamd hook.
 
@@ -16,6 +16,7 @@ pub mod manage;
 pub mod paths;
 pub mod read;
 pub mod rotation;
+pub mod s3;
 pub mod scan;
 pub mod store;
 
@@ -36,6 +37,11 @@ pub struct Vault {
 impl Vault {
     /// A vault on the local filesystem under `root`, with default limits (5 GiB files, 30 days to restore).
     pub fn local(root: impl Into<std::path::PathBuf>) -> Self {
-        Self { store: Arc::new(store::LocalStore::new(root)), max_file_bytes: 5 << 30, restore_days: 30, scanner: None }
+        Self::on(Arc::new(store::LocalStore::new(root)))
+    }
+
+    /// A vault on `store`, with default limits.
+    pub fn on(store: Arc<dyn store::BlobStore>) -> Self {
+        Self { store, max_file_bytes: 5 << 30, restore_days: 30, scanner: None }
     }
 }

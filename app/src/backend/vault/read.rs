@@ -132,7 +132,8 @@ pub async fn plain_stream(
             }
         }
     });
-    Ok(Box::pin(stream))
+    // Fused: the HTTP/2 writer may poll a body again after its end, which an unfused unfold does not allow.
+    Ok(Box::pin(futures_util::StreamExt::fuse(stream)))
 }
 
 fn tampered(what: String) -> std::io::Error {

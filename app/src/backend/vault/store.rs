@@ -3,9 +3,8 @@
 //!
 //! The interface is the subset of an object store the vault needs: a streamed write that becomes visible only
 //! on commit, a streamed read, and deletes. [`LocalStore`] (the default, `data_dir/vault/`) fills it with
-//! files; an S3-compatible store fills it the same way through the `object_store` crate (`put_multipart` for
-//! the writer, `get(..).into_stream()` for the reader, `delete`, and `list` + `delete` for a tenant's prefix),
-//! which is what several instances behind one load balancer need.
+//! files; [`super::s3::S3Store`] fills it with objects in an S3-compatible bucket, which is what several
+//! instances behind one load balancer need.
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -24,6 +23,8 @@ pub trait BlobStore: Send + Sync + Debug {
     async fn open(&self, tenant_id: &str, blob: &str) -> std::io::Result<BlobReader>;
     /// Deletes a blob, or what a crash left of one being written; a missing blob is not an error.
     async fn delete(&self, tenant_id: &str, blob: &str) -> std::io::Result<()>;
+    /// The names of a tenant's committed blobs, sorted.
+    async fn list(&self, tenant_id: &str) -> std::io::Result<Vec<String>>;
     /// Deletes every blob of a tenant.
     async fn delete_tenant(&self, tenant_id: &str) -> std::io::Result<()>;
 }
@@ -62,7 +63,7 @@ impl LocalStore {
 }
 
 /// Only server-made names (letters, digits, dashes; 2 to 64 characters) are ever used as path segments.
-fn checked_name(name: &str) -> std::io::Result<&str> {
+pub(super) fn checked_name(name: &str) -> std::io::Result<&str> {
     let ok = (2..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(name)
@@ -182,6 +183,29 @@ impl BlobStore for LocalStore {
         Ok(())
     }
 
+    async fn list(&self, tenant_id: &str) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut shards = match tokio::fs::read_dir(self.tenant_dir(tenant_id)?).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+            other => other?,
+        };
+        while let Some(shard) = shards.next_entry().await? {
+            if !shard.file_type().await?.is_dir() {
+                continue;
+            }
+            let mut files = tokio::fs::read_dir(shard.path()).await?;
+            while let Some(file) = files.next_entry().await? {
+                let name = file.file_name().to_string_lossy().into_owned();
+                // Dot files are writes in progress (or left by a crash), not blobs.
+                if !name.starts_with('.') && checked_name(&name).is_ok() {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     async fn delete_tenant(&self, tenant_id: &str) -> std::io::Result<()> {
         match tokio::fs::remove_dir_all(self.tenant_dir(tenant_id)?).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -227,6 +251,10 @@ mod tests {
         w.write(b"hello".to_vec()).await?;
         assert!(store.open("tenant-1", "blob-1").await.is_err(), "invisible before commit");
         w.commit().await?;
+        let pending = store.create("tenant-1", "blob-0").await?;
+        assert_eq!(store.list("tenant-1").await?, ["blob-1"], "a write in progress is not listed");
+        pending.abort().await;
+        assert!(store.list("tenant-2").await?.is_empty());
         let mut back = Vec::new();
         store.open("tenant-1", "blob-1").await?.read_to_end(&mut back).await?;
         assert_eq!(back, b"hello");

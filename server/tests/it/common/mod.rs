@@ -53,6 +53,30 @@ pub async fn database_url(dir: &std::path::Path) -> String {
     }
 }
 
+/// Which blob store this run uses: `s3` when the harness runs under `scripts/with-s3.sh`.
+pub fn blob_store_name() -> &'static str {
+    if std::env::var("RAMPART_TEST_S3_ENDPOINT").is_ok() {
+        "s3"
+    } else {
+        "local"
+    }
+}
+
+/// Points `settings` at a new, empty bucket of the test S3 server, when there is one.
+pub async fn use_test_bucket(settings: &mut Settings) {
+    let Ok(endpoint) = std::env::var("RAMPART_TEST_S3_ENDPOINT") else { return };
+    let bucket = format!("rampart-test-{}", uuid::Uuid::new_v4().simple());
+    // moto takes an unsigned bucket creation; Rampart itself never creates buckets.
+    let res = reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await.expect("S3 server");
+    assert!(res.status().is_success(), "bucket not created: {}", res.status());
+    settings.blob_store = server::startup::config::BlobStoreKind::S3;
+    settings.s3_bucket = bucket;
+    settings.s3_endpoint = Some(endpoint);
+    settings.s3_path_style = true;
+    settings.s3_access_key_id = "rampart-test".to_owned();
+    settings.s3_secret_access_key = Some(secrecy::SecretString::from("rampart-test-secret".to_owned()));
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -72,6 +96,7 @@ impl TestApp {
             log: "warn".to_owned(),
             ..Settings::default()
         };
+        use_test_bucket(&mut settings).await;
         tweak(&mut settings);
         let clock = ManualClock::starting_now();
         let running = server::start(&settings, clock.clone()).await.expect("server starts");

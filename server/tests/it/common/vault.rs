@@ -114,8 +114,15 @@ pub async fn content(app: &TestApp, key: &str, id: &str, version: Option<&str>) 
         .unwrap()
 }
 
-/// The blob file of a file's current version.
-pub async fn blob_path(app: &TestApp, id: &str) -> std::path::PathBuf {
+/// Where a file's current version is kept: its tenant and blob name in the blob store.
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    pub tenant: String,
+    pub blob: String,
+}
+
+/// The blob of a file's current version.
+pub async fn stored_blob(app: &TestApp, id: &str) -> StoredBlob {
     let r = sqlx::query(
         "SELECT o.tenant_id, v.blob FROM vault_objects o JOIN vault_versions v ON v.id = o.current_version_id WHERE o.id = $1",
     )
@@ -123,16 +130,54 @@ pub async fn blob_path(app: &TestApp, id: &str) -> std::path::PathBuf {
     .fetch_one(&app.state.pool)
     .await
     .unwrap();
-    let tenant: String = r.get(0);
-    let blob: String = r.get(1);
-    app.settings.data_dir.join("vault").join(tenant).join(&blob[..2]).join(blob)
+    StoredBlob { tenant: r.get(0), blob: r.get(1) }
 }
 
-/// Files under a folder, recursively.
-pub fn walk(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
-        .unwrap_or(0)
+/// A blob's bytes as the store holds them (ciphertext), or `None` when there is no such blob.
+pub async fn read_blob(app: &TestApp, b: &StoredBlob) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut reader = match app.state.vault.store.open(&b.tenant, &b.blob).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        other => other.unwrap(),
+    };
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).await.unwrap();
+    Some(bytes)
+}
+
+/// Replaces a blob's bytes in the store (what an attacker with write access to the disk or bucket does).
+pub async fn overwrite_blob(app: &TestApp, b: &StoredBlob, bytes: Vec<u8>) {
+    let mut w = app.state.vault.store.create(&b.tenant, &b.blob).await.unwrap();
+    w.write(bytes).await.unwrap();
+    w.commit().await.unwrap();
+}
+
+/// How many committed blobs a tenant has in the store.
+pub async fn blob_count(app: &TestApp, tenant: &str) -> usize {
+    app.state.vault.store.list(tenant).await.unwrap().len()
+}
+
+/// Writes in progress (or left behind) for a tenant: `.part` files of the local store, incomplete multipart
+/// uploads of the S3 bucket (asked of the S3 server itself).
+pub async fn pending_writes(app: &TestApp, tenant: &str) -> usize {
+    match app.settings.s3_endpoint.as_deref() {
+        Some(endpoint) => {
+            let url =
+                format!("{endpoint}/{}?uploads&prefix={}/{tenant}/", app.settings.s3_bucket, app.settings.s3_prefix);
+            let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
+            xml.matches("<Upload>").count()
+        }
+        None => {
+            let dir = app.settings.data_dir.join("vault").join(tenant);
+            let shards: Vec<std::path::PathBuf> =
+                std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            shards
+                .iter()
+                .flat_map(|shard| std::fs::read_dir(shard).into_iter().flatten().flatten())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+                .count()
+        }
+    }
 }
 
 /// What every download carries (finding 7 and 13 of the attack review): an attachment, never sniffed, in a

@@ -3,6 +3,7 @@
 //! Secrets are `SecretString`s: their `Debug` is redacted and they are never logged.
 
 use app::backend::platform::mail::{DkimConfig, MailConfig, Mailer};
+use app::backend::vault::s3::S3Config;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use figment::Figment;
 use ipnet::IpNet;
@@ -18,6 +19,17 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// Where the vault's (encrypted) blobs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    /// Files under `data_dir/vault` (one instance).
+    #[default]
+    Local,
+    /// An S3-compatible bucket (`s3_*` settings), shared by every instance.
+    S3,
 }
 
 /// Every setting, with its default.
@@ -96,6 +108,21 @@ pub struct Settings {
     /// clamd's socket (a Unix socket path, or `tcp://127.0.0.1:3310`): every upload is scanned, and refused
     /// when clamd flags it or cannot be reached. Unset: no scanning.
     pub clamd_socket: Option<String>,
+    /// `local` (files under `data_dir/vault`) or `s3` (an S3-compatible bucket: several instances need it).
+    pub blob_store: BlobStoreKind,
+    /// The bucket (it must exist; Rampart does not create it).
+    pub s3_bucket: String,
+    /// The S3-compatible service's URL (`https://…`; plain `http://` only to a loopback address); unset for AWS.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    /// Path-style requests (`endpoint/bucket/key`), which most S3-compatible services need.
+    pub s3_path_style: bool,
+    /// Every object's name starts with this folder (empty: the bucket's root).
+    pub s3_prefix: String,
+    pub s3_access_key_id: String,
+    /// A secret: never logged, never serialised.
+    #[serde(skip_serializing)]
+    pub s3_secret_access_key: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -134,6 +161,14 @@ impl Default for Settings {
             vault_restore_days: 30,
             api_unknown_keys_per_minute: 0,
             clamd_socket: None,
+            blob_store: BlobStoreKind::Local,
+            s3_bucket: String::new(),
+            s3_endpoint: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_path_style: false,
+            s3_prefix: "vault".to_owned(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: None,
         }
     }
 }
@@ -197,6 +232,7 @@ impl Settings {
         }
         self.check_metrics_addr()?;
         self.dkim_settings()?;
+        self.s3_config()?;
         // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
         // is checked where it is read, in `mail_config`.
         Mailer::new(MailConfig { dkim: None, ..self.mail_config_without_dkim() }).map_err(ConfigError)?;
@@ -256,6 +292,50 @@ impl Settings {
         }
     }
 
+    /// The S3 store's configuration when `blob_store = "s3"`, checked.
+    pub fn s3_config(&self) -> Result<Option<S3Config>, ConfigError> {
+        if self.blob_store != BlobStoreKind::S3 {
+            return Ok(None);
+        }
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        let bucket = self.s3_bucket.trim();
+        let name_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !name_ok {
+            return bad("s3_bucket", "must be a bucket name (3 to 63 lowercase letters, digits, dots and dashes)");
+        }
+        let secret = self.s3_secret_access_key.clone().filter(|s| !s.expose_secret().trim().is_empty());
+        let Some(secret) = secret else {
+            return bad("s3_secret_access_key", "is needed with blob_store = \"s3\"");
+        };
+        if self.s3_access_key_id.trim().is_empty() {
+            return bad("s3_access_key_id", "is needed with blob_store = \"s3\"");
+        }
+        let endpoint = self.s3_endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+        let config = S3Config {
+            bucket: bucket.to_owned(),
+            endpoint,
+            region: self.s3_region.trim().to_owned(),
+            path_style: self.s3_path_style,
+            prefix: self.s3_prefix.trim().trim_matches('/').to_owned(),
+            access_key_id: self.s3_access_key_id.trim().to_owned(),
+            secret_access_key: secret,
+        };
+        if let Some(endpoint) = &config.endpoint {
+            let https = url::Url::parse(endpoint).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+            if !https && !config.endpoint_is_loopback_http() {
+                return bad("s3_endpoint", "must be an https:// URL (plain http:// only to a loopback address)");
+            }
+        }
+        let prefix_ok = config.prefix.split('/').all(|seg| {
+            !seg.is_empty() && seg != ".." && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+        if !config.prefix.is_empty() && !prefix_ok {
+            return bad("s3_prefix", "must be folder names of letters, digits, dots, dashes and underscores");
+        }
+        Ok(Some(config))
+    }
+
     /// The public origin, without a trailing slash.
     pub fn public_origin(&self) -> String {
         self.public_url.trim_end_matches('/').to_owned()
@@ -281,7 +361,7 @@ fn known_keys() -> Vec<String> {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     };
-    keys.extend(["master_key".to_owned(), "smtp_url".to_owned()]);
+    keys.extend(["master_key".to_owned(), "smtp_url".to_owned(), "s3_secret_access_key".to_owned()]);
     keys
 }
 
@@ -300,168 +380,4 @@ fn describe(err: figment::Error) -> String {
 
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment's Jail closures return its (large) error type
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid_and_debug_hides_secrets() {
-        let mut s = Settings::default();
-        assert!(s.validate().is_ok());
-        s.master_key = Some(SecretString::from("c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw".to_owned()));
-        let dbg = format!("{s:?}");
-        assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
-    }
-
-    #[test]
-    fn environment_overrides_and_foreign_variables_are_left_alone() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_DATABASE_URL", "postgres://db.internal/rampart");
-            jail.set_env("RAMPART_TRUSTED_PROXIES", "[10.0.0.0/8]");
-            jail.set_env("RAMPART_BIN", "/usr/local/bin/rampart");
-            let s = Settings::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(s.database_url, "postgres://db.internal/rampart");
-            assert_eq!(s.trusted_proxies.len(), 1);
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("rampart.toml", "databse_url = \"typo\"")?;
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("databse_url"), "a typo in the file is refused: {err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn invalid_values_name_the_key() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_LISTEN_ADDR", "not-an-address");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("listen_addr"), "{err}");
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_DATABASE_URL", "mysql://x");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("database_url"), "{err}");
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("rampart.toml", "session_idle_minutes = \"soon\"")?;
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("session_idle_minutes"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn metrics_addr_is_loopback_unless_public_and_can_be_off() {
-        assert_eq!(Settings::default().metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
-        for off in ["off", "", "OFF"] {
-            figment::Jail::expect_with(|jail| {
-                jail.set_env("RAMPART_METRICS_ADDR", off);
-                assert_eq!(Settings::load(None).map_err(|e| e.to_string())?.metrics_addr, None, "{off:?}");
-                Ok(())
-            });
-        }
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("rampart.toml", "metrics_addr = \"[::1]:9100\"")?;
-            let s = Settings::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(s.metrics_addr, Some("[::1]:9100".parse().map_err(|_| "addr")?));
-            jail.set_env("RAMPART_METRICS_ADDR", "[::1]:9101");
-            let s = Settings::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(s.metrics_addr, Some("[::1]:9101".parse().map_err(|_| "addr")?));
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_METRICS_ADDR", "0.0.0.0:9464");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("metrics_addr") && err.contains("metrics_public"), "{err}");
-            jail.set_env("RAMPART_METRICS_PUBLIC", "true");
-            let s = Settings::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(s.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0], 9464))));
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_METRICS_ADDR", "metrics.internal:9464");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("metrics_addr"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn mail_defaults_to_the_outbox_and_debug_hides_the_smtp_url() {
-        let mut s = Settings::default();
-        let mail = s.mail_config().map_err(|e| e.to_string());
-        assert!(matches!(&mail, Ok(m) if m.outbox_dir == Path::new("data/outbox") && m.smtp_url.is_none()));
-        assert!(matches!(&mail, Ok(m) if m.from == "Rampart <no-reply@rampart.localhost>" && m.dkim.is_none()));
-        s.smtp_url = Some(SecretString::from("smtps://mailer:hunter2@smtp.example.com".to_owned()));
-        assert!(s.validate().is_ok());
-        assert!(!format!("{s:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn mail_settings_are_checked_and_name_the_key() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com:25?tls=none");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("smtp_url") && !err.contains("hunter2"), "{err}");
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_SMTP_URL", "smtp://127.0.0.1:2525?tls=none");
-            let s = Settings::load(None).map_err(|e| e.to_string())?;
-            assert!(s.mail_config().map_err(|e| e.to_string())?.smtp_url.is_some());
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_MAIL_FROM", "no address here");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("mail_from"), "{err}");
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_ERROR_REPORT_EMAIL", "ops at example");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("error_report_email"), "{err}");
-            jail.set_env("RAMPART_ERROR_REPORT_EMAIL", "ops@example.com");
-            assert!(Settings::load(None).is_ok());
-            Ok(())
-        });
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
-            jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
-            let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("dkim_selector"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn dkim_key_file_is_read_and_checked() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("RAMPART_DKIM_DOMAIN", "example.com");
-            jail.set_env("RAMPART_DKIM_SELECTOR", "rampart");
-            jail.set_env("RAMPART_DKIM_KEY_FILE", "dkim.pem");
-            let s = Settings::load(None).map_err(|e| e.to_string())?;
-            let err = s.mail_config().err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("dkim_key_file") && err.contains("dkim.pem"), "a missing file is named: {err}");
-            jail.create_file("dkim.pem", "not a key")?;
-            let err = s.mail_config().and_then(|c| Mailer::new(c).map_err(ConfigError)).err();
-            assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("dkim_key_file"));
-            // A test-only Ed25519 key (`openssl genpkey -algorithm ed25519`).
-            jail.create_file(
-                "dkim.pem",
-                concat!(
-                    "-----BEGIN PRIVATE KEY-----\n",
-                    "MC4CAQAwBQYDK2VwBCIEIKrQM/1PqdaAWhYkUWovngQZwlqYkqOPqlAO5vXgqSRW\n",
-                    "-----END PRIVATE KEY-----\n",
-                ),
-            )?;
-            let mail = s.mail_config().map_err(|e| e.to_string())?;
-            assert!(matches!(&mail.dkim, Some(d) if d.domain == "example.com" && d.selector == "rampart"));
-            assert!(Mailer::new(mail).is_ok());
-            Ok(())
-        });
-    }
-}
+mod tests;
