@@ -74,6 +74,9 @@ pub struct S3Store {
 impl S3Store {
     /// Builds the client; nothing is contacted yet.
     pub fn new(config: &S3Config) -> Result<Self, String> {
+        // The HTTP client's TLS uses the process's provider: ring, as everywhere else in Rampart (a provider
+        // installed earlier stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)
