@@ -88,6 +88,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         hasher,
         session_cache: Arc::default(),
         recent: Arc::default(),
+        changes: Arc::default(),
         timeouts: SessionTimeouts {
             idle_ms: minutes(settings.session_idle_minutes),
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
@@ -219,6 +220,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
     if state.metrics.is_enabled() {
         jobs.push(startup::metrics::spawn_upkeep(state.metrics.clone()));
     }
+    jobs.extend(jobs::access_changes::spawn(state.clone(), &settings.database_url));
     Ok(Running { addr, redirect_addr, metrics_addr, state, shutdown: tx, listeners, jobs })
 }
 

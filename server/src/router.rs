@@ -132,7 +132,7 @@ pub fn build(state: WebState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
         .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
-        .layer(axum::middleware::from_fn(crate::middleware::access_epoch::access_epoch))
+        .layer(axum::middleware::from_fn_with_state(state.app.clone(), crate::middleware::access_epoch::access_epoch))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), crate::middleware::error_report::error_report))
         .layer(axum::middleware::from_fn_with_state(

@@ -33,6 +33,21 @@ impl AppState {
     pub fn new(parts: StateParts) -> Self {
         Self(Arc::new(parts))
     }
+
+    /// Something that decides access changed and committed (a key, a membership, a network rule, a tenant's
+    /// state, a block): this instance's caches forget at once, and the other instances are told
+    /// (`access::changes`).
+    pub fn access_changed(&self) {
+        self.forget_access();
+        self.changes.announce();
+    }
+
+    /// Empties this instance's caches of what decides access (also on another instance's notification).
+    pub fn forget_access(&self) {
+        self.key_guard.invalidate_all();
+        self.ip_rules.invalidate_all();
+        self.ip_guard.mark_stale();
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -81,4 +96,6 @@ pub struct StateParts {
     pub reset_wake: Arc<tokio::sync::Notify>,
     /// This app's metrics (`platform::metrics`): recorded where decisions are made, served by the server.
     pub metrics: platform::metrics::Metrics,
+    /// Notifications of access changes to the other instances (`access::changes`).
+    pub changes: Arc<access::changes::Changes>,
 }

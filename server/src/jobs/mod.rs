@@ -1,5 +1,6 @@
 //! Background jobs, one file each. Every pass is timed and counted by job name and outcome (`observed`).
 
+pub mod access_changes;
 pub mod alert_delivery;
 pub mod audit_anchor;
 pub mod audit_retention;

@@ -1,5 +1,5 @@
-//! Deletes expired session rows every ten minutes (expired sessions are already refused; this keeps the
-//! table small).
+//! Deletes expired session rows and shared counters past their windows every ten minutes (expired sessions
+//! are already refused; this keeps the tables small).
 
 use app::backend::identity::sessions::delete_expired;
 use app::backend::platform::clock::{Clock as _, SystemClock};
@@ -16,6 +16,13 @@ pub fn spawn(pool: AnyPool, metrics: Metrics) -> tokio::task::JoinHandle<()> {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "session cleanup failed; will retry"),
+            }
+            let sweep = async {
+                let mut conn = pool.acquire().await?;
+                app::backend::platform::counters::sweep(&mut conn, SystemClock.now_ms()).await
+            };
+            if let Err(err) = super::observed(&metrics, "counter_sweep", sweep).await {
+                tracing::warn!(error = %err, "shared counters not swept; will retry");
             }
         }
     })

@@ -21,11 +21,11 @@ pub fn blocked_message(minutes: u64) -> String {
 
 pub async fn refuse_blocked_ips(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let now = state.clock.now_ms();
-    let blocked = req
-        .extensions()
-        .get::<ClientIp>()
-        .filter(|_| !matches!(req.uri().path(), "/healthz" | "/readyz"))
-        .and_then(|ip| state.ip_guard.blocked_until(&ip.0.to_string(), now));
+    let ip = req.extensions().get::<ClientIp>().filter(|_| !matches!(req.uri().path(), "/healthz" | "/readyz"));
+    let blocked = match ip {
+        Some(ip) => state.ip_guard.blocked_until(&state.pool, &ip.0.to_string(), now).await,
+        None => None,
+    };
     let Some(until) = blocked else { return next.run(req).await };
     state.metrics.ip_blocked_request();
     let retry_after = u64::try_from(until - now).unwrap_or(0).div_ceil(1000).max(1);

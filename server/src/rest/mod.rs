@@ -408,7 +408,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
             };
             state.api_log.record(event).await;
             if let (true, Some(key)) = (canary, denial.key) {
-                if state.key_guard.canary_email_due(&key.id, now) {
+                if state.key_guard.canary_email_due(&state.pool, &key.id, now).await {
                     let state = state.clone();
                     tokio::spawn(async move { verify::alert_canary(&state, &key, &meta).await });
                 }

@@ -17,6 +17,7 @@ mod closure;
 mod erasure;
 mod errors;
 mod export;
+mod instances;
 mod invitations;
 mod ip_rules;
 mod key_powers;

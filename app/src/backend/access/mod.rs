@@ -6,6 +6,7 @@
 //! Permissions are proofs: `ctx.require::<perm::VaultWrite>()` is the only way to get a `Granted<VaultWrite>`,
 //! and every privileged backend function takes the exact proof it needs, so a missing check does not compile.
 
+pub mod changes;
 pub mod epoch;
 
 use crate::backend::platform::ids::{AccountId, MembershipId, TenantId};

@@ -412,7 +412,7 @@ pub async fn update_key(
     )
     .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 

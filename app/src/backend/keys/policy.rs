@@ -61,7 +61,7 @@ pub async fn set_policy(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "key_policy.update", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 

@@ -78,7 +78,7 @@ pub async fn roll_key(
     )
     .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(FreshKeyView { key_id: id.to_owned(), description: row.description, secret })
 }
 
@@ -112,7 +112,7 @@ pub async fn end_grace(
     )
     .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 
@@ -146,7 +146,7 @@ pub async fn revoke_key(
     )
     .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 

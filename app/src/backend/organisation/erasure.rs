@@ -199,7 +199,7 @@ pub async fn erase_member(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.erased", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     tracing::info!(tenant = %ctx.tenant_id(), %pseudonym, rewritten, "member erased");
     Ok(Erased { pseudonym, events_rewritten: rewritten, resealed, account_deleted })
 }

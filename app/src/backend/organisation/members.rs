@@ -227,7 +227,7 @@ pub async fn update_member(
     }
     tx.commit().await?;
     // The new role and grants bound every key of the member from the next request on.
-    state.key_guard.invalidate_all();
+    state.access_changed();
     if !frozen.is_empty() {
         crate::backend::alerts::spawn_delivery(state);
     }
@@ -291,7 +291,7 @@ pub async fn deactivate_member(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 
@@ -346,7 +346,7 @@ pub async fn remove_member(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.remove", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 

@@ -175,7 +175,7 @@ pub async fn press(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "tenant.panic", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     tracing::warn!(tenant = %ctx.tenant_id(), keys = keys_to_revoke.len(), sessions_ended, "panic button pressed");
     Ok(report)
 }
@@ -199,7 +199,7 @@ pub async fn undo(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "tenant.panic_undo", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(frozen.into_iter().map(|k| k.id).collect())
 }
 
@@ -241,6 +241,6 @@ pub async fn unfreeze_key(
     )
     .await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     Ok(())
 }

@@ -147,7 +147,35 @@ fn sqlite_path(url: &str) -> Option<String> {
 
 /// Applies every pending migration; start-up aborts when this fails.
 pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    sqlx::migrate!("../migrations").run(pool).await
+    sqlx::migrate!("../migrations").run(pool).await?;
+    if pool.connect_options().database_url.scheme().starts_with("postgres") {
+        // Counters are not worth a WAL write (see the migration creating `shared_counters`).
+        let logged: Option<String> = sqlx::query_scalar(
+            "SELECT relpersistence::text FROM pg_class WHERE relname = 'shared_counters' AND relpersistence = 'p'",
+        )
+        .fetch_optional(pool)
+        .await?;
+        if logged.is_some() {
+            sqlx::query("ALTER TABLE shared_counters SET UNLOGGED").execute(pool).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A migrated SQLite database in a temporary folder, for unit tests (dropping the folder deletes it).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub async fn test_pool() -> (tempfile::TempDir, AnyPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = DbConfig {
+        url: format!("sqlite://{}/t.db", dir.path().display()),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+        busy_timeout: Duration::from_secs(5),
+    };
+    let pool = connect(&cfg).await.unwrap();
+    migrate(&pool).await.unwrap();
+    (dir, pool)
 }
 
 impl From<sqlx::Error> for AppError {

@@ -2,6 +2,7 @@
 //! rules and outgoing mail. Nothing here knows about tenants or members.
 
 pub mod clock;
+pub mod counters;
 pub mod crypto;
 pub mod db;
 pub mod failure;

@@ -110,6 +110,25 @@ impl TestApp {
         Self { base, state: running.state.clone(), settings, clock, running: Some(running), cert, _dir: dir }
     }
 
+    /// A second instance beside this one: the same database, blob store, data folder (secrets and certificate)
+    /// and clock, its own caches and port — what a load balancer's second server is.
+    pub async fn beside(&self) -> Self {
+        let mut settings = self.settings.clone();
+        settings.listen_addr = "127.0.0.1:0".parse().unwrap();
+        let running = server::start(&settings, self.clock.clone()).await.expect("second instance starts");
+        let base = format!("https://127.0.0.1:{}", running.addr.port());
+        settings.public_url = base.clone();
+        Self {
+            base,
+            state: running.state.clone(),
+            settings,
+            clock: self.clock.clone(),
+            running: Some(running),
+            cert: self.cert.clone(),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A fresh browser-like client: own cookie jar, no redirects followed, trusts the test certificate only.
     pub fn client(&self) -> Client {
         let mut headers = HeaderMap::new();

@@ -82,7 +82,8 @@ pub async fn record(
             alerted = true;
         }
     }
-    if let Some(until) = state.ip_guard.count_failure(&meta.ip, now) {
+    let block = state.ip_guard.count_failure(&mut tx, &meta.ip, now).await?;
+    if let Some(until) = block {
         state.metrics.ip_block_started();
         let detail = format!(
             "{IP_FAILURE_LIMIT} failed sign-ins within {} minutes: console and API refused to {} until {}",
@@ -104,6 +105,10 @@ pub async fn record(
         audit::record(&mut tx, &state.keys, now, &ev).await?;
     }
     tx.commit().await?;
+    if block.is_some() {
+        // The other instances refuse the address now rather than within the second.
+        state.changes.announce();
+    }
     if alerted {
         alerts::spawn_delivery(state);
     }

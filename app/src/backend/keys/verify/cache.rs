@@ -2,6 +2,8 @@
 //! throttle of this instance (`KeyGuard`), kept apart from `verify` itself.
 
 use super::*;
+use crate::backend::platform::counters;
+use sqlx::AnyPool;
 
 struct Cached {
     loaded_at: i64,
@@ -15,8 +17,9 @@ pub struct KeyGuard {
     /// Bumped by every invalidation: a lookup that read the database before an invalidation must not put
     /// what it read into the cache after it (a revoke would be undone until the entry ages out).
     epoch: std::sync::atomic::AtomicU64,
-    counters: Mutex<HashMap<(String, IpAddr), (i64, i64)>>,
-    canary_emails: Mutex<HashMap<String, i64>>,
+    /// (key, client) pairs whose hourly count the database reported full, with the hour: refused here without
+    /// asking again until the hour ends (it can only make the limit stricter, never looser).
+    full: Mutex<HashMap<(String, IpAddr), i64>>,
     /// Accepted uses on this instance not yet necessarily in the database (the access history is batched).
     last_used: Mutex<HashMap<String, i64>>,
     /// Refusals of unrecognised or malformed keys per client address (IPv6 by /64) in the current minute:
@@ -100,30 +103,39 @@ impl KeyGuard {
         }
     }
 
-    /// Counts a request; `Err(seconds)` when the window is full.
-    pub(super) fn count(&self, key: &ActiveKey, ip: IpAddr, now: i64) -> Result<(), u64> {
+    /// Counts a request against the key's hourly limit per client, in the counters every instance shares;
+    /// `Ok(Err(seconds))` when this hour is full.
+    pub(super) async fn count(
+        &self,
+        pool: &AnyPool,
+        key: &ActiveKey,
+        ip: IpAddr,
+        now: i64,
+    ) -> Result<Result<(), u64>, sqlx::Error> {
         let Some(limit) = key.rate_per_hour else {
-            return Ok(());
+            return Ok(Ok(()));
         };
         let window = now.div_euclid(HOUR_MS);
-        let Ok(mut counters) = self.counters.lock() else {
-            return Ok(());
-        };
-        if counters.len() >= COUNTERS_MAX {
-            counters.retain(|_, (w, _)| *w == window);
-        }
+        let retry = u64::try_from(((window + 1) * HOUR_MS - now + 999) / 1000).unwrap_or(1).max(1);
         // An IPv6 client is one /64, as for sign-ins: rotating addresses inside it gains nothing.
         let ip = crate::backend::network::ip_guard::counted_as(ip);
-        let slot = counters.entry((key.id.clone(), ip)).or_insert((window, 0));
-        if slot.0 != window {
-            *slot = (window, 0);
+        let slot = (key.id.clone(), ip);
+        if self.full.lock().is_ok_and(|f| f.get(&slot) == Some(&window)) {
+            return Ok(Err(retry));
         }
-        if slot.1 >= limit {
-            let ends = (window + 1) * HOUR_MS;
-            return Err(u64::try_from((ends - now + 999) / 1000).unwrap_or(1).max(1));
+        let mut conn = pool.acquire().await?;
+        let subject = format!("{}|{ip}", key.id);
+        let count = counters::add(&mut conn, "key_hour", &subject, window * HOUR_MS, (window + 1) * HOUR_MS).await?;
+        if count <= limit {
+            return Ok(Ok(()));
         }
-        slot.1 += 1;
-        Ok(())
+        if let Ok(mut full) = self.full.lock() {
+            if full.len() >= COUNTERS_MAX {
+                full.retain(|_, w| *w == window);
+            }
+            full.insert(slot, window);
+        }
+        Ok(Err(retry))
     }
 
     pub(super) fn last_activity(&self, key: &ActiveKey) -> i64 {
@@ -208,18 +220,19 @@ impl KeyGuard {
         out
     }
 
-    /// Whether a canary email is due for this key now (and, if so, notes that it was sent).
-    pub fn canary_email_due(&self, key_id: &str, now: i64) -> bool {
-        let Ok(mut sent) = self.canary_emails.lock() else {
-            return true;
+    /// Whether a canary email is due for this key now: the first use in each 10-minute window, counted by
+    /// every instance together (so one email per window, however many instances see the canary). When the
+    /// database cannot tell, the email goes: a canary alert is worth a duplicate.
+    pub async fn canary_email_due(&self, pool: &AnyPool, key_id: &str, now: i64) -> bool {
+        let window = now.div_euclid(CANARY_EMAIL_EVERY_MS) * CANARY_EMAIL_EVERY_MS;
+        let counted = async {
+            let mut conn = pool.acquire().await?;
+            counters::add(&mut conn, "canary_email", key_id, window, window + CANARY_EMAIL_EVERY_MS).await
         };
-        match sent.get(key_id) {
-            Some(at) if now - *at < CANARY_EMAIL_EVERY_MS => false,
-            _ => {
-                if sent.len() >= CACHE_MAX {
-                    sent.clear();
-                }
-                sent.insert(key_id.to_owned(), now);
+        match counted.await {
+            Ok(n) => n == 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "canary email throttle unavailable; sending");
                 true
             }
         }

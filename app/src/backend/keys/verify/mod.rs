@@ -200,8 +200,13 @@ async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincip
     if !key.referers.is_empty() && !presented.referer.is_some_and(|r| key.referers.iter().any(|p| p.matches(r))) {
         return Err(deny("referer_not_allowed"));
     }
-    if let Err(secs) = state.key_guard.count(&key, presented.ip, now) {
-        return Err(Denial { retry_after: Some(secs), ..deny("rate_limited") });
+    match state.key_guard.count(&state.pool, &key, presented.ip, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(secs)) => return Err(Denial { retry_after: Some(secs), ..deny("rate_limited") }),
+        Err(err) => {
+            tracing::warn!(error = %err, "API key rate counter unavailable");
+            return Err(Denial::bare("unavailable"));
+        }
     }
     state.key_guard.note_use(&key.id, now);
     let mut grants = Vec::new();

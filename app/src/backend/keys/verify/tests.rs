@@ -44,14 +44,46 @@ fn a_lookup_paused_across_an_invalidation_caches_nothing() {
 }
 
 /// Rotating addresses inside one IPv6 /64 does not reset a key's hourly limit (finding 10).
-#[test]
-fn the_hourly_limit_counts_an_ipv6_client_by_its_64() {
+#[tokio::test]
+async fn the_hourly_limit_counts_an_ipv6_client_by_its_64() {
+    let (_dir, pool) = crate::backend::platform::db::test_pool().await;
     let guard = KeyGuard::default();
     let mut k = Arc::try_unwrap(key()).ok().unwrap();
     k.rate_per_hour = Some(2);
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    assert!(guard.count(&k, ip("2001:db8:0:1::1"), 0).is_ok());
-    assert!(guard.count(&k, ip("2001:db8:0:1::2"), 0).is_ok());
-    assert!(guard.count(&k, ip("2001:db8:0:1:dead:beef:0:3"), 0).is_err(), "a new address in the /64 is refused");
-    assert!(guard.count(&k, ip("2001:db8:0:2::1"), 0).is_ok(), "another /64 is another client");
+    assert!(guard.count(&pool, &k, ip("2001:db8:0:1::1"), 0).await.unwrap().is_ok());
+    assert!(guard.count(&pool, &k, ip("2001:db8:0:1::2"), 0).await.unwrap().is_ok());
+    let third = guard.count(&pool, &k, ip("2001:db8:0:1:dead:beef:0:3"), 0).await.unwrap();
+    assert!(third.is_err(), "a new address in the /64 is refused");
+    assert!(guard.count(&pool, &k, ip("2001:db8:0:2::1"), 0).await.unwrap().is_ok(), "another /64 is another client");
+    assert_eq!(guard.count(&pool, &k, ip("2001:db8:0:1::1"), HOUR_MS - 1_000).await.unwrap(), Err(1));
+    assert!(guard.count(&pool, &k, ip("2001:db8:0:1::1"), HOUR_MS).await.unwrap().is_ok(), "a new hour");
+}
+
+/// Two instances (two guards, one database) share one budget: N instances give a key's client no more.
+#[tokio::test]
+async fn the_hourly_limit_is_shared_by_every_instance() {
+    let (_dir, pool) = crate::backend::platform::db::test_pool().await;
+    let (a, b) = (KeyGuard::default(), KeyGuard::default());
+    let mut k = Arc::try_unwrap(key()).ok().unwrap();
+    k.rate_per_hour = Some(3);
+    let ip: IpAddr = "192.0.2.4".parse().unwrap();
+    let mut accepted = 0;
+    for i in 0..10 {
+        let g = if i % 2 == 0 { &a } else { &b };
+        accepted += usize::from(g.count(&pool, &k, ip, 5).await.unwrap().is_ok());
+    }
+    assert_eq!(accepted, 3);
+}
+
+/// One canary email per window, whichever instance sees the canary.
+#[tokio::test]
+async fn the_canary_email_throttle_is_shared() {
+    let (_dir, pool) = crate::backend::platform::db::test_pool().await;
+    let (a, b) = (KeyGuard::default(), KeyGuard::default());
+    assert!(a.canary_email_due(&pool, "k", 1_000).await);
+    assert!(!b.canary_email_due(&pool, "k", 2_000).await, "the other instance knows it was sent");
+    assert!(!a.canary_email_due(&pool, "k", 3_000).await);
+    assert!(b.canary_email_due(&pool, "other", 3_000).await, "per key");
+    assert!(b.canary_email_due(&pool, "k", 10 * MINUTE_MS + 1).await, "the next window");
 }

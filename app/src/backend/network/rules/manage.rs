@@ -141,7 +141,7 @@ pub async fn add_block(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "ip_block.add", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.ip_rules.invalidate_all();
+    state.access_changed();
     Ok(IpBlockView {
         id,
         cidr: block.to_string(),
@@ -184,7 +184,7 @@ pub async fn remove_block(
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "ip_block.remove", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
-    state.ip_rules.invalidate_all();
+    state.access_changed();
     Ok(())
 }
 
@@ -232,7 +232,7 @@ pub async fn set_console_allow_list(
     )
     .await?;
     tx.commit().await?;
-    state.ip_rules.invalidate_all();
+    state.access_changed();
     Ok(list.iter().map(ToString::to_string).collect())
 }
 
@@ -273,6 +273,6 @@ pub async fn operator_open_console(state: &AppState, tenant: &str) -> Result<Str
     )
     .await?;
     tx.commit().await?;
-    state.ip_rules.invalidate_all();
+    state.access_changed();
     Ok(before)
 }

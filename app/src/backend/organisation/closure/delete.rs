@@ -132,7 +132,7 @@ pub async fn close_tenant(state: &AppState, tenant: &str) -> Result<Option<Close
     };
     audit::record(&mut tx, &state.keys, now, &ev).await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     let accounts_deleted = orphans.len() as u64;
     tracing::warn!(tenant, rows, accounts_deleted, "tenant closed and deleted");
     Ok(Some(Closed { tenant_id: tenant.to_owned(), rows, accounts_deleted }))

@@ -84,7 +84,7 @@ pub async fn request_closure(
     audit::record(&mut tx, &state.keys, now, &ev).await?;
     let to = recipients(&mut tx, tenant).await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     let when = format_utc(closes_at);
     for r in &to {
         notify::send(state, &Notice::ClosureRequested { closes_at: &when }, r, &name, meta).await;
@@ -122,7 +122,7 @@ pub async fn cancel_closure(
     audit::record(&mut tx, &state.keys, now, &ev).await?;
     let to = recipients(&mut tx, tenant).await?;
     tx.commit().await?;
-    state.key_guard.invalidate_all();
+    state.access_changed();
     for r in &to {
         notify::send(state, &Notice::ClosureCancelled, r, &name, meta).await;
     }
