@@ -221,6 +221,17 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs.push(startup::metrics::spawn_upkeep(state.metrics.clone()));
     }
     jobs.extend(jobs::access_changes::spawn(state.clone(), &settings.database_url));
+    // This instance's life lock on PostgreSQL (`job_lock::hold_instance`), held by a task that only ends with
+    // the server (or the process).
+    let life = app::backend::platform::job_lock::hold_instance(&state.pool, state.exports.worker_id())
+        .await
+        .map_err(|e| StartError::Runtime(format!("database: {e}")))?;
+    if let Some(conn) = life {
+        jobs.push(tokio::spawn(async move {
+            let _held = conn;
+            std::future::pending::<()>().await;
+        }));
+    }
     Ok(Running { addr, redirect_addr, metrics_addr, state, shutdown: tx, listeners, jobs })
 }
 

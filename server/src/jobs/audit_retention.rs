@@ -10,8 +10,8 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let purge = purge_all(&state.pool, &state.keys, state.clock.now_ms());
-            match super::observed(&state.metrics, "audit_retention", purge).await {
-                Ok(s) if s.deleted > 0 => tracing::info!(deleted = s.deleted, "access-history retention purge"),
+            match super::exclusive(&state.pool, &state.metrics, "audit_retention", purge).await {
+                Ok(Some(s)) if s.deleted > 0 => tracing::info!(deleted = s.deleted, "access-history retention purge"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "access-history retention purge failed; will retry"),
             }

@@ -14,9 +14,9 @@ pub fn spawn(state: AppState, to: String) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match super::observed(&state.metrics, "error_digest", run_once(&state, &to)).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(reports = n, "error reports emailed to the operator"),
+            match super::exclusive(&state.pool, &state.metrics, "error_digest", run_once(&state, &to)).await {
+                Ok(None | Some(0)) => {}
+                Ok(Some(n)) => tracing::info!(reports = n, "error reports emailed to the operator"),
                 Err(err) => tracing::warn!(error = %err, "error report email not sent; will retry"),
             }
         }

@@ -12,8 +12,10 @@ pub fn spawn(pool: AnyPool, metrics: Metrics) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match super::observed(&metrics, "session_cleanup", delete_expired(&pool, SystemClock.now_ms())).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
+            match super::exclusive(&pool, &metrics, "session_cleanup", delete_expired(&pool, SystemClock.now_ms()))
+                .await
+            {
+                Ok(Some(n)) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "session cleanup failed; will retry"),
             }
@@ -21,7 +23,7 @@ pub fn spawn(pool: AnyPool, metrics: Metrics) -> tokio::task::JoinHandle<()> {
                 let mut conn = pool.acquire().await?;
                 app::backend::platform::counters::sweep(&mut conn, SystemClock.now_ms()).await
             };
-            if let Err(err) = super::observed(&metrics, "counter_sweep", sweep).await {
+            if let Err(err) = super::exclusive(&pool, &metrics, "counter_sweep", sweep).await {
                 tracing::warn!(error = %err, "shared counters not swept; will retry");
             }
         }

@@ -10,9 +10,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match super::observed(&state.metrics, "tenant_closure", close_due(&state)).await {
+            match super::exclusive(&state.pool, &state.metrics, "tenant_closure", close_due(&state)).await {
                 Ok(closed) => {
-                    for c in closed {
+                    for c in closed.unwrap_or_default() {
                         tracing::warn!(tenant = %c.tenant_id, rows = c.rows, "closed tenant deleted");
                     }
                 }

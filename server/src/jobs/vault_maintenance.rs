@@ -11,13 +11,13 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;
-            match super::observed(&state.metrics, "vault_rotation", rotation::run_pending(&state)).await {
-                Ok(n) if n > 0 => tracing::info!(files = n, "vault key rotation: files re-encrypted"),
+            match super::exclusive(&state.pool, &state.metrics, "vault_rotation", rotation::run_pending(&state)).await {
+                Ok(Some(n)) if n > 0 => tracing::info!(files = n, "vault key rotation: files re-encrypted"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "vault key rotation stopped; will retry"),
             }
-            match super::observed(&state.metrics, "vault_purge", manage::purge_expired(&state)).await {
-                Ok(n) if n > 0 => tracing::info!(files = n, "vault bin purged"),
+            match super::exclusive(&state.pool, &state.metrics, "vault_purge", manage::purge_expired(&state)).await {
+                Ok(Some(n)) if n > 0 => tracing::info!(files = n, "vault bin purged"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "vault purge failed; will retry"),
             }

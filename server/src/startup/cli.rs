@@ -189,9 +189,35 @@ async fn wait_for_stop_signal() {
     }
 }
 
+/// On SQLite, one server per database file: a second `rampart serve` on it is refused (its jobs' locks and
+/// its caches are per process; several instances need PostgreSQL). The lock is the file `<database>.serve-lock`,
+/// held until the process ends, however it ends.
+fn sqlite_serve_lock(settings: &Settings) -> Result<Option<std::fs::File>, StartError> {
+    let Some(db) = app::backend::platform::db::sqlite_path(&settings.database_url) else { return Ok(None) };
+    let path = format!("{db}.serve-lock");
+    if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StartError::Runtime(format!("{}: {e}", dir.display())))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StartError::Runtime(format!("{path}: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Config(format!(
+            "another `rampart serve` is already using the SQLite database {db}; several instances need \
+             PostgreSQL and an S3-compatible store (README: Running several instances)"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StartError::Runtime(format!("{path}: {e}"))),
+    }
+}
+
 async fn execute(command: Command, settings: Settings) -> Result<(), StartError> {
     match command {
         Command::Serve { .. } => {
+            let _only_server = sqlite_serve_lock(&settings)?;
             let running = start(&settings, Arc::new(SystemClock)).await?;
             if let Some(link) = ensure_demo_tenant(&settings, &running.state).await? {
                 println!(

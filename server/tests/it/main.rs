@@ -26,6 +26,7 @@ mod members;
 mod metrics;
 mod panic;
 mod posture;
+mod processes;
 mod races;
 mod rest;
 mod sensitive;

@@ -128,14 +128,33 @@ async fn expire_due(state: &AppState) -> Result<(), AppError> {
 async fn restart_stale(state: &AppState) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let rows = sqlx::query(&format!(
-        "SELECT {JOB_COLUMNS} FROM data_exports WHERE state = 'running' \
-         AND (worker = $1 OR worker IS NULL OR heartbeat_at IS NULL OR heartbeat_at < $2) ORDER BY created_at"
+        "SELECT {JOB_COLUMNS}, worker FROM data_exports WHERE state = 'running' ORDER BY created_at"
     ))
-    .bind(state.exports.worker.as_ref())
-    .bind(now - STALE_MS)
     .fetch_all(&state.pool)
     .await?;
+    let mut gone: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     for r in &rows {
+        let worker: Option<String> = r.try_get("worker")?;
+        let beat: Option<i64> = r.try_get("heartbeat_at")?;
+        let stale = match (worker, beat) {
+            (None, _) | (_, None) => true,
+            (Some(w), Some(beat)) => {
+                let dead = match gone.get(&w) {
+                    Some(d) => *d,
+                    None => {
+                        // Another instance's worker that died (killed, crashed) is known at once on PostgreSQL.
+                        let d = w != *state.exports.worker
+                            && crate::backend::platform::job_lock::instance_is_gone(&state.pool, &w).await?;
+                        gone.insert(w.clone(), d);
+                        d
+                    }
+                };
+                w == *state.exports.worker || beat < now - STALE_MS || dead
+            }
+        };
+        if !stale {
+            continue;
+        }
         let job = job_of(r)?;
         let attempts: i64 = r.try_get("attempts")?;
         let heartbeat: Option<i64> = r.try_get("heartbeat_at")?;

@@ -51,6 +51,13 @@ impl Default for Exports {
     }
 }
 
+impl Exports {
+    /// This process's worker id (the name of its instance lock, `platform::job_lock::hold_instance`).
+    pub fn worker_id(&self) -> &str {
+        &self.worker
+    }
+}
+
 /// How a request proves it is fresh.
 #[derive(Debug, Clone, Copy)]
 pub enum Fresh<'a> {

@@ -139,7 +139,8 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
-fn sqlite_path(url: &str) -> Option<String> {
+/// The file of a `sqlite:` URL (none for an in-memory database or another scheme).
+pub fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod db;
 pub mod failure;
 pub mod ids;
+pub mod job_lock;
 pub mod mail;
 pub mod metrics;
 pub mod request;

@@ -1,0 +1,270 @@
+//! Two `rampart serve` processes, as an operator runs them behind a load balancer: one database, one bucket,
+//! one master key, each its own data folder and port. On PostgreSQL (with the vault in the S3 test server):
+//! a session made on A works on B; a key revoked on A is refused on B (the median delay is printed); a file
+//! uploaded on A downloads from B; an export is built once, and when A is killed (`kill -9`) in the middle of
+//! building it, B finishes it. On SQLite the second server is refused: one file, one server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::common::{self, backend_name, PASSWORD};
+use reqwest::{Client, StatusCode};
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// What both processes share: the database, the blob store, the master key.
+struct Shared {
+    db: String,
+    env: Vec<(String, String)>,
+    root: tempfile::TempDir,
+}
+
+impl Shared {
+    async fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let db = common::database_url(root.path()).await;
+        let mut settings = server::startup::config::Settings::default();
+        common::use_test_bucket(&mut settings).await;
+        let master = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+        };
+        let mut env = vec![("RAMPART_MASTER_KEY".to_owned(), master)];
+        if let Some(endpoint) = &settings.s3_endpoint {
+            env.extend([
+                ("RAMPART_BLOB_STORE".to_owned(), "s3".to_owned()),
+                ("RAMPART_S3_BUCKET".to_owned(), settings.s3_bucket.clone()),
+                ("RAMPART_S3_ENDPOINT".to_owned(), endpoint.clone()),
+                ("RAMPART_S3_PATH_STYLE".to_owned(), "true".to_owned()),
+                ("RAMPART_S3_ACCESS_KEY_ID".to_owned(), settings.s3_access_key_id.clone()),
+                ("RAMPART_S3_SECRET_ACCESS_KEY".to_owned(), "rampart-test-secret".to_owned()),
+            ]);
+        }
+        Self { db, env, root }
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        let d = self.root.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn command(&self, dir: &Path) -> Command {
+        let mut cmd = common::rampart(dir, &self.db);
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    }
+
+    /// Starts `rampart serve` in its own folder; `cert_from`: the folder whose certificate it serves.
+    fn spawn(&self, name: &str, cert_from: Option<&Path>) -> Server {
+        let dir = self.dir(name);
+        let port = free_port();
+        let base = format!("https://127.0.0.1:{port}");
+        let mut cmd = self.command(&dir);
+        cmd.env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("RAMPART_METRICS_ADDR", "off")
+            .env("RAMPART_PUBLIC_URL", &base)
+            .env("RAMPART_LOG", "warn");
+        if let Some(from) = cert_from {
+            cmd.env("RAMPART_TLS_CERT", from.join("data/tls/dev-cert.pem"));
+            cmd.env("RAMPART_TLS_KEY", from.join("data/tls/dev-key.pem"));
+        }
+        let mut child = cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        Server { child, base, lines }
+    }
+}
+
+impl Server {
+    /// Waits for the start message; `Err` with the output when the process ended instead.
+    async fn started(&mut self) -> Result<(), String> {
+        let t = Instant::now();
+        loop {
+            if self.lines.lock().unwrap().iter().any(|l| l.contains("Rampart is serving")) {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(format!("exited with {status}: {}", self.lines.lock().unwrap().join("\n")));
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "no start: {:?}", self.lines.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+fn client(cert_dir: &Path) -> Client {
+    let pem = std::fs::read(cert_dir.join("data/tls/dev-cert.pem")).unwrap();
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+async fn call(c: &Client, s: &Server, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    c.post(s.url(&format!("/api/{name}"))).header("origin", &s.base).form(form).send().await.unwrap()
+}
+
+async fn export_state(db: &sqlx::AnyPool) -> Option<(String, Option<String>)> {
+    sqlx::query_as("SELECT state, worker FROM data_exports ORDER BY created_at DESC").fetch_optional(db).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_sessions_revokes_files_and_jobs_and_one_finishes_what_a_killed_one_began() {
+    let shared = Shared::new().await;
+    let mut a = shared.spawn("a", None);
+    a.started().await.unwrap();
+    let a_dir = shared.root.path().join("a");
+    let mut b = shared.spawn("b", Some(&a_dir));
+    if backend_name() == "sqlite" {
+        let refused = b.started().await.expect_err("a second server on one SQLite file is refused");
+        assert!(refused.contains("another `rampart serve` is already using the SQLite database"), "{refused}");
+        assert_eq!(b.child.wait().unwrap().code(), Some(2));
+        return;
+    }
+    b.started().await.unwrap();
+
+    // A tenant made with the CLI; its owner sets a password on A and signs in there.
+    let out = shared
+        .command(&shared.dir("cli"))
+        .args(["tenant", "create", "--name", "Twin Co", "--owner", "owner@twin.example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = String::from_utf8(out.stdout).unwrap();
+    let token = out.split("/setup/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let browser = client(&a_dir);
+    assert!(call(&browser, &a, "complete_setup", &[("token", &token), ("password", PASSWORD)])
+        .await
+        .status()
+        .is_success());
+    let res = call(&browser, &a, "sign_in", &[("email", "owner@twin.example"), ("password", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = browser.get(b.url("/overview")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the session made on A works on B");
+
+    // Keys revoked on A, refused on B: the delay, five times.
+    let api = client(&a_dir);
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        call(&browser, &a, "step_up", &[("password", PASSWORD)]).await;
+        assert!(call(&browser, &a, "create_key", &[("kind", "write"), ("description", "twin")])
+            .await
+            .status()
+            .is_success());
+        let fresh: serde_json::Value = call(&browser, &a, "take_fresh_key", &[]).await.json().await.unwrap();
+        let (id, key) = (fresh["key_id"].as_str().unwrap().to_owned(), fresh["secret"].as_str().unwrap().to_owned());
+        let get = || api.get(b.url("/api/v1/members")).bearer_auth(&key).send();
+        assert_eq!(get().await.unwrap().status(), StatusCode::OK, "B has the key cached");
+        assert!(call(&browser, &a, "revoke_key", &[("key_id", &id)]).await.status().is_success());
+        let t = Instant::now();
+        while get().await.unwrap().status() != StatusCode::UNAUTHORIZED {
+            assert!(t.elapsed() < Duration::from_secs(1), "still accepted on B after a second");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        delays.push(t.elapsed());
+    }
+    delays.sort();
+    println!("two processes: a key revoked on A is refused on B after {:?} (median of 5, {delays:?})", delays[2]);
+
+    // A file uploaded on A downloads from B, byte for byte.
+    call(&browser, &a, "step_up", &[("password", PASSWORD)]).await;
+    assert!(call(&browser, &a, "create_key", &[("kind", "write"), ("description", "files")])
+        .await
+        .status()
+        .is_success());
+    let fresh: serde_json::Value = call(&browser, &a, "take_fresh_key", &[]).await.json().await.unwrap();
+    let key = fresh["secret"].as_str().unwrap().to_owned();
+    let body = crate::common::vault::body(24 << 20, 11);
+    let up = api
+        .put(a.url("/api/v1/vault/files?path=shared/big.bin"))
+        .bearer_auth(&key)
+        .header("content-type", "application/octet-stream")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), StatusCode::CREATED);
+    let id = up.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let down = api.get(b.url(&format!("/api/v1/vault/files/{id}/content"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(down.status(), StatusCode::OK);
+    assert!(down.bytes().await.unwrap()[..] == body[..], "the file uploaded on A reads back whole on B");
+
+    // An export begins on A; A is killed while building it; B finishes it. It is built once.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&shared.db).await.unwrap();
+    call(&browser, &a, "step_up", &[("password", PASSWORD)]).await;
+    let res = call(&browser, &a, "start_data_export", &[]).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let t = Instant::now();
+    while export_state(&db).await.is_none_or(|(s, _)| s != "running") {
+        assert!(t.elapsed() < Duration::from_secs(20), "the export never started: {:?}", export_state(&db).await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+    a.child.wait().unwrap();
+    let running_on_a = export_state(&db).await.unwrap();
+    assert_eq!(running_on_a.0, "running", "killed in the middle of the export (make the vault bigger if not)");
+    let t = Instant::now();
+    let done = loop {
+        let (state, worker) = export_state(&db).await.unwrap();
+        if state == "ready" {
+            break worker;
+        }
+        assert_ne!(state, "failed");
+        assert!(t.elapsed() < Duration::from_secs(30), "B did not finish the export: {state}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(done, running_on_a.1, "finished by another worker than the killed one");
+    println!("two processes: B finished A's export {:?} after A was killed", t.elapsed());
+    let starts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action IN ('data_export.ready')")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(starts, 1, "one export, built once");
+    let export_id: String = sqlx::query_scalar("SELECT id FROM data_exports").fetch_one(&db).await.unwrap();
+    let zip = browser.get(b.url(&format!("/data-export/{export_id}/download"))).send().await.unwrap();
+    assert_eq!(zip.status(), StatusCode::OK);
+    let zip = zip.bytes().await.unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04") && zip.len() > 24 << 20, "the archive holds the vault: {}", zip.len());
+    drop(b);
+}
