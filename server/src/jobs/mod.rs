@@ -42,6 +42,6 @@ pub async fn exclusive<T, E: From<sqlx::Error>>(
         return Ok(None);
     };
     let result = observed(metrics, job, pass).await;
-    drop(lock);
+    lock.release().await;
     result.map(Some)
 }

@@ -111,3 +111,29 @@ async fn a_keys_hourly_limit_is_one_budget_across_instances() {
     }
     assert_eq!(accepted, 4, "two instances give no more than one");
 }
+
+/// A background job's pass runs on one instance at a time: the other instance's pass of the same job, started
+/// meanwhile, skips its turn; once the first is done, either may run it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_on_one_instance_at_a_time() {
+    let (a, b) = pair().await;
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    let pass = |pause: u64| {
+        let runs = &runs;
+        async move {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            Ok::<_, sqlx::Error>(())
+        }
+    };
+    let on_a = server::jobs::exclusive(&a.state.pool, &a.state.metrics, "test_job", pass(400));
+    let on_b = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server::jobs::exclusive(&b.state.pool, &b.state.metrics, "test_job", pass(0)).await
+    };
+    let (ran_a, ran_b) = tokio::join!(on_a, on_b);
+    assert_eq!((ran_a.unwrap(), ran_b.unwrap()), (Some(()), None), "B skipped while A ran");
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "once, not twice");
+    let again = server::jobs::exclusive(&b.state.pool, &b.state.metrics, "test_job", pass(0)).await.unwrap();
+    assert_eq!(again, Some(()), "free again once A's pass ended");
+}

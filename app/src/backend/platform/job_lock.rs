@@ -60,6 +60,18 @@ impl JobLock {
     }
 }
 
+impl JobLock {
+    /// Releases the lock and returns once the database has let it go.
+    pub async fn release(mut self) {
+        if let Held::Postgres(conn) = &mut self.held {
+            if let Some(conn) = conn.take() {
+                use sqlx::Connection as _;
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
 impl Drop for JobLock {
     fn drop(&mut self) {
         match &mut self.held {
