@@ -2,6 +2,7 @@
 //! operator CLI. The domain lives in `app::backend`; this crate only wires it to the network.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod errors;
 pub mod jobs;
 pub mod middleware;
@@ -221,6 +222,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs.push(startup::metrics::spawn_upkeep(state.metrics.clone()));
     }
     jobs.extend(jobs::access_changes::spawn(state.clone(), &settings.database_url));
+    jobs.extend(jobs::backup::spawn(state.clone(), settings.clone()));
     // This instance's life lock on PostgreSQL (`job_lock::hold_instance`), held by a task that only ends with
     // the server (or the process).
     let life = app::backend::platform::job_lock::hold_instance(&state.pool, state.exports.worker_id())

@@ -67,11 +67,18 @@ pub struct WebParts {
 }
 
 /// `GET /readyz`: 200 when the database answers within two seconds, 503 otherwise (for a load balancer's
-/// readiness check; `/healthz` stays a liveness probe that touches nothing).
+/// readiness check; `/healthz` stays a liveness probe that touches nothing). The body's second line is the age
+/// of the last good backup, for the operator.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let probe = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.pool);
+    let probe = crate::backup::last_good(&state.pool);
     match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Ok(last)) => {
+            let backup = match last {
+                Some((at, _)) => format!("last backup: {} ago", crate::backup::age((state.clock.now_ms() - at).max(0))),
+                None => "last backup: none".to_owned(),
+            };
+            (StatusCode::OK, format!("ready\n{backup}\n")).into_response()
+        }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
     }
 }

@@ -5,6 +5,7 @@ pub mod access_changes;
 pub mod alert_delivery;
 pub mod audit_anchor;
 pub mod audit_retention;
+pub mod backup;
 pub mod data_export;
 pub mod error_digest;
 pub mod password_reset;

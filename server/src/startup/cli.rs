@@ -51,6 +51,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ErrorsCommand,
     },
+    /// Backups: create, verify, restore.
+    Backup {
+        #[command(subcommand)]
+        command: crate::backup::cli::BackupCommand,
+    },
+    /// The database, its migration, the tenants and the age of the last good backup.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +245,8 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             running.stop().await;
             Ok(())
         }
+        Command::Backup { command } => crate::backup::cli::execute(command, settings).await,
+        Command::Status => crate::backup::cli::status(settings).await,
         Command::Migrate => {
             open_database(&settings).await?;
             println!("Migrations applied");

@@ -28,6 +28,36 @@ pub fn load_master_key(settings: &Settings) -> Result<MasterKey, String> {
     decode(&SecretString::from(text.trim().to_owned())).map_err(|e| format!("master_key_file {}: {e}", path.display()))
 }
 
+/// The master key if one is configured or on disk; never generates one (a restore must not invent a key).
+pub fn existing_master_key(settings: &Settings) -> Result<Option<MasterKey>, String> {
+    if settings.master_key.is_some() || master_path(settings).exists() {
+        return load_master_key(settings).map(Some);
+    }
+    Ok(None)
+}
+
+/// Puts the master keys a backup carried in place (current first, then the retired ones): the key file must
+/// not exist, or hold the same key.
+pub fn install_masters(settings: &Settings, masters: &[[u8; 32]]) -> Result<(), String> {
+    let Some((current, previous)) = masters.split_first() else { return Err("no master key".to_owned()) };
+    if let Some(existing) = existing_master_key(settings)? {
+        if existing.expose_secret() != current {
+            return Err("another master key is already configured here: restore into a fresh data folder, or \
+                        remove master_key / the key file"
+                .to_owned());
+        }
+        return Ok(());
+    }
+    let path = master_path(settings);
+    write_private(&path, STANDARD.encode(current).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (i, key) in previous.iter().enumerate() {
+        // Oldest first on disk (`load_previous_masters` tries the newest first).
+        let name = previous_dir(settings).join(format!("{:016}.key", previous.len() - i));
+        write_private(&name, STANDARD.encode(key).as_bytes()).map_err(|e| format!("{}: {e}", name.display()))?;
+    }
+    Ok(())
+}
+
 fn master_path(settings: &Settings) -> std::path::PathBuf {
     settings.master_key_file.clone().unwrap_or_else(|| settings.data_dir.join("secrets/master.key"))
 }

@@ -12,6 +12,7 @@ mod audit;
 mod audit_props;
 mod audit_tamper;
 mod auth;
+mod backups;
 mod cli;
 mod closure;
 mod erasure;

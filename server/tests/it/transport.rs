@@ -250,7 +250,7 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
     let client = app.client();
     let ready = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    assert_eq!(ready.text().await.unwrap(), "ready");
+    assert_eq!(ready.text().await.unwrap(), "ready\nlast backup: none\n");
     app.state.pool.close().await;
     let ready = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -47,6 +47,8 @@ pub struct ServerKeys {
     erasure_key: [u8; 32],
     /// Seed of the Ed25519 key that signs data-export manifests (current master only).
     export_seed: [u8; 32],
+    /// The key of backups when the operator gives none of their own (current master only).
+    backup_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -99,7 +101,13 @@ impl ServerKeys {
                 .collect(),
             erasure_key: derive(master, "rampart/erasure-pseudonym/v1"),
             export_seed: derive(master, "rampart/export-signing/v1"),
+            backup_key: derive(master, "rampart/backup/v1"),
         }
+    }
+
+    /// The key backups are encrypted and authenticated under, unless the operator set `backup_key`.
+    pub fn backup_key(&self) -> &[u8; 32] {
+        &self.backup_key
     }
 
     /// Encrypts with AES-256-GCM under the current sealing key and a fresh 96-bit nonce; `aad` binds the

@@ -2,8 +2,9 @@
 //! lock (`pg_try_advisory_lock`) on a connection of its own for as long as it runs: another instance's pass
 //! of the same job finds it taken and skips its turn, and if the holder dies its connection closes, the lock
 //! is released, and the next pass elsewhere picks up what it left (every pass is a restartable sweep over the
-//! database). On SQLite (one instance) a process-wide lock per job name does the same between the passes of
-//! one process.
+//! database). On SQLite (one server) an exclusive lock on the file `<database>.jobs/<job>.lock` does the same
+//! between the server and the operator's commands on that machine (a backup holds the locks of the jobs that
+//! delete blobs).
 //!
 //! An instance also holds a lock named after itself for as long as it lives ([`hold_instance`]): another
 //! instance tells a dead worker from a slow one by trying that lock ([`instance_is_gone`]), so work a killed
@@ -24,6 +25,10 @@ enum Held {
     /// A connection of its own, outside the pool (a pass must not take a request's connection for its whole
     /// run); closing it releases the lock.
     Postgres(Option<sqlx::AnyConnection>),
+    /// Unlocked when the file is closed.
+    File {
+        _held: std::fs::File,
+    },
     Local,
 }
 
@@ -55,6 +60,21 @@ impl JobLock {
                     .await?;
             return Ok((taken == 1).then(|| Self { name, held: Held::Postgres(Some(conn)) }));
         }
+        if let Some(db) = super::db::sqlite_path(url.as_str()) {
+            let dir = std::path::PathBuf::from(format!("{db}.jobs"));
+            std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(dir.join(format!("{name}.lock")))
+                .map_err(sqlx::Error::Io)?;
+            return match file.try_lock() {
+                Ok(()) => Ok(Some(Self { name, held: Held::File { _held: file } })),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => Err(sqlx::Error::Io(e)),
+            };
+        }
         let Ok(mut held) = local_locks().lock() else { return Ok(None) };
         Ok(held.insert(name).then(|| Self { name, held: Held::Local }))
     }
@@ -75,6 +95,7 @@ impl JobLock {
 impl Drop for JobLock {
     fn drop(&mut self) {
         match &mut self.held {
+            Held::File { .. } => {}
             Held::Local => {
                 if let Ok(mut held) = local_locks().lock() {
                     held.remove(self.name);

@@ -123,6 +123,19 @@ pub struct Settings {
     /// A secret: never logged, never serialised.
     #[serde(skip_serializing)]
     pub s3_secret_access_key: Option<SecretString>,
+    /// The key backups are encrypted under (base64, 32 bytes), kept apart from the server: a backup then also
+    /// carries the master keys, so a lost server does not lose the means to restore. Unset: a key derived
+    /// from the master key (restoring then needs the master key too).
+    #[serde(skip_serializing)]
+    pub backup_key: Option<SecretString>,
+    /// Where scheduled backups go (a folder per backup, `rampart-<UTC time>`); unset: no schedule.
+    pub backup_dir: Option<PathBuf>,
+    /// Hours between scheduled backups (0: none).
+    pub backup_every_hours: u64,
+    /// Scheduled backups kept (the oldest beyond go).
+    pub backup_keep: u32,
+    /// Where `pg_dump` and `pg_restore` are; unset: the PATH, then /usr/lib/postgresql/<newest>/bin.
+    pub pg_bin_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -169,6 +182,11 @@ impl Default for Settings {
             s3_prefix: "vault".to_owned(),
             s3_access_key_id: String::new(),
             s3_secret_access_key: None,
+            backup_key: None,
+            backup_dir: None,
+            backup_every_hours: 24,
+            backup_keep: 7,
+            pg_bin_dir: None,
         }
     }
 }
@@ -233,6 +251,16 @@ impl Settings {
         self.check_metrics_addr()?;
         self.dkim_settings()?;
         self.s3_config()?;
+        if let Some(k) = self.backup_key.as_ref().filter(|k| !k.expose_secret().trim().is_empty()) {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(k.expose_secret().trim());
+            if decoded.map(|b| b.len()) != Ok(32) {
+                return bad("backup_key", "must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)");
+            }
+        }
+        if self.backup_keep == 0 {
+            return bad("backup_keep", "must be at least 1");
+        }
         // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
         // is checked where it is read, in `mail_config`.
         Mailer::new(MailConfig { dkim: None, ..self.mail_config_without_dkim() }).map_err(ConfigError)?;
@@ -361,7 +389,7 @@ fn known_keys() -> Vec<String> {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     };
-    keys.extend(["master_key".to_owned(), "smtp_url".to_owned(), "s3_secret_access_key".to_owned()]);
+    keys.extend(["master_key", "smtp_url", "s3_secret_access_key", "backup_key"].into_iter().map(str::to_owned));
     keys
 }
 

@@ -129,6 +129,25 @@ impl TestApp {
         }
     }
 
+    /// A server on `settings` as they are (a restored data folder, database and store), with this clock.
+    pub async fn start_on(mut settings: Settings, clock: Arc<ManualClock>) -> Self {
+        settings.listen_addr = "127.0.0.1:0".parse().unwrap();
+        let running = server::start(&settings, clock.clone()).await.expect("server starts");
+        let base = format!("https://127.0.0.1:{}", running.addr.port());
+        settings.public_url = base.clone();
+        let pem = std::fs::read(settings.data_dir.join("tls/dev-cert.pem")).unwrap();
+        let cert = Some(reqwest::Certificate::from_pem(&pem).unwrap());
+        Self {
+            base,
+            state: running.state.clone(),
+            settings,
+            clock,
+            running: Some(running),
+            cert,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A fresh browser-like client: own cookie jar, no redirects followed, trusts the test certificate only.
     pub fn client(&self) -> Client {
         let mut headers = HeaderMap::new();
