@@ -146,6 +146,10 @@ impl Running {
             t.abort();
             let _ = t.await;
         }
+        // An export this instance was building goes back to the queue for whichever server runs next.
+        if let Err(err) = app::backend::export::job::restart_stale(&self.state).await {
+            tracing::warn!(error = %err, "exports in progress not handed back at shutdown");
+        }
         self.state.api_log.flush().await;
         self.state.failures.flush().await;
         // The final heads go outside the database too.

@@ -15,6 +15,7 @@ mod auth;
 mod backups;
 mod cli;
 mod closure;
+mod crash;
 mod erasure;
 mod errors;
 mod export;

@@ -124,8 +124,9 @@ async fn expire_due(state: &AppState) -> Result<(), AppError> {
 }
 
 /// Running exports without a live worker (this process's own, left by an aborted pass, or any whose heartbeat
-/// stopped): partial blob deleted, progress reset, queued again — or failed after `MAX_ATTEMPTS`.
-async fn restart_stale(state: &AppState) -> Result<(), AppError> {
+/// stopped): partial blob deleted, progress reset, queued again — or failed after `MAX_ATTEMPTS`. A clean stop
+/// calls it too, so the next server builds what this one was building at once.
+pub async fn restart_stale(state: &AppState) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let rows = sqlx::query(&format!(
         "SELECT {JOB_COLUMNS}, worker FROM data_exports WHERE state = 'running' ORDER BY created_at"

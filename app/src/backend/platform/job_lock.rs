@@ -128,13 +128,13 @@ pub async fn hold_instance(pool: &AnyPool, id: &str) -> Result<Option<sqlx::AnyC
     Ok(Some(conn))
 }
 
-/// Whether instance `id` is gone (its life lock is free). Always `false` on SQLite, where the callers fall back
-/// on their heartbeat timeouts.
+/// Whether instance `id` (another than the caller) is gone: its life lock is free. On SQLite always: one
+/// server per database file (`rampart serve` takes the file's lock), so any other worker is a dead one.
 pub async fn instance_is_gone(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
     use sqlx::Connection as _;
     let url = &pool.connect_options().database_url;
     if !url.scheme().starts_with("postgres") {
-        return Ok(false);
+        return Ok(true);
     }
     let mut conn = sqlx::AnyConnection::connect(url.as_str()).await?;
     let taken: i64 = sqlx::query_scalar("SELECT (CASE WHEN pg_try_advisory_lock($1) THEN 1 ELSE 0 END)::bigint")
