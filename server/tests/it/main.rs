@@ -26,6 +26,7 @@ mod key_powers;
 mod keys;
 mod members;
 mod metrics;
+mod outage;
 mod panic;
 mod posture;
 mod processes;

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod pg_cluster;
 pub mod scan;
 pub mod vault;
 
