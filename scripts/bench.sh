@@ -9,7 +9,8 @@
 #      the slowest response and the render guard's retries;
 #   3. a 60 s storm of 200 concurrent wrong-password sign-ins: sign-ins/s against cores / argon2 time, the
 #      overview's p99 before and during it, the peak RSS and the RSS a minute after it;
-#   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export;
+#   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export, with
+#      local files and again with the S3 store (scripts/with-s3.sh; BENCH_NO_S3=1 skips that);
 #   6. the medians of 200 password-reset requests for a known and for unknown addresses (they must not differ).
 set -euo pipefail
 BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}
@@ -21,6 +22,14 @@ export RAMPART_DATA_DIR=$DATA RAMPART_DATABASE_URL="sqlite://$DATA/rampart.db" R
   RAMPART_REDIRECT_ADDR="127.0.0.1:$((PORT + 1))" RAMPART_METRICS_ADDR="127.0.0.1:$((PORT + 2))" \
   RAMPART_PUBLIC_URL="$BASE" RAMPART_LOG=warn \
   RAMPART_DEMO_OWNER_EMAIL=demo@bench.example RAMPART_TRUSTED_PROXIES='[127.0.0.1/32]'
+
+# BENCH_S3=1 (under scripts/with-s3.sh): the vault in a new bucket of the S3 test server instead of local files.
+if [ -n "${BENCH_S3:-}" ]; then
+  BUCKET="rampart-bench-$RANDOM$RANDOM"
+  curl -fsS -X PUT -o /dev/null "$RAMPART_TEST_S3_ENDPOINT/$BUCKET"
+  export RAMPART_BLOB_STORE=s3 RAMPART_S3_BUCKET=$BUCKET RAMPART_S3_ENDPOINT=$RAMPART_TEST_S3_ENDPOINT \
+    RAMPART_S3_PATH_STYLE=true RAMPART_S3_ACCESS_KEY_ID=bench RAMPART_S3_SECRET_ACCESS_KEY=bench-secret
+fi
 
 "$BIN" serve >"$DATA/server.log" 2>&1 &
 PID=$!
@@ -184,7 +193,12 @@ fi
 # shellcheck source=scripts/bench_vault.sh
 . "$(dirname "$0")/bench_vault.sh"
 if [ -z "${BENCH_HISTORY_ONLY:-}" ]; then
+  echo "== blob store: ${RAMPART_BLOB_STORE:-local}"
   bench_vault
+  # The same through the S3 store (moto, a Python test server, on the same 2 cores), unless this is that run.
+  if [ -z "${BENCH_S3:-}${BENCH_NO_S3:-}" ]; then
+    BENCH_S3=1 BENCH_VAULT_ONLY=1 BENCH_PORT=$((PORT + 40)) "$(dirname "$0")/with-s3.sh" "$0"
+  fi
 fi
 [ -n "${BENCH_VAULT_ONLY:-}" ] && exit 0
 

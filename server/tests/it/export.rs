@@ -358,14 +358,15 @@ async fn export_resumes_after_a_restart() {
     .execute(&app.state.pool)
     .await
     .unwrap();
+    // On PostgreSQL the worker's instance lives on (holds its life lock) for now.
+    let alive = app::backend::platform::job_lock::hold_instance(&app.state.pool, "gone").await.unwrap();
     app.running.take().unwrap().stop().await;
 
     // A new instance over the same database and data directory. On PostgreSQL, while the worker's instance
-    // lives (holds its life lock), its export is left alone; once it dies, the export is taken over at the next
-    // pass. On SQLite there is one server per database file, so another worker is a dead one.
+    // lives, its export is left alone; once it dies, the export is taken over at the next pass. On SQLite there
+    // is one server per database file, so another worker is a dead one.
     let state = server::build_state(&app.settings, app.clock.clone()).await.unwrap();
     if common::backend_name() == "postgres" {
-        let alive = app::backend::platform::job_lock::hold_instance(&state.pool, "gone").await.unwrap();
         assert_eq!(run_pending(&state).await.unwrap(), 0, "a live worker's export is left alone");
         drop(alive);
         let t = std::time::Instant::now();
