@@ -24,7 +24,7 @@ pub struct JobLock {
 enum Held {
     /// A connection of its own, outside the pool (a pass must not take a request's connection for its whole
     /// run); closing it releases the lock.
-    Postgres(Option<sqlx::AnyConnection>),
+    Postgres(Option<sqlx::AnyConnection>, i64),
     /// Unlocked when the file is closed.
     File {
         _held: std::fs::File,
@@ -58,7 +58,7 @@ impl JobLock {
                     .bind(key_of(name))
                     .fetch_one(&mut conn)
                     .await?;
-            return Ok((taken == 1).then(|| Self { name, held: Held::Postgres(Some(conn)) }));
+            return Ok((taken == 1).then(|| Self { name, held: Held::Postgres(Some(conn), key_of(name)) }));
         }
         if let Some(db) = super::db::sqlite_path(url.as_str()) {
             let dir = std::path::PathBuf::from(format!("{db}.jobs"));
@@ -83,9 +83,12 @@ impl JobLock {
 impl JobLock {
     /// Releases the lock and returns once the database has let it go.
     pub async fn release(mut self) {
-        if let Held::Postgres(conn) = &mut self.held {
-            if let Some(conn) = conn.take() {
+        if let Held::Postgres(conn, key) = &mut self.held {
+            if let Some(mut conn) = conn.take() {
                 use sqlx::Connection as _;
+                // Unlocked explicitly: a closed connection's locks go only when its server process has ended,
+                // a moment after the close returns.
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(*key).execute(&mut conn).await;
                 let _ = conn.close().await;
             }
         }
@@ -101,7 +104,7 @@ impl Drop for JobLock {
                     held.remove(self.name);
                 }
             }
-            Held::Postgres(conn) => {
+            Held::Postgres(conn, _) => {
                 // Closed politely where a runtime runs; otherwise dropped, which closes its socket. Either way
                 // the server ends the session and releases the lock with it.
                 if let (Some(conn), Ok(rt)) = (conn.take(), tokio::runtime::Handle::try_current()) {
@@ -141,7 +144,10 @@ pub async fn instance_is_gone(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Er
         .bind(key_of(&format!("instance:{id}")))
         .fetch_one(&mut conn)
         .await?;
-    // Closing the connection releases the lock this check may have taken.
+    if taken == 1 {
+        // Let go of it at once (a closed connection's locks linger until its server process has ended).
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(key_of(&format!("instance:{id}"))).execute(&mut conn).await?;
+    }
     let _ = conn.close().await;
     Ok(taken == 1)
 }
