@@ -5,8 +5,8 @@ use crate::pages::{
     AccessEventPage, AccessHistoryPage, ApiReferencePage, ChainKeyPage, ClosurePage, ConfirmAccessPage, DataExportPage,
     EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage, MemberPage, MemberSessionsPage,
     MembersPage, NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage, RecoveryCodesPage, ResetPasswordPage,
-    SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, TwoFactorSetupPage, VaultFilePage,
-    VaultKeyPage, VaultPage,
+    SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage, SshKeysPage, TwoFactorSetupPage,
+    VaultFilePage, VaultKeyPage, VaultPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/organisations") view=OrganisationsPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys/:id") view=KeyPage ssr=SsrMode::Async/>
+                <Route path=path!("/ssh-keys") view=SshKeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/api-reference") view=ApiReferencePage ssr=SsrMode::Async/>
                 <Route path=path!("/data-export") view=DataExportPage ssr=SsrMode::Async/>
                 <Route path=path!("/vault") view=VaultPage ssr=SsrMode::Async/>

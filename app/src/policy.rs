@@ -152,6 +152,12 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("revoke_vault_link", FeatureAdmin(P::VaultRead), Target),
     f("get_vault_key", Admin, Change),
     f("rotate_vault_key", Admin, Change),
+    f("get_ssh_keys", Feature(P::SshKeys), Read),
+    f("add_ssh_key", Feature(P::SshKeys), Change),
+    f("remove_ssh_key", Feature(P::SshKeys), Target),
+    f("link_github", Feature(P::SshKeys), Change),
+    f("unlink_github", Feature(P::SshKeys), Change),
+    f("set_ssh_key_policy", Admin, Change),
 ];
 
 /// What a key needs for a REST route.

@@ -13,6 +13,7 @@ pub mod overview;
 pub mod panic;
 pub mod security;
 pub mod sessions;
+pub mod ssh;
 pub mod two_factor;
 pub mod vault;
 

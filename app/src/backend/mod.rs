@@ -5,7 +5,8 @@
 //! - `identity`: accounts, passwords, sign-in, two-factor, sessions, reset, throttling, single-use links;
 //! - `organisation`: tenants, members, invitations, erasure, closure, the panic button, the overview;
 //! - `network`: a tenant's IP rules and the automatic blocks of attacking addresses;
-//! - `keys`, `audit` (with the REST request log), `alerts` (with every email to members), `vault`, `export`.
+//! - `keys`, `audit` (with the REST request log), `alerts` (with every email to members), `vault`, `export`;
+//! - `ssh`: members' SSH keys, pasted or synced from GitHub.
 
 pub mod access;
 pub mod alerts;
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod network;
 pub mod organisation;
 pub mod platform;
+pub mod ssh;
 pub mod vault;
 
 use identity::sessions::SessionTimeouts;
@@ -98,4 +100,6 @@ pub struct StateParts {
     pub metrics: platform::metrics::Metrics,
     /// Notifications of access changes to the other instances (`access::changes`).
     pub changes: Arc<access::changes::Changes>,
+    /// Where GitHub is and how often members' keys are synced from it (`ssh`).
+    pub ssh: ssh::SshSettings,
 }

@@ -44,11 +44,13 @@ pub fn nav_groups(me: &Me) -> Vec<NavGroup> {
                 (link("/sessions", "Sessions"), true),
             ]),
         },
-        // SSH keys join API keys here.
         NavGroup {
             id: "nav-access",
             label: "Access",
-            links: shown(vec![(link("/keys", "API keys"), has(Permission::ApiKeys))]),
+            links: shown(vec![
+                (link("/keys", "API keys"), has(Permission::ApiKeys)),
+                (link("/ssh-keys", "SSH keys"), has(Permission::SshKeys)),
+            ]),
         },
         NavGroup {
             id: "nav-data",

@@ -10,6 +10,7 @@ pub mod data_export;
 pub mod error_digest;
 pub mod password_reset;
 pub mod session_cleanup;
+pub mod ssh_sync;
 pub mod tenant_closure;
 pub mod vault_maintenance;
 

@@ -66,6 +66,10 @@ fn form_for<'a>(
         ("new_password", "another-long-enough-passphrase"),
         ("email", "nobody@nowhere.example"),
         ("token", "not-a-real-token"),
+        ("ssh_key_id", "no-such-ssh-key"),
+        ("public_key", "ssh-ed25519 AAAA"),
+        ("github_user", "matrix-user"),
+        ("policy", "standard"),
     ]
 }
 
@@ -137,10 +141,18 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let export = exports.exports[0].id.clone();
 
     let vault = vault_of(&app, &a_owner).await;
+    // An SSH key of A whose comment is the canary.
+    let line = format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhIhVlBJZKJIZhLVpeRnKGKANYDD02Lkze4k+cCAnOS {CANARY}");
+    assert!(app.call(&a_owner, "add_ssh_key", &[("public_key", line.as_str())]).await.status().is_success());
+    let ssh: app::model::SshKeysView = app.call(&a_owner, "get_ssh_keys", &[]).await.json().await.unwrap();
+    let ssh_key = ssh.keys[0].id.clone();
 
     for rule in SERVER_FUNCTIONS {
         let (name, reach, shape) = (rule.name, rule.reach, rule.shape);
-        let form = form_for(&target, &invitation, &key, &block, &event, &export, &vault);
+        let mut form = form_for(&target, &invitation, &key, &block, &event, &export, &vault);
+        for field in form.iter_mut().filter(|(k, _)| *k == "ssh_key_id") {
+            field.1 = ssh_key.as_str();
+        }
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
         let status = anon.status();

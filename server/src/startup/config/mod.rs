@@ -136,6 +136,17 @@ pub struct Settings {
     pub backup_keep: u32,
     /// Where `pg_dump` and `pg_restore` are; unset: the PATH, then /usr/lib/postgresql/<newest>/bin.
     pub pg_bin_dir: Option<PathBuf>,
+    /// Where members' public keys are read (`<github_base_url>/<user>.keys`); https, or http to loopback.
+    pub github_base_url: String,
+    /// GitHub's API (`<github_api_url>/users/<user>/keys`), for the keys' ids and the account's number.
+    pub github_api_url: String,
+    /// A GitHub token (a secret): without one GitHub allows 60 requests an hour per address.
+    #[serde(skip_serializing)]
+    pub github_token: Option<SecretString>,
+    /// Minutes between two syncs of a member's GitHub keys.
+    pub ssh_sync_minutes: u64,
+    /// Minutes the last known GitHub keys keep working while GitHub cannot be reached.
+    pub ssh_stale_minutes: u64,
 }
 
 impl Default for Settings {
@@ -187,6 +198,11 @@ impl Default for Settings {
             backup_every_hours: 24,
             backup_keep: 7,
             pg_bin_dir: None,
+            github_base_url: "https://github.com".to_owned(),
+            github_api_url: "https://api.github.com".to_owned(),
+            github_token: None,
+            ssh_sync_minutes: 5,
+            ssh_stale_minutes: 60,
         }
     }
 }
@@ -260,6 +276,14 @@ impl Settings {
         }
         if self.backup_keep == 0 {
             return bad("backup_keep", "must be at least 1");
+        }
+        for (key, url) in [("github_base_url", &self.github_base_url), ("github_api_url", &self.github_api_url)] {
+            if !app::backend::ssh::github::url_allowed(url) {
+                return bad(key, "must be an https:// URL (plain http:// only to a loopback address)");
+            }
+        }
+        if self.ssh_sync_minutes == 0 || self.ssh_stale_minutes == 0 {
+            return bad("ssh_sync_minutes", "the sync interval and the stale limit must be positive");
         }
         // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
         // is checked where it is read, in `mail_config`.
@@ -364,6 +388,20 @@ impl Settings {
         Ok(Some(config))
     }
 
+    /// The SSH key settings of the app state.
+    pub fn ssh_settings(&self) -> app::backend::ssh::SshSettings {
+        let minutes = |m: u64| i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        app::backend::ssh::SshSettings {
+            github: app::backend::ssh::github::GithubConfig {
+                base_url: self.github_base_url.trim().to_owned(),
+                api_url: self.github_api_url.trim().to_owned(),
+                token: self.github_token.clone().filter(|t| !t.expose_secret().trim().is_empty()),
+            },
+            sync_every_ms: minutes(self.ssh_sync_minutes),
+            stale_after_ms: minutes(self.ssh_stale_minutes),
+        }
+    }
+
     /// The public origin, without a trailing slash.
     pub fn public_origin(&self) -> String {
         self.public_url.trim_end_matches('/').to_owned()
@@ -389,7 +427,8 @@ fn known_keys() -> Vec<String> {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     };
-    keys.extend(["master_key", "smtp_url", "s3_secret_access_key", "backup_key"].into_iter().map(str::to_owned));
+    let secrets = ["master_key", "smtp_url", "s3_secret_access_key", "backup_key", "github_token"];
+    keys.extend(secrets.into_iter().map(str::to_owned));
     keys
 }
 

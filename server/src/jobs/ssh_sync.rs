@@ -1,0 +1,20 @@
+//! Syncs members' SSH keys from GitHub (`app::backend::ssh::sync`): every 20 seconds the links whose time has
+//! come (each link every `ssh_sync_minutes`, jittered), one instance at a time.
+
+use app::backend::ssh::sync::sync_due;
+use app::backend::AppState;
+use std::time::Duration;
+
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(20));
+        loop {
+            tick.tick().await;
+            match super::exclusive(&state.pool, &state.metrics, "ssh_sync", sync_due(&state)).await {
+                Ok(Some(n)) if n > 0 => tracing::debug!(links = n, "SSH keys synced from GitHub"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "SSH key sync failed; will retry"),
+            }
+        }
+    })
+}
