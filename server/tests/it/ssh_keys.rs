@@ -275,6 +275,16 @@ async fn pasted_keys_follow_the_policy_and_members_reach_only_their_own() {
     let res = app.call(&dev, "add_ssh_key", &[("public_key", ED25519)]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(app.call(&dev, "add_ssh_key", &[("public_key", SK)]).await.status().is_success(), "a security key");
+    // A member who leaves takes their keys along.
+    app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    let res = app.call(&owner, "remove_member", &[("membership_id", dev_id.as_str())]).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ssh_keys WHERE membership_id = $1")
+        .bind(&dev_id)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the removed member's keys are gone");
     // The page renders, with the fingerprints, without JavaScript.
     let page = app.get(&owner, "/ssh-keys").await.text().await.unwrap();
     assert!(page.contains(ECDSA_FP) && page.contains("Security keys only"), "the page shows the keys");

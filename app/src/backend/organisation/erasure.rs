@@ -167,6 +167,8 @@ pub async fn erase_member(
         .bind(tenant)
         .execute(&mut *tx)
         .await?;
+    let tenant_id = crate::backend::platform::ids::TenantId(tenant.to_owned());
+    crate::backend::ssh::forget_member(&mut tx, &tenant_id, membership.as_str()).await?;
     sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())
         .bind(tenant)

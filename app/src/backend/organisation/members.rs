@@ -336,6 +336,7 @@ pub async fn remove_member(
     let t = offboarding_target(&mut tx, ctx, membership, "remove").await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
     let keys = crate::backend::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
+    crate::backend::ssh::forget_member(&mut tx, ctx.tenant_id(), membership.as_str()).await?;
     sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())
         .bind(ctx.tenant_id().as_str())

@@ -82,6 +82,22 @@ pub(crate) async fn tell_member(
     crate::backend::alerts::enqueue(conn, state.clock.now_ms(), tenant, tenant_name, &[email.to_owned()], &alert).await
 }
 
+/// Deletes a membership's SSH keys and GitHub link (the member leaves, or is erased); returns how many keys.
+pub async fn forget_member(conn: &mut AnyConnection, tenant: &TenantId, membership: &str) -> Result<u64, AppError> {
+    let keys = sqlx::query("DELETE FROM ssh_keys WHERE membership_id = $1 AND tenant_id = $2")
+        .bind(membership)
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM ssh_github_links WHERE membership_id = $1 AND tenant_id = $2")
+        .bind(membership)
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(keys)
+}
+
 /// The key policy of a tenant.
 pub(crate) async fn policy_of(conn: &mut AnyConnection, tenant: &TenantId) -> Result<keys::KeyPolicy, AppError> {
     let p: Option<String> = sqlx::query_scalar("SELECT ssh_key_policy FROM tenants WHERE id = $1")
