@@ -7,6 +7,8 @@ import path from 'node:path';
 
 const port = process.env.E2E_PORT ?? '18443';
 export const BASE_URL = `https://127.0.0.1:${port}`;
+/** Where the SSH keys journey runs its stand-in GitHub (plain HTTP on loopback). */
+export const GITHUB_STAND_IN_PORT = `${Number(port) + 7}`;
 
 // One data directory per Playwright run; the config module is evaluated in the runner and in each worker,
 // so the directory is created once and handed down through the environment.
@@ -25,6 +27,8 @@ export const e2eEnv: Record<string, string> = {
   RAMPART_SITE_ROOT: process.env.RAMPART_SITE_ROOT ?? path.resolve(__dirname, '../../target/site'),
   RAMPART_DEMO_OWNER_EMAIL: 'demo-owner@e2e.example',
   RAMPART_LOG: 'warn',
+  RAMPART_GITHUB_BASE_URL: `http://127.0.0.1:${Number(port) + 7}`,
+  RAMPART_GITHUB_API_URL: `http://127.0.0.1:${Number(port) + 7}`,
 };
 
 /** Runs the operator CLI against the test server's database and returns what it printed. */
