@@ -57,6 +57,8 @@ tools:
 
 test-tools:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
+	@# ssh-keygen reads the SSH certificates Rampart issues, in the tests.
+	@command -v ssh-keygen >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-client)
 	@(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
 	@[ -d end2end/node_modules/@axe-core/playwright ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

@@ -158,6 +158,7 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("link_github", Feature(P::SshKeys), Change),
     f("unlink_github", Feature(P::SshKeys), Change),
     f("set_ssh_key_policy", Admin, Change),
+    f("issue_ssh_certificate", Feature(P::SshKeys), Change),
 ];
 
 /// What a key needs for a REST route.

@@ -83,9 +83,27 @@ pub async fn unlink_github() -> Result<(), AppError> {
     )
 }
 
+/// Issues a short-lived certificate for a public key (two-factor members, after a fresh step-up).
+#[server(prefix = "/api", endpoint = "issue_ssh_certificate")]
+pub async fn issue_ssh_certificate(public_key: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let granted = ctx.require::<crate::backend::access::perm::SshKeys>()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::ssh::certs::issue(&st, &meta()?, &ctx, &granted, &proof, &public_key).await?;
+            leptos_axum::redirect("/ssh-keys?certificate=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
 /// Sets the organisation's SSH key policy (`standard` or `security_keys_only`).
 #[server(prefix = "/api", endpoint = "set_ssh_key_policy")]
-pub async fn set_ssh_key_policy(policy: String) -> Result<(), AppError> {
+pub async fn set_ssh_key_policy(policy: String, cert_minutes: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
         async {
@@ -93,7 +111,11 @@ pub async fn set_ssh_key_policy(policy: String) -> Result<(), AppError> {
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
             let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            crate::backend::ssh::manage::set_policy(&st, &meta()?, &ctx, &admin, &proof, &policy).await?;
+            let minutes = match cert_minutes.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(m) => Some(m.parse().map_err(|_| AppError::validation("cert_minutes", "Enter a whole number."))?),
+            };
+            crate::backend::ssh::manage::set_policy(&st, &meta()?, &ctx, &admin, &proof, &policy, minutes).await?;
             leptos_axum::redirect("/ssh-keys?policy=saved");
             Ok(())
         }

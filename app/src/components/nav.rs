@@ -127,7 +127,7 @@ mod tests {
             labels(&groups),
             vec![
                 ("Team", vec!["Members", "Sessions"]),
-                ("Access", vec!["API keys"]),
+                ("Access", vec!["API keys", "SSH keys"]),
                 ("Data", vec!["Vault", "Data export"]),
                 ("Security", vec!["Access history", "Network", "Emergency", "Security settings"]),
             ]

@@ -32,6 +32,18 @@ pub struct GithubLinkView {
     pub next_sync_at: i64,
 }
 
+/// A certificate the member was issued that is still valid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SshCertView {
+    pub serial: i64,
+    pub fingerprint: String,
+    pub principal: String,
+    pub valid_after: i64,
+    pub valid_before: i64,
+    /// The `…-cert-v01@openssh.com` line to save beside the private key.
+    pub certificate: String,
+}
+
 /// The SSH keys page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SshKeysView {
@@ -45,4 +57,10 @@ pub struct SshKeysView {
     pub sync_minutes: i64,
     /// Whether the operator gave a GitHub token (without one GitHub allows 60 requests an hour per address).
     pub github_token: bool,
+    /// The member's valid certificates, newest first.
+    pub certificates: Vec<SshCertView>,
+    /// The organisation's certificate authority (`ssh-ed25519 …`), once it issued its first certificate.
+    pub ca_public_key: Option<String>,
+    /// The lifetime of a certificate, in minutes.
+    pub cert_minutes: i64,
 }

@@ -2,9 +2,11 @@
 //! keys are synced every few minutes, or paste a key; each key's type, size, fingerprint, source, state and
 //! dates; and, for owners and admins, the organisation's key policy.
 
-use crate::api::ssh::{get_ssh_keys, AddSshKey, LinkGithub, RemoveSshKey, SetSshKeyPolicy, UnlinkGithub};
+use crate::api::ssh::{
+    get_ssh_keys, AddSshKey, IssueSshCertificate, LinkGithub, RemoveSshKey, SetSshKeyPolicy, UnlinkGithub,
+};
 use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, SshKeyView, SshKeysView};
+use crate::model::{format_utc, AppError, SshCertView, SshKeyView, SshKeysView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,15 +19,11 @@ pub fn SshKeysPage() -> impl IntoView {
     let add = ServerAction::<AddSshKey>::new();
     let remove = ServerAction::<RemoveSshKey>::new();
     let policy = ServerAction::<SetSshKeyPolicy>::new();
+    let issue = ServerAction::<IssueSshCertificate>::new();
     let data = Resource::new(
         move || {
-            (
-                link.version().get(),
-                unlink.version().get(),
-                add.version().get(),
-                remove.version().get(),
-                policy.version().get(),
-            )
+            let forms = (link.version().get(), unlink.version().get(), add.version().get(), remove.version().get());
+            (forms, policy.version().get(), issue.version().get())
         },
         |_| get_ssh_keys(),
     );
@@ -38,6 +36,7 @@ pub fn SshKeysPage() -> impl IntoView {
             ("linked", "Your GitHub account is linked and its keys were read."),
             ("unlinked", "Your GitHub account is unlinked; its keys are gone."),
             ("policy", "The key policy was saved."),
+            ("certificate", "Your certificate is ready below."),
         ]
         .into_iter()
         .find(|(k, _)| q.get(k).is_some())
@@ -88,6 +87,25 @@ pub fn SshKeysPage() -> impl IntoView {
                                 </ActionForm>
                                 <p class="hint">{policy_text(&v.policy)}</p>
                             </section>
+                            <section aria-labelledby="cert-h">
+                                <h2 id="cert-h">"Short-lived certificate"</h2>
+                                <p>"A certificate lets a key in for " {v.cert_minutes} " minutes, signed by the \
+                                    organisation's certificate authority. It is issued after a two-factor step-up \
+                                    (Security settings) within the last 10 minutes."</p>
+                                {v.ca_public_key.clone().map(|ca| view! {
+                                    <p>"Certificate authority: " <code class="wrap">{ca}</code></p>
+                                })}
+                                {move || error_of(issue.value().get())}
+                                <ActionForm action=issue attr:class="form" attr:aria-label="Issue a certificate">
+                                    <div class="field">
+                                        <label for="cert_public_key">"Public key to certify"</label>
+                                        <textarea id="cert_public_key" name="public_key" rows="3" required
+                                            spellcheck="false" autocapitalize="off"></textarea>
+                                    </div>
+                                    <button type="submit" disabled=move || issue.pending().get()>"Issue certificate"</button>
+                                </ActionForm>
+                                {certificates(v.certificates.clone())}
+                            </section>
                             {v.all_members.then(|| view! {
                                 <section aria-labelledby="policy-h">
                                     <h2 id="policy-h">"Key policy"</h2>
@@ -103,6 +121,11 @@ pub fn SshKeysPage() -> impl IntoView {
                                                 <option value="security_keys_only" selected=v.policy == "security_keys_only">
                                                     "Security keys only (sk-ssh-ed25519, sk-ecdsa)"</option>
                                             </select>
+                                        </div>
+                                        <div class="field">
+                                            <label for="cert_minutes">"Certificates live (minutes, 1 to 720)"</label>
+                                            <input id="cert_minutes" name="cert_minutes" type="number" min="1" max="720"
+                                                value=v.cert_minutes.to_string()/>
                                         </div>
                                         <button type="submit" disabled=move || policy.pending().get()>"Save policy"</button>
                                     </ActionForm>
@@ -203,4 +226,35 @@ fn keys_table(keys: Vec<SshKeyView>, all: bool, remove: ServerAction<RemoveSshKe
             </table>
         </TableWrap>
     })
+}
+
+fn certificates(certs: Vec<SshCertView>) -> impl IntoView {
+    if certs.is_empty() {
+        return Either::Left(view! { <p>"No valid certificate."</p> });
+    }
+    Either::Right(view! {
+        <ul class="plain" aria-label="Your valid certificates">
+            {certs.into_iter().map(|c| {
+                let href = format!("data:text/plain;charset=utf-8,{}", urlencode(&format!("{}\n", c.certificate)));
+                let label = format!("Download certificate {}", c.serial);
+                view! {
+                    <li>
+                        "Serial " {c.serial} " for " <code>{c.fingerprint}</code> ", user " <code>{c.principal}</code>
+                        ", valid until " {format_utc(c.valid_before)} ". "
+                        <a href=href download="id-cert.pub" aria-label=label>"Download"</a>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    })
+}
+
+/// Percent-encodes everything but unreserved characters (for a `data:` URL).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

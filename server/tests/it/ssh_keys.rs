@@ -289,3 +289,76 @@ async fn pasted_keys_follow_the_policy_and_members_reach_only_their_own() {
     let page = app.get(&owner, "/ssh-keys").await.text().await.unwrap();
     assert!(page.contains(ECDSA_FP) && page.contains("Security keys only"), "the page shows the keys");
 }
+
+/// A certificate after a two-factor step-up, as OpenSSH reads it (`ssh-keygen -L`), signed by the tenant's CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_issued_after_a_two_factor_step_up_and_read_by_openssh() {
+    use base64::Engine as _;
+    let (app, _) = app_with_github().await;
+    let (owner, email) = app.signed_in("Cert Co").await;
+    app.call(&owner, "step_up", &[("password", PASSWORD)]).await;
+    let res = app.call(&owner, "issue_ssh_certificate", &[("public_key", ED25519)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "no two-factor, no certificate");
+    assert!(res.text().await.unwrap().contains("two-factor"));
+    let secret = app.enroll(&owner).await;
+    app.clock.advance_ms(11 * 60_000);
+    let res = app.call(&owner, "issue_ssh_certificate", &[("public_key", ED25519)]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "needs a fresh step-up");
+    let step = app.call(&owner, "step_up", &[("password", PASSWORD), ("code", &app.code(&secret))]).await;
+    assert!(step.status().is_success());
+    let res = app.call(&owner, "issue_ssh_certificate", &[("public_key", RSA_2048)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "the key policy applies");
+    let res = app.call(&owner, "issue_ssh_certificate", &[("public_key", ED25519)]).await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let v = view(&app, &owner).await;
+    let cert = &v.certificates[0];
+    assert_eq!((cert.serial, cert.fingerprint.as_str()), (1, ED25519_FP));
+    assert_eq!(cert.valid_before - cert.valid_after, 16 * 60_000, "a minute back, 15 minutes on");
+    assert!(cert.principal.starts_with(&format!("{email}@cert-co-")), "{}", cert.principal);
+
+    // OpenSSH reads it: type, key, CA, id, serial, the one principal, no options, no extensions.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("id-cert.pub");
+    std::fs::write(&file, format!("{}\n", cert.certificate)).unwrap();
+    let out = std::process::Command::new("ssh-keygen").arg("-L").arg("-f").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    let ca = app::backend::ssh::keys::parse(v.ca_public_key.as_deref().unwrap()).unwrap();
+    for want in [
+        "Type: ssh-ed25519-cert-v01@openssh.com user certificate".to_owned(),
+        format!("Public key: ED25519-CERT {ED25519_FP}"),
+        format!("Signing CA: ED25519 {}", ca.fingerprint),
+        "Serial: 1".to_owned(),
+        format!("Key ID: \"rampart member={email} tenant="),
+        format!("        {}\n", cert.principal),
+        "Critical Options: (none)".to_owned(),
+        "Extensions: (none)".to_owned(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in\n{text}");
+    }
+    // The signature is the CA's over everything before it.
+    let blob = base64::engine::general_purpose::STANDARD.decode(cert.certificate.split(' ').nth(1).unwrap()).unwrap();
+    let sig_len = u32::from_be_bytes(blob[blob.len() - 87..blob.len() - 83].try_into().unwrap()) as usize;
+    assert_eq!(sig_len, 83);
+    let (signed, sig) = blob.split_at(blob.len() - 87);
+    let ca_key = ed25519_dalek::VerifyingKey::from_bytes(ca.blob[ca.blob.len() - 32..].try_into().unwrap()).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(&sig[sig.len() - 64..]).unwrap();
+    ca_key.verify_strict(signed, &signature).expect("signed by the tenant's CA");
+
+    // The lifetime is the tenant's (admins, stepped up; 1 to 720 minutes); each issue is recorded.
+    let bad = app.call(&owner, "set_ssh_key_policy", &[("policy", "standard"), ("cert_minutes", "721")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = app.call(&owner, "set_ssh_key_policy", &[("policy", "standard"), ("cert_minutes", "1")]).await;
+    assert!(ok.status().is_success());
+    assert!(app.call(&owner, "issue_ssh_certificate", &[("public_key", ECDSA)]).await.status().is_success());
+    let v = view(&app, &owner).await;
+    assert_eq!(
+        (v.certificates[0].serial, v.certificates[0].valid_before - v.certificates[0].valid_after),
+        (2, 2 * 60_000)
+    );
+    assert_eq!(count(&app, "ssh_cert.issued").await, 2);
+    // Expired certificates leave the page's list.
+    app.clock.advance_ms(3 * 60_000);
+    let left: Vec<i64> = view(&app, &owner).await.certificates.iter().map(|c| c.serial).collect();
+    assert_eq!(left, [1], "the 1-minute certificate expired; the 15-minute one is still valid");
+}

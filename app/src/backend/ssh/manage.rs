@@ -10,7 +10,7 @@ use crate::backend::identity::sessions::SteppedUp;
 use crate::backend::platform::db::begin_write;
 use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
-use crate::model::{AppError, GithubLinkView, SshKeyView, SshKeysView};
+use crate::model::{AppError, GithubLinkView, SshCertView, SshKeyView, SshKeysView};
 use sqlx::Row as _;
 
 /// The member's keys (every member's for owners and admins) and their GitHub link.
@@ -76,7 +76,39 @@ pub async fn list(state: &AppState, ctx: &TenantCtx, _g: &Granted<perm::SshKeys>
     };
     let mut conn = state.pool.acquire().await?;
     let policy = policy_of(&mut conn, ctx.tenant_id()).await?;
+    let certificates = sqlx::query(
+        "SELECT serial, fingerprint, principal, valid_after, valid_before, certificate FROM ssh_certificates \
+         WHERE tenant_id = $1 AND membership_id = $2 AND valid_before > $3 ORDER BY serial DESC LIMIT 20",
+    )
+    .bind(ctx.tenant_id().as_str())
+    .bind(ctx.membership_id().as_str())
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(SshCertView {
+            serial: r.try_get("serial")?,
+            fingerprint: r.try_get("fingerprint")?,
+            principal: r.try_get("principal")?,
+            valid_after: r.try_get("valid_after")?,
+            valid_before: r.try_get("valid_before")?,
+            certificate: r.try_get("certificate")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let ca_public_key: Option<String> = sqlx::query_scalar("SELECT public_key FROM ssh_cas WHERE tenant_id = $1")
+        .bind(ctx.tenant_id().as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let cert_minutes: i64 = sqlx::query_scalar("SELECT ssh_cert_minutes FROM tenants WHERE id = $1")
+        .bind(ctx.tenant_id().as_str())
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(SshKeysView {
+        certificates,
+        ca_public_key,
+        cert_minutes,
         keys,
         github,
         policy: policy.as_str().to_owned(),
@@ -228,12 +260,25 @@ pub async fn set_policy(
     _admin: &AdminHandle,
     _fresh: &SteppedUp,
     policy: &str,
+    cert_minutes: Option<i64>,
 ) -> Result<usize, AppError> {
     let policy = match policy {
         "standard" | "security_keys_only" => KeyPolicy::parse(policy),
         _ => return Err(AppError::validation("policy", "Choose a policy.")),
     };
+    if cert_minutes.is_some_and(|m| !(1..=super::certs::MAX_MINUTES).contains(&m)) {
+        return Err(AppError::validation("cert_minutes", "A certificate lives from 1 minute to 12 hours (720)."));
+    }
     let mut tx = begin_write(&state.pool).await?;
+    if let Some(m) = cert_minutes {
+        sqlx::query("UPDATE tenants SET ssh_cert_minutes = $1 WHERE id = $2")
+            .bind(m)
+            .bind(ctx.tenant_id().as_str())
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!("certificates live {m} minute(s)");
+        record(&mut tx, state, ctx.tenant_id(), ctx.actor(), meta, "ssh_cert.lifetime", &detail).await?;
+    }
     sqlx::query("UPDATE tenants SET ssh_key_policy = $1 WHERE id = $2")
         .bind(policy.as_str())
         .bind(ctx.tenant_id().as_str())

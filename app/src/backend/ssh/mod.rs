@@ -8,6 +8,7 @@
 //! until a sync succeeds (fail closed). A key gone from GitHub is revoked at the next sync; a 404 for the user
 //! revokes all of them; a user name that comes to mean another GitHub account (its numeric id changed) too.
 
+pub mod certs;
 pub mod github;
 pub mod keys;
 pub mod manage;

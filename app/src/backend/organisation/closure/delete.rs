@@ -20,6 +20,8 @@ use sqlx::Row as _;
 pub const TENANT_TABLES: &[(&str, &str)] = &[
     // The vault (the keys went first, in a transaction of their own).
     ("ssh_keys", "tenant_id = $1"),
+    ("ssh_certificates", "tenant_id = $1"),
+    ("ssh_cas", "tenant_id = $1"),
     ("ssh_github_links", "tenant_id = $1"),
     ("vault_links", "tenant_id = $1"),
     ("vault_versions", "tenant_id = $1"),
