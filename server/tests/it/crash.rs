@@ -4,6 +4,7 @@
 //! upload finishes, the exit code is 0, and the export is built by the next server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::common::process::{client_trusting as client, free_port};
 use crate::common::{self, backend_name, PASSWORD};
 use reqwest::{Client, StatusCode};
 use sha2::{Digest as _, Sha256};
@@ -23,10 +24,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts `rampart serve` on `db` in `dir` and waits until it serves.
@@ -59,18 +56,6 @@ async fn serve(dir: &Path, db: &str) -> Server {
     Server { child, base }
 }
 
-fn client(dir: &Path) -> Client {
-    let pem = std::fs::read(dir.join("data/tls/dev-cert.pem")).unwrap();
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
 async fn call(c: &Client, base: &str, name: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, reqwest::Error> {
     c.post(format!("{base}/api/{name}")).header("origin", base).form(form).send().await
 }
@@ -88,6 +73,32 @@ async fn tenant(dir: &Path, db: &str, s: &Server) -> String {
         call(&client(dir), &s.base, "complete_setup", &[("token", &token), ("password", PASSWORD)]).await.unwrap();
     assert!(res.status().is_success());
     "owner@crash.example".to_owned()
+}
+
+/// A server on a fresh database in `dir`, a tenant whose owner is signed in and stepped up, and a write key.
+struct Started {
+    db: String,
+    server: Server,
+    email: String,
+    key: String,
+    owner: Client,
+}
+
+async fn started(dir: &Path) -> Started {
+    sqlx::any::install_default_drivers();
+    let db = common::database_url(dir).await;
+    let server = serve(dir, &db).await;
+    let email = tenant(dir, &db, &server).await;
+    let owner = client(dir);
+    let signed_in = call(&owner, &server.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+    assert_eq!(signed_in.unwrap().status(), StatusCode::OK);
+    call(&owner, &server.base, "step_up", &[("password", PASSWORD)]).await.unwrap();
+    let made = call(&owner, &server.base, "create_key", &[("kind", "write"), ("description", "crash")]).await;
+    assert!(made.unwrap().status().is_success());
+    let fresh: serde_json::Value =
+        call(&owner, &server.base, "take_fresh_key", &[]).await.unwrap().json().await.unwrap();
+    let key = fresh["secret"].as_str().unwrap().to_owned();
+    Started { db, server, email, key, owner }
 }
 
 /// What the writers were told had succeeded.
@@ -147,25 +158,9 @@ async fn writer(n: usize, dir: PathBuf, base: String, email: String, acked: Arc<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_under_eight_writers_twenty_times_loses_nothing_acknowledged() {
-    sqlx::any::install_default_drivers();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().to_path_buf();
-    let db = common::database_url(&dir).await;
-    let mut s = serve(&dir, &db).await;
-    let email = tenant(&dir, &db, &s).await;
-    let owner = client(&dir);
-    assert_eq!(
-        call(&owner, &s.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await.unwrap().status(),
-        StatusCode::OK
-    );
-    call(&owner, &s.base, "step_up", &[("password", PASSWORD)]).await.unwrap();
-    assert!(call(&owner, &s.base, "create_key", &[("kind", "write"), ("description", "uploads")])
-        .await
-        .unwrap()
-        .status()
-        .is_success());
-    let fresh: serde_json::Value = call(&owner, &s.base, "take_fresh_key", &[]).await.unwrap().json().await.unwrap();
-    let upload_key = fresh["secret"].as_str().unwrap().to_owned();
+    let Started { db, server: mut s, email, key: upload_key, .. } = started(&dir).await;
     let mut total_sign_ins = 0;
     let mut checked_files = 0;
     let mut checked_keys = 0;
@@ -227,25 +222,9 @@ async fn kill_9_under_eight_writers_twenty_times_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_lets_an_upload_finish_and_hands_a_queued_export_to_the_next_server() {
-    sqlx::any::install_default_drivers();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().to_path_buf();
-    let db = common::database_url(&dir).await;
-    let s = serve(&dir, &db).await;
-    let email = tenant(&dir, &db, &s).await;
-    let owner = client(&dir);
-    assert_eq!(
-        call(&owner, &s.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await.unwrap().status(),
-        StatusCode::OK
-    );
-    call(&owner, &s.base, "step_up", &[("password", PASSWORD)]).await.unwrap();
-    assert!(call(&owner, &s.base, "create_key", &[("kind", "write"), ("description", "term")])
-        .await
-        .unwrap()
-        .status()
-        .is_success());
-    let fresh: serde_json::Value = call(&owner, &s.base, "take_fresh_key", &[]).await.unwrap().json().await.unwrap();
-    let key = fresh["secret"].as_str().unwrap().to_owned();
+    let Started { db, server: s, email: _, key, owner } = started(&dir).await;
     // A slow upload: the first half now, the rest after SIGTERM.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });

@@ -5,6 +5,7 @@
 //! building it, B finishes it. On SQLite the second server is refused: one file, one server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::common::process::{client_trusting as client, free_port};
 use crate::common::{self, backend_name, PASSWORD};
 use reqwest::{Client, StatusCode};
 use std::io::{BufRead as _, BufReader};
@@ -25,10 +26,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// What both processes share: the database, the blob store, the master key.
@@ -126,18 +123,6 @@ impl Server {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
-}
-
-fn client(cert_dir: &Path) -> Client {
-    let pem = std::fs::read(cert_dir.join("data/tls/dev-cert.pem")).unwrap();
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
 }
 
 async fn call(c: &Client, s: &Server, name: &str, form: &[(&str, &str)]) -> reqwest::Response {

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod keys;
 pub mod pg_cluster;
+pub mod process;
 pub mod scan;
 pub mod vault;
 
