@@ -29,6 +29,16 @@ pub fn FreshSecret(fresh: FreshKeyView) -> impl IntoView {
     }
 }
 
+/// A `data:` URL that downloads `text` as a plain-text file (works without JavaScript): every byte but letters,
+/// digits and `-` percent-encoded.
+pub fn text_download_href(text: &str) -> String {
+    let encoded: String = text
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    format!("data:text/plain;charset=utf-8,{encoded}")
+}
+
 /// Puts text on the clipboard (browser only).
 #[cfg(feature = "hydrate")]
 pub fn copy_text(text: &str) {

@@ -15,7 +15,7 @@ mod vault_upload;
 
 pub use erase_member::EraseMemberForm;
 pub use export_link::ExportLinks;
-pub use fresh_secret::{copy_text, FreshSecret};
+pub use fresh_secret::{copy_text, text_download_href, FreshSecret};
 pub use grant_checks::GrantChecks;
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;

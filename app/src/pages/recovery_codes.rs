@@ -1,7 +1,7 @@
 //! `/two-factor/recovery-codes`: new recovery codes, shown once, with copy and download.
 
 use crate::api::two_factor::get_recovery_codes;
-use crate::components::{copy_text, Console, ErrorNotice, Hydrated};
+use crate::components::{copy_text, text_download_href, Console, ErrorNotice, Hydrated};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,11 +11,7 @@ fn download_href(codes: &[String]) -> String {
         "Rampart recovery codes\r\nEach code works once. Keep them somewhere safe.\r\n\r\n{}\r\n",
         codes.join("\r\n")
     );
-    let encoded: String = text
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    format!("data:text/plain;charset=utf-8,{encoded}")
+    text_download_href(&text)
 }
 
 #[component]

@@ -5,7 +5,7 @@
 use crate::api::ssh::{
     get_ssh_keys, AddSshKey, IssueSshCertificate, LinkGithub, RemoveSshKey, SetSshKeyPolicy, UnlinkGithub,
 };
-use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
+use crate::components::{text_download_href, Console, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, SshCertView, SshKeyView, SshKeysView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -235,7 +235,7 @@ fn certificates(certs: Vec<SshCertView>) -> impl IntoView {
     Either::Right(view! {
         <ul class="plain" aria-label="Your valid certificates">
             {certs.into_iter().map(|c| {
-                let href = format!("data:text/plain;charset=utf-8,{}", urlencode(&format!("{}\n", c.certificate)));
+                let href = text_download_href(&format!("{}\n", c.certificate));
                 let label = format!("Download certificate {}", c.serial);
                 view! {
                     <li>
@@ -247,14 +247,4 @@ fn certificates(certs: Vec<SshCertView>) -> impl IntoView {
             }).collect_view()}
         </ul>
     })
-}
-
-/// Percent-encodes everything but unreserved characters (for a `data:` URL).
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -28,27 +28,9 @@ pub fn program(settings: &crate::startup::config::Settings, name: &str) -> Resul
 /// The URL without its password, and the password.
 pub fn split_password(url: &str) -> Result<(String, Option<String>), BackupError> {
     let mut u = url::Url::parse(url).map_err(|e| BackupError::Refused(format!("database_url: {e}")))?;
-    let password = u.password().map(percent_decode);
+    let password = u.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
     let _ = u.set_password(None);
     Ok((u.to_string(), password))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `pg_dump -Fc` of `url`, its output streamed to the caller.

@@ -39,3 +39,20 @@ impl RequestMeta {
 /// request extensions; the page shell hands it to Leptos for the hydration script.
 #[derive(Debug, Clone)]
 pub struct CspNonce(pub std::sync::Arc<str>);
+
+/// Whether `url` is plain `http://` to a loopback address (a test server on this machine).
+pub fn is_loopback_http(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else { return false };
+    u.scheme() == "http"
+        && match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        }
+}
+
+/// Whether the server may call `url` (an operator's setting): `https://` with a host, or plain HTTP to loopback.
+pub fn https_or_loopback_http(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host().is_some()) || is_loopback_http(url)
+}

@@ -39,21 +39,6 @@ pub struct FetchError(pub String);
 
 const MAX_BODY: usize = 1 << 20;
 
-/// Whether a base URL may be used: HTTPS, or plain HTTP to a loopback address.
-pub fn url_allowed(url: &str) -> bool {
-    let Ok(u) = url::Url::parse(url) else { return false };
-    match u.scheme() {
-        "https" => u.host().is_some(),
-        "http" => match u.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        },
-        _ => false,
-    }
-}
-
 /// A GitHub user name: 1 to 39 letters, digits or single dashes, not starting or ending with a dash.
 pub fn valid_user(name: &str) -> bool {
     (1..=39).contains(&name.len())
@@ -78,7 +63,10 @@ async fn body(res: reqwest13::Response) -> Result<String, FetchError> {
     if res.content_length().is_some_and(|n| n > MAX_BODY as u64) {
         return Err(FetchError("GitHub's answer is too large".to_owned()));
     }
-    let bytes = res.bytes().await.map_err(|e| FetchError(format!("reading GitHub's answer: {e}")))?;
+    let bytes = res.bytes().await.map_err(|e| {
+        tracing::warn!(error = %e, "GitHub's answer to the SSH key sync could not be read");
+        FetchError("GitHub's answer could not be read".to_owned())
+    })?;
     if bytes.len() > MAX_BODY {
         return Err(FetchError("GitHub's answer is too large".to_owned()));
     }
@@ -91,7 +79,8 @@ pub async fn fetch(config: &GithubConfig, user: &str, etag: Option<&str>) -> Res
     if !valid_user(user) {
         return Ok(Fetched::NoUser);
     }
-    if !url_allowed(&config.base_url) || !url_allowed(&config.api_url) {
+    let allowed = crate::backend::platform::request::https_or_loopback_http;
+    if !allowed(&config.base_url) || !allowed(&config.api_url) {
         return Err(FetchError("the GitHub URLs must be https:// (http:// only to a loopback address)".to_owned()));
     }
     let http = client()?;
@@ -104,7 +93,11 @@ pub async fn fetch(config: &GithubConfig, user: &str, etag: Option<&str>) -> Res
     if let Some(tag) = etag {
         req = req.header("if-none-match", tag);
     }
-    let res = req.send().await.map_err(|e| FetchError(format!("GitHub did not answer: {e}")))?;
+    let res = req.send().await.map_err(|e| {
+        // The detail (addresses, the operator's URLs) goes to the log; the member's page says what happened.
+        tracing::warn!(error = %e, "GitHub did not answer the SSH key sync");
+        FetchError("GitHub did not answer".to_owned())
+    })?;
     match res.status().as_u16() {
         304 => return Ok(Fetched::Unchanged),
         404 => return Ok(Fetched::NoUser),

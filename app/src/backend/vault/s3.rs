@@ -52,15 +52,7 @@ impl std::fmt::Debug for S3Config {
 impl S3Config {
     /// Plain HTTP is accepted only to a loopback endpoint (a test server on this machine).
     pub fn endpoint_is_loopback_http(&self) -> bool {
-        let Some(endpoint) = self.endpoint.as_deref() else { return false };
-        let Ok(url) = url::Url::parse(endpoint) else { return false };
-        url.scheme() == "http"
-            && match url.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            }
+        self.endpoint.as_deref().is_some_and(crate::backend::platform::request::is_loopback_http)
     }
 }
 

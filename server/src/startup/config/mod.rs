@@ -278,7 +278,7 @@ impl Settings {
             return bad("backup_keep", "must be at least 1");
         }
         for (key, url) in [("github_base_url", &self.github_base_url), ("github_api_url", &self.github_api_url)] {
-            if !app::backend::ssh::github::url_allowed(url) {
+            if !app::backend::platform::request::https_or_loopback_http(url) {
                 return bad(key, "must be an https:// URL (plain http:// only to a loopback address)");
             }
         }
@@ -374,8 +374,7 @@ impl Settings {
             secret_access_key: secret,
         };
         if let Some(endpoint) = &config.endpoint {
-            let https = url::Url::parse(endpoint).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
-            if !https && !config.endpoint_is_loopback_http() {
+            if !app::backend::platform::request::https_or_loopback_http(endpoint) {
                 return bad("s3_endpoint", "must be an https:// URL (plain http:// only to a loopback address)");
             }
         }

@@ -3,6 +3,7 @@
 
 use super::{scrape, Scrape};
 use crate::common::{self, PASSWORD};
+use common::process::free_port;
 use common::rampart;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
@@ -10,10 +11,6 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The server's stdout, line by line, as it comes.
 struct Server {
