@@ -15,7 +15,7 @@ PORT=$(free_port)
 BASE=https://127.0.0.1:$PORT
 export RAMPART_DATA_DIR=$DIR RAMPART_DATABASE_URL="sqlite://$DIR/rampart.db" RAMPART_LISTEN_ADDR=127.0.0.1:$PORT \
   RAMPART_PUBLIC_URL=$BASE RAMPART_LOG=warn RAMPART_SITE_ROOT=${RAMPART_SITE_ROOT:-$PWD/target/site}
-export RAMPART_REDIRECT_ADDR=127.0.0.1:$(free_port) RAMPART_METRICS_ADDR=off
+export RAMPART_REDIRECT_ADDR=127.0.0.1:$(free_port) RAMPART_METRICS_ADDR=off RAMPART_SFTP_ADDR=off
 # One address plays every client here, the unauthenticated probes included: the per-address limit on
 # unrecognised keys (tested in server/tests/it/rest.rs) would answer them 429 instead of 401.
 export RAMPART_API_UNKNOWN_KEYS_PER_MINUTE=1000000

@@ -11,7 +11,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PORT=$(free_port)
 export RAMPART_DATA_DIR=$DIR RAMPART_DATABASE_URL="sqlite://$DIR/rampart.db" RAMPART_LISTEN_ADDR=127.0.0.1:$PORT \
   RAMPART_PUBLIC_URL=https://127.0.0.1:$PORT RAMPART_REDIRECT_ADDR=127.0.0.1:$(free_port) RAMPART_LOG=warn \
-  RAMPART_METRICS_ADDR=off \
+  RAMPART_METRICS_ADDR=off RAMPART_SFTP_ADDR=off \
   RAMPART_SITE_ROOT=${RAMPART_SITE_ROOT:-$PWD/target/site}
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }

@@ -159,6 +159,8 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("unlink_github", Feature(P::SshKeys), Change),
     f("set_ssh_key_policy", Admin, Change),
     f("issue_ssh_certificate", Feature(P::SshKeys), Change),
+    f("end_sftp_session", Admin, Target),
+    f("resume_sftp", Admin, Change),
 ];
 
 /// What a key needs for a REST route.

@@ -23,6 +23,7 @@ export const e2eEnv: Record<string, string> = {
   RAMPART_LISTEN_ADDR: `127.0.0.1:${port}`,
   RAMPART_REDIRECT_ADDR: `127.0.0.1:${Number(port) + 1}`,
   RAMPART_METRICS_ADDR: 'off',
+  RAMPART_SFTP_ADDR: `127.0.0.1:${Number(port) + 8}`,
   RAMPART_PUBLIC_URL: BASE_URL,
   RAMPART_SITE_ROOT: process.env.RAMPART_SITE_ROOT ?? path.resolve(__dirname, '../../target/site'),
   RAMPART_DEMO_OWNER_EMAIL: 'demo-owner@e2e.example',

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod middleware;
 pub mod rest;
 pub mod router;
+pub mod sftp;
 pub mod startup;
 pub mod web;
 
@@ -91,6 +92,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         recent: Arc::default(),
         changes: Arc::default(),
         ssh: settings.ssh_settings(),
+        sftp: Arc::default(),
         timeouts: SessionTimeouts {
             idle_ms: minutes(settings.session_idle_minutes),
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
@@ -129,6 +131,8 @@ pub struct Running {
     pub redirect_addr: Option<SocketAddr>,
     /// Where `/metrics` is served, when it is.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the SFTP gateway listens, when it does.
+    pub sftp_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
@@ -203,6 +207,12 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         let redirect = serve::redirect_app(settings.public_origin());
         listeners.push(tokio::spawn(serve::serve(listener, redirect, None, rx.clone())));
     }
+    let mut sftp_addr = None;
+    if let Some(saddr) = settings.sftp_addr {
+        let (listener, config) = sftp::bind(settings, &state, saddr).await.map_err(StartError::Runtime)?;
+        sftp_addr = listener.local_addr().ok();
+        listeners.push(tokio::spawn(sftp::serve(listener, config, state.clone(), rx.clone())));
+    }
     let mut metrics_addr = None;
     if let Some(maddr) = settings.metrics_addr.filter(|_| state.metrics.is_enabled()) {
         let listener =
@@ -240,7 +250,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
             std::future::pending::<()>().await;
         }));
     }
-    Ok(Running { addr, redirect_addr, metrics_addr, state, shutdown: tx, listeners, jobs })
+    Ok(Running { addr, redirect_addr, metrics_addr, sftp_addr, state, shutdown: tx, listeners, jobs })
 }
 
 /// On an empty database, creates the demo tenant and returns its owner's setup link.

@@ -103,7 +103,11 @@ pub async fn issue_ssh_certificate(public_key: String) -> Result<(), AppError> {
 
 /// Sets the organisation's SSH key policy (`standard` or `security_keys_only`).
 #[server(prefix = "/api", endpoint = "set_ssh_key_policy")]
-pub async fn set_ssh_key_policy(policy: String, cert_minutes: Option<String>) -> Result<(), AppError> {
+pub async fn set_ssh_key_policy(
+    policy: String,
+    cert_minutes: Option<String>,
+    require_certs: Option<String>,
+) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
         async {
@@ -115,8 +119,44 @@ pub async fn set_ssh_key_policy(policy: String, cert_minutes: Option<String>) ->
                 None => None,
                 Some(m) => Some(m.parse().map_err(|_| AppError::validation("cert_minutes", "Enter a whole number."))?),
             };
-            crate::backend::ssh::manage::set_policy(&st, &meta()?, &ctx, &admin, &proof, &policy, minutes).await?;
+            let certs = require_certs.is_some_and(|v| !v.is_empty());
+            crate::backend::ssh::manage::set_policy(&st, &meta()?, &ctx, &admin, &proof, &policy, minutes, certs)
+                .await?;
             leptos_axum::redirect("/ssh-keys?policy=saved");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Ends a live SFTP session of the organisation (owners and admins).
+#[server(prefix = "/api", endpoint = "end_sftp_session")]
+pub async fn end_sftp_session(sftp_session_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state, tenant_ctx};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            crate::backend::ssh::gateway::sessions::end(&state()?, &ctx, &admin, &meta()?, &sftp_session_id).await?;
+            leptos_axum::redirect("/ssh-keys?sftp=ended");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Opens SFTP again after the panic button paused it (owners and admins, stepped up).
+#[server(prefix = "/api", endpoint = "resume_sftp")]
+pub async fn resume_sftp() -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::ssh::gateway::sessions::resume(&st, &ctx, &admin, &proof, &meta()?).await?;
+            leptos_axum::redirect("/ssh-keys?sftp=resumed");
             Ok(())
         }
         .await,

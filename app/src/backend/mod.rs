@@ -49,6 +49,7 @@ impl AppState {
         self.key_guard.invalidate_all();
         self.ip_rules.invalidate_all();
         self.ip_guard.mark_stale();
+        self.sftp.recheck();
     }
 }
 
@@ -102,4 +103,6 @@ pub struct StateParts {
     pub changes: Arc<access::changes::Changes>,
     /// Where GitHub is and how often members' keys are synced from it (`ssh`).
     pub ssh: ssh::SshSettings,
+    /// This instance's live SFTP sessions (`ssh::gateway::sessions`).
+    pub sftp: Arc<ssh::gateway::sessions::Live>,
 }

@@ -21,7 +21,7 @@ pub use keys::{
     KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
 };
 pub use permission::{allows, Permission, Role};
-pub use ssh::{GithubLinkView, SshCertView, SshKeyView, SshKeysView};
+pub use ssh::{GithubLinkView, SftpAccessView, SftpSessionView, SshCertView, SshKeyView, SshKeysView};
 pub use time::{civil_from_days, format_rfc3339, format_utc, parse_date_utc};
 pub use vault::{
     human_size, FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView,

@@ -44,6 +44,43 @@ pub struct SshCertView {
     pub certificate: String,
 }
 
+/// A live SFTP session of the organisation (owners and admins see them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftpSessionView {
+    pub id: String,
+    /// The member and the key, as the access history names them.
+    pub actor: String,
+    /// `key` or `certificate`.
+    pub via: String,
+    pub key_fingerprint: String,
+    pub ip: String,
+    /// The client's SSH version string.
+    pub client: String,
+    pub started_at: i64,
+    /// Bytes received and sent, as last counted (every few seconds).
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    /// An administrator asked for its end.
+    pub ending: bool,
+}
+
+/// How to reach the SFTP gateway, when it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftpAccessView {
+    /// The member's user name there: `<email>@<tenant slug>`.
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    /// The server's host key fingerprint (`SHA256:…`), to compare on the first connection.
+    pub host_key_fingerprint: String,
+    /// The organisation requires short-lived certificates (plain keys are refused).
+    pub require_certs: bool,
+    /// Paused by the panic button until an administrator resumes it.
+    pub paused: bool,
+    /// The organisation's live sessions (owners and admins; empty for others).
+    pub sessions: Vec<SftpSessionView>,
+}
+
 /// The SSH keys page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SshKeysView {
@@ -63,4 +100,6 @@ pub struct SshKeysView {
     pub ca_public_key: Option<String>,
     /// The lifetime of a certificate, in minutes.
     pub cert_minutes: i64,
+    /// The SFTP gateway, when the server runs one.
+    pub sftp: Option<SftpAccessView>,
 }

@@ -165,6 +165,7 @@ async fn logs_can_be_json_lines() {
         .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{redirect}"))
         .env("RAMPART_METRICS_ADDR", "off")
+        .env("RAMPART_SFTP_ADDR", "off")
         .env("RAMPART_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
         .arg("serve")
         .stdout(std::process::Stdio::piped())

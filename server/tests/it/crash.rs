@@ -34,6 +34,7 @@ async fn serve(dir: &Path, db: &str) -> Server {
         .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
         .env("RAMPART_METRICS_ADDR", "off")
+        .env("RAMPART_SFTP_ADDR", "off")
         .env("RAMPART_PUBLIC_URL", &base)
         .arg("serve")
         .stdout(Stdio::piped())

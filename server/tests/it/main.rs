@@ -34,6 +34,7 @@ mod races;
 mod rest;
 mod sensitive;
 mod sessions;
+mod sftp;
 mod ssh_keys;
 mod tenancy;
 mod throttle;

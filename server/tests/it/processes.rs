@@ -80,6 +80,7 @@ impl Shared {
         cmd.env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
             .env("RAMPART_METRICS_ADDR", "off")
+            .env("RAMPART_SFTP_ADDR", "off")
             .env("RAMPART_PUBLIC_URL", &base)
             .env("RAMPART_LOG", "warn");
         if let Some(from) = cert_from {

@@ -22,21 +22,21 @@ const SK: &str = "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2g
 
 /// One stand-in GitHub user.
 #[derive(Clone)]
-struct StubUser {
-    id: i64,
-    keys: Vec<(i64, String)>,
+pub(crate) struct StubUser {
+    pub id: i64,
+    pub keys: Vec<(i64, String)>,
 }
 
 #[derive(Default)]
-struct Stub {
-    users: HashMap<String, StubUser>,
+pub(crate) struct Stub {
+    pub users: HashMap<String, StubUser>,
     /// Answer 503 to everything.
     down: bool,
     /// `.keys` requests answered 304.
     not_modified: usize,
 }
 
-type Shared = Arc<Mutex<Stub>>;
+pub(crate) type Shared = Arc<Mutex<Stub>>;
 
 fn etag(u: &StubUser) -> String {
     format!("\"{}\"", u.keys.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join("-"))
@@ -79,7 +79,7 @@ async fn api_user(State(s): State<Shared>, Path(user): Path<String>) -> Response
 }
 
 /// Starts the stand-in; returns its base URL and state.
-async fn stand_in() -> (String, Shared) {
+pub(crate) async fn stand_in() -> (String, Shared) {
     let shared: Shared = Arc::default();
     let router = axum::Router::new()
         .route("/{file}", axum::routing::get(keys_file))

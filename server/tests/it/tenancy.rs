@@ -70,6 +70,7 @@ fn form_for<'a>(
         ("public_key", "ssh-ed25519 AAAA"),
         ("github_user", "matrix-user"),
         ("policy", "standard"),
+        ("sftp_session_id", "no-such-sftp-session"),
     ]
 }
 
@@ -146,12 +147,27 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     assert!(app.call(&a_owner, "add_ssh_key", &[("public_key", line.as_str())]).await.status().is_success());
     let ssh: app::model::SshKeysView = app.call(&a_owner, "get_ssh_keys", &[]).await.json().await.unwrap();
     let ssh_key = ssh.keys[0].id.clone();
+    // A live SFTP session of A (as the gateway records one).
+    let sftp_session = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO sftp_sessions (id, tenant_id, membership_id, actor, via, key_fingerprint, ip, client, instance, \
+         started_at, last_seen_at) SELECT $1, tenant_id, id, 'matrix', 'key', 'SHA256:x', '127.0.0.1', 'ssh', 'i', 0, 0 \
+         FROM memberships WHERE tenant_id = (SELECT tenant_id FROM ssh_keys WHERE id = $2) LIMIT 1",
+    )
+    .bind(&sftp_session)
+    .bind(&ssh_key)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
 
     for rule in SERVER_FUNCTIONS {
         let (name, reach, shape) = (rule.name, rule.reach, rule.shape);
         let mut form = form_for(&target, &invitation, &key, &block, &event, &export, &vault);
         for field in form.iter_mut().filter(|(k, _)| *k == "ssh_key_id") {
             field.1 = ssh_key.as_str();
+        }
+        for field in form.iter_mut().filter(|(k, _)| *k == "sftp_session_id") {
+            field.1 = sftp_session.as_str();
         }
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;

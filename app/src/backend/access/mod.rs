@@ -22,6 +22,8 @@ pub enum Credential {
     Session,
     /// An API key (its id); the account and membership are its maker's, the grants what its scopes give.
     ApiKey { id: String },
+    /// A member through the SFTP gateway, by an SSH key or certificate (its fingerprint).
+    Sftp { key_fingerprint: String },
 }
 
 /// The authenticated principal of a request, inside one tenant.
@@ -186,6 +188,24 @@ impl TenantCtx {
         }
     }
 
+    /// A member's context in the SFTP gateway (`ssh::gateway` only, after the key or certificate was accepted):
+    /// the access history names the member and the key, as "alice@example.com (SFTP, SHA256:…)".
+    pub(crate) fn for_sftp(p: MemberParts, key_fingerprint: String) -> Self {
+        crate::backend::platform::failure::note_tenant(p.tenant_id.as_str());
+        Self {
+            tenant_id: p.tenant_id,
+            account_id: p.account_id,
+            membership_id: p.membership_id,
+            role: p.role,
+            actor: format!("{} (SFTP, {key_fingerprint})", p.email),
+            tenant_name: p.tenant_name,
+            grants: p.grants,
+            tenant_count: p.tenant_count,
+            credential: Credential::Sftp { key_fingerprint },
+            closes_at: None,
+        }
+    }
+
     pub fn tenant_id(&self) -> &TenantId {
         &self.tenant_id
     }
@@ -229,7 +249,7 @@ impl TenantCtx {
     pub fn api_key(&self) -> Option<&str> {
         match &self.credential {
             Credential::ApiKey { id } => Some(id),
-            Credential::Session => None,
+            Credential::Session | Credential::Sftp { .. } => None,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::model::AppError;
 use secrecy::SecretString;
 use sqlx::Row as _;
 
-mod failure;
+pub(crate) mod failure;
 pub mod setup;
 
 /// The one message every failed sign-in gets.

@@ -8,6 +8,8 @@
 //!   could otherwise switch into this one) and half-signed-in ones too, except the owner's own current session,
 //!   which just proved itself and is needed to follow up; and turns on the tenant's two-factor requirement, so
 //!   every member signs in again with a second factor and members without one enroll on the way in.
+//! - It stops SFTP: live sessions end, the gateway refuses the tenant until an admin resumes it, and SSH
+//!   certificates issued before the panic are refused for good.
 //! - It writes one audit event, `tenant.panic`, listing everything it did (counts and key ids).
 //! - Freezing is reversible: `tenant.panic_undo` unfreezes every frozen key (owner, step-up); an admin may also
 //!   unfreeze one key (`key.unfreeze`, step-up). Revoking is not. Sessions and the two-factor requirement are
@@ -148,7 +150,13 @@ pub async fn press(
     .fetch_one(&mut *tx)
     .await?;
     let was_required = row.try_get::<i64, _>("required")? == 1;
-    sqlx::query("UPDATE tenants SET require_two_factor = 1 WHERE id = $1").bind(tenant).execute(&mut *tx).await?;
+    // SFTP stops too: its sessions end (the checker sees the panic), it stays paused until an admin resumes it,
+    // and certificates issued until now are refused for good.
+    sqlx::query("UPDATE tenants SET require_two_factor = 1, last_panic_at = $2, sftp_paused_at = $2 WHERE id = $1")
+        .bind(tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     let mut report = PanicReport {
         sessions_ended,
         members: row.try_get("members")?,
@@ -163,7 +171,8 @@ pub async fn press(
     }
     let detail = format!(
         "panic button: keys {} ({}): [{}]; sessions ended: {} (the owner's current session kept); two-factor \
-         authentication required for all {} member(s) (was {}), {} without an authenticator enroll at next sign-in",
+         authentication required for all {} member(s) (was {}), {} without an authenticator enroll at next sign-in; \
+         SFTP paused and its sessions ended, certificates issued before now refused",
         if action == PanicKeyAction::Freeze { "frozen" } else { "revoked" },
         keys_to_revoke.len(),
         list(&keys_to_revoke),

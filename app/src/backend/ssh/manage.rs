@@ -10,7 +10,7 @@ use crate::backend::identity::sessions::SteppedUp;
 use crate::backend::platform::db::begin_write;
 use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
-use crate::model::{AppError, GithubLinkView, SshCertView, SshKeyView, SshKeysView};
+use crate::model::{AppError, GithubLinkView, SftpAccessView, SshCertView, SshKeyView, SshKeysView};
 use sqlx::Row as _;
 
 /// The member's keys (every member's for owners and admins) and their GitHub link.
@@ -105,7 +105,12 @@ pub async fn list(state: &AppState, ctx: &TenantCtx, _g: &Granted<perm::SshKeys>
         .bind(ctx.tenant_id().as_str())
         .fetch_one(&mut *conn)
         .await?;
+    let sftp = match state.ssh.sftp.get() {
+        Some(end) => Some(sftp_access(state, ctx, &mut conn, end).await?),
+        None => None,
+    };
     Ok(SshKeysView {
+        sftp,
         certificates,
         ca_public_key,
         cert_minutes,
@@ -115,6 +120,33 @@ pub async fn list(state: &AppState, ctx: &TenantCtx, _g: &Granted<perm::SshKeys>
         all_members: all,
         sync_minutes: state.ssh.sync_every_ms / 60_000,
         github_token: state.ssh.github.token.is_some(),
+    })
+}
+
+/// How the member reaches the SFTP gateway; the organisation's live sessions for owners and admins.
+async fn sftp_access(
+    state: &AppState,
+    ctx: &TenantCtx,
+    conn: &mut sqlx::AnyConnection,
+    end: &super::SftpEndpoint,
+) -> Result<SftpAccessView, AppError> {
+    let row = sqlx::query("SELECT sftp_require_certs, sftp_paused_at FROM tenants WHERE id = $1")
+        .bind(ctx.tenant_id().as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let sessions = match ctx.require_admin() {
+        Ok(admin) => super::gateway::sessions::list(state, ctx, &admin).await?,
+        Err(_) => Vec::new(),
+    };
+    let email = ctx.actor().split(' ').next().unwrap_or_default();
+    Ok(SftpAccessView {
+        user: super::certs::sftp_user(email, ctx.tenant_name(), ctx.tenant_id().as_str()),
+        host: end.host.clone(),
+        port: end.port,
+        host_key_fingerprint: end.host_key_fingerprint.clone(),
+        require_certs: row.try_get::<i64, _>("sftp_require_certs")? == 1,
+        paused: row.try_get::<Option<i64>, _>("sftp_paused_at")?.is_some(),
+        sessions,
     })
 }
 
@@ -252,7 +284,8 @@ pub async fn unlink_github(
     Ok(())
 }
 
-/// Sets the tenant's key policy; keys that break it are disabled (not deleted) and their owners told.
+/// Sets the tenant's key policy and whether SFTP requires certificates; keys that break it are disabled (not deleted) and their owners told.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_policy(
     state: &AppState,
     meta: &RequestMeta,
@@ -261,6 +294,7 @@ pub async fn set_policy(
     _fresh: &SteppedUp,
     policy: &str,
     cert_minutes: Option<i64>,
+    require_certs: bool,
 ) -> Result<usize, AppError> {
     let policy = match policy {
         "standard" | "security_keys_only" => KeyPolicy::parse(policy),
@@ -285,6 +319,18 @@ pub async fn set_policy(
         .execute(&mut *tx)
         .await?;
     record(&mut tx, state, ctx.tenant_id(), ctx.actor(), meta, "ssh_key.policy", policy.as_str()).await?;
+    let certs_changed =
+        sqlx::query("UPDATE tenants SET sftp_require_certs = $1 WHERE id = $2 AND sftp_require_certs <> $1")
+            .bind(i64::from(require_certs))
+            .bind(ctx.tenant_id().as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+    if certs_changed {
+        let detail = if require_certs { "SFTP requires short-lived certificates" } else { "SFTP accepts plain keys" };
+        record(&mut tx, state, ctx.tenant_id(), ctx.actor(), meta, "sftp.require_certs", detail).await?;
+    }
     let live = sqlx::query(
         "SELECT k.id, k.public_key, a.email FROM ssh_keys k JOIN memberships m ON m.id = k.membership_id \
          JOIN accounts a ON a.id = m.account_id WHERE k.tenant_id = $1 AND k.state = 'active'",
@@ -324,6 +370,8 @@ pub async fn set_policy(
     tx.commit().await?;
     if disabled > 0 {
         crate::backend::alerts::spawn_delivery(state);
+    }
+    if disabled > 0 || certs_changed {
         state.access_changed();
     }
     Ok(disabled)

@@ -9,6 +9,7 @@
 //! revokes all of them; a user name that comes to mean another GitHub account (its numeric id changed) too.
 
 pub mod certs;
+pub mod gateway;
 pub mod github;
 pub mod keys;
 pub mod manage;
@@ -29,11 +30,26 @@ pub struct SshSettings {
     pub sync_every_ms: i64,
     /// How long the last known GitHub keys keep working when GitHub cannot be reached.
     pub stale_after_ms: i64,
+    /// The SFTP gateway, once it listens: where members reach it and its host key's fingerprint.
+    pub sftp: std::sync::Arc<std::sync::OnceLock<SftpEndpoint>>,
+}
+
+/// Where the SFTP gateway listens, as members reach it.
+#[derive(Debug, Clone)]
+pub struct SftpEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub host_key_fingerprint: String,
 }
 
 impl Default for SshSettings {
     fn default() -> Self {
-        Self { github: github::GithubConfig::default(), sync_every_ms: 5 * 60_000, stale_after_ms: 60 * 60_000 }
+        Self {
+            github: github::GithubConfig::default(),
+            sync_every_ms: 5 * 60_000,
+            stale_after_ms: 60 * 60_000,
+            sftp: Default::default(),
+        }
     }
 }
 

@@ -5,10 +5,11 @@
 //! - `keys`: tenant data keys, wrapped by the master key; re-wrapping; crypto-shredding.
 //! - `store`: the blob store interface and its local-filesystem implementation; `s3`: the S3-compatible one.
 //! - `files`: upload and download; `list`: folders, search, versions; `manage`: delete, restore, purge;
-//!   `links`: ephemeral links; `rotation`: tenant key rotation in the background; `scan`: the clamd hook.
+//!   `folders`: folders and moves (as SFTP sees them); `links`: ephemeral links; `rotation`: tenant key rotation in the background; `scan`: the clamd hook.
 
 pub mod cipher;
 pub mod files;
+pub mod folders;
 pub mod keys;
 pub mod links;
 pub mod list;

@@ -147,6 +147,11 @@ pub struct Settings {
     pub ssh_sync_minutes: u64,
     /// Minutes the last known GitHub keys keep working while GitHub cannot be reached.
     pub ssh_stale_minutes: u64,
+    /// Where the SFTP gateway listens (`off` or empty: no gateway).
+    #[serde(deserialize_with = "address_or_off")]
+    pub sftp_addr: Option<SocketAddr>,
+    /// Seconds an SFTP connection may stay silent before it is closed.
+    pub sftp_idle_seconds: u64,
 }
 
 impl Default for Settings {
@@ -202,6 +207,8 @@ impl Default for Settings {
             github_api_url: "https://api.github.com".to_owned(),
             github_token: None,
             ssh_sync_minutes: 5,
+            sftp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
+            sftp_idle_seconds: 600,
             ssh_stale_minutes: 60,
         }
     }
@@ -281,6 +288,9 @@ impl Settings {
             if !app::backend::platform::request::https_or_loopback_http(url) {
                 return bad(key, "must be an https:// URL (plain http:// only to a loopback address)");
             }
+        }
+        if self.sftp_idle_seconds == 0 {
+            return bad("sftp_idle_seconds", "must be positive");
         }
         if self.ssh_sync_minutes == 0 || self.ssh_stale_minutes == 0 {
             return bad("ssh_sync_minutes", "the sync interval and the stale limit must be positive");
@@ -398,6 +408,7 @@ impl Settings {
             },
             sync_every_ms: minutes(self.ssh_sync_minutes),
             stale_after_ms: minutes(self.ssh_stale_minutes),
+            sftp: Default::default(),
         }
     }
 

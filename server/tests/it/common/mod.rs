@@ -93,6 +93,7 @@ impl TestApp {
             redirect_addr: None,
             // Off unless a test asks for it (`metrics::`): the default port would be shared by every app.
             metrics_addr: None,
+            sftp_addr: Some("127.0.0.1:0".parse().unwrap()),
             data_dir: dir.path().to_path_buf(),
             site_root: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public"),
             log: "warn".to_owned(),
@@ -117,6 +118,7 @@ impl TestApp {
     pub async fn beside(&self) -> Self {
         let mut settings = self.settings.clone();
         settings.listen_addr = "127.0.0.1:0".parse().unwrap();
+        settings.sftp_addr = Some("127.0.0.1:0".parse().unwrap());
         let running = server::start(&settings, self.clock.clone()).await.expect("second instance starts");
         let base = format!("https://127.0.0.1:{}", running.addr.port());
         settings.public_url = base.clone();
@@ -134,6 +136,7 @@ impl TestApp {
     /// A server on `settings` as they are (a restored data folder, database and store), with this clock.
     pub async fn start_on(mut settings: Settings, clock: Arc<ManualClock>) -> Self {
         settings.listen_addr = "127.0.0.1:0".parse().unwrap();
+        settings.sftp_addr = Some("127.0.0.1:0".parse().unwrap());
         let running = server::start(&settings, clock.clone()).await.expect("server starts");
         let base = format!("https://127.0.0.1:{}", running.addr.port());
         settings.public_url = base.clone();
@@ -165,6 +168,11 @@ impl TestApp {
             builder = builder.add_root_certificate(cert.clone());
         }
         builder.build().unwrap()
+    }
+
+    /// The port of this instance's SFTP gateway.
+    pub fn sftp_port(&self) -> u16 {
+        self.running.as_ref().and_then(|r| r.sftp_addr).map(|a| a.port()).expect("the SFTP gateway runs")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -19,11 +19,13 @@ use sqlx::Row as _;
 /// gains a tenant column gets a line here (the closure tests scan every table for the tenant id).
 pub const TENANT_TABLES: &[(&str, &str)] = &[
     // The vault (the keys went first, in a transaction of their own).
+    ("sftp_sessions", "tenant_id = $1"),
     ("ssh_keys", "tenant_id = $1"),
     ("ssh_certificates", "tenant_id = $1"),
     ("ssh_cas", "tenant_id = $1"),
     ("ssh_github_links", "tenant_id = $1"),
     ("vault_links", "tenant_id = $1"),
+    ("vault_folders", "tenant_id = $1"),
     ("vault_versions", "tenant_id = $1"),
     ("vault_objects", "tenant_id = $1"),
     ("vault_rotations", "tenant_id = $1"),
