@@ -1,9 +1,13 @@
 //! `/ssh-keys`: the member's SSH keys (every member's for owners and admins) — link a GitHub account whose
 //! keys are synced every few minutes, or paste a key; each key's type, size, fingerprint, source, state and
-//! dates; and, for owners and admins, the organisation's key policy.
+//! dates; short-lived certificates; SFTP access (`sftp`); and, for owners and admins, the organisation's key
+//! policy.
+
+mod sftp;
 
 use crate::api::ssh::{
-    get_ssh_keys, AddSshKey, IssueSshCertificate, LinkGithub, RemoveSshKey, SetSshKeyPolicy, UnlinkGithub,
+    get_ssh_keys, AddSshKey, EndSftpSession, IssueSshCertificate, LinkGithub, RemoveSshKey, ResumeSftp,
+    SetSshKeyPolicy, UnlinkGithub,
 };
 use crate::components::{text_download_href, Console, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, SshCertView, SshKeyView, SshKeysView};
@@ -20,10 +24,13 @@ pub fn SshKeysPage() -> impl IntoView {
     let remove = ServerAction::<RemoveSshKey>::new();
     let policy = ServerAction::<SetSshKeyPolicy>::new();
     let issue = ServerAction::<IssueSshCertificate>::new();
+    let end = ServerAction::<EndSftpSession>::new();
+    let resume = ServerAction::<ResumeSftp>::new();
     let data = Resource::new(
         move || {
             let forms = (link.version().get(), unlink.version().get(), add.version().get(), remove.version().get());
-            (forms, policy.version().get(), issue.version().get())
+            let sftp = (end.version().get(), resume.version().get());
+            (forms, policy.version().get(), issue.version().get(), sftp)
         },
         |_| get_ssh_keys(),
     );
@@ -37,6 +44,7 @@ pub fn SshKeysPage() -> impl IntoView {
             ("unlinked", "Your GitHub account is unlinked; its keys are gone."),
             ("policy", "The key policy was saved."),
             ("certificate", "Your certificate is ready below."),
+            ("sftp", "Done."),
         ]
         .into_iter()
         .find(|(k, _)| q.get(k).is_some())
@@ -106,6 +114,7 @@ pub fn SshKeysPage() -> impl IntoView {
                                 </ActionForm>
                                 {certificates(v.certificates.clone())}
                             </section>
+                            {v.sftp.clone().map(|s| sftp::sftp_section(s, v.all_members, end, resume))}
                             {v.all_members.then(|| view! {
                                 <section aria-labelledby="policy-h">
                                     <h2 id="policy-h">"Key policy"</h2>
@@ -126,6 +135,12 @@ pub fn SshKeysPage() -> impl IntoView {
                                             <label for="cert_minutes">"Certificates live (minutes, 1 to 720)"</label>
                                             <input id="cert_minutes" name="cert_minutes" type="number" min="1" max="720"
                                                 value=v.cert_minutes.to_string()/>
+                                        </div>
+                                        <div class="field checkbox">
+                                            <input id="require_certs" name="require_certs" type="checkbox" value="on"
+                                                checked=v.sftp.as_ref().is_some_and(|s| s.require_certs)/>
+                                            <label for="require_certs">"Require short-lived certificates for SFTP \
+                                                (plain keys stop working)"</label>
                                         </div>
                                         <button type="submit" disabled=move || policy.pending().get()>"Save policy"</button>
                                     </ActionForm>

@@ -61,7 +61,10 @@ async fn refusals_count_and_removed_keys_end_live_sessions() {
     // A deactivated member and a closing tenant are refused with a recorded reason.
     sqlx::query("UPDATE tenants SET closes_at = 1 WHERE name = 'Sftp Access'").execute(&app.state.pool).await.unwrap();
     assert!(!batch(&app, &user, &key, None, dir.path(), "ls\n").await.ok);
-    sqlx::query("UPDATE tenants SET closes_at = NULL WHERE name = 'Sftp Access'").execute(&app.state.pool).await.unwrap();
+    sqlx::query("UPDATE tenants SET closes_at = NULL WHERE name = 'Sftp Access'")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
     assert!(details(&app, "sftp.sign_in").await.iter().any(|(_, d)| d.contains("closing")));
 
     // In; then the key is removed on the console: the live session ends at once, the next connection fails.
@@ -130,7 +133,8 @@ async fn a_key_removed_on_github_ends_its_session_at_the_next_sync() {
     let took = ended(child).await;
     assert!(took < Duration::from_secs(3), "closed in {took:?}");
     assert!(!batch(&app, &user, &key, None, dir.path(), "ls\n").await.ok, "the next connection is refused");
-    let last_used: Option<i64> = sqlx::query_scalar("SELECT last_used_at FROM ssh_keys").fetch_one(&app.state.pool).await.unwrap();
+    let last_used: Option<i64> =
+        sqlx::query_scalar("SELECT last_used_at FROM ssh_keys").fetch_one(&app.state.pool).await.unwrap();
     assert!(last_used.is_some(), "the key's last use is shown");
     let _ = common::PASSWORD;
 }

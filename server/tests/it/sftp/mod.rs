@@ -160,7 +160,8 @@ async fn the_vault_is_a_file_system_over_sftp() {
     assert!(stored.len() > v2.len() && !stored.windows(32).any(|w| w == &v2[1000..1032]), "encrypted at rest");
 
     // rm moves to the bin (restorable); rmdir only removes an empty folder.
-    let run = batch(&app, &user, &key, None, dir.path(), "rm reports/kept.bin\nrmdir empty\n-rmdir nothing-here\n").await;
+    let run =
+        batch(&app, &user, &key, None, dir.path(), "rm reports/kept.bin\nrmdir empty\n-rmdir nothing-here\n").await;
     assert!(run.ok, "{}", run.stderr);
     let bin: app::model::VaultListView =
         app.call(&owner, "list_vault", &[("deleted", "1")]).await.json().await.unwrap();
@@ -176,7 +177,9 @@ async fn the_vault_is_a_file_system_over_sftp() {
     assert!(count(&app, "sftp.session_opened").await >= 3);
     let closed = at_least(&app, "sftp.session_closed", 4).await;
     assert!(closed.iter().any(|(_, d)| d.contains("8000000 bytes in")), "{closed:?}");
-    for action in ["vault.upload", "vault.download", "vault.rename", "vault.delete", "vault.folder_created", "sftp.list"] {
+    for action in
+        ["vault.upload", "vault.download", "vault.rename", "vault.delete", "vault.folder_created", "sftp.list"]
+    {
         let rows = details(&app, action).await;
         assert!(!rows.is_empty(), "{action}");
         let over_sftp: Vec<_> = rows.iter().filter(|(actor, _)| actor.contains("(SFTP, ")).collect();
