@@ -51,12 +51,51 @@ bench_vault() {
     split(u, U, " "); split(d, D, " ");
     printf "  upload   %6.1f s  %7.1f MB/s   RSS before %d KiB, peak %d KiB (+%d KiB)\n", U[1], m*1.048576/U[1], b, U[2], U[2]-b;
     printf "  download %6.1f s  %7.1f MB/s   RSS peak %d KiB (+%d KiB)\n", D[1], m*1.048576/D[1], D[2], D[2]-b }'
+  [ -n "${RAMPART_SFTP_ADDR:-}" ] && bench_sftp "$mib" "$sum" "$up" "$down"
   rm -f "$DATA/vault.bin"
   if curl -ks "$BASE/api/v1/openapi.json" | grep -q '"/api/v1/exports"'; then
     bench_export "$key" "$mib" "$before"
   else
     echo "  (no data export endpoint in this build)"
   fi
+}
+
+bench_sftp() { # MiB, sha256 of the file, the HTTPS upload and download "seconds peak"
+  local mib=$1 sum=$2 https_up=$3 https_down=$4
+  echo "== vault over SFTP: the same ${mib} MiB file with OpenSSH's sftp (ed25519 key; loopback, same 2 cores)"
+  ssh-keygen -q -t ed25519 -N "" -f "$DATA/bench_key"
+  curl -ksS --fail-with-body -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" \
+    --data-urlencode "public_key=$(cat "$DATA/bench_key.pub")" "$BASE/api/add_ssh_key"
+  local user port
+  user=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/get_ssh_keys" | sed -n 's/.*"sftp":{"user":"\([^"]*\)".*/\1/p')
+  port=${RAMPART_SFTP_ADDR##*:}
+  [ -n "$user" ] || { echo "bench: no SFTP user name" >&2; return 1; }
+  local sftp=(sftp -q -P "$port" -i "$DATA/bench_key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o "User=$user")
+  printf 'put %s bench/sftp.bin\n' "$DATA/vault.bin" >"$DATA/put.batch"
+  printf 'get bench/sftp.bin %s\n' "$DATA/back.bin" >"$DATA/get.batch"
+  local before up down
+  before=$(vault_rss)
+  up=$(timed_with_rss "${sftp[@]}" -b "$DATA/put.batch" 127.0.0.1)
+  down=$(timed_with_rss "${sftp[@]}" -b "$DATA/get.batch" 127.0.0.1)
+  [ "$(sha256sum "$DATA/back.bin" | cut -d' ' -f1)" = "$sum" ] || echo "bench: SFTP round trip differs" >&2
+  rm -f "$DATA/back.bin"
+  awk -v m="$mib" -v u="$up" -v d="$down" -v b="$before" -v hu="$https_up" -v hd="$https_down" 'BEGIN {
+    split(u, U, " "); split(d, D, " "); split(hu, HU, " "); split(hd, HD, " ");
+    printf "  upload   %6.1f s  %7.1f MB/s (%.0f %% of HTTPS)   RSS peak %d KiB (+%d KiB)\n", U[1], m*1.048576/U[1], 100*HU[1]/U[1], U[2], U[2]-b;
+    printf "  download %6.1f s  %7.1f MB/s (%.0f %% of HTTPS)   RSS peak %d KiB (+%d KiB)\n", D[1], m*1.048576/D[1], 100*HD[1]/D[1], D[2], D[2]-b }'
+  # A removed key: the live session it opened ends, and the next connection is refused.
+  local keyid start end
+  keyid=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/get_ssh_keys" | sed -n 's/.*"keys":\[{"id":"\([^"]*\)".*/\1/p')
+  (sleep 30 | "${sftp[@]}" -b - 127.0.0.1 >/dev/null 2>&1) &
+  local live=$!
+  sleep 1
+  start=$(date +%s.%N)
+  curl -ksS -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "ssh_key_id=$keyid" "$BASE/api/remove_ssh_key"
+  while pgrep -f "bench_key.*-b -" >/dev/null; do sleep 0.01; done
+  end=$(date +%s.%N)
+  kill $live 2>/dev/null || true
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "  key removed on the console -> its live SFTP session closed: %.0f ms\n", (e-s)*1000 }'
 }
 
 bench_export() { # key, MiB in the vault, RSS baseline

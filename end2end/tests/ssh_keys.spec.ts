@@ -1,7 +1,10 @@
 // The SSH keys journey, with JavaScript on and off: an owner links a GitHub account (a stand-in GitHub on
 // loopback that this test runs: no test reaches the internet), sees its key with the fingerprint `ssh-keygen -lf`
-// prints, pastes a second key, is refused a short RSA key with the reason, and removes a key.
+// prints, pastes a second key, is refused a short RSA key with the reason, and removes a key; a member with
+// two-factor authentication confirms it's them and gets a short-lived certificate to download, with the
+// `sftp` line to use it.
 import { expect, test } from '@playwright/test';
+import { Secret, TOTP } from 'otpauth';
 import { createServer, type Server } from 'node:http';
 import { expectAccessible } from './a11y';
 import { journey } from './journey';
@@ -87,4 +90,53 @@ test('a member links GitHub, pastes a key, is told why a weak one is refused, an
   await expect(page).toHaveURL(/\/ssh-keys\?removed=1$/);
   await expect(page.getByRole('table', { name: 'SSH keys' })).not.toContainText(ECDSA_FP);
   await expect(page.getByRole('table', { name: 'SSH keys' })).toContainText(ED25519_FP);
+});
+
+test('a member confirms with a code and downloads a short-lived certificate with the sftp line', async ({ page }, info) => {
+  const js = info.project.name === 'javascript';
+  const { ready, setPassword, signIn } = journey(page, js);
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const email = `cert-${stamp}@ssh.example`;
+  await setPassword(createTenant(`Certs ${info.project.name} ${stamp}`, email), OWNER_PASSWORD);
+  await signIn(email, OWNER_PASSWORD);
+  await expect(page).toHaveURL(/\/overview$/);
+
+  // Two-factor on, as an authenticator app would.
+  await ready();
+  await page.goto('/two-factor/setup');
+  await ready();
+  const shown = (await page.getByTestId('totp-secret').textContent()) ?? '';
+  const app = new TOTP({ secret: Secret.fromBase32(shown.replace(/\s+/g, '')), algorithm: 'SHA1', digits: 6, period: 30 });
+  await page.getByLabel('Code from the app').fill(app.generate());
+  await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  await expect(page).toHaveURL(/\/two-factor\/recovery-codes$/);
+
+  // Confirm it's them with the password and the next step's code, then issue.
+  await page.goto('/confirm-access?next=/ssh-keys');
+  await ready();
+  const confirm = page.getByRole('form', { name: "Confirm it's you" });
+  await confirm.getByLabel('Your password', { exact: true }).fill(OWNER_PASSWORD);
+  await confirm.getByLabel('Authentication code').fill(app.generate({ timestamp: Date.now() + 30_000 }));
+  await confirm.getByRole('button', { name: 'Confirm' }).click();
+  await expect(page).toHaveURL(/\/ssh-keys$/);
+  await expect(page.getByRole('heading', { name: 'SSH keys', exact: true })).toBeVisible();
+  await ready();
+  const issue = page.getByRole('form', { name: 'Issue a certificate' });
+  await issue.getByLabel('Public key to certify').fill(ED25519);
+  await issue.getByRole('button', { name: 'Issue certificate' }).click();
+  await expect(page).toHaveURL(/\/ssh-keys\?certificate=1$/);
+  await expect(page.getByRole('status').filter({ hasText: 'Your certificate is ready' })).toBeVisible();
+
+  // The download is the certificate line; the page shows the one sftp line that uses it and the host key.
+  const download = page.getByRole('link', { name: 'Download certificate 1' });
+  const href = (await download.getAttribute('href')) ?? '';
+  const line = decodeURIComponent(href.slice(href.indexOf(',') + 1));
+  expect(line).toMatch(/^ssh-ed25519-cert-v01@openssh\.com AAAA/);
+  await expect(download).toHaveAttribute('download', 'id-cert.pub');
+  const sftp = page.getByRole('region', { name: 'SFTP' });
+  await expect(sftp.getByLabel('SFTP command with a certificate')).toContainText('-o CertificateFile=');
+  await expect(sftp.getByLabel('SFTP command with a certificate')).toContainText(`-o User=${email}@certs-`);
+  await expect(sftp).toContainText(/SHA256:[A-Za-z0-9+/]{43}/);
+  await expect(sftp.getByRole('heading', { name: 'Live sessions' })).toBeVisible();
+  await expectAccessible(page);
 });

@@ -90,10 +90,14 @@ impl russh::server::Handler for Conn {
     async fn auth_publickey_offered(
         &mut self,
         user: &str,
-        _offer: russh::server::PublicKeyOffer<'_>,
+        offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        // Any key of a known user may go on to prove itself (a certificate's key is not stored anywhere).
         self.note(|o| o.tried = true);
+        // RSA signs with SHA-2 only (rsa-sha2-256/512): `ssh-rsa` (SHA-1) is refused before any signature.
+        if *offer.algorithm == (russh::keys::Algorithm::Rsa { hash: None }) {
+            return Ok(Auth::reject());
+        }
+        // Any other key of a known user may go on to prove itself (a certificate's key is stored nowhere).
         Ok(if self.member(user).await?.is_some() { Auth::Accept } else { Auth::reject() })
     }
 
