@@ -82,6 +82,22 @@ pub struct Opened {
 pub async fn open(state: &AppState, login: &Login, meta: &RequestMeta) -> Result<Opened, AppError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = state.clock.now_ms();
+    // Registered before its row exists: a session anyone can see is one the checker can end.
+    let (end, ended) = watch::channel(None);
+    let traffic = Arc::new(Traffic::default());
+    if let Ok(mut s) = state.sftp.sessions.lock() {
+        s.insert(id.clone(), Entry { login: login.clone(), ip: meta.ip.clone(), traffic: traffic.clone(), end });
+    }
+    if let Err(e) = record_open(state, &id, login, meta, now).await {
+        if let Ok(mut s) = state.sftp.sessions.lock() {
+            s.remove(&id);
+        }
+        return Err(e);
+    }
+    Ok(Opened { id, traffic, ended })
+}
+
+async fn record_open(state: &AppState, id: &str, login: &Login, meta: &RequestMeta, now: i64) -> Result<(), AppError> {
     let ctx = &login.ctx;
     let mut tx = begin_write(&state.pool).await?;
     sqlx::query(
@@ -89,7 +105,7 @@ pub async fn open(state: &AppState, login: &Login, meta: &RequestMeta) -> Result
          cert_serial, ip, client, instance, started_at, last_seen_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(ctx.tenant_id().as_str())
     .bind(ctx.membership_id().as_str())
     .bind(ctx.actor())
@@ -115,12 +131,7 @@ pub async fn open(state: &AppState, login: &Login, meta: &RequestMeta) -> Result
     )
     .await?;
     tx.commit().await?;
-    let (end, ended) = watch::channel(None);
-    let traffic = Arc::new(Traffic::default());
-    if let Ok(mut s) = state.sftp.sessions.lock() {
-        s.insert(id.clone(), Entry { login: login.clone(), ip: meta.ip.clone(), traffic: traffic.clone(), end });
-    }
-    Ok(Opened { id, traffic, ended })
+    Ok(())
 }
 
 /// Records a session's end with what it moved: `sftp.session_closed`.
