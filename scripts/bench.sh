@@ -32,9 +32,17 @@ if [ -n "${BENCH_S3:-}" ]; then
     RAMPART_S3_PATH_STYLE=true RAMPART_S3_ACCESS_KEY_ID=bench RAMPART_S3_SECRET_ACCESS_KEY=bench-secret
 fi
 
+# A stand-in GitHub on loopback (the SFTP bench removes a key there) and a 5-second sync interval.
+GITHUB_STAND_IN_DIR=$DATA/github
+mkdir -p "$GITHUB_STAND_IN_DIR"
+python3 "$(dirname "$0")/github_stand_in.py" $((PORT + 4)) "$GITHUB_STAND_IN_DIR" &
+GH_PID=$!
+export RAMPART_GITHUB_BASE_URL="http://127.0.0.1:$((PORT + 4))" RAMPART_GITHUB_API_URL="http://127.0.0.1:$((PORT + 4))" \
+  RAMPART_SSH_SYNC_SECONDS=5
+
 "$BIN" serve >"$DATA/server.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+trap 'kill $PID $GH_PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do curl -ksf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 
 EMAIL=owner@bench.example

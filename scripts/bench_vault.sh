@@ -96,6 +96,24 @@ bench_sftp() { # MiB, sha256 of the file, the HTTPS upload and download "seconds
   end=$(date +%s.%N)
   kill $live 2>/dev/null || true
   awk -v s="$start" -v e="$end" 'BEGIN { printf "  key removed on the console -> its live SFTP session closed: %.0f ms\n", (e-s)*1000 }'
+  [ -n "${GITHUB_STAND_IN_DIR:-}" ] && bench_sftp_github "${sftp[@]}"
+}
+
+# A key removed on GitHub (the stand-in) with ssh_sync_seconds=5: the time until a new connection is refused.
+bench_sftp_github() { # the sftp command line
+  ssh-keygen -q -t ed25519 -N "" -f "$DATA/gh_key"
+  cp "$DATA/gh_key.pub" "$GITHUB_STAND_IN_DIR/bench-octo.keys"
+  curl -ksS -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "github_user=bench-octo" "$BASE/api/link_github"
+  local cmd=("$@") start end
+  cmd=("${cmd[@]/$DATA\/bench_key/$DATA/gh_key}")
+  echo ls >"$DATA/ls.batch"
+  "${cmd[@]}" -b "$DATA/ls.batch" 127.0.0.1 >/dev/null 2>&1 || { echo "bench: the GitHub key does not get in" >&2; return 1; }
+  start=$(date +%s.%N)
+  : >"$GITHUB_STAND_IN_DIR/bench-octo.keys"
+  while "${cmd[@]}" -b "$DATA/ls.batch" 127.0.0.1 >/dev/null 2>&1; do sleep 0.2; done
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" -v i="${RAMPART_SSH_SYNC_SECONDS:-300}" \
+    'BEGIN { printf "  key removed on GitHub -> new SFTP connection refused: %.1f s (sync every %d s, jittered)\n", e-s, i }'
 }
 
 bench_export() { # key, MiB in the vault, RSS baseline

@@ -90,8 +90,8 @@ pub struct SshKeysView {
     /// `standard` or `security_keys_only`.
     pub policy: String,
     pub all_members: bool,
-    /// Minutes between syncs.
-    pub sync_minutes: i64,
+    /// Seconds between syncs.
+    pub sync_seconds: i64,
     /// Whether the operator gave a GitHub token (without one GitHub allows 60 requests an hour per address).
     pub github_token: bool,
     /// The member's valid certificates, newest first.

@@ -172,8 +172,8 @@ fn github_status(v: &SshKeysView) -> impl IntoView {
     };
     match &v.github {
         None => Either::Left(view! {
-            <p>"Link your GitHub account: its public keys are read now and every " {v.sync_minutes}
-               " minutes; a key you remove on GitHub stops working here at the next read." {rate}</p>
+            <p>"Link your GitHub account: its public keys are read now and every " {every(v.sync_seconds)}
+               "; a key you remove on GitHub stops working here at the next read." {rate}</p>
         }),
         Some(g) => Either::Right(view! {
             <p>"Linked to GitHub user " <strong>{g.user.clone()}</strong> ". Last read "
@@ -262,4 +262,13 @@ fn certificates(certs: Vec<SshCertView>) -> impl IntoView {
             }).collect_view()}
         </ul>
     })
+}
+
+/// "5 minutes", "90 seconds".
+fn every(seconds: i64) -> String {
+    if seconds % 60 == 0 {
+        format!("{} minute{}", seconds / 60, if seconds == 60 { "" } else { "s" })
+    } else {
+        format!("{seconds} seconds")
+    }
 }

@@ -33,6 +33,8 @@ pub struct Conn {
     pub state: AppState,
     pub meta: RequestMeta,
     pub outcome: Arc<Mutex<Outcome>>,
+    /// The client's socket, to cut when the session must end.
+    cut: Arc<std::net::TcpStream>,
     login: Option<Login>,
     fs_parts: Option<sessions::Opened>,
     channels: HashMap<ChannelId, Channel<Msg>>,
@@ -40,8 +42,13 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(state: AppState, meta: RequestMeta, outcome: Arc<Mutex<Outcome>>) -> Self {
-        Self { state, meta, outcome, login: None, fs_parts: None, channels: HashMap::new(), sftp_started: false }
+    pub fn new(
+        state: AppState,
+        meta: RequestMeta,
+        outcome: Arc<Mutex<Outcome>>,
+        cut: Arc<std::net::TcpStream>,
+    ) -> Self {
+        Self { state, meta, outcome, cut, login: None, fs_parts: None, channels: HashMap::new(), sftp_started: false }
     }
 
     fn note(&self, f: impl FnOnce(&mut Outcome)) {
@@ -162,6 +169,7 @@ impl russh::server::Handler for Conn {
         self.note(|o| o.session = Some(opened.id.clone()));
         // The session's end (a removed key, a panic, an admin) closes the connection at once.
         let handle = session.handle();
+        let cut = self.cut.clone();
         let mut ended = opened.ended.clone();
         tokio::spawn(async move {
             while ended.changed().await.is_ok() {
@@ -170,6 +178,9 @@ impl russh::server::Handler for Conn {
                     let _ = handle
                         .disconnect(russh::Disconnect::ByApplication, format!("Access ended: {reason}."), "en".into())
                         .await;
+                    // The message goes out when the session loop gets to it; the socket is cut regardless.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    let _ = cut.shutdown(std::net::Shutdown::Both);
                     break;
                 }
             }

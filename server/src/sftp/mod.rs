@@ -126,7 +126,15 @@ async fn connection(
         return;
     }
     let outcome = Arc::new(Mutex::new(conn::Outcome::default()));
-    let handler = conn::Conn::new(state.clone(), meta.clone(), outcome.clone());
+    // A second handle on the socket, to cut it when the session must end (`shutdown` ends it for both handles,
+    // whether or not the client reads the disconnect message sent first).
+    let Some((socket, cut)) = socket.into_std().ok().and_then(|s| {
+        let dup = s.try_clone().ok()?;
+        Some((tokio::net::TcpStream::from_std(s).ok()?, Arc::new(dup)))
+    }) else {
+        return;
+    };
+    let handler = conn::Conn::new(state.clone(), meta.clone(), outcome.clone(), cut);
     let reason = match russh::server::run_stream(config, socket, handler).await {
         Ok(running) => {
             let handle = running.handle();

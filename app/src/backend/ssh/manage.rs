@@ -118,7 +118,7 @@ pub async fn list(state: &AppState, ctx: &TenantCtx, _g: &Granted<perm::SshKeys>
         github,
         policy: policy.as_str().to_owned(),
         all_members: all,
-        sync_minutes: state.ssh.sync_every_ms / 60_000,
+        sync_seconds: state.ssh.sync_every_ms / 1_000,
         github_token: state.ssh.github.token.is_some(),
     })
 }

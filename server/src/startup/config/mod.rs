@@ -143,8 +143,8 @@ pub struct Settings {
     /// A GitHub token (a secret): without one GitHub allows 60 requests an hour per address.
     #[serde(skip_serializing)]
     pub github_token: Option<SecretString>,
-    /// Minutes between two syncs of a member's GitHub keys.
-    pub ssh_sync_minutes: u64,
+    /// Seconds between two syncs of a member's GitHub keys (at least 5).
+    pub ssh_sync_seconds: u64,
     /// Minutes the last known GitHub keys keep working while GitHub cannot be reached.
     pub ssh_stale_minutes: u64,
     /// Where the SFTP gateway listens (`off` or empty: no gateway).
@@ -206,7 +206,7 @@ impl Default for Settings {
             github_base_url: "https://github.com".to_owned(),
             github_api_url: "https://api.github.com".to_owned(),
             github_token: None,
-            ssh_sync_minutes: 5,
+            ssh_sync_seconds: 300,
             sftp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
             sftp_idle_seconds: 600,
             ssh_stale_minutes: 60,
@@ -292,8 +292,11 @@ impl Settings {
         if self.sftp_idle_seconds == 0 {
             return bad("sftp_idle_seconds", "must be positive");
         }
-        if self.ssh_sync_minutes == 0 || self.ssh_stale_minutes == 0 {
-            return bad("ssh_sync_minutes", "the sync interval and the stale limit must be positive");
+        if self.ssh_sync_seconds < 5 {
+            return bad("ssh_sync_seconds", "GitHub is asked at most every 5 seconds");
+        }
+        if self.ssh_stale_minutes == 0 {
+            return bad("ssh_stale_minutes", "the stale limit must be positive");
         }
         // The mailer's own checks (from address, SMTP URL and its TLS policy); they name the key. The DKIM key
         // is checked where it is read, in `mail_config`.
@@ -406,7 +409,7 @@ impl Settings {
                 api_url: self.github_api_url.trim().to_owned(),
                 token: self.github_token.clone().filter(|t| !t.expose_secret().trim().is_empty()),
             },
-            sync_every_ms: minutes(self.ssh_sync_minutes),
+            sync_every_ms: i64::try_from(self.ssh_sync_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
             stale_after_ms: minutes(self.ssh_stale_minutes),
             sftp: Default::default(),
         }

@@ -6,9 +6,14 @@ use crate::common::{self, TestApp};
 use crate::ssh_keys::{stand_in, StubUser};
 use std::time::{Duration, Instant};
 
-/// A live `sftp` session (its batch is stdin, kept open) and the time it was seen by the server.
-async fn live(app: &TestApp, admin: &reqwest::Client, user: &str, key: &std::path::Path) -> tokio::process::Child {
-    let before = view(app, admin).await.sftp.unwrap().sessions.len();
+/// A live `sftp` session (its batch is stdin, kept open) and its id, once the server lists it.
+async fn live(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    user: &str,
+    key: &std::path::Path,
+) -> (tokio::process::Child, String) {
+    let before: Vec<String> = view(app, admin).await.sftp.unwrap().sessions.into_iter().map(|s| s.id).collect();
     let child = sftp_command(app, user, key, None)
         .args(["-b", "-", "127.0.0.1"])
         .stdin(std::process::Stdio::piped())
@@ -17,18 +22,40 @@ async fn live(app: &TestApp, admin: &reqwest::Client, user: &str, key: &std::pat
         .spawn()
         .unwrap();
     let t = Instant::now();
-    while view(app, admin).await.sftp.unwrap().sessions.len() == before {
+    loop {
+        let now = view(app, admin).await.sftp.unwrap().sessions;
+        if let Some(s) = now.into_iter().find(|s| !before.contains(&s.id)) {
+            return (child, s.id);
+        }
         assert!(t.elapsed() < Duration::from_secs(20), "the session never showed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child
 }
 
-/// Waits for a live session's client to be disconnected; returns how long it took.
-async fn ended(mut child: tokio::process::Child) -> Duration {
+/// Waits until the server ended the session (its end recorded after the connection closed); returns how long
+/// that took. Then the client's next command fails: the connection is gone. (`sftp -b -` only notices a closed
+/// connection when it next reads a command.)
+async fn ended(app: &TestApp, mut child: tokio::process::Child, id: &str) -> Duration {
     let t = Instant::now();
-    tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("the session was closed").unwrap();
-    t.elapsed()
+    loop {
+        let ended: Option<i64> = sqlx::query_scalar("SELECT ended_at FROM sftp_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+        if ended.is_some() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the session was not closed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = t.elapsed();
+    use tokio::io::AsyncWriteExt as _;
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(b"ls\n").await;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    assert!(!status.success(), "the connection is gone");
+    took
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,29 +95,28 @@ async fn refusals_count_and_removed_keys_end_live_sessions() {
     assert!(details(&app, "sftp.sign_in").await.iter().any(|(_, d)| d.contains("closing")));
 
     // In; then the key is removed on the console: the live session ends at once, the next connection fails.
-    let mut child = live(&app, &owner, &user, &key).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut child, id) = live(&app, &owner, &user, &key).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(child.try_wait().unwrap().is_none(), "the client is still connected");
     let key_id = view(&app, &owner).await.keys[0].id.clone();
     assert!(app.call(&owner, "remove_ssh_key", &[("ssh_key_id", &key_id)]).await.status().is_success());
-    let took = ended(child).await;
+    let took = ended(&app, child, &id).await;
     assert!(took < Duration::from_secs(3), "closed in {took:?}");
     assert!(!batch(&app, &user, &key, None, dir.path(), "ls\n").await.ok);
-    // Its end is recorded. (The reason reads "the key … was removed" on SQLite; on PostgreSQL it sometimes reads
-    // "closed by the client": a race between the server's disconnect and the client's own close that is not
-    // understood yet, so only the record is checked here.)
+    // Its end is recorded with the reason.
     let closed = at_least(&app, "sftp.session_closed", 1).await;
-    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert!(closed.last().unwrap().1.contains("removed"), "{closed:?}");
 
     // An admin ends a session from the SSH keys page.
     let (key2, public2) = keygen(dir.path(), "owner2").await;
     with_key(&app, &owner, &public2).await;
-    let child = live(&app, &owner, &user, &key2).await;
+    let (child, id) = live(&app, &owner, &user, &key2).await;
     let session = view(&app, &owner).await.sftp.unwrap().sessions[0].clone();
+    assert_eq!(session.id, id);
     assert_eq!(session.via, "key");
     let res = app.call(&owner, "end_sftp_session", &[("sftp_session_id", &session.id)]).await;
     assert!(res.status().is_success() || res.status().is_redirection());
-    ended(child).await;
+    ended(&app, child, &id).await;
     assert_eq!(count(&app, "sftp.session_ended").await, 1);
     at_least(&app, "sftp.session_closed", 2).await;
     assert!(view(&app, &owner).await.sftp.unwrap().sessions.is_empty());
@@ -129,13 +155,13 @@ async fn a_key_removed_on_github_ends_its_session_at_the_next_sync() {
     assert!(app.call(&owner, "link_github", &[("github_user", "octo")]).await.status().is_success());
     let user = view(&app, &owner).await.sftp.unwrap().user;
     assert_eq!(view(&app, &owner).await.keys.len(), 1);
-    let child = live(&app, &owner, &user, &key).await;
+    let (child, id) = live(&app, &owner, &user, &key).await;
 
     stub.lock().unwrap().users.get_mut("octo").unwrap().keys.clear();
     let membership: String =
         sqlx::query_scalar("SELECT membership_id FROM ssh_github_links").fetch_one(&app.state.pool).await.unwrap();
     app::backend::ssh::sync::sync_link(&app.state, &membership).await.unwrap();
-    let took = ended(child).await;
+    let took = ended(&app, child, &id).await;
     assert!(took < Duration::from_secs(3), "closed in {took:?}");
     assert!(!batch(&app, &user, &key, None, dir.path(), "ls\n").await.ok, "the next connection is refused");
     let last_used: Option<i64> =

@@ -64,7 +64,7 @@ impl Live {
     fn close(&self, id: &str, reason: String) {
         if let Ok(s) = self.sessions.lock() {
             if let Some(e) = s.get(id) {
-                let _ = e.end.send(Some(reason));
+                e.end.send_replace(Some(reason));
             }
         }
     }
