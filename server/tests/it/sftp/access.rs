@@ -169,3 +169,34 @@ async fn a_key_removed_on_github_ends_its_session_at_the_next_sync() {
     assert!(last_used.is_some(), "the key's last use is shown");
     let _ = common::PASSWORD;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_ten_attempts_a_connection_and_silent_ones_are_closed() {
+    let app = TestApp::spawn_with(|s| s.sftp_idle_seconds = 2).await;
+    let (owner, _) = app.signed_in("Sftp Limits").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path(), "owner").await;
+    let user = with_key(&app, &owner, &public).await;
+
+    // Twelve keys that are not the member's: the server stops listening after ten.
+    let mut cmd = std::process::Command::new("ssh");
+    cmd.args(["-p", &app.sftp_port().to_string(), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"])
+        .args(["-o", "LogLevel=DEBUG", "-o", &format!("User={user}")]);
+    for i in 0..12 {
+        let (k, _) = keygen(dir.path(), &format!("stranger{i}")).await;
+        cmd.arg("-i").arg(k);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.args(["127.0.0.1", "true"]).output().unwrap()).await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let offered = log.matches("Offering public key").count();
+    assert!(!out.status.success());
+    assert!((1..=10).contains(&offered), "{offered} keys offered:\n{log}");
+    let tried = |name: &str| log.lines().any(|l| l.contains("Offering public key") && l.contains(name));
+    assert!(!tried("stranger11"), "the twelfth key never got a try");
+
+    // A session that stays silent past `sftp_idle_seconds` is closed by the server.
+    let (child, id) = live(&app, &owner, &user, &key).await;
+    let took = ended(&app, child, &id).await;
+    assert!(took < Duration::from_secs(6), "closed after {took:?}");
+}
