@@ -9,8 +9,10 @@
 #      the slowest response and the render guard's retries;
 #   3. a 60 s storm of 200 concurrent wrong-password sign-ins: sign-ins/s against cores / argon2 time, the
 #      overview's p99 before and during it, the peak RSS and the RSS a minute after it;
-#   4. the access history at scale (below); 5. the vault's upload/download MB/s and the data export, with
-#      local files and again with the S3 store (scripts/with-s3.sh; BENCH_NO_S3=1 skips that);
+#   4. the access history at scale (below); 5. the vault's upload/download MB/s over HTTPS and over SFTP (with
+#      the SFTP figures as a share of the HTTPS ones, the time a removed key's live session takes to close, and
+#      the time from a key's removal at a stand-in GitHub to a refused connection with a 5 s sync) and the data
+#      export, with local files and again with the S3 store (scripts/with-s3.sh; BENCH_NO_S3=1 skips that);
 #   6. the medians of 200 password-reset requests for a known and for unknown addresses (they must not differ).
 set -euo pipefail
 BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}

@@ -2,7 +2,8 @@
 # file of random bytes is uploaded over the REST API (one streamed PUT over TLS: encryption, hashing, fsync)
 # and downloaded again (decryption, authentication), with the MB/s of each and the server's RSS sampled
 # throughout (growth over the RSS before); the download's Repr-Digest is checked against the file's SHA-256.
-# Then the GDPR export of the vault, when the server has it: a ZIP of everything, timed from start to ready.
+# Then the same file over SFTP with OpenSSH's `sftp` (`bench_sftp`), and the GDPR export of the vault, when the
+# server has it: a ZIP of everything, timed from start to ready.
 
 vault_rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
 
@@ -73,11 +74,15 @@ bench_sftp() { # MiB, sha256 of the file, the HTTPS upload and download "seconds
   local sftp=(sftp -q -P "$port" -i "$DATA/bench_key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o "User=$user")
   printf 'put %s bench/sftp.bin\n' "$DATA/vault.bin" >"$DATA/put.batch"
-  printf 'get bench/sftp.bin %s\n' "$DATA/back.bin" >"$DATA/get.batch"
+  # Timed into /dev/null like curl's download; a second, untimed get checks the bytes.
+  printf 'get bench/sftp.bin /dev/null\n' >"$DATA/get.batch"
+  printf 'get bench/sftp.bin %s\n' "$DATA/back.bin" >"$DATA/check.batch"
+  quiet() { "$@" >/dev/null 2>&1; }
   local before up down
   before=$(vault_rss)
-  up=$(timed_with_rss "${sftp[@]}" -b "$DATA/put.batch" 127.0.0.1)
-  down=$(timed_with_rss "${sftp[@]}" -b "$DATA/get.batch" 127.0.0.1)
+  up=$(timed_with_rss quiet "${sftp[@]}" -b "$DATA/put.batch" 127.0.0.1)
+  down=$(timed_with_rss quiet "${sftp[@]}" -b "$DATA/get.batch" 127.0.0.1)
+  quiet "${sftp[@]}" -b "$DATA/check.batch" 127.0.0.1
   [ "$(sha256sum "$DATA/back.bin" | cut -d' ' -f1)" = "$sum" ] || echo "bench: SFTP round trip differs" >&2
   rm -f "$DATA/back.bin"
   awk -v m="$mib" -v u="$up" -v d="$down" -v b="$before" -v hu="$https_up" -v hd="$https_down" 'BEGIN {
@@ -87,15 +92,16 @@ bench_sftp() { # MiB, sha256 of the file, the HTTPS upload and download "seconds
   # A removed key: the live session it opened ends, and the next connection is refused.
   local keyid start end
   keyid=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/get_ssh_keys" | sed -n 's/.*"keys":\[{"id":"\([^"]*\)".*/\1/p')
+  sessions() { curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/get_ssh_keys" | grep -c '"sessions":\[{' || true; }
   (sleep 30 | "${sftp[@]}" -b - 127.0.0.1 >/dev/null 2>&1) &
   local live=$!
-  sleep 1
+  while [ "$(sessions)" = 0 ]; do sleep 0.05; done
   start=$(date +%s.%N)
   curl -ksS -o /dev/null -H "Cookie: $COOKIE" -H "Origin: $BASE" --data-urlencode "ssh_key_id=$keyid" "$BASE/api/remove_ssh_key"
-  while pgrep -f "bench_key.*-b -" >/dev/null; do sleep 0.01; done
+  while [ "$(sessions)" != 0 ]; do sleep 0.01; done
   end=$(date +%s.%N)
   kill $live 2>/dev/null || true
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "  key removed on the console -> its live SFTP session closed: %.0f ms\n", (e-s)*1000 }'
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "  key removed on the console -> its live SFTP session closed (gone from the page): %.0f ms\n", (e-s)*1000 }'
   [ -n "${GITHUB_STAND_IN_DIR:-}" ] && bench_sftp_github "${sftp[@]}"
 }
 

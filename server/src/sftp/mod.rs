@@ -58,6 +58,13 @@ fn config(settings: &Settings, key: PrivateKey) -> russh::server::Config {
         inactivity_timeout: Some(Duration::from_secs(settings.sftp_idle_seconds)),
         keepalive_interval: None,
         nodelay: true,
+        // AES-GCM only (ring's, with the CPU's AES instructions): with ChaCha20-Poly1305 on offer every OpenSSH
+        // client picks it, and it costs both ends several times more CPU per byte (a quarter of the server's time
+        // in a download). Every OpenSSH since 6.2, PuTTY since 0.76 and WinSCP speak AES-GCM.
+        preferred: russh::Preferred {
+            cipher: std::borrow::Cow::Borrowed(&[russh::cipher::AES_256_GCM, russh::cipher::AES_128_GCM]),
+            ..Default::default()
+        },
         window_size: 8 * 1024 * 1024,
         maximum_packet_size: 65_535,
         ..Default::default()
