@@ -93,6 +93,11 @@ async fn refusals_count_and_removed_keys_end_live_sessions() {
         .await
         .unwrap();
     assert!(details(&app, "sftp.sign_in").await.iter().any(|(_, d)| d.contains("closing")));
+    let deactivate = "UPDATE memberships SET deactivated_at = $1 WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Sftp Access')";
+    sqlx::query(deactivate).bind(1_i64).execute(&app.state.pool).await.unwrap();
+    assert!(!batch(&app, &user, &key, None, dir.path(), "ls\n").await.ok);
+    sqlx::query(deactivate).bind(None::<i64>).execute(&app.state.pool).await.unwrap();
+    assert!(details(&app, "sftp.sign_in").await.iter().any(|(_, d)| d.contains("deactivated")));
 
     // In; then the key is removed on the console: the live session ends at once, the next connection fails.
     let (mut child, id) = live(&app, &owner, &user, &key).await;
@@ -138,6 +143,19 @@ async fn refusals_count_and_removed_keys_end_live_sessions() {
     assert!(!batch(&app, &user, &key2, None, dir.path(), "ls\n").await.ok);
     let refused = at_least(&app, "sftp.sign_in", 5).await;
     assert!(refused.iter().any(|(_, d)| d.contains("network rules")), "{refused:?}");
+
+    // An address blocked automatically after too many failed sign-ins gets no handshake at all.
+    sqlx::query("DELETE FROM ip_blocks").execute(&app.state.pool).await.unwrap();
+    app.state.access_changed();
+    assert!(batch(&app, &user, &key2, None, dir.path(), "ls\n").await.ok, "unblocked");
+    sqlx::query("INSERT INTO ip_auto_blocks (ip, blocked_until, started_at) VALUES ('127.0.0.1', $1, 0)")
+        .bind(i64::MAX / 2)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    app.state.access_changed();
+    let run = batch(&app, &user, &key2, None, dir.path(), "ls\n").await;
+    assert!(!run.ok && !run.stderr.contains("Permission denied"), "refused before authentication: {}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
