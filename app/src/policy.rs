@@ -161,6 +161,10 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("issue_ssh_certificate", Feature(P::SshKeys), Change),
     f("end_sftp_session", Admin, Target),
     f("resume_sftp", Admin, Change),
+    f("list_webhooks", Admin, Read),
+    f("create_webhook", Admin, Change),
+    f("take_fresh_webhook_secret", Admin, Session),
+    f("delete_webhook", Admin, Target),
 ];
 
 /// What a key needs for a REST route.

@@ -59,7 +59,7 @@ test('an admin walks every console page: grouped navigation, the current page ma
   await expect(nav.getByRole('list', { name: 'Access' }).getByRole('link')).toHaveText(['API keys', 'SSH keys']);
   await expect(nav.getByRole('list', { name: 'Data' }).getByRole('link')).toHaveText(['Vault', 'Data export']);
   await expect(nav.getByRole('list', { name: 'Security' }).getByRole('link')).toHaveText([
-    'Access history', 'Network', 'Emergency', 'Security settings',
+    'Access history', 'Network', 'Emergency', 'Webhooks', 'Security settings',
   ]);
 
   // A little of everything, so that every table has rows: an invitation, a key, a file with a link, a block.
@@ -122,6 +122,7 @@ test('an admin walks every console page: grouped navigation, the current page ma
     ['/security', 'Security', 'Security settings'],
     ['/security/network', 'Network rules', 'Network'],
     ['/security/emergency', 'Emergency', 'Emergency'],
+    ['/settings/webhooks', 'Webhooks', 'Webhooks'],
     ['/organisations', 'Your organisations', null],
     ['/organisation/closure', 'Close the organisation', null],
     ['/confirm-access?next=/security', "Confirm it's you", null],
@@ -285,7 +286,7 @@ test('a member without grants sees only the groups they can use', async ({ page 
     await expect(nav.getByRole('list', { name: hidden, exact: true })).toHaveCount(0);
     await expect(nav.getByText(hidden, { exact: true })).toHaveCount(0);
   }
-  for (const link of ['Members', 'API keys', 'Vault', 'Data export', 'Access history', 'Network', 'Emergency']) {
+  for (const link of ['Members', 'API keys', 'Vault', 'Data export', 'Access history', 'Network', 'Emergency', 'Webhooks']) {
     await expect(nav.getByRole('link', { name: link })).toHaveCount(0);
   }
   await expectAccessible(page);

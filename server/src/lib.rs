@@ -93,6 +93,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         changes: Arc::default(),
         ssh: settings.ssh_settings(),
         sftp: Arc::default(),
+        webhooks: app::backend::webhooks::WebhookSettings { allow_loopback: settings.webhook_allow_loopback },
         timeouts: SessionTimeouts {
             idle_ms: minutes(settings.session_idle_minutes),
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
@@ -230,6 +231,7 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::password_reset::spawn(state.clone()),
         jobs::audit_anchor::spawn(state.clone()),
         jobs::ssh_sync::spawn(state.clone()),
+        jobs::webhooks::spawn(state.clone()),
     ];
     if let Some(to) = settings.error_report_email.as_deref().filter(|e| !e.is_empty()) {
         jobs.push(jobs::error_digest::spawn(state.clone(), to.to_owned()));

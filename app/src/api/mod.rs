@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod ssh;
 pub mod two_factor;
 pub mod vault;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

@@ -19,6 +19,7 @@ pub mod organisation;
 pub mod platform;
 pub mod ssh;
 pub mod vault;
+pub mod webhooks;
 
 use identity::sessions::SessionTimeouts;
 use platform::clock::Clock;
@@ -103,6 +104,8 @@ pub struct StateParts {
     pub changes: Arc<access::changes::Changes>,
     /// Where GitHub is and how often members' keys are synced from it (`ssh`).
     pub ssh: ssh::SshSettings,
+    /// Where webhooks may be sent (`webhooks::address`).
+    pub webhooks: webhooks::WebhookSettings,
     /// This instance's live SFTP sessions (`ssh::gateway::sessions`).
     pub sftp: Arc<ssh::gateway::sessions::Live>,
 }

@@ -67,6 +67,7 @@ pub fn nav_groups(me: &Me) -> Vec<NavGroup> {
                 (link("/access-history", "Access history"), has(Permission::AccessHistory)),
                 (link("/security/network", "Network"), me.is_admin),
                 (link("/security/emergency", "Emergency"), me.is_admin),
+                (link("/settings/webhooks", "Webhooks"), me.is_admin),
                 (NavLink { exact: true, ..link("/security", "Security settings") }, true),
             ]),
         },
@@ -129,7 +130,7 @@ mod tests {
                 ("Team", vec!["Members", "Sessions"]),
                 ("Access", vec!["API keys", "SSH keys"]),
                 ("Data", vec!["Vault", "Data export"]),
-                ("Security", vec!["Access history", "Network", "Emergency", "Security settings"]),
+                ("Security", vec!["Access history", "Network", "Emergency", "Webhooks", "Security settings"]),
             ]
         );
     }

@@ -11,6 +11,7 @@ mod ssh;
 mod time;
 mod vault;
 mod views;
+mod webhooks;
 
 pub use audit::{AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS};
 pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
@@ -32,3 +33,4 @@ pub use views::{
     OverviewView, PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo,
     TenantChoice, TotpEnrollmentView,
 };
+pub use webhooks::{FreshWebhookSecret, WebhookEndpointView, WebhooksView};

@@ -31,6 +31,7 @@ mod two_factor_setup;
 mod vault;
 mod vault_file;
 mod vault_key;
+mod webhooks;
 
 pub use access_event::{AccessEventPage, ChainKeyPage};
 pub use access_history::AccessHistoryPage;
@@ -63,3 +64,4 @@ pub use two_factor_setup::TwoFactorSetupPage;
 pub use vault::VaultPage;
 pub use vault_file::VaultFilePage;
 pub use vault_key::VaultKeyPage;
+pub use webhooks::WebhooksPage;

@@ -13,6 +13,7 @@ pub mod session_cleanup;
 pub mod ssh_sync;
 pub mod tenant_closure;
 pub mod vault_maintenance;
+pub mod webhooks;
 
 use app::backend::platform::job_lock::JobLock;
 use app::backend::platform::metrics::Metrics;

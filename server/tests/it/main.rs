@@ -43,3 +43,4 @@ mod two_factor;
 mod vault;
 mod vault_console;
 mod vault_keys;
+mod webhooks;

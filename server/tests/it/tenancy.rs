@@ -71,6 +71,9 @@ fn form_for<'a>(
         ("github_user", "matrix-user"),
         ("policy", "standard"),
         ("sftp_session_id", "no-such-sftp-session"),
+        ("url", "https://203.0.113.9/hooks"),
+        ("events", "*"),
+        ("webhook_id", "no-such-webhook"),
     ]
 }
 
@@ -147,6 +150,19 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     assert!(app.call(&a_owner, "add_ssh_key", &[("public_key", line.as_str())]).await.status().is_success());
     let ssh: app::model::SshKeysView = app.call(&a_owner, "get_ssh_keys", &[]).await.json().await.unwrap();
     let ssh_key = ssh.keys[0].id.clone();
+    // A webhook endpoint of A whose description is the canary (its events match nothing, so nothing is sent).
+    let webhook = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, description, events, enabled, secret_sealed, \
+         secret_key_id, created_at, created_by) SELECT $1, tenant_id, 'https://93.184.216.34/hooks', $3, \
+         'matrix_none', 1, 'x', 'x', 0, 'matrix' FROM ssh_keys WHERE id = $2",
+    )
+    .bind(&webhook)
+    .bind(&ssh_key)
+    .bind(format!("{CANARY} endpoint"))
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
     // A live SFTP session of A (as the gateway records one).
     let sftp_session = uuid::Uuid::new_v4().to_string();
     sqlx::query(
@@ -168,6 +184,9 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
         }
         for field in form.iter_mut().filter(|(k, _)| *k == "sftp_session_id") {
             field.1 = sftp_session.as_str();
+        }
+        for field in form.iter_mut().filter(|(k, _)| *k == "webhook_id") {
+            field.1 = webhook.as_str();
         }
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
@@ -269,6 +288,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
                 | "/keys"
                 | "/security/network"
                 | "/security/emergency"
+                | "/settings/webhooks"
                 | "/data-export"
                 | "/vault"
                 | "/vault/key"

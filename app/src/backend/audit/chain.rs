@@ -278,6 +278,12 @@ pub async fn append(
         }
         q.execute(&mut *conn).await?;
     }
+    // The tenant's webhook deliveries of these events, in the same transaction (`webhooks::enqueue`).
+    for (row, seq, ..) in &sealed {
+        if let Some(tenant) = &row.tenant_id {
+            crate::backend::webhooks::enqueue(&mut *conn, tenant, &row.id, *seq, &row.action, now).await?;
+        }
+    }
     for (chain, mac, row_mac) in heads {
         sqlx::query("UPDATE audit_chain_heads SET mac = $1, row_mac = $2 WHERE chain = $3")
             .bind(mac)

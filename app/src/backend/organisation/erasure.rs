@@ -46,6 +46,10 @@ const NAMING_COLUMNS: &[(&str, &str)] = &[
     ("vault_versions", "created_by"),
     ("vault_links", "created_by"),
     ("data_exports", "requested_by"),
+    ("vault_folders", "created_by"),
+    ("sftp_sessions", "actor"),
+    ("webhook_endpoints", "created_by"),
+    ("webhook_endpoints", "description"),
 ];
 
 /// What an erasure did (also written to the `member.erased` event).

@@ -99,7 +99,8 @@ pub(crate) async fn tell_member(
     crate::backend::alerts::enqueue(conn, state.clock.now_ms(), tenant, tenant_name, &[email.to_owned()], &alert).await
 }
 
-/// Deletes a membership's SSH keys and GitHub link (the member leaves, or is erased); returns how many keys.
+/// Deletes a membership's SSH keys, GitHub link and certificates (the member leaves, or is erased); returns how
+/// many keys.
 pub async fn forget_member(conn: &mut AnyConnection, tenant: &TenantId, membership: &str) -> Result<u64, AppError> {
     let keys = sqlx::query("DELETE FROM ssh_keys WHERE membership_id = $1 AND tenant_id = $2")
         .bind(membership)
@@ -108,6 +109,12 @@ pub async fn forget_member(conn: &mut AnyConnection, tenant: &TenantId, membersh
         .await?
         .rows_affected();
     sqlx::query("DELETE FROM ssh_github_links WHERE membership_id = $1 AND tenant_id = $2")
+        .bind(membership)
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await?;
+    // Certificates name the member (principal, key id): they go too (the gateway refuses them anyway).
+    sqlx::query("DELETE FROM ssh_certificates WHERE membership_id = $1 AND tenant_id = $2")
         .bind(membership)
         .bind(tenant.as_str())
         .execute(&mut *conn)

@@ -152,6 +152,8 @@ pub struct Settings {
     pub sftp_addr: Option<SocketAddr>,
     /// Seconds an SFTP connection may stay silent before it is closed.
     pub sftp_idle_seconds: u64,
+    /// Let webhooks go to plain-http and loopback URLs (tests only: never on a real server).
+    pub webhook_allow_loopback: bool,
 }
 
 impl Default for Settings {
@@ -209,6 +211,7 @@ impl Default for Settings {
             ssh_sync_seconds: 300,
             sftp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
             sftp_idle_seconds: 600,
+            webhook_allow_loopback: false,
             ssh_stale_minutes: 60,
         }
     }

@@ -1,0 +1,81 @@
+//! Webhook endpoints from the console (owners and admins; adding or removing one needs a step-up).
+
+use crate::model::{AppError, FreshWebhookSecret, WebhooksView};
+use leptos::prelude::*;
+
+/// The organisation's endpoints.
+#[server(prefix = "/api", endpoint = "list_webhooks")]
+pub async fn list_webhooks() -> Result<WebhooksView, AppError> {
+    use super::ssr::{finish, state, tenant_ctx};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            crate::backend::webhooks::endpoints::list(&state()?, &ctx, &admin).await
+        }
+        .await,
+    )
+}
+
+/// Adds an endpoint; its secret is shown once on the page that follows.
+#[server(prefix = "/api", endpoint = "create_webhook")]
+pub async fn create_webhook(url: String, description: Option<String>, events: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let session = session()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session, st.clock.now_ms()).await?;
+            let description = description.unwrap_or_default();
+            let fresh = crate::backend::webhooks::endpoints::create(
+                &st,
+                &ctx,
+                &admin,
+                &proof,
+                &meta()?,
+                &url,
+                &description,
+                &events,
+            )
+            .await?;
+            crate::backend::webhooks::endpoints::stash_fresh(&st, &session, &ctx, &fresh).await?;
+            leptos_axum::redirect("/settings/webhooks?created=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The secret of the endpoint just added, once; `None` afterwards.
+#[server(prefix = "/api", endpoint = "take_fresh_webhook_secret")]
+pub async fn take_fresh_webhook_secret() -> Result<Option<FreshWebhookSecret>, AppError> {
+    use super::ssr::{finish, session, state, tenant_ctx};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            ctx.require_admin()?;
+            crate::backend::webhooks::endpoints::take_fresh(&state()?, &session()?, &ctx).await
+        }
+        .await,
+    )
+}
+
+/// Removes an endpoint (its pending deliveries are dropped).
+#[server(prefix = "/api", endpoint = "delete_webhook")]
+pub async fn delete_webhook(webhook_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            crate::backend::webhooks::endpoints::delete(&st, &ctx, &admin, &proof, &meta()?, &webhook_id).await?;
+            leptos_axum::redirect("/settings/webhooks?deleted=1");
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,214 @@
+//! A tenant's webhook endpoints (owners and admins, stepped up to add or remove one): the URL (checked like
+//! every delivery, `address`), a description, the action families wanted, enabled or not. The signing secret is
+//! made here, returned once, and kept sealed under the master key. Every change is an access-history event
+//! (`webhook.created`, `webhook.deleted`).
+
+use super::address;
+use crate::backend::access::{AdminHandle, TenantCtx};
+use crate::backend::audit::{self, NewEvent, Outcome};
+use crate::backend::identity::sessions::SteppedUp;
+use crate::backend::platform::db::begin_write;
+use crate::backend::platform::request::RequestMeta;
+use crate::backend::AppState;
+use crate::model::{AppError, FreshWebhookSecret, WebhookEndpointView, WebhooksView};
+use base64::Engine as _;
+use sqlx::Row as _;
+
+/// The most endpoints a tenant keeps.
+pub const MAX_ENDPOINTS: i64 = 20;
+
+fn aad(tenant: &str, id: &str) -> String {
+    format!("webhook-secret\n{tenant}\n{id}")
+}
+
+/// Checks an event list: `*`, or comma-separated action families (`sign_in,key,member`).
+pub fn events(input: &str) -> Result<String, AppError> {
+    let input = input.trim();
+    if input == "*" {
+        return Ok("*".to_owned());
+    }
+    let families: Vec<&str> = input.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let ok = !families.is_empty()
+        && families.len() <= 30
+        && families.iter().all(|f| f.len() <= 40 && f.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    if !ok {
+        return Err(AppError::validation("events", "Give `*` or event families like sign_in,key,member."));
+    }
+    Ok(families.join(","))
+}
+
+/// Adds an endpoint; returns it with its secret (shown this once).
+#[allow(clippy::too_many_arguments)]
+pub async fn create(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    _fresh: &SteppedUp,
+    meta: &RequestMeta,
+    url: &str,
+    description: &str,
+    wanted: &str,
+) -> Result<FreshWebhookSecret, AppError> {
+    let url = url.trim();
+    if url.len() > 2000 {
+        return Err(AppError::validation("url", "The URL is longer than 2000 characters."));
+    }
+    address::resolve(url, state.webhooks.allow_loopback).await.map_err(|why| AppError::validation("url", why))?;
+    let description: String = description.trim().chars().take(200).collect();
+    let wanted = events(wanted)?;
+    let tenant = ctx.tenant_id().as_str();
+    let id = uuid::Uuid::new_v4().to_string();
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(crate::backend::platform::crypto::random_bytes::<32>())
+    );
+    let (key_id, sealed) = state.keys.seal(aad(tenant, &id).as_bytes(), secret.as_bytes())?;
+    let now = state.clock.now_ms();
+    let mut tx = begin_write(&state.pool).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&mut *tx)
+        .await?;
+    if n >= MAX_ENDPOINTS {
+        return Err(AppError::Conflict { msg: format!("An organisation keeps at most {MAX_ENDPOINTS} endpoints.") });
+    }
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, description, events, enabled, secret_sealed, \
+         secret_key_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(url)
+    .bind(&description)
+    .bind(&wanted)
+    .bind(&sealed)
+    .bind(&key_id)
+    .bind(now)
+    .bind(ctx.actor())
+    .execute(&mut *tx)
+    .await?;
+    let detail = format!("{url} ({wanted})");
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "webhook.created", Outcome::Success, &detail))
+        .await?;
+    tx.commit().await?;
+    Ok(FreshWebhookSecret { endpoint_id: id, url: url.to_owned(), secret })
+}
+
+/// The tenant's endpoints, oldest first, with their pending deliveries and last attempt.
+pub async fn list(state: &AppState, ctx: &TenantCtx, _admin: &AdminHandle) -> Result<WebhooksView, AppError> {
+    let rows = sqlx::query(
+        "SELECT w.id, w.url, w.description, w.events, w.enabled, w.disabled_reason, w.created_at, \
+         (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending') AS pending \
+         FROM webhook_endpoints w WHERE w.tenant_id = $1 ORDER BY w.created_at, w.id",
+    )
+    .bind(ctx.tenant_id().as_str())
+    .fetch_all(&state.pool)
+    .await?;
+    let mut endpoints = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let last = sqlx::query(
+            "SELECT a.attempted_at, a.status, a.response FROM webhook_attempts a JOIN webhook_deliveries d \
+             ON d.id = a.delivery_id WHERE d.endpoint_id = $1 AND a.tenant_id = $2 ORDER BY a.attempted_at DESC LIMIT 1",
+        )
+        .bind(&id)
+        .bind(ctx.tenant_id().as_str())
+        .fetch_optional(&state.pool)
+        .await?;
+        let last_attempt = match last {
+            Some(a) => Some((a.try_get("attempted_at")?, a.try_get("status")?, a.try_get("response")?)),
+            None => None,
+        };
+        endpoints.push(WebhookEndpointView {
+            id,
+            url: r.try_get("url")?,
+            description: r.try_get("description")?,
+            events: r.try_get("events")?,
+            enabled: r.try_get::<i64, _>("enabled")? == 1,
+            disabled_reason: r.try_get("disabled_reason")?,
+            created_at: r.try_get("created_at")?,
+            pending: r.try_get("pending")?,
+            last_attempt,
+        });
+    }
+    Ok(WebhooksView { endpoints })
+}
+
+const FRESH_SECRET: &str = "fresh_webhook_secret";
+
+/// Keeps a new endpoint's secret in the session (sealed) until the page takes it (`take_fresh`).
+pub async fn stash_fresh(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    ctx: &TenantCtx,
+    fresh: &FreshWebhookSecret,
+) -> Result<(), AppError> {
+    let (seal_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), fresh.secret.as_bytes())?;
+    session
+        .insert(FRESH_SECRET, (fresh.endpoint_id.clone(), fresh.url.clone(), seal_id, sealed))
+        .await
+        .map_err(crate::backend::identity::sessions::store_err)
+}
+
+/// Takes the new secret out of the session: shown once, a reload finds nothing.
+pub async fn take_fresh(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    ctx: &TenantCtx,
+) -> Result<Option<FreshWebhookSecret>, AppError> {
+    let Some((endpoint_id, url, seal_id, sealed)) = session
+        .remove::<(String, String, String, String)>(FRESH_SECRET)
+        .await
+        .map_err(crate::backend::identity::sessions::store_err)?
+    else {
+        return Ok(None);
+    };
+    let secret = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
+    let secret = String::from_utf8(secret).map_err(|_| AppError::Unavailable)?;
+    Ok(Some(FreshWebhookSecret { endpoint_id, url, secret }))
+}
+
+/// Removes an endpoint; its pending deliveries are dropped with it.
+pub async fn delete(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    _fresh: &SteppedUp,
+    meta: &RequestMeta,
+    id: &str,
+) -> Result<(), AppError> {
+    let tenant = ctx.tenant_id().as_str();
+    let now = state.clock.now_ms();
+    let mut tx = begin_write(&state.pool).await?;
+    let url: String =
+        sqlx::query_scalar("DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2 RETURNING url")
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'failed', done_at = $1 WHERE endpoint_id = $2 AND status = 'pending'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "webhook.deleted", Outcome::Success, &url))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An endpoint's secret, opened for signing.
+pub(super) fn open_secret(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    key_id: &str,
+    sealed: &str,
+) -> Result<Vec<u8>, AppError> {
+    let secret = state.keys.open(key_id, aad(tenant, id).as_bytes(), sealed)?;
+    let text = String::from_utf8(secret).map_err(|_| AppError::Unavailable)?;
+    super::secret_bytes(&text).ok_or(AppError::Unavailable)
+}
