@@ -165,6 +165,7 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("create_webhook", Admin, Change),
     f("take_fresh_webhook_secret", Admin, Session),
     f("delete_webhook", Admin, Target),
+    f("rotate_webhook_secret", Admin, Target),
 ];
 
 /// What a key needs for a REST route.

@@ -79,3 +79,29 @@ pub async fn delete_webhook(webhook_id: String) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// Gives an endpoint a new secret, shown once; the old one signs beside it for `overlap_hours`.
+#[server(prefix = "/api", endpoint = "rotate_webhook_secret")]
+pub async fn rotate_webhook_secret(webhook_id: String, overlap_hours: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let session = session()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session, st.clock.now_ms()).await?;
+            let hours = overlap_hours
+                .trim()
+                .parse()
+                .map_err(|_| AppError::validation("overlap_hours", "Give a whole number of hours."))?;
+            let fresh =
+                crate::backend::webhooks::endpoints::rotate(&st, &ctx, &admin, &proof, &meta()?, &webhook_id, hours)
+                    .await?;
+            crate::backend::webhooks::endpoints::stash_fresh(&st, &session, &ctx, &fresh).await?;
+            leptos_axum::redirect("/settings/webhooks?created=1");
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -2,7 +2,9 @@
 //! wants, its state, what waits and its last attempt — adding one (its signing secret shown once) and removing
 //! one, both after a step-up.
 
-use crate::api::webhooks::{list_webhooks, take_fresh_webhook_secret, CreateWebhook, DeleteWebhook};
+use crate::api::webhooks::{
+    list_webhooks, take_fresh_webhook_secret, CreateWebhook, DeleteWebhook, RotateWebhookSecret,
+};
 use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, FreshWebhookSecret, WebhookEndpointView};
 use leptos::either::Either;
@@ -14,8 +16,13 @@ use leptos_router::hooks::use_query_map;
 pub fn WebhooksPage() -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
-    let data = Resource::new(move || (create.version().get(), delete.version().get()), |_| list_webhooks());
-    let fresh = Resource::new(move || create.version().get(), |_| take_fresh_webhook_secret());
+    let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let data = Resource::new(
+        move || (create.version().get(), delete.version().get(), rotate.version().get()),
+        |_| list_webhooks(),
+    );
+    let fresh =
+        Resource::new(move || (create.version().get(), rotate.version().get()), |_| take_fresh_webhook_secret());
     let query = use_query_map();
     let deleted = move || query.read().get("deleted").is_some();
     let error_of =
@@ -40,7 +47,8 @@ pub fn WebhooksPage() -> impl IntoView {
                     match data.await {
                         Ok(v) => Either::Left(view! {
                             {move || error_of(delete.value().get())}
-                            {endpoints_table(v.endpoints, delete)}
+                            {move || error_of(rotate.value().get())}
+                            {endpoints_table(v.endpoints, delete, rotate)}
                         }),
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                     }
@@ -79,7 +87,11 @@ fn fresh_secret(f: FreshWebhookSecret) -> impl IntoView {
     }
 }
 
-fn endpoints_table(endpoints: Vec<WebhookEndpointView>, delete: ServerAction<DeleteWebhook>) -> impl IntoView {
+fn endpoints_table(
+    endpoints: Vec<WebhookEndpointView>,
+    delete: ServerAction<DeleteWebhook>,
+    rotate: ServerAction<RotateWebhookSecret>,
+) -> impl IntoView {
     if endpoints.is_empty() {
         return Either::Left(view! { <p>"No endpoint yet."</p> });
     }
@@ -94,6 +106,9 @@ fn endpoints_table(endpoints: Vec<WebhookEndpointView>, delete: ServerAction<Del
                 <tbody>
                     {endpoints.into_iter().map(|e| {
                         let label = format!("Remove the endpoint {}", e.url);
+                        let rotate_label = format!("New secret for {}", e.url);
+                        let overlap_id = format!("overlap-{}", e.id);
+                        let (id_rotate, id_delete) = (e.id.clone(), e.id.clone());
                         let state = if e.enabled {
                             "enabled".to_owned()
                         } else {
@@ -111,8 +126,14 @@ fn endpoints_table(endpoints: Vec<WebhookEndpointView>, delete: ServerAction<Del
                                 <td>{e.pending}</td>
                                 <td>{last.unwrap_or_else(|| "none yet".to_owned())}</td>
                                 <td>
+                                    <ActionForm action=rotate attr:class="inline">
+                                        <input type="hidden" name="webhook_id" value=id_rotate/>
+                                        <label for=overlap_id.clone()>"Keep the old secret (hours)"</label>
+                                        <input id=overlap_id name="overlap_hours" type="number" min="0" max="168" value="24"/>
+                                        <button type="submit" class="secondary" aria-label=rotate_label>"New secret"</button>
+                                    </ActionForm>
                                     <ActionForm action=delete attr:class="inline">
-                                        <input type="hidden" name="webhook_id" value=e.id.clone()/>
+                                        <input type="hidden" name="webhook_id" value=id_delete/>
                                         <button type="submit" class="secondary" aria-label=label>"Remove"</button>
                                     </ActionForm>
                                 </td>

@@ -74,6 +74,7 @@ fn form_for<'a>(
         ("url", "https://203.0.113.9/hooks"),
         ("events", "*"),
         ("webhook_id", "no-such-webhook"),
+        ("overlap_hours", "1"),
     ]
 }
 

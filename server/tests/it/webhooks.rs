@@ -52,10 +52,11 @@ async fn receiver() -> (String, Shared) {
     (format!("http://{addr}"), shared)
 }
 
-/// An app that may send to loopback, an owner stepped up, and an endpoint for `events`; returns its secret.
-async fn with_endpoint(url: &str, events: &str) -> (TestApp, reqwest::Client, String) {
+/// An app that may send to loopback, an owner stepped up, and an endpoint for `events`; returns its secret and
+/// the owner's email.
+async fn with_endpoint(url: &str, events: &str) -> (TestApp, reqwest::Client, String, String) {
     let app = TestApp::spawn_with(|s| s.webhook_allow_loopback = true).await;
-    let (owner, _) = app.signed_in("Hooks").await;
+    let (owner, email) = app.signed_in("Hooks").await;
     assert!(app.call(&owner, "step_up", &[("password", PASSWORD)]).await.status().is_success());
     let res = app.call(&owner, "create_webhook", &[("url", url), ("description", "SIEM"), ("events", events)]).await;
     assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
@@ -65,7 +66,13 @@ async fn with_endpoint(url: &str, events: &str) -> (TestApp, reqwest::Client, St
     let again: Option<app::model::FreshWebhookSecret> =
         app.call(&owner, "take_fresh_webhook_secret", &[]).await.json().await.unwrap();
     assert!(again.is_none(), "shown once");
-    (app, owner, secret)
+    (app, owner, secret, email)
+}
+
+/// An event that needs no session (days later, the owner's has expired): a failed sign-in of the owner.
+async fn failed_sign_in(app: &TestApp, email: &str) {
+    let res = app.call(&app.client(), "sign_in", &[("email", email), ("password", "not the password at all")]).await;
+    assert!(res.status().is_client_error());
 }
 
 /// Waits until the receiver got `n` deliveries.
@@ -99,7 +106,7 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_are_signed_in_order_and_carry_the_recorded_event() {
     let (base, shared) = receiver().await;
-    let (app, owner, secret) = with_endpoint(&format!("{base}/hook"), "key,webhook").await;
+    let (app, owner, secret, _) = with_endpoint(&format!("{base}/hook"), "key,webhook").await;
     assert!(secret.starts_with("whsec_") && secret.len() >= 6 + 44);
     // Three events of the wanted families, one of another (a sign-out) that is not sent.
     for d in ["one", "two"] {
@@ -144,7 +151,7 @@ async fn deliveries_are_signed_in_order_and_carry_the_recorded_event() {
 async fn failures_are_retried_with_the_same_id_and_410_disables_the_endpoint() {
     let (base, shared) = receiver().await;
     shared.lock().unwrap().answers = vec![(503, vec![("retry-after", "7".to_owned())])];
-    let (app, owner, _) = with_endpoint(&format!("{base}/hook"), "webhook,key").await;
+    let (app, owner, _, _) = with_endpoint(&format!("{base}/hook"), "webhook,key").await;
     let first = received(&shared, 1).await;
     // Not again before the wait (5 s, or the longer Retry-After of 7 s) has passed on the server's clock.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -222,11 +229,77 @@ async fn private_targets_are_refused_and_redirects_not_followed() {
     // A 302 (here to another path of the receiver) is an answer, not an instruction: never followed.
     let (base, shared) = receiver().await;
     shared.lock().unwrap().answers = vec![(302, vec![("location", format!("{base}/trap"))])];
-    let (app, _, _) = with_endpoint(&format!("{base}/hook"), "webhook").await;
+    let (app, _, _, _) = with_endpoint(&format!("{base}/hook"), "webhook").await;
     received(&shared, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(shared.lock().unwrap().trap_hits, 0, "the redirect was not followed");
     let status: i64 =
         sqlx::query_scalar("SELECT status FROM webhook_attempts").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(status, 302);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_signs_beside_the_new_one_for_the_overlap() {
+    let (base, shared) = receiver().await;
+    let (app, owner, old, email) = with_endpoint(&format!("{base}/hook"), "sign_in,webhook").await;
+    received(&shared, 1).await;
+    let v: app::model::WebhooksView = app.call(&owner, "list_webhooks", &[]).await.json().await.unwrap();
+    let id = v.endpoints[0].id.clone();
+    let bad = app.call(&owner, "rotate_webhook_secret", &[("webhook_id", &id), ("overlap_hours", "169")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.call(&owner, "rotate_webhook_secret", &[("webhook_id", &id), ("overlap_hours", "24")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let new: Option<app::model::FreshWebhookSecret> =
+        app.call(&owner, "take_fresh_webhook_secret", &[]).await.json().await.unwrap();
+    let new = new.unwrap().secret;
+    assert_ne!(new, old);
+    // The rotation's own event: signed by both, new first.
+    let got = received(&shared, 2).await;
+    let (h, body) = &got[1];
+    let (mid, ts) = (header(h, "webhook-id"), header(h, "webhook-timestamp"));
+    let sigs: Vec<&str> = header(h, "webhook-signature").split(' ').collect();
+    assert_eq!(sigs, [python_signature(&new, mid, ts, body), python_signature(&old, mid, ts, body)]);
+    // After the overlap, the new one only.
+    app.clock.advance_ms(25 * 3_600_000);
+    failed_sign_in(&app, &email).await;
+    let got = received(&shared, 3).await;
+    let (h, body) = &got[2];
+    let (mid, ts) = (header(h, "webhook-id"), header(h, "webhook-timestamp"));
+    assert_eq!(header(h, "webhook-signature"), python_signature(&new, mid, ts, body));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_failing_for_five_days_is_disabled_and_its_admins_told() {
+    let (base, shared) = receiver().await;
+    shared.lock().unwrap().answers = vec![(500, vec![]); 3];
+    let (app, _, _, email) = with_endpoint(&format!("{base}/hook"), "sign_in,webhook").await;
+    received(&shared, 1).await;
+    let reason = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT disabled_reason FROM webhook_endpoints")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap()
+    };
+    // Four days on, still failing: kept.
+    app.clock.advance_ms(4 * 24 * 3_600_000);
+    failed_sign_in(&app, &email).await;
+    received(&shared, 2).await;
+    assert_eq!(reason().await, None);
+    // Past five days of nothing but failures: disabled.
+    app.clock.advance_ms(24 * 3_600_000 + 60_000);
+    failed_sign_in(&app, &email).await;
+    let t = Instant::now();
+    loop {
+        if let Some(why) = reason().await {
+            assert!(why.contains("5 days"), "{why}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "not disabled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let told: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_alerts WHERE kind = 'webhook_disabled'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(told, 1);
 }

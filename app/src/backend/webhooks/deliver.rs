@@ -98,7 +98,8 @@ async fn attempt(
     attempts: i64,
 ) -> Result<(), AppError> {
     let row = sqlx::query(
-        "SELECT url, enabled, secret_sealed, secret_key_id, failing_since FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2",
+        "SELECT url, enabled, secret_sealed, secret_key_id, previous_secret_sealed, previous_secret_key_id, \
+         previous_until, failing_since FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2",
     )
     .bind(endpoint)
     .bind(tenant)
@@ -118,7 +119,19 @@ async fn attempt(
         &row.try_get::<String, _>("secret_sealed")?,
     )?;
     let timestamp = state.clock.now_ms().div_euclid(1000);
-    let signature = super::signature(&secret, id, timestamp, &body);
+    let mut signature = super::signature(&secret, id, timestamp, &body);
+    // During a rotation's overlap the old secret signs too (space-separated, as the specification allows).
+    let previous_until: Option<i64> = row.try_get("previous_until")?;
+    if let (Some(until), Some(key_id), Some(sealed)) = (
+        previous_until,
+        row.try_get::<Option<String>, _>("previous_secret_key_id")?,
+        row.try_get::<Option<String>, _>("previous_secret_sealed")?,
+    ) {
+        if until > state.clock.now_ms() {
+            let old = super::endpoints::open_secret(state, tenant, endpoint, &key_id, &sealed)?;
+            signature = format!("{signature} {}", super::signature(&old, id, timestamp, &body));
+        }
+    }
     let started = Instant::now();
     let answer = send(state, &url, id, timestamp, &signature, body).await;
     let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);

@@ -58,10 +58,7 @@ pub async fn create(
     let wanted = events(wanted)?;
     let tenant = ctx.tenant_id().as_str();
     let id = uuid::Uuid::new_v4().to_string();
-    let secret = format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(crate::backend::platform::crypto::random_bytes::<32>())
-    );
+    let secret = new_secret();
     let (key_id, sealed) = state.keys.seal(aad(tenant, &id).as_bytes(), secret.as_bytes())?;
     let now = state.clock.now_ms();
     let mut tx = begin_write(&state.pool).await?;
@@ -166,6 +163,55 @@ pub async fn take_fresh(
     let secret = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
     let secret = String::from_utf8(secret).map_err(|_| AppError::Unavailable)?;
     Ok(Some(FreshWebhookSecret { endpoint_id, url, secret }))
+}
+
+/// The longest overlap of a rotated secret, in hours (a week).
+pub const MAX_OVERLAP_HOURS: i64 = 168;
+
+/// Gives an endpoint a new secret (returned once); the old one keeps signing beside it for `overlap_hours`
+/// (0 to 168), so receivers can switch without losing a delivery: `webhook.secret_rotated`.
+#[allow(clippy::too_many_arguments)]
+pub async fn rotate(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    _fresh: &SteppedUp,
+    meta: &RequestMeta,
+    id: &str,
+    overlap_hours: i64,
+) -> Result<FreshWebhookSecret, AppError> {
+    if !(0..=MAX_OVERLAP_HOURS).contains(&overlap_hours) {
+        return Err(AppError::validation("overlap_hours", "Keep the old secret 0 to 168 hours (a week)."));
+    }
+    let tenant = ctx.tenant_id().as_str();
+    let now = state.clock.now_ms();
+    let secret = new_secret();
+    let (key_id, sealed) = state.keys.seal(aad(tenant, id).as_bytes(), secret.as_bytes())?;
+    let mut tx = begin_write(&state.pool).await?;
+    let url: String = sqlx::query_scalar(
+        "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed, previous_secret_key_id = secret_key_id, \
+         previous_until = $1, secret_sealed = $2, secret_key_id = $3 WHERE id = $4 AND tenant_id = $5 RETURNING url",
+    )
+    .bind(now + overlap_hours * crate::backend::platform::clock::HOUR_MS)
+    .bind(&sealed)
+    .bind(&key_id)
+    .bind(id)
+    .bind(tenant)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let detail = format!("{url}: the old secret signs beside the new one for {overlap_hours} h");
+    let event = NewEvent::by(ctx, meta, "webhook.secret_rotated", Outcome::Success, &detail);
+    audit::record(&mut tx, &state.keys, now, &event).await?;
+    tx.commit().await?;
+    Ok(FreshWebhookSecret { endpoint_id: id.to_owned(), url, secret })
+}
+
+fn new_secret() -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(crate::backend::platform::crypto::random_bytes::<32>())
+    )
 }
 
 /// Removes an endpoint; its pending deliveries are dropped with it.
