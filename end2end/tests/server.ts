@@ -9,6 +9,8 @@ const port = process.env.E2E_PORT ?? '18443';
 export const BASE_URL = `https://127.0.0.1:${port}`;
 /** Where the SSH keys journey runs its stand-in GitHub (plain HTTP on loopback). */
 export const GITHUB_STAND_IN_PORT = `${Number(port) + 7}`;
+/** Where the webhooks journey runs its receiver (plain HTTP on loopback, allowed for tests only). */
+export const WEBHOOK_RECEIVER_PORT = `${Number(port) + 9}`;
 
 // One data directory per Playwright run; the config module is evaluated in the runner and in each worker,
 // so the directory is created once and handed down through the environment.
@@ -30,6 +32,7 @@ export const e2eEnv: Record<string, string> = {
   RAMPART_LOG: 'warn',
   RAMPART_GITHUB_BASE_URL: `http://127.0.0.1:${Number(port) + 7}`,
   RAMPART_GITHUB_API_URL: `http://127.0.0.1:${Number(port) + 7}`,
+  RAMPART_WEBHOOK_ALLOW_LOOPBACK: 'true',
 };
 
 /** Runs the operator CLI against the test server's database and returns what it printed. */

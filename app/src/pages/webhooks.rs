@@ -98,6 +98,7 @@ fn endpoints_table(
     Either::Right(view! {
         <TableWrap label="Webhook endpoints">
             <table>
+                <caption class="visually-hidden">"Webhook endpoints"</caption>
                 <thead><tr>
                     <th scope="col">"URL"</th><th scope="col">"Events"</th><th scope="col">"State"</th>
                     <th scope="col">"Waiting"</th><th scope="col">"Last attempt"</th>
