@@ -24,6 +24,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::Session;
 
+pub mod fresh;
 mod manage;
 pub use manage::{describe_agent, list_member, list_own, revoke_member, revoke_others, revoke_own};
 

@@ -27,7 +27,7 @@ mod props;
 
 pub use list::{count_due, get_key, list_keys};
 pub use rotate::{end_grace, freeze_beyond_maker, revoke_key, revoke_member_keys, roll_key};
-use row::{corrupt, load_row, KeyRow};
+use row::{load_row, KeyRow};
 
 use crate::backend::access::{perm, Granted, TenantCtx};
 use crate::backend::audit::{self, NewEvent, Outcome};
@@ -426,11 +426,8 @@ pub async fn stash_fresh(
     ctx: &TenantCtx,
     fresh: &FreshKeyView,
 ) -> Result<(), AppError> {
-    let (seal_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), fresh.secret.as_bytes())?;
-    session
-        .insert(FRESH_KEY, (fresh.key_id.clone(), fresh.description.clone(), seal_id, sealed))
-        .await
-        .map_err(crate::backend::identity::sessions::store_err)
+    let labels = (fresh.key_id.as_str(), fresh.description.as_str());
+    crate::backend::identity::sessions::fresh::stash(state, session, ctx, FRESH_KEY, labels, &fresh.secret).await
 }
 
 /// Takes the fresh secret out of the session: it is shown once, and a reload finds nothing.
@@ -439,14 +436,6 @@ pub async fn take_fresh(
     session: &tower_sessions::Session,
     ctx: &TenantCtx,
 ) -> Result<Option<FreshKeyView>, AppError> {
-    let Some((key_id, description, seal_id, sealed)) = session
-        .remove::<(String, String, String, String)>(FRESH_KEY)
-        .await
-        .map_err(crate::backend::identity::sessions::store_err)?
-    else {
-        return Ok(None);
-    };
-    let secret = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
-    let secret = String::from_utf8(secret).map_err(|_| corrupt("fresh secret"))?;
-    Ok(Some(FreshKeyView { key_id, description, secret }))
+    let taken = crate::backend::identity::sessions::fresh::take(state, session, ctx, FRESH_KEY).await?;
+    Ok(taken.map(|((key_id, description), secret)| FreshKeyView { key_id, description, secret }))
 }

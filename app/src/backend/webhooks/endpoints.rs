@@ -140,11 +140,8 @@ pub async fn stash_fresh(
     ctx: &TenantCtx,
     fresh: &FreshWebhookSecret,
 ) -> Result<(), AppError> {
-    let (seal_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), fresh.secret.as_bytes())?;
-    session
-        .insert(FRESH_SECRET, (fresh.endpoint_id.clone(), fresh.url.clone(), seal_id, sealed))
-        .await
-        .map_err(crate::backend::identity::sessions::store_err)
+    let labels = (fresh.endpoint_id.as_str(), fresh.url.as_str());
+    crate::backend::identity::sessions::fresh::stash(state, session, ctx, FRESH_SECRET, labels, &fresh.secret).await
 }
 
 /// Takes the new secret out of the session: shown once, a reload finds nothing.
@@ -153,16 +150,8 @@ pub async fn take_fresh(
     session: &tower_sessions::Session,
     ctx: &TenantCtx,
 ) -> Result<Option<FreshWebhookSecret>, AppError> {
-    let Some((endpoint_id, url, seal_id, sealed)) = session
-        .remove::<(String, String, String, String)>(FRESH_SECRET)
-        .await
-        .map_err(crate::backend::identity::sessions::store_err)?
-    else {
-        return Ok(None);
-    };
-    let secret = state.keys.open(&seal_id, ctx.account_id().as_str().as_bytes(), &sealed)?;
-    let secret = String::from_utf8(secret).map_err(|_| AppError::Unavailable)?;
-    Ok(Some(FreshWebhookSecret { endpoint_id, url, secret }))
+    let taken = crate::backend::identity::sessions::fresh::take(state, session, ctx, FRESH_SECRET).await?;
+    Ok(taken.map(|((endpoint_id, url), secret)| FreshWebhookSecret { endpoint_id, url, secret }))
 }
 
 /// The longest overlap of a rotated secret, in hours (a week).

@@ -49,6 +49,7 @@ pub fn sftp_section(
                     leptos::either::Either::Right(view! {
                         <TableWrap label="Live SFTP sessions">
                             <table>
+                                <caption class="visually-hidden">"Live SFTP sessions"</caption>
                                 <thead><tr>
                                     <th scope="col">"Who"</th><th scope="col">"By"</th><th scope="col">"From"</th>
                                     <th scope="col">"Since"</th><th scope="col">"In / out"</th><th scope="col">""</th>
