@@ -166,6 +166,7 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("take_fresh_webhook_secret", Admin, Session),
     f("delete_webhook", Admin, Target),
     f("rotate_webhook_secret", Admin, Target),
+    f("send_webhook_test", Admin, Target),
 ];
 
 /// What a key needs for a REST route.

@@ -1,6 +1,6 @@
 // The webhooks journey, with JavaScript on and off: an owner confirms it's them, adds an endpoint (a receiver on
 // loopback that this test runs), sees its secret once, sees a signed delivery arrive and the page report it,
-// gives the endpoint a new secret and removes it.
+// sends a test event, gives the endpoint a new secret and removes it.
 import { expect, test } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -82,6 +82,16 @@ test('an owner adds a webhook endpoint, gets a signed delivery, rotates its secr
   }).toPass({ timeout: 15_000 });
   await page.reload();
   await expect(page.getByTestId('webhook-secret')).toHaveCount(0);
+
+  // A test event, on demand.
+  await ready();
+  await page.getByRole('button', { name: `Send a test event to ${url}` }).click();
+  await expect(page).toHaveURL(/\/settings\/webhooks\?tested=1$/);
+  await expect
+    .poll(() => received.filter((d) => d.body.includes(stamp) && JSON.parse(d.body).type === 'webhook.test').length, {
+      timeout: 15_000,
+    })
+    .toBe(1);
 
   // A new secret, shown once; then removed.
   await ready();

@@ -105,3 +105,19 @@ pub async fn rotate_webhook_secret(webhook_id: String, overlap_hours: String) ->
         .await,
     )
 }
+
+/// Sends a test event to an endpoint.
+#[server(prefix = "/api", endpoint = "send_webhook_test")]
+pub async fn send_webhook_test(webhook_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state, tenant_ctx};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            crate::backend::webhooks::endpoints::send_test(&state()?, &ctx, &admin, &meta()?, &webhook_id).await?;
+            leptos_axum::redirect("/settings/webhooks?tested=1");
+            Ok(())
+        }
+        .await,
+    )
+}

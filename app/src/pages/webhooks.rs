@@ -3,7 +3,7 @@
 //! one, both after a step-up.
 
 use crate::api::webhooks::{
-    list_webhooks, take_fresh_webhook_secret, CreateWebhook, DeleteWebhook, RotateWebhookSecret,
+    list_webhooks, take_fresh_webhook_secret, CreateWebhook, DeleteWebhook, RotateWebhookSecret, SendWebhookTest,
 };
 use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, FreshWebhookSecret, WebhookEndpointView};
@@ -17,14 +17,16 @@ pub fn WebhooksPage() -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
     let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let test = ServerAction::<SendWebhookTest>::new();
     let data = Resource::new(
-        move || (create.version().get(), delete.version().get(), rotate.version().get()),
+        move || (create.version().get(), delete.version().get(), rotate.version().get(), test.version().get()),
         |_| list_webhooks(),
     );
     let fresh =
         Resource::new(move || (create.version().get(), rotate.version().get()), |_| take_fresh_webhook_secret());
     let query = use_query_map();
     let deleted = move || query.read().get("deleted").is_some();
+    let tested = move || query.read().get("tested").is_some();
     let error_of =
         move |e: Option<Result<(), AppError>>| e.and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> });
     view! {
@@ -37,6 +39,9 @@ pub fn WebhooksPage() -> impl IntoView {
                 " header with the endpoint's secret before trusting a delivery. Adding or removing an endpoint \
                 needs a " <a href="/confirm-access?next=/settings/webhooks">"step-up"</a> " within 10 minutes."</p>
             {move || deleted().then(|| view! { <p class="notice ok" role="status">"The endpoint was removed."</p> })}
+            {move || tested().then(|| view! {
+                <p class="notice ok" role="status">"A test event is on its way: its attempt shows below within seconds."</p>
+            })}
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     fresh.await.ok().flatten().map(fresh_secret)
@@ -48,7 +53,8 @@ pub fn WebhooksPage() -> impl IntoView {
                         Ok(v) => Either::Left(view! {
                             {move || error_of(delete.value().get())}
                             {move || error_of(rotate.value().get())}
-                            {endpoints_table(v.endpoints, delete, rotate)}
+                            {move || error_of(test.value().get())}
+                            {endpoints_table(v.endpoints, delete, rotate, test)}
                         }),
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                     }
@@ -91,6 +97,7 @@ fn endpoints_table(
     endpoints: Vec<WebhookEndpointView>,
     delete: ServerAction<DeleteWebhook>,
     rotate: ServerAction<RotateWebhookSecret>,
+    test: ServerAction<SendWebhookTest>,
 ) -> impl IntoView {
     if endpoints.is_empty() {
         return Either::Left(view! { <p>"No endpoint yet."</p> });
@@ -109,7 +116,8 @@ fn endpoints_table(
                         let label = format!("Remove the endpoint {}", e.url);
                         let rotate_label = format!("New secret for {}", e.url);
                         let overlap_id = format!("overlap-{}", e.id);
-                        let (id_rotate, id_delete) = (e.id.clone(), e.id.clone());
+                        let (id_rotate, id_delete, id_test) = (e.id.clone(), e.id.clone(), e.id.clone());
+                        let test_label = format!("Send a test event to {}", e.url);
                         let state = if e.enabled {
                             "enabled".to_owned()
                         } else {
@@ -127,6 +135,10 @@ fn endpoints_table(
                                 <td>{e.pending}</td>
                                 <td>{last.unwrap_or_else(|| "none yet".to_owned())}</td>
                                 <td>
+                                    <ActionForm action=test attr:class="inline">
+                                        <input type="hidden" name="webhook_id" value=id_test/>
+                                        <button type="submit" class="secondary" aria-label=test_label>"Send a test event"</button>
+                                    </ActionForm>
                                     <ActionForm action=rotate attr:class="inline">
                                         <input type="hidden" name="webhook_id" value=id_rotate/>
                                         <label for=overlap_id.clone()>"Keep the old secret (hours)"</label>

@@ -303,3 +303,25 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_its_admins_told() {
         .unwrap();
     assert_eq!(told, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_event_goes_to_the_chosen_endpoint_whatever_it_wants() {
+    let (base, shared) = receiver().await;
+    let (app, owner, secret, _) = with_endpoint(&format!("{base}/hook"), "vault").await;
+    let v: app::model::WebhooksView = app.call(&owner, "list_webhooks", &[]).await.json().await.unwrap();
+    let id = v.endpoints[0].id.clone();
+    let res = app.call(&owner, "send_webhook_test", &[("webhook_id", &id)]).await;
+    let status = res.status();
+    assert!(status.is_success() || status.is_redirection(), "{}", res.text().await.unwrap());
+    let got = received(&shared, 1).await;
+    let (h, body) = &got[0];
+    assert_eq!(serde_json::from_str::<serde_json::Value>(body).unwrap()["type"], "webhook.test");
+    assert_eq!(
+        header(h, "webhook-signature"),
+        python_signature(&secret, header(h, "webhook-id"), header(h, "webhook-timestamp"), body)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(shared.lock().unwrap().got.len(), 1, "once");
+    let res = app.call(&owner, "send_webhook_test", &[("webhook_id", "no-such-endpoint")]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

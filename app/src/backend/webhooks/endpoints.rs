@@ -154,6 +154,52 @@ pub async fn take_fresh(
     Ok(taken.map(|((endpoint_id, url), secret)| FreshWebhookSecret { endpoint_id, url, secret }))
 }
 
+/// Sends a test event (`webhook.test`, recorded like any other) to one endpoint, whatever families it wants
+/// (other endpoints that want the `webhook` family receive it too).
+pub async fn send_test(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    meta: &RequestMeta,
+    id: &str,
+) -> Result<(), AppError> {
+    let tenant = ctx.tenant_id().as_str();
+    let now = state.clock.now_ms();
+    let mut tx = begin_write(&state.pool).await?;
+    let url: String = sqlx::query_scalar("SELECT url FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let detail = format!("a test event for {url}");
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "webhook.test", Outcome::Success, &detail))
+        .await?;
+    // The event just recorded (the chain's head is held by this transaction), delivered to this endpoint even
+    // when it does not want the family; the delivery id is the same as the outbox would give it.
+    let row = sqlx::query(
+        "SELECT id, seq FROM audit_events WHERE tenant_id = $1 AND action = 'webhook.test' ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (event, seq): (String, i64) = (row.try_get("id")?, row.try_get("seq")?);
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, seq, status, attempts, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(format!("msg_{event}_{id}"))
+    .bind(tenant)
+    .bind(id)
+    .bind(&event)
+    .bind(seq)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The longest overlap of a rotated secret, in hours (a week).
 pub const MAX_OVERLAP_HOURS: i64 = 168;
 
