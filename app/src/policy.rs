@@ -167,6 +167,9 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("delete_webhook", Admin, Target),
     f("rotate_webhook_secret", Admin, Target),
     f("send_webhook_test", Admin, Target),
+    f("get_webhook_deliveries", Admin, Target),
+    f("redeliver_webhook", Admin, Target),
+    f("set_webhook_enabled", Admin, Target),
 ];
 
 /// What a key needs for a REST route.

@@ -93,7 +93,10 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         changes: Arc::default(),
         ssh: settings.ssh_settings(),
         sftp: Arc::default(),
-        webhooks: app::backend::webhooks::WebhookSettings { allow_loopback: settings.webhook_allow_loopback },
+        webhooks: app::backend::webhooks::WebhookSettings {
+            allow_loopback: settings.webhook_allow_loopback,
+            parallel: settings.webhook_parallel,
+        },
         timeouts: SessionTimeouts {
             idle_ms: minutes(settings.session_idle_minutes),
             absolute_ms: minutes(settings.session_absolute_hours.saturating_mul(60)),
@@ -155,6 +158,10 @@ impl Running {
         // An export this instance was building goes back to the queue for whichever server runs next.
         if let Err(err) = app::backend::export::job::restart_stale(&self.state).await {
             tracing::warn!(error = %err, "exports in progress not handed back at shutdown");
+        }
+        // So do the webhook endpoints it was delivering to.
+        if let Err(err) = app::backend::webhooks::claim::release_all(&self.state).await {
+            tracing::warn!(error = %err, "webhook leases not released at shutdown; they end by themselves");
         }
         self.state.api_log.flush().await;
         self.state.failures.flush().await;
@@ -231,8 +238,11 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
         jobs::password_reset::spawn(state.clone()),
         jobs::audit_anchor::spawn(state.clone()),
         jobs::ssh_sync::spawn(state.clone()),
-        jobs::webhooks::spawn(state.clone()),
     ];
+    app::backend::webhooks::claim::at_start(&state).await.map_err(|e| StartError::Runtime(e.to_string()))?;
+    if settings.webhook_parallel > 0 {
+        jobs.push(jobs::webhooks::spawn(state.clone()));
+    }
     if let Some(to) = settings.error_report_email.as_deref().filter(|e| !e.is_empty()) {
         jobs.push(jobs::error_digest::spawn(state.clone(), to.to_owned()));
     }

@@ -1,6 +1,6 @@
 //! Webhook endpoints from the console (owners and admins; adding or removing one needs a step-up).
 
-use crate::model::{AppError, FreshWebhookSecret, WebhooksView};
+use crate::model::{AppError, FreshWebhookSecret, WebhookDeliveriesView, WebhooksView};
 use leptos::prelude::*;
 
 /// The organisation's endpoints.
@@ -116,6 +116,61 @@ pub async fn send_webhook_test(webhook_id: String) -> Result<(), AppError> {
             let admin = ctx.require_admin()?;
             crate::backend::webhooks::endpoints::send_test(&state()?, &ctx, &admin, &meta()?, &webhook_id).await?;
             leptos_axum::redirect("/settings/webhooks?tested=1");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// One endpoint with its latest deliveries and every attempt.
+#[server(prefix = "/api", endpoint = "get_webhook_deliveries")]
+pub async fn get_webhook_deliveries(webhook_id: String) -> Result<WebhookDeliveriesView, AppError> {
+    use super::ssr::{finish, state, tenant_ctx};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            crate::backend::webhooks::history::deliveries(&state()?, &ctx, &admin, &webhook_id).await
+        }
+        .await,
+    )
+}
+
+/// Sends a delivery again, with the same `webhook-id`.
+#[server(prefix = "/api", endpoint = "redeliver_webhook")]
+pub async fn redeliver_webhook(webhook_id: String, delivery_id: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, state, tenant_ctx};
+    finish(
+        async {
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            crate::backend::webhooks::history::redeliver(&state()?, &ctx, &admin, &meta()?, &webhook_id, &delivery_id)
+                .await?;
+            leptos_axum::redirect(&format!("/settings/webhooks/{webhook_id}?redelivered=1"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Enables (`enabled` = "true") or disables an endpoint.
+#[server(prefix = "/api", endpoint = "set_webhook_enabled")]
+pub async fn set_webhook_enabled(webhook_id: String, enabled: String) -> Result<(), AppError> {
+    use super::ssr::{finish, meta, session, state, tenant_ctx};
+    finish(
+        async {
+            let st = state()?;
+            let ctx = tenant_ctx()?;
+            let admin = ctx.require_admin()?;
+            let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
+            let on = match enabled.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(AppError::validation("enabled", "Say true or false.")),
+            };
+            crate::backend::webhooks::endpoints::set_enabled(&st, &ctx, &admin, &proof, &meta()?, &webhook_id, on)
+                .await?;
+            leptos_axum::redirect(&format!("/settings/webhooks/{webhook_id}"));
             Ok(())
         }
         .await,

@@ -33,4 +33,7 @@ pub use views::{
     OverviewView, PasswordPolicyView, PendingView, RecoveryCodesView, SecurityView, SessionView, SetupInfo,
     TenantChoice, TotpEnrollmentView,
 };
-pub use webhooks::{FreshWebhookSecret, WebhookEndpointView, WebhooksView};
+pub use webhooks::{
+    FreshWebhookSecret, WebhookAttemptView, WebhookDeliveriesView, WebhookDeliveryView, WebhookEndpointView,
+    WebhooksView,
+};

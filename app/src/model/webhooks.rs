@@ -32,3 +32,37 @@ pub struct FreshWebhookSecret {
     pub url: String,
     pub secret: String,
 }
+
+/// One attempt at a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookAttemptView {
+    pub attempted_at: i64,
+    /// The HTTP status, or 0 when no answer came.
+    pub status: i64,
+    pub duration_ms: i64,
+    /// The answer's first 1 KiB, or why there was none.
+    pub response: String,
+}
+
+/// One delivery (one event to one endpoint; its id is the `webhook-id` header) and its attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDeliveryView {
+    pub id: String,
+    /// The event's action, while the access history keeps it.
+    pub action: Option<String>,
+    pub seq: i64,
+    /// pending | delivered | failed
+    pub status: String,
+    pub next_attempt_at: Option<i64>,
+    pub created_at: i64,
+    pub attempts: Vec<WebhookAttemptView>,
+}
+
+/// One endpoint's page: the endpoint and its latest deliveries, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDeliveriesView {
+    pub endpoint: WebhookEndpointView,
+    pub deliveries: Vec<WebhookDeliveryView>,
+    /// Every delivery ever made to the endpoint (the page shows the latest `deliveries.len()`).
+    pub total: i64,
+}

@@ -31,6 +31,7 @@ mod two_factor_setup;
 mod vault;
 mod vault_file;
 mod vault_key;
+mod webhook;
 mod webhooks;
 
 pub use access_event::{AccessEventPage, ChainKeyPage};
@@ -64,4 +65,5 @@ pub use two_factor_setup::TwoFactorSetupPage;
 pub use vault::VaultPage;
 pub use vault_file::VaultFilePage;
 pub use vault_key::VaultKeyPage;
+pub use webhook::WebhookPage;
 pub use webhooks::WebhooksPage;

@@ -1,6 +1,6 @@
 //! `/settings/webhooks` (owners and admins): the organisation's webhook endpoints — each with the events it
-//! wants, its state, what waits and its last attempt — adding one (its signing secret shown once) and removing
-//! one, both after a step-up.
+//! wants, its state, what waits and its last attempt (every delivery on the endpoint's own page, `webhook`) —
+//! adding one (its signing secret shown once) and removing one, both after a step-up.
 
 use crate::api::webhooks::{
     list_webhooks, take_fresh_webhook_secret, CreateWebhook, DeleteWebhook, RotateWebhookSecret, SendWebhookTest,
@@ -129,7 +129,10 @@ fn endpoints_table(
                         });
                         view! {
                             <tr>
-                                <td><code>{e.url.clone()}</code><br/><small>{e.description.clone()}</small></td>
+                                <td>
+                                    <a href=format!("/settings/webhooks/{}", e.id)><code>{e.url.clone()}</code></a>
+                                    <br/><small>{e.description.clone()}</small>
+                                </td>
                                 <td><code>{e.events.clone()}</code></td>
                                 <td>{state}</td>
                                 <td>{e.pending}</td>

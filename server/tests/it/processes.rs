@@ -2,7 +2,8 @@
 //! one master key, each its own data folder and port. On PostgreSQL (with the vault in the S3 test server):
 //! a session made on A works on B; a key revoked on A is refused on B (the median delay is printed); a file
 //! uploaded on A downloads from B; an export is built once, and when A is killed (`kill -9`) in the middle of
-//! building it, B finishes it. On SQLite the second server is refused: one file, one server.
+//! building it, B finishes it. On SQLite the second server is refused: one file, one server. On both, a webhook
+//! cut off by `kill -9` goes out again from the next server with the same `webhook-id`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::process::{client_trusting as client, free_port};
@@ -253,4 +254,72 @@ async fn two_servers_share_sessions_revokes_files_and_jobs_and_one_finishes_what
     let zip = zip.bytes().await.unwrap();
     assert!(zip.starts_with(b"PK\x03\x04") && zip.len() > 24 << 20, "the archive holds the vault: {}", zip.len());
     drop(b);
+}
+
+/// A webhook in flight when its server is killed (`kill -9`, the receiver holding the request open) goes out
+/// again from the server started next, with the same `webhook-id` and body: the outbox row outlives the process
+/// and the dead instance's lease is free at once. Both databases (on SQLite the same server is started again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_cut_off_by_a_killed_server_is_delivered_after_restart_with_the_same_id() {
+    type Got = Arc<Mutex<Vec<(String, String)>>>;
+    async fn hook(axum::extract::State(got): axum::extract::State<Got>, h: axum::http::HeaderMap, body: String) {
+        let id = h.get("webhook-id").unwrap().to_str().unwrap().to_owned();
+        let first = {
+            let mut got = got.lock().unwrap();
+            got.push((id, body));
+            got.len() == 1
+        };
+        if first {
+            // The first delivery never gets an answer: its server is killed while it waits.
+            std::future::pending::<()>().await;
+        }
+    }
+    let got: Got = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver = format!("http://{}/hook", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(got.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let mut shared = Shared::new().await;
+    shared.env.push(("RAMPART_WEBHOOK_ALLOW_LOOPBACK".to_owned(), "true".to_owned()));
+    let mut a = shared.spawn("a", None);
+    a.started().await.unwrap();
+    let a_dir = shared.root.path().join("a");
+    let out = shared
+        .command(&shared.dir("cli"))
+        .args(["tenant", "create", "--name", "Hook Co", "--owner", "owner@hook.example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = String::from_utf8(out.stdout).unwrap();
+    let token = out.split("/setup/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let browser = client(&a_dir);
+    assert!(call(&browser, &a, "complete_setup", &[("token", &token), ("password", PASSWORD)])
+        .await
+        .status()
+        .is_success());
+    let res = call(&browser, &a, "sign_in", &[("email", "owner@hook.example"), ("password", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    call(&browser, &a, "step_up", &[("password", PASSWORD)]).await;
+    let res = call(&browser, &a, "create_webhook", &[("url", receiver.as_str()), ("events", "webhook")]).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let t = Instant::now();
+    while got.lock().unwrap().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the first delivery never came");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.child.kill().unwrap(); // SIGKILL, the delivery unanswered
+    a.child.wait().unwrap();
+    let mut again = shared.spawn("a", None);
+    again.started().await.unwrap();
+    let t = Instant::now();
+    while got.lock().unwrap().len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(30), "not delivered after the restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("webhooks: a delivery cut off by kill -9 went out {:?} after the restart began", t.elapsed());
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got[0], got[1], "the same webhook-id and body");
+    assert!(got[0].0.starts_with("msg_"));
+    drop(again);
 }

@@ -5,7 +5,7 @@
 //! endpoint; anything else is retried on the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
 //! 10 h after the first attempt, each ±10 %; a longer `Retry-After` wins, up to 10 h), then given up. An
 //! endpoint whose every attempt failed for 5 days is disabled and its organisation's owners and admins told.
-//! Run by the server's job on one instance at a time (`jobs::exclusive`).
+//! Run by every instance's job; `claim` keeps one worker per endpoint.
 
 use super::address;
 use crate::backend::audit::{self, NewEvent, Outcome};
@@ -33,26 +33,58 @@ struct Answer {
     retry_after_ms: Option<i64>,
 }
 
-/// Sends every delivery that is due (the first pending one of each endpoint); returns how many were tried.
+/// The most attempts on one endpoint per claim.
+const PER_CLAIM: usize = 500;
+
+/// Claims endpoints with due deliveries (`claim`, as many as `parallel`) and sends each one's due deliveries
+/// in order, the endpoints at once (a slow receiver holds up only its own deliveries); returns how many attempts were made.
 pub async fn deliver_due(state: &AppState) -> Result<usize, AppError> {
-    let now = state.clock.now_ms();
-    let rows = sqlx::query(
-        "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts FROM webhook_deliveries d \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND d.seq = (SELECT MIN(p.seq) FROM \
-         webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending') ORDER BY d.created_at LIMIT 50",
-    )
-    .bind(now)
-    .fetch_all(&state.pool)
-    .await?;
+    use futures_util::StreamExt as _;
+    let claimed = super::claim::claim(state, state.webhooks.parallel.max(1)).await?;
+    let counts: Vec<usize> = futures_util::stream::iter(claimed)
+        .map(|(tenant, endpoint)| async move {
+            let n = match drain(state, &tenant, &endpoint).await {
+                Ok(n) => n,
+                Err(err) => {
+                    tracing::warn!(error = %err, endpoint = %endpoint, "webhook deliveries stopped; will retry");
+                    0
+                }
+            };
+            if let Err(err) = super::claim::release(state, &endpoint).await {
+                tracing::warn!(error = %err, "a webhook lease was not released; it ends by itself");
+            }
+            n
+        })
+        .buffer_unordered(state.webhooks.parallel.max(1))
+        .collect()
+        .await;
+    Ok(counts.into_iter().sum())
+}
+
+/// Sends one endpoint's due deliveries, oldest event first, while this worker holds the endpoint; stops at the
+/// first that must wait (a retry later keeps the later events behind it).
+async fn drain(state: &AppState, tenant: &str, endpoint: &str) -> Result<usize, AppError> {
     let mut n = 0;
-    for r in rows {
+    while n < PER_CLAIM && super::claim::still_held(state, endpoint).await? {
+        let row = sqlx::query(
+            "SELECT id, event_id, attempts, next_attempt_at FROM webhook_deliveries WHERE endpoint_id = $1 \
+             AND tenant_id = $2 AND status = 'pending' ORDER BY seq LIMIT 1",
+        )
+        .bind(endpoint)
+        .bind(tenant)
+        .fetch_optional(&state.pool)
+        .await?;
+        let Some(r) = row else { break };
+        if r.try_get::<i64, _>("next_attempt_at")? > state.clock.now_ms() {
+            break;
+        }
         let id: String = r.try_get("id")?;
-        let tenant: String = r.try_get("tenant_id")?;
-        let endpoint: String = r.try_get("endpoint_id")?;
         let event: String = r.try_get("event_id")?;
-        let attempts: i64 = r.try_get("attempts")?;
-        attempt(state, &id, &tenant, &endpoint, &event, attempts).await?;
+        let delivered = attempt(state, &id, tenant, endpoint, &event, r.try_get("attempts")?).await?;
         n += 1;
+        if !delivered {
+            break;
+        }
     }
     Ok(n)
 }
@@ -96,7 +128,7 @@ async fn attempt(
     endpoint: &str,
     event: &str,
     attempts: i64,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let row = sqlx::query(
         "SELECT url, enabled, secret_sealed, secret_key_id, previous_secret_sealed, previous_secret_key_id, \
          previous_until, failing_since FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2",
@@ -106,9 +138,10 @@ async fn attempt(
     .fetch_optional(&state.pool)
     .await?;
     let body = body(state, tenant, event).await?;
-    let (Some(row), Some(body)) = (row, body) else { return give_up(state, id).await };
+    let (Some(row), Some(body)) = (row, body) else { return give_up(state, id).await.map(|()| true) };
     if row.try_get::<i64, _>("enabled")? != 1 {
-        return give_up(state, id).await;
+        // Disabled meanwhile: what waits stays waiting, for when it is enabled again.
+        return Ok(false);
     }
     let url: String = row.try_get("url")?;
     let secret = super::endpoints::open_secret(
@@ -139,8 +172,8 @@ async fn attempt(
     let failing_since: Option<i64> = row.try_get("failing_since")?;
     let mut tx = begin_write(&state.pool).await?;
     sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, tenant_id, attempted_at, status, duration_ms, response) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO webhook_attempts (delivery_id, tenant_id, attempted_at, status, duration_ms, response, \
+         instance) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(tenant)
@@ -148,9 +181,11 @@ async fn attempt(
     .bind(answer.status)
     .bind(took)
     .bind(&answer.text)
+    .bind(state.exports.worker_id())
     .execute(&mut *tx)
     .await?;
     let attempts = attempts + 1;
+    let mut next_may_go = false;
     let set = |status: &str, next: i64| {
         sqlx::query("UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, done_at = $4 WHERE id = $5")
             .bind(status.to_owned())
@@ -161,6 +196,7 @@ async fn attempt(
     };
     if (200..300).contains(&answer.status) {
         set("delivered", now).execute(&mut *tx).await?;
+        next_may_go = true;
         sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
             .bind(endpoint)
             .execute(&mut *tx)
@@ -181,6 +217,7 @@ async fn attempt(
             }
             None => {
                 set("failed", now).execute(&mut *tx).await?;
+                next_may_go = true;
             }
         }
         sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL")
@@ -190,7 +227,7 @@ async fn attempt(
             .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(next_may_go)
 }
 
 async fn give_up(state: &AppState, id: &str) -> Result<(), AppError> {

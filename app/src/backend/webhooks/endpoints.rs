@@ -166,12 +166,16 @@ pub async fn send_test(
     let tenant = ctx.tenant_id().as_str();
     let now = state.clock.now_ms();
     let mut tx = begin_write(&state.pool).await?;
-    let url: String = sqlx::query_scalar("SELECT url FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
-        .bind(tenant)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (url, enabled): (String, i64) =
+        sqlx::query_as("SELECT url, enabled FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    if enabled != 1 {
+        return Err(AppError::Conflict { msg: "The endpoint is disabled: enable it first.".to_owned() });
+    }
     let detail = format!("a test event for {url}");
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "webhook.test", Outcome::Success, &detail))
         .await?;
@@ -292,4 +296,37 @@ pub(super) fn open_secret(
     let secret = state.keys.open(key_id, aad(tenant, id).as_bytes(), sealed)?;
     let text = String::from_utf8(secret).map_err(|_| AppError::Unavailable)?;
     super::secret_bytes(&text).ok_or(AppError::Unavailable)
+}
+
+/// Enables or disables an endpoint (`webhook.enabled`, `webhook.disabled`). Disabled, it is sent nothing and
+/// new events are not queued for it; what already waited goes out once it is enabled again, which also ends
+/// its failing streak.
+pub async fn set_enabled(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _admin: &AdminHandle,
+    _fresh: &SteppedUp,
+    meta: &RequestMeta,
+    id: &str,
+    enabled: bool,
+) -> Result<(), AppError> {
+    let tenant = ctx.tenant_id().as_str();
+    let now = state.clock.now_ms();
+    let reason = format!("disabled by {}", ctx.actor());
+    let mut tx = begin_write(&state.pool).await?;
+    let url: String = sqlx::query_scalar(
+        "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = $2, failing_since = NULL \
+         WHERE id = $3 AND tenant_id = $4 RETURNING url",
+    )
+    .bind(i64::from(enabled))
+    .bind((!enabled).then_some(reason))
+    .bind(id)
+    .bind(tenant)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let action = if enabled { "webhook.enabled" } else { "webhook.disabled" };
+    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, action, Outcome::Success, &url)).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -11,8 +11,10 @@
 //! endpoint's secret (`whsec_` + base64 of 32 random bytes, shown once, kept sealed: Rampart signs with it).
 
 pub mod address;
+pub mod claim;
 pub mod deliver;
 pub mod endpoints;
+pub mod history;
 
 use base64::Engine as _;
 use hmac::Mac as _;
@@ -23,6 +25,8 @@ use sqlx::AnyConnection;
 pub struct WebhookSettings {
     /// Plain `http` and loopback addresses allowed as targets (for tests only).
     pub allow_loopback: bool,
+    /// Endpoints this instance delivers to at once (0: none; its job does not run).
+    pub parallel: usize,
 }
 
 /// The Standard Webhooks signature of a delivery: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.

@@ -154,6 +154,8 @@ pub struct Settings {
     pub sftp_idle_seconds: u64,
     /// Let webhooks go to plain-http and loopback URLs (tests only: never on a real server).
     pub webhook_allow_loopback: bool,
+    /// Endpoints this instance delivers to at once (0: it delivers none; other instances do).
+    pub webhook_parallel: usize,
 }
 
 impl Default for Settings {
@@ -212,6 +214,7 @@ impl Default for Settings {
             sftp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
             sftp_idle_seconds: 600,
             webhook_allow_loopback: false,
+            webhook_parallel: 8,
             ssh_stale_minutes: 60,
         }
     }

@@ -4,6 +4,8 @@
 //! endpoint and tells the admins; redirects are not followed; private and reserved targets are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deliveries;
+
 use crate::common::{TestApp, PASSWORD};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
@@ -160,11 +162,19 @@ async fn failures_are_retried_with_the_same_id_and_410_disables_the_endpoint() {
     let both = received(&shared, 2).await;
     assert_eq!(header(&both[0].0, "webhook-id"), header(&both[1].0, "webhook-id"), "a retry keeps its id");
     assert_eq!(first[0].1, both[1].1, "and its body");
-    let attempts: Vec<(i64, String)> =
-        sqlx::query_as("SELECT status, response FROM webhook_attempts ORDER BY attempted_at")
-            .fetch_all(&app.state.pool)
-            .await
-            .unwrap();
+    // The attempt is written once the answer is in: wait for it.
+    let t = Instant::now();
+    let attempts: Vec<(i64, String)> = loop {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT status, response FROM webhook_attempts ORDER BY attempted_at")
+                .fetch_all(&app.state.pool)
+                .await
+                .unwrap();
+        if rows.len() >= 2 || t.elapsed() > Duration::from_secs(10) {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(attempts.iter().map(|a| a.0).collect::<Vec<_>>(), [503, 200]);
     assert_eq!(attempts[0].1, "receiver says no", "the answer is kept");
 
