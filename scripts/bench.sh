@@ -13,7 +13,9 @@
 #      the SFTP figures as a share of the HTTPS ones, the time a removed key's live session takes to close, and
 #      the time from a key's removal at a stand-in GitHub to a refused connection with a 5 s sync) and the data
 #      export, with local files and again with the S3 store (scripts/with-s3.sh; BENCH_NO_S3=1 skips that);
-#   6. the medians of 200 password-reset requests for a known and for unknown addresses (they must not differ).
+#   6. the medians of 200 password-reset requests for a known and for unknown addresses (they must not differ);
+#   7. webhooks: events/s delivered to a loopback receiver with 1 and 4 endpoints, and the latency 4 endpoints add
+#      to the request that records the event (scripts/bench_webhooks.sh; BENCH_WEBHOOKS_ONLY=1 runs only that).
 set -euo pipefail
 BIN=${RAMPART_BIN:?RAMPART_BIN must point at the release binary}
 PORT=${BENCH_PORT:-19443}
@@ -23,7 +25,7 @@ DATA=$(mktemp -d /tmp/rampart-bench.XXXXXX)
 export RAMPART_DATA_DIR=$DATA RAMPART_DATABASE_URL="sqlite://$DATA/rampart.db" RAMPART_LISTEN_ADDR="127.0.0.1:$PORT" \
   RAMPART_REDIRECT_ADDR="127.0.0.1:$((PORT + 1))" RAMPART_METRICS_ADDR="127.0.0.1:$((PORT + 2))" \
   RAMPART_SFTP_ADDR="127.0.0.1:$((PORT + 3))" \
-  RAMPART_PUBLIC_URL="$BASE" RAMPART_LOG=warn \
+  RAMPART_PUBLIC_URL="$BASE" RAMPART_LOG=warn RAMPART_WEBHOOK_ALLOW_LOOPBACK=true \
   RAMPART_DEMO_OWNER_EMAIL=demo@bench.example RAMPART_TRUSTED_PROXIES='[127.0.0.1/32]'
 
 # BENCH_S3=1 (under scripts/with-s3.sh): the vault in a new bucket of the S3 test server instead of local files.
@@ -65,7 +67,7 @@ summary() { # label, wrk output
   echo "$rps"
 }
 
-if [ -z "${BENCH_HISTORY_ONLY:-}${BENCH_VAULT_ONLY:-}" ]; then
+if [ -z "${BENCH_HISTORY_ONLY:-}${BENCH_VAULT_ONLY:-}${BENCH_WEBHOOKS_ONLY:-}" ]; then
 # The ceiling: bench/bare, axum + rustls answering a static 200 with nothing of Rampart's, in the same run.
 BARE_BIN=${BARE_BIN:-$(dirname "$BIN")/bare}
 BARE_ADDR="127.0.0.1:$((PORT + 20))"
@@ -199,6 +201,14 @@ sleep 60
 echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak during it ${PEAK} KiB (target < 150 MB), a minute after it $(awk '/VmRSS/ {print $2}' /proc/$PID/status) KiB (target within 20 MB of before)"
 fi
 [ -n "${BENCH_STORM_ONLY:-}" ] && exit 0
+
+# 7. Webhook delivery (scripts/bench_webhooks.sh): events/s and the latency added. BENCH_WEBHOOKS_ONLY=1 runs only this.
+# shellcheck source=scripts/bench_webhooks.sh
+. "$(dirname "$0")/bench_webhooks.sh"
+if [ -z "${BENCH_HISTORY_ONLY:-}${BENCH_VAULT_ONLY:-}" ]; then
+  bench_webhooks
+fi
+[ -n "${BENCH_WEBHOOKS_ONLY:-}" ] && exit 0
 
 # 5. The vault and the data export (scripts/bench_vault.sh): MB/s and RSS growth. BENCH_VAULT_ONLY=1 runs only this.
 # shellcheck source=scripts/bench_vault.sh

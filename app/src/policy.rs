@@ -170,6 +170,12 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("get_webhook_deliveries", Admin, Target),
     f("redeliver_webhook", Admin, Target),
     f("set_webhook_enabled", Admin, Target),
+    f("get_approvals", Admin, Read),
+    f("set_four_eyes", Owner, Change),
+    f("approve_request", Admin, Target),
+    f("refuse_request", Admin, Target),
+    f("cancel_request", Admin, Target),
+    f("take_approved_key", Admin, Session),
 ];
 
 /// What a key needs for a REST route.

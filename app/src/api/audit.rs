@@ -61,7 +61,7 @@ pub async fn verify_history() -> Result<ChainReportView, AppError> {
 
 /// Sets how many days events are kept (admins, step-up).
 #[server(prefix = "/api", endpoint = "set_history_retention")]
-pub async fn set_history_retention(days: String) -> Result<(), AppError> {
+pub async fn set_history_retention(days: String, reason: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
         async {
@@ -71,9 +71,18 @@ pub async fn set_history_retention(days: String) -> Result<(), AppError> {
             crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let days = days.trim().parse().map_err(|_| AppError::validation("days", "Enter a number of days."))?;
             let now = st.clock.now_ms();
-            crate::backend::audit::retention::set_retention_days(&st.pool, &st.keys, now, &ctx, &admin, &meta()?, days)
-                .await?;
-            leptos_axum::redirect("/access-history?retention=saved");
+            let meta = meta()?;
+            let act = crate::backend::approvals::Act::Retention { days };
+            match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
+                crate::backend::approvals::Gate::Go(cleared) => {
+                    crate::backend::audit::retention::set_retention_days(
+                        &st.pool, &st.keys, now, &ctx, &admin, &meta, days, &cleared,
+                    )
+                    .await?;
+                    leptos_axum::redirect("/access-history?retention=saved");
+                }
+                crate::backend::approvals::Gate::Waiting(_) => leptos_axum::redirect("/settings/approvals?requested=1"),
+            }
             Ok(())
         }
         .await,

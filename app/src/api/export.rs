@@ -21,9 +21,9 @@ pub async fn get_data_exports() -> Result<DataExportsView, AppError> {
     )
 }
 
-/// Starts an export of all of the organisation's data.
+/// Starts an export of all of the organisation's data; `None` when it waits for a second admin's approval.
 #[server(prefix = "/api", endpoint = "start_data_export")]
-pub async fn start_data_export() -> Result<DataExportView, AppError> {
+pub async fn start_data_export(reason: Option<String>) -> Result<Option<DataExportView>, AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     use crate::backend::{export, identity::sessions};
     finish(
@@ -32,9 +32,27 @@ pub async fn start_data_export() -> Result<DataExportView, AppError> {
             let ctx = tenant_ctx()?;
             let granted = ctx.require::<crate::backend::access::perm::Export>()?;
             let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            let view = export::request(&st, &ctx, &granted, export::Fresh::SteppedUp(&proof), &meta()?).await?;
-            leptos_axum::redirect("/data-export?started=1");
-            Ok(view)
+            let meta = meta()?;
+            match crate::backend::approvals::gate(
+                &st,
+                &ctx,
+                &meta,
+                crate::backend::approvals::Act::DataExport,
+                reason.as_deref(),
+            )
+            .await?
+            {
+                crate::backend::approvals::Gate::Go(cleared) => {
+                    let fresh = export::Fresh::SteppedUp(&proof);
+                    let view = export::request(&st, &ctx, &granted, fresh, &meta, &cleared).await?;
+                    leptos_axum::redirect("/data-export?started=1");
+                    Ok(Some(view))
+                }
+                crate::backend::approvals::Gate::Waiting(_) => {
+                    leptos_axum::redirect("/settings/approvals?requested=1");
+                    Ok(None)
+                }
+            }
         }
         .await,
     )

@@ -94,6 +94,7 @@ pub async fn create_key(
     scope_access_history: Option<String>,
     scope_vault: Option<String>,
     looks_like: Option<String>,
+    reason: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     use crate::backend::{identity::sessions, keys};
@@ -117,7 +118,23 @@ pub async fn create_key(
             )?;
             input.looks_like = looks_like.as_deref().and_then(KeyKind::parse);
             let proof = sessions::require_step_up(&session, st.clock.now_ms()).await.ok();
-            let (_, fresh) = keys::create_key(&st, &meta()?, &ctx, &granted, proof.as_ref(), kind, &input).await?;
+            let meta = meta()?;
+            // A master key may need a second admin's approval (a step-up comes first, as for any master key).
+            let cleared = if kind == KeyKind::Master {
+                let Some(_) = proof.as_ref() else { return Err(AppError::StepUpRequired) };
+                let act = crate::backend::approvals::Act::MasterKey { input: input.clone() };
+                match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
+                    crate::backend::approvals::Gate::Go(c) => Some(c),
+                    crate::backend::approvals::Gate::Waiting(_) => {
+                        leptos_axum::redirect("/settings/approvals?requested=1");
+                        return Ok(());
+                    }
+                }
+            } else {
+                None
+            };
+            let (_, fresh) =
+                keys::create_key(&st, &meta, &ctx, &granted, proof.as_ref(), cleared.as_ref(), kind, &input).await?;
             keys::stash_fresh(&st, &session, &ctx, &fresh).await?;
             leptos_axum::redirect("/keys?created=1");
             Ok(())

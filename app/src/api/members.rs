@@ -120,7 +120,7 @@ pub async fn remove_member(membership_id: String) -> Result<(), AppError> {
 /// Erases a member's personal data from the organisation (owners and admins, step-up; `confirm` must be the
 /// word ERASE): the membership is removed and what the organisation holds about them is anonymised.
 #[server(prefix = "/api", endpoint = "erase_member")]
-pub async fn erase_member(membership_id: String, confirm: String) -> Result<(), AppError> {
+pub async fn erase_member(membership_id: String, confirm: String, reason: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     use crate::backend::{identity::sessions, organisation::erasure, platform::ids::MembershipId};
     finish(
@@ -129,9 +129,20 @@ pub async fn erase_member(membership_id: String, confirm: String) -> Result<(), 
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
             let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            let id = MembershipId(membership_id);
-            erasure::erase_member(&st, &meta()?, &ctx, &admin, &proof, &id, &confirm).await?;
-            leptos_axum::redirect("/members?erased=1");
+            erasure::check_subject(&st, &ctx, &MembershipId(membership_id.clone())).await?;
+            if confirm.trim() != "ERASE" {
+                return Err(AppError::validation("confirm", "Type ERASE to confirm."));
+            }
+            let meta = meta()?;
+            let act = crate::backend::approvals::Act::EraseMember { membership_id: membership_id.clone() };
+            match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
+                crate::backend::approvals::Gate::Go(cleared) => {
+                    let id = MembershipId(membership_id);
+                    erasure::erase_member(&st, &meta, &ctx, &admin, &proof, &cleared, &id, &confirm).await?;
+                    leptos_axum::redirect("/members?erased=1");
+                }
+                crate::backend::approvals::Gate::Waiting(_) => leptos_axum::redirect("/settings/approvals?requested=1"),
+            }
             Ok(())
         }
         .await,

@@ -1,6 +1,7 @@
 //! Server functions, one file per concept. Each is a thin adapter: get the context, call one backend function,
 //! return a view type. No SQL and no rules here.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod closure;

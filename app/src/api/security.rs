@@ -74,7 +74,7 @@ pub async fn change_password(
 
 /// Switches "require two-factor authentication for every member" (owner or admin with two-factor, step-up).
 #[server(prefix = "/api", endpoint = "set_two_factor_policy")]
-pub async fn set_two_factor_policy(required: Option<String>) -> Result<(), AppError> {
+pub async fn set_two_factor_policy(required: Option<String>, reason: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     use crate::backend::{identity::sessions, identity::two_factor};
     finish(
@@ -84,8 +84,15 @@ pub async fn set_two_factor_policy(required: Option<String>) -> Result<(), AppEr
             let admin = ctx.require_admin()?;
             let proof = sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let on = required.as_deref().is_some_and(|v| v == "on" || v == "true");
-            two_factor::set_policy(&st, &meta()?, &ctx, &admin, &proof, on).await?;
-            leptos_axum::redirect("/security?policy=saved");
+            let meta = meta()?;
+            let act = crate::backend::approvals::Act::TwoFactorPolicy { required: on };
+            match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
+                crate::backend::approvals::Gate::Go(cleared) => {
+                    two_factor::set_policy(&st, &meta, &ctx, &admin, &proof, &cleared, on).await?;
+                    leptos_axum::redirect("/security?policy=saved");
+                }
+                crate::backend::approvals::Gate::Waiting(_) => leptos_axum::redirect("/settings/approvals?requested=1"),
+            }
             Ok(())
         }
         .await,

@@ -64,7 +64,7 @@ pub async fn take_fresh_webhook_secret() -> Result<Option<FreshWebhookSecret>, A
 
 /// Removes an endpoint (its pending deliveries are dropped).
 #[server(prefix = "/api", endpoint = "delete_webhook")]
-pub async fn delete_webhook(webhook_id: String) -> Result<(), AppError> {
+pub async fn delete_webhook(webhook_id: String, reason: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
         async {
@@ -72,8 +72,24 @@ pub async fn delete_webhook(webhook_id: String) -> Result<(), AppError> {
             let ctx = tenant_ctx()?;
             let admin = ctx.require_admin()?;
             let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            crate::backend::webhooks::endpoints::delete(&st, &ctx, &admin, &proof, &meta()?, &webhook_id).await?;
-            leptos_axum::redirect("/settings/webhooks?deleted=1");
+            let meta = meta()?;
+            let act = crate::backend::approvals::Act::DeleteWebhook { webhook_id: webhook_id.clone() };
+            match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
+                crate::backend::approvals::Gate::Go(cleared) => {
+                    crate::backend::webhooks::endpoints::delete(
+                        &st,
+                        &ctx,
+                        &admin,
+                        &proof,
+                        &cleared,
+                        &meta,
+                        &webhook_id,
+                    )
+                    .await?;
+                    leptos_axum::redirect("/settings/webhooks?deleted=1");
+                }
+                crate::backend::approvals::Gate::Waiting(_) => leptos_axum::redirect("/settings/approvals?requested=1"),
+            }
             Ok(())
         }
         .await,

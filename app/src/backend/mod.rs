@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod approvals;
 pub mod audit;
 pub mod export;
 pub mod identity;

@@ -35,6 +35,7 @@ pub fn EraseMemberForm(members: Vec<MemberView>, erase: ServerAction<EraseMember
                         <input id="erase-confirm" name="confirm" type="text" required autocomplete="off"
                             pattern="ERASE" spellcheck="false" autocapitalize="characters"/>
                     </div>
+                    <super::ApprovalReason id="erase-reason"/>
                     <button type="submit" class="danger" disabled=move || erase.pending().get()>"Erase personal data"</button>
                 </ActionForm>
             </section>

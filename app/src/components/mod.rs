@@ -1,5 +1,6 @@
 //! Shared widgets.
 
+mod approval_reason;
 mod erase_member;
 mod export_link;
 mod fresh_secret;
@@ -13,6 +14,7 @@ mod step_up;
 mod table_wrap;
 mod vault_upload;
 
+pub use approval_reason::ApprovalReason;
 pub use erase_member::EraseMemberForm;
 pub use export_link::ExportLinks;
 pub use fresh_secret::{copy_text, text_download_href, FreshSecret};

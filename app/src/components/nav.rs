@@ -68,6 +68,7 @@ pub fn nav_groups(me: &Me) -> Vec<NavGroup> {
                 (link("/security/network", "Network"), me.is_admin),
                 (link("/security/emergency", "Emergency"), me.is_admin),
                 (link("/settings/webhooks", "Webhooks"), me.is_admin),
+                (link("/settings/approvals", "Approvals"), me.is_admin),
                 (NavLink { exact: true, ..link("/security", "Security settings") }, true),
             ]),
         },

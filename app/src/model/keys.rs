@@ -100,6 +100,21 @@ impl ApiResource {
     }
 }
 
+/// What a person or a master key asks for when creating a key (and, less the kind, when changing one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyInput {
+    pub description: String,
+    /// Days until expiry; `None` means the tenant's maximum.
+    pub expires_in_days: Option<i64>,
+    pub allowed_ips: String,
+    pub allowed_referers: String,
+    pub rate_per_hour: Option<i64>,
+    /// For restricted keys; ignored for the others.
+    pub scopes: Scopes,
+    /// For canary keys: the kind it poses as (master by default).
+    pub looks_like: Option<KeyKind>,
+}
+
 /// Per-resource access; a resource not listed has none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Scopes(pub Vec<(ApiResource, Access)>);

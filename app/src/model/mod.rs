@@ -1,6 +1,7 @@
 //! Plain serde types shared by the server and the browser: what pages show and what server functions return.
 //! Nothing here touches the database or a secret.
 
+mod approvals;
 mod audit;
 mod defence;
 mod error;
@@ -13,13 +14,14 @@ mod vault;
 mod views;
 mod webhooks;
 
+pub use approvals::{ApprovalView, ApprovalsView};
 pub use audit::{AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView, HistoryView, AUDIT_ACTIONS};
 pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
 pub use export::{DataExportView, DataExportsView, ExportState};
 pub use keys::{
     Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyFilter,
-    KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
+    KeyInput, KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
 };
 pub use permission::{allows, Permission, Role};
 pub use ssh::{GithubLinkView, SftpAccessView, SftpSessionView, SshCertView, SshKeyView, SshKeysView};

@@ -4,7 +4,7 @@
 //! URL can be bookmarked or shared.
 
 use crate::api::audit::{get_history, SetHistoryRetention, VerifyHistory};
-use crate::components::{Console, ErrorNotice, ExportLinks, Hydrated, TableWrap};
+use crate::components::{ApprovalReason, Console, ErrorNotice, ExportLinks, Hydrated, TableWrap};
 use crate::model::{format_utc, AppError, HistoryView, AUDIT_ACTIONS};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -225,6 +225,7 @@ fn Retention(h: HistoryView, retention: ServerAction<SetHistoryRetention>) -> im
                         <label for="retention-days">"Keep events for (days)"</label>
                         <input id="retention-days" name="days" type="number" min="90" max="3650" value=days required/>
                     </div>
+                    <ApprovalReason id="retention-reason"/>
                     <button type="submit">"Save retention"</button>
                 </ActionForm>
             })}

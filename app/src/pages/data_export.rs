@@ -4,7 +4,7 @@
 //! without it the page refreshes itself (a `<noscript>` meta refresh) and offers a Refresh link.
 
 use crate::api::export::{get_data_export, get_data_exports, StartDataExport};
-use crate::components::{Console, ErrorNotice, Hydrated, StepUpForm, SteppedUpSignal};
+use crate::components::{ApprovalReason, Console, ErrorNotice, Hydrated, StepUpForm, SteppedUpSignal};
 use crate::model::{format_utc, DataExportView, DataExportsView, ExportState};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -73,6 +73,7 @@ fn start_section(v: &DataExportsView, start: ServerAction<StartDataExport>) -> i
             <h2 id="start-h">"New export"</h2>
             {move || start.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
             <ActionForm action=start attr:class="form" attr:aria-label="Start a data export">
+                <ApprovalReason id="export-reason"/>
                 <button type="submit" disabled=move || busy || start.pending().get()>"Export all data"</button>
             </ActionForm>
             {busy.then(|| view! { <p class="hint">"An export is being built; a new one can start when it is done."</p> })}

@@ -2,7 +2,7 @@
 //! made (once), the form to make one with any guardrails, and the organisation's key policy.
 
 use crate::api::keys::{get_keys, take_fresh_key, CreateKey, SetKeyPolicy};
-use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
+use crate::components::{ApprovalReason, Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
 use crate::model::{format_utc, Access, AppError, KeyFilter, KeyKind, KeyStatus, KeyView, KeysView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -223,6 +223,7 @@ fn keys_view(
                 })}
                 <p class="hint">"A master key needs you to "
                     <a href="/confirm-access?next=/keys">"confirm it's you"</a> " first."</p>
+                <ApprovalReason id="key-reason"/>
                 <button type="submit" disabled=move || create.pending().get()>"Create key"</button>
             </ActionForm>
         </section>

@@ -3,6 +3,7 @@
 mod access_event;
 mod access_history;
 mod api_reference;
+mod approvals;
 mod closure;
 mod confirm_access;
 mod data_export;
@@ -37,6 +38,7 @@ mod webhooks;
 pub use access_event::{AccessEventPage, ChainKeyPage};
 pub use access_history::AccessHistoryPage;
 pub use api_reference::ApiReferencePage;
+pub use approvals::ApprovalsPage;
 pub use closure::ClosurePage;
 pub use confirm_access::ConfirmAccessPage;
 pub use data_export::DataExportPage;

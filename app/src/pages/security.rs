@@ -3,7 +3,7 @@
 
 use crate::api::security::{get_security, ChangePassword, SetTwoFactorPolicy};
 use crate::api::two_factor::{DisableTwoFactor, RegenerateRecoveryCodes};
-use crate::components::{Console, ErrorNotice, Hydrated, PasswordField, StepUpForm, SteppedUpSignal};
+use crate::components::{ApprovalReason, Console, ErrorNotice, Hydrated, PasswordField, StepUpForm, SteppedUpSignal};
 use crate::model::format_utc;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
@@ -118,6 +118,7 @@ pub fn SecurityPage() -> impl IntoView {
                                         </div>
                                         <p class="hint">"Members without it set it up at their next sign-in; those signed in without it are signed out. \
                                             While it is required, passwords may be as short as 8 characters (NIST SP 800-63B)."</p>
+                                        <ApprovalReason id="policy-reason"/>
                                         <button type="submit">"Save policy"</button>
                                     </ActionForm>
                                 </section>

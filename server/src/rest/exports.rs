@@ -3,11 +3,12 @@
 //! key that asked for it may download it, for 24 hours after it is ready.
 
 use super::ApiError;
+use app::backend::approvals::{self, Act, Gate};
 use app::backend::export::{self, Fresh};
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::platform::request::RequestMeta;
 use app::backend::AppState;
-use app::model::DataExportView;
+use app::model::{AppError, DataExportView};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
@@ -67,14 +68,28 @@ fn meta(m: Option<Extension<RequestMeta>>) -> RequestMeta {
 #[utoipa::path(post, path = "/exports", tag = "exports", security(("api_key" = ["master"])),
     responses((status = 202, description = "Queued", body = DataExport),
         (status = 403, description = "Not a master key", body = super::openapi::ErrorBody),
-        (status = 409, description = "An export is already being built", body = super::openapi::ErrorBody)))]
+        (status = 409, description = "An export is already being built, or the organisation requires a second \
+            admin's approval for exports (ask for it in the console)", body = super::openapi::ErrorBody)))]
 pub async fn start_export(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
     m: Option<Extension<RequestMeta>>,
 ) -> Result<Response, ApiError> {
     let granted = p.ctx.require::<app::backend::access::perm::Export>()?;
-    let view = export::request(&state, &p.ctx, &granted, Fresh::MasterKey(&p), &meta(m)).await?;
+    let meta = meta(m);
+    // Four-eyes: a key cannot wait for an approval; the organisation's admins ask in the console.
+    let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+    if approvals::required(&mut conn, p.ctx.tenant_id()).await? {
+        return Err(ApiError(AppError::Conflict {
+            msg: "This organisation requires a second admin's approval for data exports: ask for it in the console."
+                .to_owned(),
+        }));
+    }
+    drop(conn);
+    let Gate::Go(cleared) = approvals::gate(&state, &p.ctx, &meta, Act::DataExport, None).await? else {
+        return Err(ApiError(AppError::Conflict { msg: "The export waits for a second admin's approval.".to_owned() }));
+    };
+    let view = export::request(&state, &p.ctx, &granted, Fresh::MasterKey(&p), &meta, &cleared).await?;
     Ok((StatusCode::ACCEPTED, Json(DataExport::from(view))).into_response())
 }
 

@@ -191,7 +191,7 @@ pub async fn create_key(
         scopes: Scopes(scopes),
         looks_like: None,
     };
-    let (view, fresh) = backend::create_key(&state, &meta, &p.ctx, &granted, None, kind, &input).await?;
+    let (view, fresh) = backend::create_key(&state, &meta, &p.ctx, &granted, None, None, kind, &input).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: view.into(), secret: fresh.secret })))
 }
 

@@ -7,6 +7,7 @@
 mod common;
 
 mod alerts;
+mod approvals;
 mod assets;
 mod audit;
 mod audit_props;

@@ -8,6 +8,7 @@
 
 pub mod changes;
 pub mod epoch;
+pub mod four_eyes;
 
 use crate::backend::platform::ids::{AccountId, MembershipId, TenantId};
 use crate::model::{AppError, Permission, Role};
@@ -227,6 +228,12 @@ impl TenantCtx {
     /// to it, and an invitation's email never matches it).
     pub fn actor(&self) -> &str {
         &self.actor
+    }
+
+    /// The same context naming someone else in the access history (an approved act: "who (approved by whom)").
+    pub(crate) fn with_actor(mut self, actor: String) -> Self {
+        self.actor = actor;
+        self
     }
 
     pub fn tenant_name(&self) -> &str {

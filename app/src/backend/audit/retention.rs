@@ -131,6 +131,7 @@ pub async fn retention_days(pool: &AnyPool, ctx: &TenantCtx) -> Result<i64, AppE
 }
 
 /// Changes the tenant's retention (admins, after a step-up the caller checked); audited.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_retention_days(
     pool: &AnyPool,
     keys: &ServerKeys,
@@ -139,7 +140,9 @@ pub async fn set_retention_days(
     _admin: &AdminHandle,
     meta: &RequestMeta,
     days: i64,
+    cleared: &crate::backend::access::four_eyes::Cleared,
 ) -> Result<(), AppError> {
+    cleared.covers(&crate::backend::access::four_eyes::Act::Retention { days })?;
     if !(MIN_DAYS..=MAX_DAYS).contains(&days) {
         return Err(AppError::validation(
             "days",

@@ -103,7 +103,9 @@ pub async fn request(
     granted: &Granted<perm::Export>,
     fresh: Fresh<'_>,
     meta: &RequestMeta,
+    cleared: &crate::backend::access::four_eyes::Cleared,
 ) -> Result<DataExportView, AppError> {
+    cleared.covers(&crate::backend::access::four_eyes::Act::DataExport)?;
     match fresh {
         Fresh::SteppedUp(_) if ctx.api_key().is_none() => {}
         Fresh::MasterKey(p) if p.kind == KeyKind::Master && ctx.api_key() == Some(p.key_id.as_str()) => {}

@@ -60,20 +60,7 @@ const KEY_COLUMNS: &str = "k.id, k.kind, k.label, k.description, k.owner_members
      k.prev_display_prefix, k.prev_expires_at, k.rolled_at, k.last_used_at, k.last_used_ip, k.last_used_ua, \
      k.frozen_at, COALESCE(a.email, '') AS owner_email";
 
-/// What a person or a master key asks for when creating a key (and, less the kind, when changing one).
-#[derive(Debug, Clone, Default)]
-pub struct KeyInput {
-    pub description: String,
-    /// Days until expiry; `None` means the tenant's maximum.
-    pub expires_in_days: Option<i64>,
-    pub allowed_ips: String,
-    pub allowed_referers: String,
-    pub rate_per_hour: Option<i64>,
-    /// For restricted keys; ignored for the others.
-    pub scopes: Scopes,
-    /// For canary keys: the kind it poses as (master by default).
-    pub looks_like: Option<KeyKind>,
-}
+pub use crate::model::KeyInput;
 
 /// Guardrails that passed validation.
 #[derive(Debug, Clone)]
@@ -286,15 +273,23 @@ fn actor_ref(ctx: &TenantCtx) -> String {
 }
 
 /// Creates a key; the secret in the answer is never available again.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_key(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
     _granted: &Granted<perm::ApiKeys>,
     stepped_up: Option<&SteppedUp>,
+    cleared: Option<&crate::backend::access::four_eyes::Cleared>,
     kind: KeyKind,
     input: &KeyInput,
 ) -> Result<(KeyView, FreshKeyView), AppError> {
+    if kind == KeyKind::Master {
+        // A master key only with four-eyes cleared (an approval when the organisation requires one).
+        cleared
+            .ok_or(AppError::Forbidden)?
+            .covers(&crate::backend::access::four_eyes::Act::MasterKey { input: input.clone() })?;
+    }
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let pol = policy(&mut tx, ctx).await?;

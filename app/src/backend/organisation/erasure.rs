@@ -50,6 +50,11 @@ const NAMING_COLUMNS: &[(&str, &str)] = &[
     ("sftp_sessions", "actor"),
     ("webhook_endpoints", "created_by"),
     ("webhook_endpoints", "description"),
+    ("approvals", "summary"),
+    ("approvals", "reason"),
+    ("approvals", "requested_by"),
+    ("approvals", "decided_by"),
+    ("approvals", "outcome"),
 ];
 
 /// What an erasure did (also written to the `member.erased` event).
@@ -70,15 +75,20 @@ struct Subject {
 
 /// Erases a member of the caller's tenant (removing the membership in the same act); `confirm` must be the
 /// word ERASE (checked after the member is found, so another tenant's member is simply not found).
+#[allow(clippy::too_many_arguments)]
 pub async fn erase_member(
     state: &AppState,
     meta: &RequestMeta,
     ctx: &TenantCtx,
     _admin: &AdminHandle,
     _proof: &SteppedUp,
+    cleared: &crate::backend::access::four_eyes::Cleared,
     membership: &MembershipId,
     confirm: &str,
 ) -> Result<Erased, AppError> {
+    cleared.covers(&crate::backend::access::four_eyes::Act::EraseMember {
+        membership_id: membership.as_str().to_owned(),
+    })?;
     let tenant = ctx.tenant_id().as_str();
     {
         let mut conn = state.pool.acquire().await?;
@@ -102,6 +112,7 @@ pub async fn erase_member(
     if membership == ctx.membership_id() {
         return Err(AppError::Conflict { msg: "You cannot erase yourself.".into() });
     }
+    crate::backend::access::four_eyes::keeps_two_admins(&mut tx, ctx.tenant_id(), membership.as_str()).await?;
     if s.role == Role::Owner {
         return Err(AppError::Conflict {
             msg: "An owner cannot be erased. Make them an admin or member first (the last owner never can be).".into(),
@@ -208,6 +219,12 @@ pub async fn erase_member(
     state.access_changed();
     tracing::info!(tenant = %ctx.tenant_id(), %pseudonym, rewritten, "member erased");
     Ok(Erased { pseudonym, events_rewritten: rewritten, resealed, account_deleted })
+}
+
+/// Refuses (404) a membership that is not the organisation's, or that the actor has no authority over.
+pub async fn check_subject(state: &AppState, ctx: &TenantCtx, membership: &MembershipId) -> Result<(), AppError> {
+    let mut conn = state.pool.acquire().await?;
+    subject(&mut conn, ctx, membership).await.map(|_| ())
 }
 
 async fn subject(conn: &mut AnyConnection, ctx: &TenantCtx, membership: &MembershipId) -> Result<Subject, AppError> {

@@ -188,6 +188,9 @@ pub async fn update_member(
     if (raises || t.grants != grants) && step_up.is_none() {
         return Err(AppError::StepUpRequired);
     }
+    if !role.is_admin() {
+        crate::backend::access::four_eyes::keeps_two_admins(&mut tx, ctx.tenant_id(), membership.as_str()).await?;
+    }
     if t.role == Role::Owner && role != Role::Owner && other_active_owners(&mut tx, ctx, membership).await? == 0 {
         return Err(AppError::Conflict {
             msg: "The last owner cannot be demoted. Make someone else owner first.".into(),
@@ -262,6 +265,7 @@ async fn offboarding_target(
     if t.role == Role::Owner && other_active_owners(conn, ctx, membership).await? == 0 {
         return Err(AppError::Conflict { msg: format!("The last owner cannot be {verb}d.") });
     }
+    crate::backend::access::four_eyes::keeps_two_admins(conn, ctx.tenant_id(), membership.as_str()).await?;
     Ok(t)
 }
 

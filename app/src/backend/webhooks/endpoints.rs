@@ -259,9 +259,11 @@ pub async fn delete(
     ctx: &TenantCtx,
     _admin: &AdminHandle,
     _fresh: &SteppedUp,
+    cleared: &crate::backend::access::four_eyes::Cleared,
     meta: &RequestMeta,
     id: &str,
 ) -> Result<(), AppError> {
+    cleared.covers(&crate::backend::access::four_eyes::Act::DeleteWebhook { webhook_id: id.to_owned() })?;
     let tenant = ctx.tenant_id().as_str();
     let now = state.clock.now_ms();
     let mut tx = begin_write(&state.pool).await?;

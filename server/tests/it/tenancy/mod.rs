@@ -79,6 +79,8 @@ fn form_for<'a>(
         ("overlap_hours", "1"),
         ("delivery_id", "no-such-delivery"),
         ("enabled", "false"),
+        ("approval_id", "no-such-approval"),
+        ("required", "on"),
     ]
 }
 
@@ -180,6 +182,19 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     .execute(&app.state.pool)
     .await
     .unwrap();
+    // A request of A waiting for approval, its reason the canary.
+    let approval = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO approvals (id, tenant_id, act, summary, reason, requested_by, requester_membership_id, \
+         created_at, expires_at, state) SELECT $1, tenant_id, '{\"act\":\"data_export\"}', 'export all data', $2, \
+         'matrix', id, 0, 9999999999999, 'pending' FROM memberships WHERE id = $3",
+    )
+    .bind(&approval)
+    .bind(format!("{CANARY} reason"))
+    .bind(&target)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
     // A live SFTP session of A (as the gateway records one).
     let sftp_session = uuid::Uuid::new_v4().to_string();
     sqlx::query(
@@ -204,6 +219,9 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
         }
         for field in form.iter_mut().filter(|(k, _)| *k == "webhook_id") {
             field.1 = webhook.as_str();
+        }
+        for field in form.iter_mut().filter(|(k, _)| *k == "approval_id") {
+            field.1 = approval.as_str();
         }
         for field in form.iter_mut().filter(|(k, _)| *k == "delivery_id") {
             field.1 = delivery.as_str();
@@ -249,6 +267,13 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
             assert!(res.text().await.unwrap().contains(CANARY), "{name}: A's owner sees A's canary");
         }
     }
+    // B's admin decided nothing of A's.
+    let state: String = sqlx::query_scalar("SELECT state FROM approvals WHERE id = $1")
+        .bind(&approval)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "pending", "A's request untouched by B");
     // B's admin sent nothing again and switched nothing off.
     let (status, attempts): (String, i64) =
         sqlx::query_as("SELECT status, attempts FROM webhook_deliveries WHERE id = $1")
@@ -343,6 +368,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
                 | "/security/emergency"
                 | "/settings/webhooks"
                 | "/settings/webhooks/{id}"
+                | "/settings/approvals"
                 | "/data-export"
                 | "/vault"
                 | "/vault/key"

@@ -90,6 +90,21 @@ async fn received(shared: &Shared, n: usize) -> Vec<(HeaderMap, String)> {
     }
 }
 
+/// Waits until `n` attempts are written (an attempt is written once its answer is in, a moment after the
+/// receiver saw the request): a test moving the clock must not move it under an attempt still being recorded.
+async fn attempted(app: &TestApp, n: i64) {
+    let t = Instant::now();
+    loop {
+        let got: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_attempts").fetch_one(&app.state.pool).await.unwrap();
+        if got >= n {
+            return;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "{got} of {n} attempts written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The signature as an independent implementation computes it (Python's hmac, not Rampart's code).
 fn python_signature(secret: &str, id: &str, ts: &str, body: &str) -> String {
     let script = "import base64,hashlib,hmac,sys\n\
@@ -253,6 +268,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_the_overlap() {
     let (base, shared) = receiver().await;
     let (app, owner, old, email) = with_endpoint(&format!("{base}/hook"), "sign_in,webhook").await;
     received(&shared, 1).await;
+    attempted(&app, 1).await;
     let v: app::model::WebhooksView = app.call(&owner, "list_webhooks", &[]).await.json().await.unwrap();
     let id = v.endpoints[0].id.clone();
     let bad = app.call(&owner, "rotate_webhook_secret", &[("webhook_id", &id), ("overlap_hours", "169")]).await;
@@ -269,6 +285,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_the_overlap() {
     let (mid, ts) = (header(h, "webhook-id"), header(h, "webhook-timestamp"));
     let sigs: Vec<&str> = header(h, "webhook-signature").split(' ').collect();
     assert_eq!(sigs, [python_signature(&new, mid, ts, body), python_signature(&old, mid, ts, body)]);
+    attempted(&app, 2).await;
     // After the overlap, the new one only.
     app.clock.advance_ms(25 * 3_600_000);
     failed_sign_in(&app, &email).await;
@@ -284,6 +301,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_its_admins_told() {
     shared.lock().unwrap().answers = vec![(500, vec![]); 3];
     let (app, _, _, email) = with_endpoint(&format!("{base}/hook"), "sign_in,webhook").await;
     received(&shared, 1).await;
+    attempted(&app, 1).await;
     let reason = || async {
         sqlx::query_scalar::<_, Option<String>>("SELECT disabled_reason FROM webhook_endpoints")
             .fetch_one(&app.state.pool)
@@ -294,6 +312,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_its_admins_told() {
     app.clock.advance_ms(4 * 24 * 3_600_000);
     failed_sign_in(&app, &email).await;
     received(&shared, 2).await;
+    attempted(&app, 2).await;
     assert_eq!(reason().await, None);
     // Past five days of nothing but failures: disabled.
     app.clock.advance_ms(24 * 3_600_000 + 60_000);

@@ -97,8 +97,10 @@ pub async fn set_policy(
     ctx: &TenantCtx,
     _admin: &AdminHandle,
     _proof: &SteppedUp,
+    cleared: &crate::backend::access::four_eyes::Cleared,
     required: bool,
 ) -> Result<(), AppError> {
+    cleared.covers(&crate::backend::access::four_eyes::Act::TwoFactorPolicy { required })?;
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     if required && !is_enabled(&mut tx, ctx.account_id()).await? {

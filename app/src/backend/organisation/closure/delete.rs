@@ -19,6 +19,7 @@ use sqlx::Row as _;
 /// gains a tenant column gets a line here (the closure tests scan every table for the tenant id).
 pub const TENANT_TABLES: &[(&str, &str)] = &[
     // The vault (the keys went first, in a transaction of their own).
+    ("approvals", "tenant_id = $1"),
     ("webhook_attempts", "tenant_id = $1"),
     ("webhook_deliveries", "tenant_id = $1"),
     ("webhook_endpoints", "tenant_id = $1"),
