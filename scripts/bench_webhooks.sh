@@ -77,19 +77,19 @@ print(f"{start:.6f} {elapsed:.3f} {pick(50):.2f} {pick(99):.2f} {len(failed)}")
 PY
 }
 
-# Waits until the receiver has counted TARGET deliveries or the Unix time DEADLINE has passed; prints "count
-# last", last being the Unix time of the latest counted delivery (0 before any).
-webhooks_wait() { # receiver URL, target, deadline
+# Waits until the receiver has counted TARGET deliveries to the paths under PREFIX or the Unix time DEADLINE has
+# passed; prints "count last", last being the Unix time of the latest of them (0 before any).
+webhooks_wait() { # receiver URL, prefix, target, deadline
   python3 - "$@" <<'PY'
 import json, sys, time, urllib.request
 
-url, target, deadline = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+url, prefix, target, deadline = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 while True:
-    got = json.load(urllib.request.urlopen(url + "/count"))
+    got = json.load(urllib.request.urlopen(f"{url}/count?prefix={prefix}"))
     if got["count"] >= target or time.time() > deadline:
         break
     time.sleep(0.05)
-print(got["count"], got["last"] or 0)
+print(got["count"], got["last"])
 PY
 }
 
@@ -110,17 +110,17 @@ webhooks_clear() { # receiver URL
   [ -z "$(webhooks_ours "$1")" ] || echo "bench: the bench's webhook endpoints are still there (an approval pending?)" >&2
 }
 
-# Adds E endpoints, makes N events over C connections and prints the rate at which they arrive.
+# Adds E endpoints (at paths of their own), makes N events over C connections and prints the rate at which
+# their deliveries arrive, waiting at most BENCH_WEBHOOK_WAIT seconds (default 60) from the first event.
 webhooks_round() { # receiver URL, E, N, C
-  local hook=$1 e=$2 n=$3 c=$4 patience=${BENCH_WEBHOOK_WAIT:-60} i base start made p50 p99 failed count last
+  local hook=$1 e=$2 n=$3 c=$4 patience=${BENCH_WEBHOOK_WAIT:-60} i start made p50 p99 failed count last
   webhooks_call step_up "password=$PASSWORD" >/dev/null
   for i in $(seq 1 "$e"); do
     webhooks_call create_webhook "url=$hook/of-$e/$i" "description=bench $i of $e" "events=key" >/dev/null
   done
-  read -r base last <<<"$(webhooks_wait "$hook" 0 0)"
   read -r start made p50 p99 failed <<<"$(webhooks_fire "$n" "$c" "webhook bench, $e endpoints")"
-  read -r count last <<<"$(webhooks_wait "$hook" $((base + n * e)) "$(awk -v s="$start" -v p="$patience" 'BEGIN { print s + p }')")"
-  awk -v n="$n" -v e="$e" -v d="$((count - base))" -v s="$start" -v l="$last" -v m="$made" -v c="$c" \
+  read -r count last <<<"$(webhooks_wait "$hook" "/of-$e/" $((n * e)) "$(awk -v s="$start" -v p="$patience" 'BEGIN { print s + p }')")"
+  awk -v n="$n" -v e="$e" -v d="$count" -v s="$start" -v l="$last" -v m="$made" -v c="$c" \
     -v f="$failed" -v p="$patience" 'BEGIN {
       made = sprintf("made in %.1f s over %d connections%s", m, c, (f > 0 ? ", " f " requests failed" : ""))
       if (d == 0) { printf "webhooks: none of %d deliveries arrived within %d s (%s)\n", n * e, p, made; exit }
@@ -142,8 +142,8 @@ bench_webhooks() {
   hook="http://127.0.0.1:$(cat "$DATA/receiver.port")"
   webhooks_fire 50 1 "webhook bench warm-up" >/dev/null
 
-  # The request's latency with no endpoint; then events/s with 1 endpoint and with 4 (new ones, so nothing the
-  # first round left waiting is counted); then the latency again with those 4 (their deliveries going out).
+  # The request's latency with no endpoint; then events/s with 1 endpoint and with 4 (new ones, the first
+  # removed with what it still had waiting); then the latency again with those 4 (their deliveries going out).
   local without with
   without=$(webhooks_fire "$m" 1 "webhook bench, no endpoint")
   webhooks_round "$hook" 1 "$n" "$c"

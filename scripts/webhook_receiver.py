@@ -3,8 +3,8 @@
 keeps HTTP/1.1 connections open, and counts the deliveries of one event type (by default `key.create`) per
 distinct `webhook-id`, so a retry is not counted twice. Signatures are not checked (the tests do that).
 
-GET /count answers {"count": n, "total": all POSTs, "first": t, "last": t}, t being the Unix time (float) of the
-first and the latest counted delivery. Binds an ephemeral port and writes it to PORT_FILE once it listens; exits
+GET /count?prefix=/a/path answers {"count": n, "last": t, "total": all POSTs}: the deliveries counted to paths
+that start with the prefix (all of them without one) and the Unix time (float) of the latest of those. Binds an ephemeral port and writes it to PORT_FILE once it listens; exits
 when the process PARENT_PID is gone, so an interrupted bench leaves nothing behind.
     webhook_receiver.py PORT_FILE PARENT_PID [TYPE]"""
 import json
@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT_FILE, PARENT = sys.argv[1], int(sys.argv[2])
@@ -19,7 +20,8 @@ TYPE = sys.argv[3] if len(sys.argv) > 3 else "key.create"
 
 lock = threading.Lock()
 seen = set()
-state = {"total": 0, "first": None, "last": None}
+paths = {}  # path: [count, time of the latest]
+total = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -42,19 +44,23 @@ class Handler(BaseHTTPRequestHandler):
             kind = json.loads(body).get("type")
         except ValueError:
             kind = None
+        global total
         with lock:
-            state["total"] += 1
+            total += 1
             key = (self.path, self.headers.get("webhook-id"))
             if kind == TYPE and key not in seen:
                 seen.add(key)
-                state["first"] = state["first"] or now
-                state["last"] = now
+                counted = paths.setdefault(self.path, [0, 0.0])
+                counted[0] += 1
+                counted[1] = now
         self.answer(b"")
 
     def do_GET(self):
+        prefix = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("prefix", [""])[0]
         with lock:
-            data = json.dumps(dict(state, count=len(seen))).encode()
-        self.answer(data)
+            mine = [c for p, c in paths.items() if p.startswith(prefix)]
+            data = {"count": sum(c[0] for c in mine), "last": max((c[1] for c in mine), default=0.0), "total": total}
+        self.answer(json.dumps(data).encode())
 
 
 def watch_parent():

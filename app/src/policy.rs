@@ -176,6 +176,11 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("refuse_request", Admin, Target),
     f("cancel_request", Admin, Target),
     f("take_approved_key", Admin, Session),
+    f("get_consent", Owner, Read),
+    f("set_consent", Owner, Change),
+    f("approve_support", Owner, Target),
+    f("refuse_support", Owner, Target),
+    f("revoke_support", Owner, Target),
 ];
 
 /// What a key needs for a REST route.
@@ -245,4 +250,58 @@ pub fn rest_route(method: &str, path: &str) -> Option<&'static Route> {
 /// The rule of a server function, if it has one.
 pub fn server_fn(name: &str) -> Option<&'static ServerFn> {
     SERVER_FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// What a support session needs for a server function or page beyond being one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportNeeds {
+    /// The console's own reads.
+    Console,
+    /// The vault's contents, when the owner included them.
+    Vault,
+    /// The data exports (and the access-history export), when the owner included them.
+    Exports,
+}
+
+/// The only server functions a support session may call: reads. Every other one — every write, every "take
+/// the secret", a step-up — is refused to it at the gate.
+pub const SUPPORT_READS: &[(&str, SupportNeeds)] = &[
+    ("get_me", SupportNeeds::Console),
+    ("get_overview", SupportNeeds::Console),
+    ("get_api_reference", SupportNeeds::Console),
+    ("list_recent_events", SupportNeeds::Console),
+    ("get_history", SupportNeeds::Console),
+    ("get_event", SupportNeeds::Console),
+    ("list_members", SupportNeeds::Console),
+    ("list_invitations", SupportNeeds::Console),
+    ("list_member_sessions", SupportNeeds::Console),
+    ("get_keys", SupportNeeds::Console),
+    ("get_key", SupportNeeds::Console),
+    ("get_ip_rules", SupportNeeds::Console),
+    ("get_panic", SupportNeeds::Console),
+    ("get_ssh_keys", SupportNeeds::Console),
+    ("list_webhooks", SupportNeeds::Console),
+    ("get_webhook_deliveries", SupportNeeds::Console),
+    ("get_approvals", SupportNeeds::Console),
+    ("list_vault", SupportNeeds::Vault),
+    ("get_vault_file", SupportNeeds::Vault),
+    ("get_vault_key", SupportNeeds::Vault),
+    ("get_data_exports", SupportNeeds::Exports),
+    ("get_data_export", SupportNeeds::Exports),
+];
+
+/// What a support session needs to call server function `name`; `None`: never.
+pub fn support_read(name: &str) -> Option<SupportNeeds> {
+    SUPPORT_READS.iter().find(|(n, _)| *n == name).map(|(_, needs)| *needs)
+}
+
+/// What a support session needs to open page (or download) `path`.
+pub fn support_page(path: &str) -> SupportNeeds {
+    if path.starts_with("/vault") {
+        SupportNeeds::Vault
+    } else if path.starts_with("/data-export") || path.starts_with("/access-history/export") {
+        SupportNeeds::Exports
+    } else {
+        SupportNeeds::Console
+    }
 }

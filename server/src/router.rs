@@ -113,6 +113,7 @@ pub fn build(state: WebState) -> Router {
         .leptos_routes_with_context(&state, routes, page_ctx, move || shell(leptos.clone()))
         .route("/vault/files/{id}/download", get(crate::web::vault::download))
         .route("/data-export/{id}/download", get(crate::web::export::download))
+        .route("/support/{token}", get(crate::web::support::open))
         .fallback(static_or_not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Added after the body limit, so only the vault's per-file limit bounds uploads.

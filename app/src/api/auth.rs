@@ -6,15 +6,35 @@ use leptos::prelude::*;
 /// The signed-in account in its current tenant.
 #[server(prefix = "/api", endpoint = "get_me")]
 pub async fn get_me() -> Result<Me, AppError> {
-    use super::ssr::{finish, tenant_ctx_while_closing};
-    finish(tenant_ctx_while_closing().map(|ctx| Me {
-        features: ctx.features(),
-        is_admin: ctx.is_admin(),
-        email: ctx.actor().to_owned(),
-        tenant_name: ctx.tenant_name().to_owned(),
-        role: ctx.role_name().to_owned(),
-        tenant_count: ctx.tenant_count(),
-    }))
+    use super::ssr::{finish, state, tenant_ctx_while_closing};
+    finish(
+        async {
+            let ctx = tenant_ctx_while_closing()?;
+            let support = match ctx.support_request() {
+                Some(request) => {
+                    let reach = crate::backend::support::session::reach(&state()?, request)
+                        .await?
+                        .ok_or(AppError::Unauthenticated)?;
+                    let who = ctx.actor().trim_start_matches("Support: ");
+                    Some(format!(
+                        "Support access by {who} until {}: read-only, every page viewed is recorded.",
+                        crate::model::format_utc(reach.until)
+                    ))
+                }
+                None => None,
+            };
+            Ok(Me {
+                features: ctx.features(),
+                is_admin: ctx.is_admin(),
+                email: ctx.actor().to_owned(),
+                tenant_name: ctx.tenant_name().to_owned(),
+                role: if support.is_some() { "support (read-only)".to_owned() } else { ctx.role_name().to_owned() },
+                tenant_count: ctx.tenant_count(),
+                support,
+            })
+        }
+        .await,
+    )
 }
 
 /// Signs in with email and password. Without two-factor authentication the session id is cycled and the

@@ -15,6 +15,7 @@ pub mod panic;
 pub mod security;
 pub mod sessions;
 pub mod ssh;
+pub mod support;
 pub mod two_factor;
 pub mod vault;
 pub mod webhooks;

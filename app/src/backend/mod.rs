@@ -19,6 +19,7 @@ pub mod network;
 pub mod organisation;
 pub mod platform;
 pub mod ssh;
+pub mod support;
 pub mod vault;
 pub mod webhooks;
 

@@ -69,6 +69,7 @@ pub fn nav_groups(me: &Me) -> Vec<NavGroup> {
                 (link("/security/emergency", "Emergency"), me.is_admin),
                 (link("/settings/webhooks", "Webhooks"), me.is_admin),
                 (link("/settings/approvals", "Approvals"), me.is_admin),
+                (link("/settings/consent", "Consent"), me.role == "owner"),
                 (NavLink { exact: true, ..link("/security", "Security settings") }, true),
             ]),
         },
@@ -115,6 +116,7 @@ mod tests {
             features,
             is_admin,
             tenant_count: 1,
+            support: None,
         }
     }
 

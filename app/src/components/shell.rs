@@ -81,6 +81,9 @@ pub fn Console(children: ChildrenFn) -> impl IntoView {
                         match me.await {
                             Ok(me) => Either::Left(view! {
                                 <div class="console">
+                                    {me.support.clone().map(|banner| view! {
+                                        <p class="notice warn support-banner" role="status" data-testid="support-banner">{banner}</p>
+                                    })}
                                     <ConsoleHeader me=me.clone()/>
                                     <ConsoleNav me=me/>
                                     <main class="page" id="main">{children()}</main>

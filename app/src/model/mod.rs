@@ -9,6 +9,7 @@ mod export;
 mod keys;
 mod permission;
 mod ssh;
+mod support;
 mod time;
 mod vault;
 mod views;
@@ -25,6 +26,7 @@ pub use keys::{
 };
 pub use permission::{allows, Permission, Role};
 pub use ssh::{GithubLinkView, SftpAccessView, SftpSessionView, SshCertView, SshKeyView, SshKeysView};
+pub use support::{ConsentView, SupportRequestView};
 pub use time::{civil_from_days, format_rfc3339, format_utc, parse_date_utc};
 pub use vault::{
     human_size, FreshLinkView, VaultFileDetailView, VaultFileView, VaultKeyView, VaultLinkView, VaultListView,

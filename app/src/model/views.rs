@@ -14,6 +14,9 @@ pub struct Me {
     pub is_admin: bool,
     /// How many organisations the account belongs to (a switcher appears from two).
     pub tenant_count: i64,
+    /// For a support session: the banner every page shows ("Support access by … until …").
+    #[serde(default)]
+    pub support: Option<String>,
 }
 
 /// What the setup-password page shows about a valid setup link.

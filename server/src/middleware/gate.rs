@@ -31,6 +31,7 @@ fn is_public_page(path: &str) -> bool {
         || path.starts_with("/setup/")
         || path.starts_with("/reset-password/")
         || path.starts_with("/invite/")
+        || path.starts_with("/support/")
 }
 
 pub async fn session_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -63,6 +64,13 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
             };
         }
     }
+    if let Some(request) = auth.as_ref().and_then(|c| c.support_request().map(str::to_owned)) {
+        let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+        let (html, meta) = (wants_html(req.headers()), RequestMeta::of(req.extensions(), req.headers()));
+        if let Some(res) = support_guard(&state, auth.as_ref(), &request, (is_get, html, &meta), &path).await {
+            return res;
+        }
+    }
     let signed_in = auth.is_some();
     req.extensions_mut().insert(CurrentAuth(auth));
     if path.starts_with("/api/") || is_public_page(&path) {
@@ -79,6 +87,48 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         };
     }
     next.run(req).await
+}
+
+/// A support session reads and nothing else: GET pages (the vault's and the exports' only when the owner
+/// included them; each page viewed is recorded) and the server functions of `policy::SUPPORT_READS`. Anything
+/// else is refused (403) before it runs.
+async fn support_guard(
+    state: &AppState,
+    ctx: Option<&TenantCtx>,
+    request: &str,
+    (is_get, html, meta): (bool, bool, &RequestMeta),
+    path: &str,
+) -> Option<Response> {
+    use app::policy::SupportNeeds;
+    let ctx = ctx?;
+    let reach = match app::backend::support::session::reach(state, request).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Some(error_response(&AppError::Unauthenticated, html)),
+        Err(err) => return Some(error_response(&err, html)),
+    };
+    let needs = match path.strip_prefix("/api/") {
+        Some(name) => match app::policy::support_read(name) {
+            Some(needs) => needs,
+            None if name == "sign_out" => SupportNeeds::Console,
+            None => return Some(error_response(&AppError::Forbidden, html)),
+        },
+        None if is_get => app::policy::support_page(path),
+        None => return Some(error_response(&AppError::Forbidden, html)),
+    };
+    let allowed = match needs {
+        SupportNeeds::Console => true,
+        SupportNeeds::Vault => reach.vault,
+        SupportNeeds::Exports => reach.exports,
+    };
+    if !allowed {
+        return Some(error_response(&AppError::Forbidden, html));
+    }
+    if !path.starts_with("/api/") {
+        if let Err(err) = app::backend::support::session::viewed(state, ctx, meta, path).await {
+            return Some(error_response(&err, html));
+        }
+    }
+    None
 }
 
 /// The 403 for a request the tenant's network rules refuse (recorded at most once a minute per address), or

@@ -58,6 +58,11 @@ pub enum Command {
     },
     /// The database, its migration, the tenants and the age of the last good backup.
     Status,
+    /// Support access with the organisation's consent: request it, open an approved one.
+    Support {
+        #[command(subcommand)]
+        command: crate::startup::support_cli::SupportCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -387,6 +392,7 @@ async fn execute(command: Command, settings: Settings) -> Result<(), StartError>
             Ok(())
         }
         Command::Errors { command } => errors(command, &settings).await,
+        Command::Support { command } => crate::startup::support_cli::execute(command, settings).await,
         Command::Tenant { command: TenantCommand::List } => {
             let state = build_state(&settings, Arc::new(SystemClock)).await?;
             let list = tenants::list_tenants(&state).await.map_err(|e| StartError::Runtime(e.to_string()))?;

@@ -5,4 +5,5 @@ pub mod config;
 pub mod metrics;
 pub mod secrets;
 pub mod serve;
+pub mod support_cli;
 pub mod tls;

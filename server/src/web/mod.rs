@@ -5,4 +5,5 @@ pub mod assets;
 pub mod download;
 pub mod export;
 pub mod history_export;
+pub mod support;
 pub mod vault;

@@ -191,3 +191,44 @@ async fn logs_can_be_json_lines() {
         "{logged:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_is_requested_from_the_command_line_and_opened_only_once_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::database_url(dir.path()).await;
+    let run = |args: &[&str]| rampart(dir.path(), &db).args(args).output().unwrap();
+    let out = run(&["tenant", "create", "--name", "Initech", "--owner", "bill@initech.example"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "support",
+        "request",
+        "--tenant",
+        "initech",
+        "--operator",
+        "Sam",
+        "--reason",
+        "ticket 7",
+        "--hours",
+        "80",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "more than 72 hours");
+    let out = run(&["support", "request", "--tenant", "Initech", "--operator", "Sam", "--reason", "ticket 7"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = text.split_whitespace().nth(2).unwrap().to_owned();
+    let open = run(&["support", "open", "--request", &id]);
+    assert_eq!(open.status.code(), Some(2), "not approved yet");
+    assert!(String::from_utf8_lossy(&open.stderr).contains("No approved"));
+    // Approved (as an owner would from the console), it prints a one-time link.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+    sqlx::query("UPDATE support_requests SET state = 'approved', until = $1 WHERE id = $2")
+        .bind(i64::MAX / 2)
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let open = run(&["support", "open", "--request", &id]);
+    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
+    assert!(String::from_utf8_lossy(&open.stdout).contains("/support/"));
+}

@@ -37,6 +37,7 @@ mod sensitive;
 mod sessions;
 mod sftp;
 mod ssh_keys;
+mod support;
 mod tenancy;
 mod throttle;
 mod transport;

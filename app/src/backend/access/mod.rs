@@ -25,6 +25,8 @@ pub enum Credential {
     ApiKey { id: String },
     /// A member through the SFTP gateway, by an SSH key or certificate (its fingerprint).
     Sftp { key_fingerprint: String },
+    /// A platform operator the organisation's owner let in (`support`): read-only, until the request's end.
+    Support { request_id: String },
 }
 
 /// The authenticated principal of a request, inside one tenant.
@@ -207,6 +209,31 @@ impl TenantCtx {
         }
     }
 
+    /// A support session's context (`support` only): an admin's view of the console for reading, named
+    /// "Support: operator" in the access history; every write is refused at the gate.
+    pub(crate) fn for_support(request_id: String, operator: &str, tenant_id: TenantId, tenant_name: String) -> Self {
+        Self {
+            tenant_id,
+            account_id: AccountId(format!("support:{request_id}")),
+            membership_id: MembershipId(format!("support:{request_id}")),
+            role: Role::Admin.as_str().to_owned(),
+            actor: format!("Support: {operator}"),
+            tenant_name,
+            grants: Vec::new(),
+            tenant_count: 1,
+            credential: Credential::Support { request_id },
+            closes_at: None,
+        }
+    }
+
+    /// The support request behind this context, when it is a support session.
+    pub fn support_request(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Support { request_id } => Some(request_id),
+            _ => None,
+        }
+    }
+
     pub fn tenant_id(&self) -> &TenantId {
         &self.tenant_id
     }
@@ -256,7 +283,7 @@ impl TenantCtx {
     pub fn api_key(&self) -> Option<&str> {
         match &self.credential {
             Credential::ApiKey { id } => Some(id),
-            Credential::Session | Credential::Sftp { .. } => None,
+            Credential::Session | Credential::Sftp { .. } | Credential::Support { .. } => None,
         }
     }
 

@@ -201,6 +201,14 @@ pub async fn resolve(session: &Session, app: &crate::backend::AppState) -> Resul
         session.flush().await.map_err(store_err)?;
         return Ok(None);
     }
+    // A support session answers to its request, read on every request: revoked or ended, it is over now.
+    if let Some(request) = state.ctx.support_request() {
+        if crate::backend::support::session::reach(app, request).await?.is_none() {
+            session.flush().await.map_err(store_err)?;
+            return Ok(None);
+        }
+        return Ok(Some(state.ctx.clone()));
+    }
     let Some(facts) = membership(app, state.ctx.membership_id().as_str()).await? else {
         session.flush().await.map_err(store_err)?;
         return Ok(None);

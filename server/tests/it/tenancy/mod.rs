@@ -81,6 +81,8 @@ fn form_for<'a>(
         ("enabled", "false"),
         ("approval_id", "no-such-approval"),
         ("required", "on"),
+        ("support_id", "no-such-support-request"),
+        ("hours", "1"),
     ]
 }
 
@@ -195,6 +197,10 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     .execute(&app.state.pool)
     .await
     .unwrap();
+    // A support request to A, its reason the canary.
+    let support = app::backend::support::request(&app.state, "Acme", "matrix operator", &format!("{CANARY} ticket"), 2)
+        .await
+        .unwrap();
     // A live SFTP session of A (as the gateway records one).
     let sftp_session = uuid::Uuid::new_v4().to_string();
     sqlx::query(
@@ -219,6 +225,9 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
         }
         for field in form.iter_mut().filter(|(k, _)| *k == "webhook_id") {
             field.1 = webhook.as_str();
+        }
+        for field in form.iter_mut().filter(|(k, _)| *k == "support_id") {
+            field.1 = support.as_str();
         }
         for field in form.iter_mut().filter(|(k, _)| *k == "approval_id") {
             field.1 = approval.as_str();
@@ -274,6 +283,12 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
         .await
         .unwrap();
     assert_eq!(state, "pending", "A's request untouched by B");
+    let state: String = sqlx::query_scalar("SELECT state FROM support_requests WHERE id = $1")
+        .bind(&support)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "pending", "A's support request untouched by B");
     // B's admin sent nothing again and switched nothing off.
     let (status, attempts): (String, i64) =
         sqlx::query_as("SELECT status, attempts FROM webhook_deliveries WHERE id = $1")
@@ -369,6 +384,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
                 | "/settings/webhooks"
                 | "/settings/webhooks/{id}"
                 | "/settings/approvals"
+                | "/settings/consent"
                 | "/data-export"
                 | "/vault"
                 | "/vault/key"
