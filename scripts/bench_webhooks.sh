@@ -32,11 +32,11 @@ headers = {"Cookie": cookie, "Origin": base, "Content-Type": "application/x-www-
 lock = threading.Lock()
 todo = iter(range(n))
 times, failed = [], []
-ready = threading.Barrier(conc + 1)
+ready = threading.Barrier(conc + 1, timeout=30)
 
 
 def worker():
-    conn = http.client.HTTPSConnection(url.hostname, url.port, context=context)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=30)
     conn.connect()  # the TLS handshake before the clock starts
     ready.wait()
     while True:
@@ -85,7 +85,7 @@ import json, sys, time, urllib.request
 
 url, prefix, target, deadline = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 while True:
-    got = json.load(urllib.request.urlopen(f"{url}/count?prefix={prefix}"))
+    got = json.load(urllib.request.urlopen(f"{url}/count?prefix={prefix}", timeout=10))
     if got["count"] >= target or time.time() > deadline:
         break
     time.sleep(0.05)
@@ -107,27 +107,31 @@ webhooks_clear() { # receiver URL
   local id
   webhooks_call step_up "password=$PASSWORD" >/dev/null
   for id in $(webhooks_ours "$1"); do webhooks_call delete_webhook "webhook_id=$id" >/dev/null; done
-  [ -z "$(webhooks_ours "$1")" ] || echo "bench: the bench's webhook endpoints are still there (an approval pending?)" >&2
+  [ -z "$(webhooks_ours "$1")" ] || echo "bench: webhook endpoints left behind (an approval pending?)" >&2
 }
 
 # Adds E endpoints (at paths of their own), makes N events over C connections and prints the rate at which
 # their deliveries arrive, waiting at most BENCH_WEBHOOK_WAIT seconds (default 60) from the first event.
 webhooks_round() { # receiver URL, E, N, C
-  local hook=$1 e=$2 n=$3 c=$4 patience=${BENCH_WEBHOOK_WAIT:-60} i start made p50 p99 failed count last
+  local hook=$1 e=$2 n=$3 c=$4 patience=${BENCH_WEBHOOK_WAIT:-60} i out start made p50 p99 failed deadline count last
   webhooks_call step_up "password=$PASSWORD" >/dev/null
   for i in $(seq 1 "$e"); do
     webhooks_call create_webhook "url=$hook/of-$e/$i" "description=bench $i of $e" "events=key" >/dev/null
   done
-  read -r start made p50 p99 failed <<<"$(webhooks_fire "$n" "$c" "webhook bench, $e endpoints")"
-  read -r count last <<<"$(webhooks_wait "$hook" "/of-$e/" $((n * e)) "$(awk -v s="$start" -v p="$patience" 'BEGIN { print s + p }')")"
+  out=$(webhooks_fire "$n" "$c" "webhook bench, $e endpoints")
+  read -r start made p50 p99 failed <<<"$out"
+  deadline=$(awk -v s="$start" -v p="$patience" 'BEGIN { printf "%.3f", s + p }')
+  out=$(webhooks_wait "$hook" "/of-$e/" $((n * e)) "$deadline")
+  read -r count last <<<"$out"
   awk -v n="$n" -v e="$e" -v d="$count" -v s="$start" -v l="$last" -v m="$made" -v c="$c" \
     -v f="$failed" -v p="$patience" 'BEGIN {
       made = sprintf("made in %.1f s over %d connections%s", m, c, (f > 0 ? ", " f " requests failed" : ""))
       if (d == 0) { printf "webhooks: none of %d deliveries arrived within %d s (%s)\n", n * e, p, made; exit }
-      t = l - s
-      if (d < n * e) printf "webhooks: only %d of %d deliveries to %d endpoint%s arrived within %d s", d, n * e, e, (e > 1 ? "s" : ""), p
-      else printf "webhooks: %d events delivered to %d endpoint%s%s", n, e, (e > 1 ? "s" : ""), (e > 1 ? " (" d " deliveries)" : "")
-      printf " in %.1f s = %.0f events/s%s (%s)\n", t, d / e / t, (e > 1 ? sprintf(", %.0f deliveries/s", d / t) : ""), made }'
+      t = l - s; ends = (e > 1 ? "s" : "")
+      if (d < n * e) printf "webhooks: only %d of %d deliveries to %d endpoint%s within the %d s wait, the last at %.1f s = %.1f events/s%s (%s)\n",
+        d, n * e, e, ends, p, t, d / e / t, (e > 1 ? sprintf(", %.1f deliveries/s", d / t) : ""), made
+      else printf "webhooks: %d events delivered to %d endpoint%s%s in %.1f s = %.0f events/s%s (%s)\n", n, e, ends,
+        (e > 1 ? " (" d " deliveries)" : ""), t, n / t, (e > 1 ? sprintf(", %.0f deliveries/s", d / t) : ""), made }'
 }
 
 bench_webhooks() {

@@ -4,8 +4,9 @@ keeps HTTP/1.1 connections open, and counts the deliveries of one event type (by
 distinct `webhook-id`, so a retry is not counted twice. Signatures are not checked (the tests do that).
 
 GET /count?prefix=/a/path answers {"count": n, "last": t, "total": all POSTs}: the deliveries counted to paths
-that start with the prefix (all of them without one) and the Unix time (float) of the latest of those. Binds an ephemeral port and writes it to PORT_FILE once it listens; exits
-when the process PARENT_PID is gone, so an interrupted bench leaves nothing behind.
+that start with the prefix (all of them without one) and the Unix time (float) of the latest of those.
+Binds an ephemeral port and writes it to PORT_FILE once it listens; exits when the process PARENT_PID is gone,
+so an interrupted bench leaves nothing behind.
     webhook_receiver.py PORT_FILE PARENT_PID [TYPE]"""
 import json
 import os
@@ -38,13 +39,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self):
+        global total
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         now = time.time()
         try:
             kind = json.loads(body).get("type")
         except ValueError:
             kind = None
-        global total
         with lock:
             total += 1
             key = (self.path, self.headers.get("webhook-id"))

@@ -99,3 +99,19 @@ export async function readOutbox(to: string, needle: string): Promise<string> {
     .toBe(true);
   return found as string;
 }
+
+/** A platform operator asks a tenant (by name) for support access with the CLI; returns the request's id. */
+export function requestSupport(tenant: string, operator: string, reason: string, hours = 4): string {
+  const out = rampart('support', 'request', '--tenant', tenant, '--operator', operator, '--reason', reason, '--hours', `${hours}`);
+  const id = out.match(/Support request (\S+) waits/);
+  if (!id) throw new Error(`no request id in: ${out}`);
+  return id[1];
+}
+
+/** The one-time support link of an approved request, as the CLI prints it. */
+export function openSupport(id: string): string {
+  const out = rampart('support', 'open', '--request', id);
+  const link = out.split('\n').map((l) => l.trim()).find((l) => l.includes('/support/'));
+  if (!link) throw new Error(`no support link in: ${out}`);
+  return link;
+}

@@ -1,6 +1,7 @@
 // The webhooks journey, with JavaScript on and off: an owner confirms it's them, adds an endpoint (a receiver on
 // loopback that this test runs), sees its secret once, sees a signed delivery arrive and the page report it,
-// sends a test event, gives the endpoint a new secret and removes it.
+// sends a test event, finds it on the endpoint's deliveries page and sends it again, gives the endpoint a new
+// secret and removes it.
 import { expect, test } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -92,6 +93,23 @@ test('an owner adds a webhook endpoint, gets a signed delivery, rotates its secr
       timeout: 15_000,
     })
     .toBe(1);
+
+  // The endpoint's page lists every delivery with its attempts; one is sent again with the same webhook-id.
+  await expect(async () => {
+    await page.goto('/settings/webhooks');
+    await page.getByRole('link', { name: url }).click();
+    await expect(page.getByRole('table', { name: 'Deliveries' })).toContainText('webhook.test', { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await expectAccessible(page);
+  const testDelivery = received.find((d) => d.body.includes(stamp) && JSON.parse(d.body).type === 'webhook.test')!;
+  const deliveryId = testDelivery.headers['webhook-id'];
+  await ready();
+  await page.getByRole('button', { name: `Redeliver ${deliveryId}` }).click();
+  await expect(page).toHaveURL(/\?redelivered=1$/);
+  await expect
+    .poll(() => received.filter((d) => d.headers['webhook-id'] === deliveryId).length, { timeout: 15_000 })
+    .toBe(2);
+  await page.goto('/settings/webhooks');
 
   // A new secret, shown once; then removed.
   await ready();
