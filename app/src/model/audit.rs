@@ -150,4 +150,11 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "approval.approved",
     "approval.refused",
     "approval.cancelled",
+    "support.consent",
+    "support.requested",
+    "support.approved",
+    "support.refused",
+    "support.revoked",
+    "support.session_started",
+    "support.page_view",
 ];
