@@ -133,9 +133,16 @@ mod tests {
                 ("Team", vec!["Members", "Sessions"]),
                 ("Access", vec!["API keys", "SSH keys"]),
                 ("Data", vec!["Vault", "Data export"]),
-                ("Security", vec!["Access history", "Network", "Emergency", "Webhooks", "Security settings"]),
+                (
+                    "Security",
+                    vec!["Access history", "Network", "Emergency", "Webhooks", "Approvals", "Security settings"]
+                ),
             ]
         );
+        // Consent is the owners' alone.
+        let owner = Me { role: "owner".to_owned(), ..me(Permission::ALL.to_vec(), true) };
+        let security = nav_groups(&owner).into_iter().find(|g| g.label == "Security").unwrap();
+        assert!(security.links.iter().any(|l| l.label == "Consent"));
     }
 
     #[test]

@@ -316,6 +316,16 @@ pub struct KeyDetailView {
     pub key: KeyView,
     pub current_usage: Vec<KeyUsageView>,
     pub previous_usage: Vec<KeyUsageView>,
+    /// Consecutive failed authentications against the key (a wrong secret with its public id), since its last
+    /// success.
+    #[serde(default)]
+    pub failed_attempts: i64,
+    /// The last failed attempt: when, and from which address.
+    #[serde(default)]
+    pub last_failure: Option<(i64, String)>,
+    /// A key of the first format (no public id in its text): roll it to get failed attempts counted.
+    #[serde(default)]
+    pub first_format: bool,
 }
 
 /// The tenant's key policy.

@@ -157,6 +157,19 @@ fn key_view(
     let days_left = k.expires_in_days.max(1);
     view! {
         <h1>"API key “" {k.description.clone()} "”"</h1>
+        {(v.failed_attempts > 0).then(|| {
+            let last = v.last_failure.clone().map(|(at, ip)| format!(", the last {} from {ip}", format_utc(at))).unwrap_or_default();
+            view! {
+                <p class="notice warn" role="status" data-testid="key-attempts">
+                    {format!("{} failed attempt(s) in a row against this key with a wrong secret{last}. ", v.failed_attempts)}
+                    "Someone may be guessing it: roll it if it may have leaked."
+                </p>
+            }
+        })}
+        {v.first_format.then(|| view! {
+            <p class="notice" role="status">"This key's text carries no public id (an older format), so failed \
+                attempts against it cannot be counted. Roll it to get the new format."</p>
+        })}
         <dl class="facts">
             <dt>"Kind"</dt><dd>{kind}</dd>
             <dt>"Key"</dt><dd><code>{k.display_prefix.clone()} "…"</code></dd>

@@ -357,7 +357,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
         Err(denial) => {
             // Unrecognised and malformed keys: counted per address, recorded once a minute (the rest folded
             // into one summary event), and answered 429 past the limit.
-            let unknown = matches!(denial.reason, "unknown" | "malformed" | "missing")
+            let unknown = matches!(denial.reason, "unknown" | "malformed" | "missing" | "wrong_secret")
                 .then(|| verify::note_unknown(&state, ip, now, denial.reason != "missing"));
             if let Some(verdict) = unknown {
                 if verdict != verify::UnknownKey::First {
@@ -398,7 +398,13 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 key_id,
                 generation: denial.generation,
                 actor,
-                action: if canary { "key.canary_used" } else { "api.request" },
+                action: if canary {
+                    "key.canary_used"
+                } else if denial.reason == "wrong_secret" {
+                    "key.auth_failed"
+                } else {
+                    "api.request"
+                },
                 outcome: Outcome::Failure,
                 ip: meta.ip.clone(),
                 user_agent: meta.user_agent.clone(),

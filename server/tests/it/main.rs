@@ -23,6 +23,7 @@ mod export;
 mod instances;
 mod invitations;
 mod ip_rules;
+mod key_attempts;
 mod key_powers;
 mod keys;
 mod members;

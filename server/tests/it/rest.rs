@@ -209,7 +209,8 @@ async fn requests_never_wait_on_the_history_and_a_clean_stop_loses_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_keys_are_throttled_per_address_and_folded_in_the_history() {
     let app = TestApp::spawn().await;
-    let unknown = app::backend::keys::format::compose("read", &"x".repeat(app::backend::keys::format::RANDOM_LEN));
+    let unknown =
+        app::backend::keys::format::compose("read", None, &"x".repeat(app::backend::keys::format::RANDOM_LEN));
     let mut statuses = Vec::new();
     for i in 0..30 {
         let key = if i % 2 == 0 { unknown.as_str() } else { "not-a-key" };

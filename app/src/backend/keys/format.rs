@@ -1,4 +1,7 @@
-//! The text of an API key: `rmp_<kind>_<40 random base-62 characters><6 base-62 check characters>`.
+//! The text of an API key: `rmp_<kind>_<id>_<40 random base-62 characters><6 base-62 check characters>`, where
+//! `<id>` is the key's public id (12 base-62 characters, not secret): a wrong secret with a known id is a
+//! failed authentication against that key. Keys made before the id existed (`rmp_<kind>_<random><check>`) keep
+//! working and are flagged for a roll.
 //!
 //! - The prefix and kind make a leaked key recognisable to people and to secret scanners (as GitHub's and
 //!   Stripe's prefixes do); a canary key carries the prefix of the kind it poses as.
@@ -14,6 +17,8 @@ pub const PREFIX: &str = "rmp_";
 pub const LABELS: [&str; 4] = ["master", "write", "read", "restricted"];
 /// Random characters in a key.
 pub const RANDOM_LEN: usize = 40;
+/// Characters of a key's public id.
+pub const ID_LEN: usize = 12;
 /// Check characters at the end (62^6 > 2^32).
 const CHECK_LEN: usize = 6;
 /// Random characters kept in the display prefix: enough to tell keys apart, far too few to guess one.
@@ -35,10 +40,11 @@ pub enum FormatError {
     Checksum,
 }
 
-/// A well-formed key: its kind label and the whole text.
+/// A well-formed key: its kind label, its public id (none in the first format), and the whole text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedKey<'a> {
     pub label: &'a str,
+    pub id: Option<&'a str>,
     pub text: &'a str,
 }
 
@@ -50,10 +56,20 @@ pub fn parse(text: &str) -> Result<ParsedKey<'_>, FormatError> {
     let rest = text.strip_prefix(PREFIX).ok_or(FormatError::Prefix)?;
     let (label, tail) = rest.split_once('_').ok_or(FormatError::Label)?;
     let label = LABELS.iter().find(|l| **l == label).copied().ok_or(FormatError::Label)?;
+    let (id, tail) = match tail.split_once('_') {
+        Some((id, rest)) => {
+            if id.len() != ID_LEN {
+                return Err(FormatError::Length);
+            }
+            (Some(id), rest)
+        }
+        None => (None, tail),
+    };
     if tail.len() != RANDOM_LEN + CHECK_LEN {
         return Err(FormatError::Length);
     }
-    if !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !tail.bytes().all(|b| b.is_ascii_alphanumeric()) || !id.unwrap_or("").bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(FormatError::Charset);
     }
     // All ASCII from here on, so byte offsets are character boundaries.
@@ -61,20 +77,24 @@ pub fn parse(text: &str) -> Result<ParsedKey<'_>, FormatError> {
     if check_chars(&text.as_bytes()[..body_len]) != text.as_bytes()[body_len..] {
         return Err(FormatError::Checksum);
     }
-    Ok(ParsedKey { label, text })
+    Ok(ParsedKey { label, id, text })
 }
 
-/// Builds a key from its label and `RANDOM_LEN` random base-62 characters (the caller draws them).
-pub fn compose(label: &str, random: &str) -> String {
-    let mut text = format!("{PREFIX}{label}_{random}");
+/// Builds a key from its label, its public id (`ID_LEN` base-62 characters; `None` only for the first format)
+/// and `RANDOM_LEN` random base-62 characters (the caller draws them).
+pub fn compose(label: &str, id: Option<&str>, random: &str) -> String {
+    let mut text = match id {
+        Some(id) => format!("{PREFIX}{label}_{id}_{random}"),
+        None => format!("{PREFIX}{label}_{random}"),
+    };
     let check = check_chars(text.as_bytes());
     text.extend(check.iter().map(|b| char::from(*b)));
     text
 }
 
-/// The non-secret part shown in lists: prefix, kind and the first random characters.
+/// The non-secret part shown in lists: prefix, kind, public id and the first random characters.
 pub fn display_prefix(text: &str) -> String {
-    let head = text.find('_').and_then(|i| text[i + 1..].find('_').map(|j| i + 1 + j + 1)).unwrap_or(0);
+    let head = text.rfind('_').map_or(0, |i| i + 1);
     text.chars().take(head + DISPLAY_RANDOM).collect()
 }
 
@@ -115,16 +135,20 @@ mod tests {
 
     #[test]
     fn a_composed_key_parses_back() {
-        let key = compose("read", RANDOM);
+        let key = compose("read", None, RANDOM);
         assert!(key.starts_with("rmp_read_"));
         assert_eq!(key.len(), "rmp_read_".len() + RANDOM_LEN + CHECK_LEN);
-        assert_eq!(parse(&key), Ok(ParsedKey { label: "read", text: &key }));
+        assert_eq!(parse(&key), Ok(ParsedKey { label: "read", id: None, text: &key }));
         assert_eq!(display_prefix(&key), "rmp_read_aB3d");
+        let key = compose("restricted", Some("Zy0123456789"), RANDOM);
+        assert!(key.len() <= MAX_LEN);
+        assert_eq!(parse(&key), Ok(ParsedKey { label: "restricted", id: Some("Zy0123456789"), text: &key }));
+        assert_eq!(display_prefix(&key), "rmp_restricted_Zy0123456789_aB3d");
     }
 
     #[test]
     fn every_flaw_is_named() {
-        let key = compose("write", RANDOM);
+        let key = compose("write", None, RANDOM);
         let mut typo = key.clone().into_bytes();
         typo[12] = if typo[12] == b'x' { b'y' } else { b'x' };
         assert_eq!(parse(std::str::from_utf8(&typo).unwrap_or_default()), Err(FormatError::Checksum));
@@ -134,5 +158,8 @@ mod tests {
         assert_eq!(parse(&key.replacen('a', "-", 1)), Err(FormatError::Charset));
         assert_eq!(parse(&"x".repeat(100)), Err(FormatError::TooLong));
         assert_eq!(parse("rmp_é_"), Err(FormatError::Label));
+        let with_id = compose("read", Some("abcdefABCDEF"), RANDOM);
+        assert_eq!(parse(&with_id.replace("_abcdefABCDEF_", "_abcdefABCDE_")), Err(FormatError::Length));
+        assert_eq!(parse(&with_id.replace("_abcdefABCDEF_", "_abcdefABCDE-_")), Err(FormatError::Charset));
     }
 }

@@ -81,5 +81,21 @@ pub async fn get_key(
         Vec::new()
     };
     let manage = row.check_manage(ctx).is_ok();
-    Ok(KeyDetailView { key: row.view(now, &pol, manage), current_usage, previous_usage })
+    let f = sqlx::query(
+        "SELECT public_id, auth_failures, last_failure_at, last_failure_ip FROM api_keys WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(ctx.tenant_id().as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    let last_at: Option<i64> = f.try_get("last_failure_at")?;
+    let last_ip: Option<String> = f.try_get("last_failure_ip")?;
+    Ok(KeyDetailView {
+        key: row.view(now, &pol, manage),
+        current_usage,
+        previous_usage,
+        failed_attempts: f.try_get("auth_failures")?,
+        last_failure: last_at.map(|at| (at, last_ip.unwrap_or_default())),
+        first_format: f.try_get::<Option<String>, _>("public_id")?.is_none(),
+    })
 }

@@ -255,14 +255,19 @@ fn within_parent(parent: &KeyRow, child: &Checked) -> Result<(), AppError> {
     Ok(())
 }
 
-fn new_secret(label: KeyKind) -> String {
+fn base62(n: usize) -> String {
     use rand::Rng as _;
-    let random: String = rand::rngs::OsRng
-        .sample_iter(&rand::distributions::Alphanumeric)
-        .take(format::RANDOM_LEN)
-        .map(char::from)
-        .collect();
-    format::compose(label.as_str(), &random)
+    rand::rngs::OsRng.sample_iter(&rand::distributions::Alphanumeric).take(n).map(char::from).collect()
+}
+
+/// A new key's public id (`format::ID_LEN` base-62 characters, about 71 bits: unique in practice, and the
+/// database's unique index says so).
+fn new_public_id() -> String {
+    base62(format::ID_LEN)
+}
+
+fn new_secret(label: KeyKind, public_id: &str) -> String {
+    format::compose(label.as_str(), Some(public_id), &base62(format::RANDOM_LEN))
 }
 
 fn actor_ref(ctx: &TenantCtx) -> String {
@@ -302,12 +307,13 @@ pub async fn create_key(
         },
         other => other,
     };
-    let secret = new_secret(label);
+    let public_id = new_public_id();
+    let secret = new_secret(label, &public_id);
     let id = new_event_id();
     sqlx::query(
         "INSERT INTO api_keys (id, tenant_id, kind, label, description, owner_membership_id, created_by, scopes, \
-         allowed_ips, allowed_referers, rate_per_hour, created_at, expires_at, generation, digest, display_prefix) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)",
+         allowed_ips, allowed_referers, rate_per_hour, created_at, expires_at, generation, digest, display_prefix, \
+         public_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)",
     )
     .bind(&id)
     .bind(ctx.tenant_id().as_str())
@@ -324,6 +330,7 @@ pub async fn create_key(
     .bind(checked.expires_at)
     .bind(state.keys.api_key_digest(&secret))
     .bind(format::display_prefix(&secret))
+    .bind(&public_id)
     .execute(&mut *tx)
     .await?;
     let detail = format!(

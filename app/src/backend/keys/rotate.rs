@@ -38,7 +38,15 @@ pub async fn roll_key(
         // A key may only roll keys it could have created, or it could obtain a looser secret than its own.
         check_power(&mut tx, ctx, row.kind, &mut row.guardrails(), false, None).await?;
     }
-    let secret = new_secret(KeyKind::parse(&row.label).unwrap_or(KeyKind::Master));
+    // The key keeps its public id; a key of the first format gets one now.
+    let public_id: Option<String> =
+        sqlx::query_scalar("SELECT public_id FROM api_keys WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(ctx.tenant_id().as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    let public_id = public_id.unwrap_or_else(new_public_id);
+    let secret = new_secret(KeyKind::parse(&row.label).unwrap_or(KeyKind::Master), &public_id);
     let prefix = format::display_prefix(&secret);
     let (prev_digest, prev_prefix, prev_end) = if grace_ms > 0 {
         (Some(row.digest.clone()), Some(row.display_prefix.clone()), Some(now + grace_ms))
@@ -47,7 +55,7 @@ pub async fn roll_key(
     };
     let done = sqlx::query(
         "UPDATE api_keys SET digest = $1, display_prefix = $2, prev_digest = $3, prev_display_prefix = $4, \
-         prev_expires_at = $5, rolled_at = $6, generation = generation + 1 \
+         prev_expires_at = $5, rolled_at = $6, generation = generation + 1, public_id = $10 \
          WHERE id = $7 AND tenant_id = $8 AND generation = $9",
     )
     .bind(state.keys.api_key_digest(&secret))
@@ -59,6 +67,7 @@ pub async fn roll_key(
     .bind(id)
     .bind(ctx.tenant_id().as_str())
     .bind(row.generation)
+    .bind(&public_id)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {

@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 mod cache;
+pub mod failures;
 pub use cache::{KeyGuard, UnknownKey, UnknownSummary, UNKNOWN_PER_MINUTE};
 
 /// How long a verified key's state is trusted without asking the database (milliseconds of the clock).
@@ -62,6 +63,8 @@ pub struct ActiveKey {
     maker_admin: bool,
     /// When the key's tenant closes, if its closure was requested: every key of the tenant is refused meanwhile.
     pub closes_at: Option<i64>,
+    /// Consecutive failed authentications against the key when it was read (`failures`).
+    auth_failures: i64,
 }
 
 /// A request's credentials and origin.
@@ -157,7 +160,14 @@ async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincip
                 tracing::warn!(error = %err, "API key lookup failed");
                 Denial::bare("unavailable")
             })?;
-            let key = Arc::new(loaded.ok_or_else(|| Denial::bare("unknown"))?);
+            let Some(loaded) = loaded else {
+                // Not a secret of any key: with a public id of a key, a failed attempt against that key.
+                return Err(match parsed.id {
+                    Some(id) => failures::wrong_secret(state, id, presented, now).await,
+                    None => Denial::bare("unknown"),
+                });
+            };
+            let key = Arc::new(loaded);
             state.key_guard.remember(digest.clone(), key.clone(), now, read_at);
             key
         }
@@ -209,6 +219,7 @@ async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincip
         }
     }
     state.key_guard.note_use(&key.id, now);
+    failures::succeeded(state, &key);
     let mut grants = Vec::new();
     if key.scopes.access(ApiResource::Members) >= Access::Read {
         grants.push(Permission::Team);
@@ -250,17 +261,22 @@ impl ActiveKey {
 }
 
 async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveKey>, sqlx::Error> {
-    let Some(r) = sqlx::query(
+    load_where(state, "k.digest = $1 OR k.prev_digest = $1", digest).await
+}
+
+/// The key matching `clause` (on `k`, the api_keys row, with `$1` bound to `value`).
+pub(super) async fn load_where(state: &AppState, clause: &str, value: &str) -> Result<Option<ActiveKey>, sqlx::Error> {
+    let Some(r) = sqlx::query(&format!(
         "SELECT k.id, k.tenant_id, t.name, k.kind, k.description, k.scopes, k.allowed_ips, k.allowed_referers, \
          k.rate_per_hour, k.expires_at, k.revoked_at, k.frozen_at, k.generation, k.digest, k.display_prefix, \
          k.prev_display_prefix, k.prev_expires_at, k.created_at, k.rolled_at, k.last_used_at, \
          t.key_disable_unused_days, t.closes_at, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id, \
-         m.role AS maker_role, m.grants AS maker_grants, m.deactivated_at AS maker_deactivated_at \
+         m.role AS maker_role, m.grants AS maker_grants, m.deactivated_at AS maker_deactivated_at, k.auth_failures \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
          LEFT JOIN memberships m ON m.id = k.owner_membership_id AND m.tenant_id = k.tenant_id \
-         WHERE k.digest = $1 OR k.prev_digest = $1",
-    )
-    .bind(digest)
+         WHERE {clause}"
+    ))
+    .bind(value)
     .fetch_optional(&state.pool)
     .await?
     else {
@@ -323,6 +339,7 @@ async fn load_by_digest(state: &AppState, digest: &str) -> Result<Option<ActiveK
         owner_account_id: r.try_get("owner_account_id")?,
         maker_admin,
         closes_at: r.try_get("closes_at")?,
+        auth_failures: r.try_get("auth_failures")?,
     }))
 }
 

@@ -26,6 +26,7 @@ fn key() -> Arc<ActiveKey> {
         owner_account_id: "a".into(),
         maker_admin: true,
         closes_at: None,
+        auth_failures: 0,
     })
 }
 
