@@ -44,7 +44,7 @@ test('an owner creates, uses, rolls and revokes a read key', async ({ page }, in
   const shown = page.getByTestId('fresh-secret');
   await expect(shown).toBeVisible();
   const secret = (await shown.textContent())?.trim() ?? '';
-  expect(secret).toMatch(/^rmp_read_[0-9A-Za-z]{46}$/);
+  expect(secret).toMatch(/^rmp_read_[0-9A-Za-z]{12}_[0-9A-Za-z]{46}$/);
   if (js) await expect(page.getByRole('button', { name: 'Copy' })).toBeVisible();
   await expectAccessible(page);
 
