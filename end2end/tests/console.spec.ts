@@ -59,7 +59,7 @@ test('an admin walks every console page: grouped navigation, the current page ma
   await expect(nav.getByRole('list', { name: 'Access' }).getByRole('link')).toHaveText(['API keys', 'SSH keys']);
   await expect(nav.getByRole('list', { name: 'Data' }).getByRole('link')).toHaveText(['Vault', 'Data export']);
   await expect(nav.getByRole('list', { name: 'Security' }).getByRole('link')).toHaveText([
-    'Access history', 'Network', 'Emergency', 'Webhooks', 'Security settings',
+    'Access history', 'Network', 'Emergency', 'Webhooks', 'Approvals', 'Consent', 'Security settings',
   ]);
 
   // A little of everything, so that every table has rows: an invitation, a key, a file with a link, a block.
@@ -123,6 +123,8 @@ test('an admin walks every console page: grouped navigation, the current page ma
     ['/security/network', 'Network rules', 'Network'],
     ['/security/emergency', 'Emergency', 'Emergency'],
     ['/settings/webhooks', 'Webhooks', 'Webhooks'],
+    ['/settings/approvals', 'Approvals', 'Approvals'],
+    ['/settings/consent', 'Support access and consent', 'Consent'],
     ['/organisations', 'Your organisations', null],
     ['/organisation/closure', 'Close the organisation', null],
     ['/confirm-access?next=/security', "Confirm it's you", null],

@@ -165,6 +165,11 @@ async fn support_ends_with_its_time_and_with_consent_and_reaches_the_vault_only_
     let id = app::backend::support::request(&app.state, "Acme", "Sam", "again", 2).await.unwrap();
     assert!(ok(&app.call(&owner, "step_up", &[("password", PASSWORD)]).await));
     assert!(ok(&app.call(&owner, "approve_support", &[("support_id", id.as_str()), ("hours", "2")]).await));
+    // Signing out ends that browser's session only; the access stays until it ends or is ended.
+    let first = open(&app, &id).await;
+    assert!(ok(&app.call(&first, "sign_out", &[]).await));
+    assert_eq!(app.call(&first, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(&owner, "get_me", &[]).await.status(), StatusCode::OK, "the owner is not signed out");
     let support = open(&app, &id).await;
     assert_eq!(app.call(&support, "get_me", &[]).await.status(), StatusCode::OK);
     assert!(ok(&app.call(&owner, "set_consent", &[]).await), "nothing ticked: never");

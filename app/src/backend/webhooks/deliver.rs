@@ -296,6 +296,41 @@ async fn disable(
     Ok(())
 }
 
+/// The most receivers whose connections are kept.
+const CLIENTS_MAX: usize = 1_000;
+
+/// A client for `host` pinned to its checked address `addr`, kept per (host, address) so that deliveries to one
+/// receiver reuse their connections. A host that resolves elsewhere later gets another client: every attempt
+/// still connects only to the address it checked.
+fn client_for(host: &str, addr: std::net::SocketAddr) -> Result<reqwest13::Client, reqwest13::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CLIENTS: OnceLock<Mutex<HashMap<(String, std::net::SocketAddr), reqwest13::Client>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Mutex::default);
+    let key = (host.to_owned(), addr);
+    if let Some(c) = clients.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(c);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest13::Client::builder()
+        .redirect(reqwest13::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(15))
+        .pool_max_idle_per_host(2)
+        .user_agent("rampart-webhooks");
+    if !host.is_empty() && host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err() {
+        builder = builder.resolve(host, addr);
+    }
+    let client = builder.build()?;
+    if let Ok(mut m) = clients.lock() {
+        if m.len() >= CLIENTS_MAX {
+            m.clear();
+        }
+        m.insert(key, client.clone());
+    }
+    Ok(client)
+}
+
 /// One POST to the checked address.
 async fn send(state: &AppState, url: &str, id: &str, timestamp: i64, signature: &str, body: String) -> Answer {
     let refused = |text: String| Answer { status: 0, text, retry_after_ms: None };
@@ -303,16 +338,7 @@ async fn send(state: &AppState, url: &str, id: &str, timestamp: i64, signature: 
         Ok(x) => x,
         Err(why) => return refused(format!("not sent: {why}")),
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest13::Client::builder()
-        .redirect(reqwest13::redirect::Policy::none())
-        .no_proxy()
-        .timeout(Duration::from_secs(15))
-        .user_agent("rampart-webhooks");
-    if let Some(host) = parsed.host_str().filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
-        builder = builder.resolve(host, addr);
-    }
-    let client = match builder.build() {
+    let client = match client_for(parsed.host_str().unwrap_or_default(), addr) {
         Ok(c) => c,
         Err(e) => return refused(format!("not sent: {e}")),
     };
