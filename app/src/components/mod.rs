@@ -21,7 +21,7 @@ pub use fresh_secret::{copy_text, text_download_href, FreshSecret};
 pub use grant_checks::GrantChecks;
 pub use password_field::PasswordField;
 pub use sessions_table::SessionsTable;
-pub use shell::{AuthPage, BrandMark, Console, ErrorNotice, Hydrated};
+pub use shell::{error_notices, AuthPage, BrandMark, Console, ErrorNotice, Hydrated};
 pub use sign_in_chart::SignInChart;
 pub use step_up::{StepUpForm, SteppedUpSignal};
 pub use table_wrap::TableWrap;

@@ -17,6 +17,11 @@ pub fn Hydrated() -> impl IntoView {
     view! { <span hidden data-hydrated=move || on.get().to_string()></span> }
 }
 
+/// The error boxes of the actions whose last result failed (`action.value().get().and_then(Result::err)` each).
+pub fn error_notices(errors: impl IntoIterator<Item = Option<AppError>>) -> impl IntoView {
+    errors.into_iter().flatten().map(|e| view! { <ErrorNotice error=e/> }).collect_view()
+}
+
 /// An error box for a failed action or load. A step-up demand links to the confirmation page, which returns
 /// here afterwards.
 #[component]

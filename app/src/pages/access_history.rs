@@ -4,8 +4,8 @@
 //! URL can be bookmarked or shared.
 
 use crate::api::audit::{get_history, SetHistoryRetention, VerifyHistory};
-use crate::components::{ApprovalReason, Console, ErrorNotice, ExportLinks, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, HistoryView, AUDIT_ACTIONS};
+use crate::components::{error_notices, ApprovalReason, Console, ErrorNotice, ExportLinks, Hydrated, TableWrap};
+use crate::model::{format_utc, HistoryView, AUDIT_ACTIONS};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -43,11 +43,7 @@ pub fn AccessHistoryPage() -> impl IntoView {
         FIELDS.iter().filter_map(|f| field(f).map(|v| format!("{f}={}", encode(&v)))).collect::<Vec<_>>().join("&")
     };
     let errors = move || {
-        [verify.value().get().and_then(Result::err), retention.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .map(|e: AppError| view! { <ErrorNotice error=e/> })
-            .collect_view()
+        error_notices([verify.value().get().and_then(Result::err), retention.value().get().and_then(Result::err)])
     };
     view! {
         <Title text="Access history · Rampart"/>

@@ -6,8 +6,8 @@
 use crate::api::approvals::{
     get_approvals, take_approved_key, ApproveRequest, CancelRequest, RefuseRequest, SetFourEyes,
 };
-use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, ApprovalView, ApprovalsView};
+use crate::components::{error_notices, Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
+use crate::model::{format_utc, ApprovalView, ApprovalsView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -49,16 +49,12 @@ pub fn ApprovalsPage() -> impl IntoView {
         }
     };
     let errors = move || {
-        [
+        error_notices([
             set.value().get().and_then(Result::err),
             approve.value().get().and_then(Result::err),
             refuse.value().get().and_then(Result::err),
             cancel.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e: AppError| view! { <ErrorNotice error=e/> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Approvals · Rampart"/>

@@ -3,8 +3,8 @@
 //! support request — approve (step-up; hours, what is included), refuse, or end an approved access at once.
 
 use crate::api::support::{get_consent, ApproveSupport, RefuseSupport, RevokeSupport, SetConsent};
-use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, ConsentView, SupportRequestView};
+use crate::components::{error_notices, Console, ErrorNotice, Hydrated, TableWrap};
+use crate::model::{format_utc, ConsentView, SupportRequestView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,16 +34,12 @@ pub fn ConsentPage() -> impl IntoView {
         }
     };
     let errors = move || {
-        [
+        error_notices([
             set.value().get().and_then(Result::err),
             approve.value().get().and_then(Result::err),
             refuse.value().get().and_then(Result::err),
             revoke.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e: AppError| view! { <ErrorNotice error=e/> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Consent · Rampart"/>

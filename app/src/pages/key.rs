@@ -4,8 +4,8 @@
 use super::keys::{kind_label, scopes_text, status_class};
 use crate::api::keys::{get_key, take_fresh_key, EndKeyGrace, RevokeKey, RollKey, UpdateKey};
 use crate::api::panic::UnfreezeKey;
-use crate::components::{Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
-use crate::model::{format_utc, Access, ApiResource, AppError, KeyDetailView, KeyKind, KeyStatus, KeyUsageView};
+use crate::components::{error_notices, Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
+use crate::model::{format_utc, Access, ApiResource, KeyDetailView, KeyKind, KeyStatus, KeyUsageView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -45,17 +45,13 @@ pub fn KeyPage() -> impl IntoView {
     let fresh = Resource::new(move || roll.version().get(), |_| take_fresh_key());
     let query = use_query_map();
     let errors = move || {
-        [
+        error_notices([
             roll.value().get().and_then(Result::err),
             end_grace.value().get().and_then(Result::err),
             revoke.value().get().and_then(Result::err),
             update.value().get().and_then(Result::err),
             unfreeze.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e: AppError| view! { <ErrorNotice error=e/> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="API key · Rampart"/>

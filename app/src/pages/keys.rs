@@ -2,8 +2,8 @@
 //! made (once), the form to make one with any guardrails, and the organisation's key policy.
 
 use crate::api::keys::{get_keys, take_fresh_key, CreateKey, SetKeyPolicy};
-use crate::components::{ApprovalReason, Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
-use crate::model::{format_utc, Access, AppError, KeyFilter, KeyKind, KeyStatus, KeyView, KeysView};
+use crate::components::{error_notices, ApprovalReason, Console, ErrorNotice, FreshSecret, Hydrated, TableWrap};
+use crate::model::{format_utc, Access, KeyFilter, KeyKind, KeyStatus, KeyView, KeysView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -60,13 +60,8 @@ pub fn KeysPage() -> impl IntoView {
     let data = Resource::new(move || (create.version().get(), policy.version().get()), |_| get_keys());
     let fresh = Resource::new(move || create.version().get(), |_| take_fresh_key());
     let query = use_query_map();
-    let errors = move || {
-        [create.value().get().and_then(Result::err), policy.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .map(|e: AppError| view! { <ErrorNotice error=e/> })
-            .collect_view()
-    };
+    let errors =
+        move || error_notices([create.value().get().and_then(Result::err), policy.value().get().and_then(Result::err)]);
     view! {
         <Title text="API keys · Rampart"/>
         <Hydrated/>

@@ -7,8 +7,8 @@ use crate::api::invitations::{list_invitations, InviteMember, ResendInvitation, 
 use crate::api::members::{
     list_members, DeactivateMember, EraseMember, ReactivateMember, RemoveMember, ResetMemberTwoFactor,
 };
-use crate::components::{Console, EraseMemberForm, ErrorNotice, GrantChecks, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, MemberView, Role};
+use crate::components::{error_notices, Console, EraseMemberForm, ErrorNotice, GrantChecks, Hydrated, TableWrap};
+use crate::model::{format_utc, MemberView, Role};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -63,7 +63,7 @@ pub fn MembersPage() -> impl IntoView {
     );
     let query = use_query_map();
     let errors = move || {
-        [
+        error_notices([
             deactivate.value().get().and_then(Result::err),
             reactivate.value().get().and_then(Result::err),
             remove.value().get().and_then(Result::err),
@@ -71,11 +71,7 @@ pub fn MembersPage() -> impl IntoView {
             invite.value().get().and_then(Result::err),
             resend.value().get().and_then(Result::err),
             revoke.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e: AppError| view! { <ErrorNotice error=e/> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Members · Rampart"/>

@@ -9,8 +9,8 @@ use crate::api::vault::{
     get_vault_file, take_fresh_vault_link, CreateVaultLink, DeleteVaultFile, RestoreVaultVersion, RevokeVaultLink,
     UndeleteVaultFile,
 };
-use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
-use crate::model::{format_utc, human_size, AppError, FreshLinkView, VaultFileDetailView, VaultLinkView};
+use crate::components::{error_notices, Console, ErrorNotice, Hydrated, TableWrap};
+use crate::model::{format_utc, human_size, FreshLinkView, VaultFileDetailView, VaultLinkView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -57,17 +57,13 @@ pub fn VaultFilePage() -> impl IntoView {
         }
     };
     let errors = move || {
-        [
+        error_notices([
             acts.restore.value().get().and_then(Result::err),
             acts.delete.value().get().and_then(Result::err),
             acts.undelete.value().get().and_then(Result::err),
             acts.link.value().get().and_then(Result::err),
             acts.revoke.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e: AppError| view! { <ErrorNotice error=e/> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Vault file · Rampart"/>

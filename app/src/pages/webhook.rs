@@ -3,8 +3,8 @@
 //! 1 KiB), a delivery sent again with "Redeliver".
 
 use crate::api::webhooks::{get_webhook_deliveries, RedeliverWebhook, SetWebhookEnabled};
-use crate::components::{Console, ErrorNotice, Hydrated, TableWrap};
-use crate::model::{format_utc, AppError, WebhookAttemptView, WebhookDeliveriesView, WebhookDeliveryView};
+use crate::components::{error_notices, Console, ErrorNotice, Hydrated, TableWrap};
+use crate::model::{format_utc, WebhookAttemptView, WebhookDeliveriesView, WebhookDeliveryView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,11 +24,7 @@ pub fn WebhookPage() -> impl IntoView {
     let redelivered =
         move || query.read().get("redelivered").is_some() || redeliver.value().get().is_some_and(|r| r.is_ok());
     let errors = move || {
-        [redeliver.value().get().and_then(Result::err), toggle.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .map(|e: AppError| view! { <ErrorNotice error=e/> })
-            .collect_view()
+        error_notices([redeliver.value().get().and_then(Result::err), toggle.value().get().and_then(Result::err)])
     };
     view! {
         <Title text="Webhook deliveries · Rampart"/>

@@ -131,6 +131,24 @@ async fn call(c: &Client, s: &Server, name: &str, form: &[(&str, &str)]) -> reqw
     c.post(s.url(&format!("/api/{name}"))).header("origin", &s.base).form(form).send().await.unwrap()
 }
 
+/// A tenant made with the CLI; its owner sets a password on `server` and signs in there.
+async fn signed_in_owner(shared: &Shared, server: &Server, dir: &Path, name: &str, email: &str) -> Client {
+    let out = shared
+        .command(&shared.dir("cli"))
+        .args(["tenant", "create", "--name", name, "--owner", email])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = String::from_utf8(out.stdout).unwrap();
+    let token = out.split("/setup/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let browser = client(dir);
+    let res = call(&browser, server, "complete_setup", &[("token", &token), ("password", PASSWORD)]).await;
+    assert!(res.status().is_success());
+    let res = call(&browser, server, "sign_in", &[("email", email), ("password", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    browser
+}
+
 async fn export_state(db: &sqlx::AnyPool) -> Option<(String, Option<String>)> {
     sqlx::query_as("SELECT state, worker FROM data_exports ORDER BY created_at DESC").fetch_optional(db).await.unwrap()
 }
@@ -151,21 +169,7 @@ async fn two_servers_share_sessions_revokes_files_and_jobs_and_one_finishes_what
     b.started().await.unwrap();
 
     // A tenant made with the CLI; its owner sets a password on A and signs in there.
-    let out = shared
-        .command(&shared.dir("cli"))
-        .args(["tenant", "create", "--name", "Twin Co", "--owner", "owner@twin.example"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = String::from_utf8(out.stdout).unwrap();
-    let token = out.split("/setup/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    let browser = client(&a_dir);
-    assert!(call(&browser, &a, "complete_setup", &[("token", &token), ("password", PASSWORD)])
-        .await
-        .status()
-        .is_success());
-    let res = call(&browser, &a, "sign_in", &[("email", "owner@twin.example"), ("password", PASSWORD)]).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let browser = signed_in_owner(&shared, &a, &a_dir, "Twin Co", "owner@twin.example").await;
     let page = browser.get(b.url("/overview")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK, "the session made on A works on B");
 
@@ -285,21 +289,7 @@ async fn a_webhook_cut_off_by_a_killed_server_is_delivered_after_restart_with_th
     let mut a = shared.spawn("a", None);
     a.started().await.unwrap();
     let a_dir = shared.root.path().join("a");
-    let out = shared
-        .command(&shared.dir("cli"))
-        .args(["tenant", "create", "--name", "Hook Co", "--owner", "owner@hook.example"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = String::from_utf8(out.stdout).unwrap();
-    let token = out.split("/setup/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    let browser = client(&a_dir);
-    assert!(call(&browser, &a, "complete_setup", &[("token", &token), ("password", PASSWORD)])
-        .await
-        .status()
-        .is_success());
-    let res = call(&browser, &a, "sign_in", &[("email", "owner@hook.example"), ("password", PASSWORD)]).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let browser = signed_in_owner(&shared, &a, &a_dir, "Hook Co", "owner@hook.example").await;
     call(&browser, &a, "step_up", &[("password", PASSWORD)]).await;
     let res = call(&browser, &a, "create_webhook", &[("url", receiver.as_str()), ("events", "webhook")]).await;
     assert!(res.status().is_success(), "{}", res.status());
