@@ -228,10 +228,11 @@ async fn run(
                     .await?;
             let payload = format!("{}\n{}\n{}", view.id, fresh.secret, input.description);
             let (key_id, sealed) = state.keys.seal(aad(ctx.tenant_id(), id).as_bytes(), payload.as_bytes())?;
-            sqlx::query("UPDATE approvals SET secret_sealed = $1, secret_key_id = $2 WHERE id = $3")
+            sqlx::query("UPDATE approvals SET secret_sealed = $1, secret_key_id = $2 WHERE id = $3 AND tenant_id = $4")
                 .bind(&sealed)
                 .bind(&key_id)
                 .bind(id)
+                .bind(ctx.tenant_id().as_str())
                 .execute(&state.pool)
                 .await?;
             Ok(format!("master key {} created; its requester takes the secret once", view.display_prefix))

@@ -301,10 +301,13 @@ pub async fn refuse(
     let now = state.clock.now_ms();
     let mut tx = begin_write(&state.pool).await?;
     let (operator, _) = request_in(&mut tx, ctx, id).await?;
-    sqlx::query("UPDATE support_requests SET state = 'refused', decided_by = $1, decided_at = $2 WHERE id = $3")
-        .bind(ctx.actor())
-        .bind(now)
-        .bind(id)
+    sqlx::query(
+        "UPDATE support_requests SET state = 'refused', decided_by = $1, decided_at = $2 WHERE id = $3 AND tenant_id = $4",
+    )
+    .bind(ctx.actor())
+    .bind(now)
+    .bind(id)
+    .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
     let detail = format!("{operator} (request {id})");
