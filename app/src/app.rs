@@ -4,9 +4,10 @@
 use crate::pages::{
     AccessEventPage, AccessHistoryPage, ApiReferencePage, ApprovalsPage, ChainKeyPage, ClosurePage, ConfirmAccessPage,
     ConsentPage, DataExportPage, EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage,
-    MemberPage, MemberSessionsPage, MembersPage, NetworkPage, NotFoundPage, OrganisationsPage, OverviewPage,
-    RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage, SignInTwoFactorPage,
-    SshKeysPage, TwoFactorSetupPage, VaultFilePage, VaultKeyPage, VaultPage, WebhookPage, WebhooksPage,
+    MachinesPage, MemberPage, MemberSessionsPage, MembersPage, NetworkPage, NotFoundPage, OrganisationsPage,
+    OverviewPage, RecoveryCodesPage, ResetPasswordPage, SecurityPage, SessionsPage, SetupPage, SignInPage,
+    SignInTwoFactorPage, SshKeysPage, TwoFactorSetupPage, VaultFilePage, VaultKeyPage, VaultPage, WebhookPage,
+    WebhooksPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/approvals") view=ApprovalsPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/consent") view=ConsentPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/machines") view=MachinesPage ssr=SsrMode::Async/>
                 <Route path=path!("/api-reference") view=ApiReferencePage ssr=SsrMode::Async/>
                 <Route path=path!("/data-export") view=DataExportPage ssr=SsrMode::Async/>
                 <Route path=path!("/vault") view=VaultPage ssr=SsrMode::Async/>

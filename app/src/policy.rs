@@ -177,6 +177,11 @@ pub const SERVER_FUNCTIONS: &[ServerFn] = &[
     f("cancel_request", Admin, Target),
     f("take_approved_key", Admin, Session),
     f("get_consent", Owner, Read),
+    f("get_machines", Admin, Read),
+    f("create_machine_token", Admin, Change),
+    f("take_fresh_machine_token", Admin, Session),
+    f("revoke_machine_token", Admin, Target),
+    f("revoke_machine", Admin, Target),
     f("set_consent", Owner, Change),
     f("approve_support", Owner, Target),
     f("refuse_support", Owner, Target),
@@ -190,6 +195,10 @@ pub enum KeyNeeds {
     Scope(ApiResource, Access),
     /// A master key.
     Master,
+    /// No key: a one-time enrolment token (`backend::machines::enrol`).
+    EnrolmentToken,
+    /// No key: the client certificate of an active machine (`backend::machines::enrol::renew`).
+    MachineCertificate,
 }
 
 /// One REST route's rule: the key's scope, and the feature its maker must (still) hold, which the key's
@@ -206,7 +215,7 @@ const fn r(method: &'static str, path: &'static str, key: KeyNeeds, feature: Per
     Route { method, path, key, feature }
 }
 
-use KeyNeeds::{Master, Scope};
+use KeyNeeds::{EnrolmentToken, MachineCertificate, Master, Scope};
 
 /// Every REST route but `GET /api/v1/openapi.json` (public: it describes, it does not disclose).
 pub const REST_ROUTES: &[Route] = &[
@@ -232,6 +241,8 @@ pub const REST_ROUTES: &[Route] = &[
     r("POST", "/api/v1/exports", Master, P::Export),
     r("GET", "/api/v1/exports/{id}", Master, P::Export),
     r("GET", "/api/v1/exports/{id}/download", Master, P::Export),
+    r("POST", "/api/v1/machines/enrol", EnrolmentToken, P::ApiKeys),
+    r("POST", "/api/v1/machines/renew", MachineCertificate, P::ApiKeys),
 ];
 
 impl Route {
@@ -283,6 +294,7 @@ pub const SUPPORT_READS: &[(&str, SupportNeeds)] = &[
     ("list_webhooks", SupportNeeds::Console),
     ("get_webhook_deliveries", SupportNeeds::Console),
     ("get_approvals", SupportNeeds::Console),
+    ("get_machines", SupportNeeds::Console),
     ("list_vault", SupportNeeds::Vault),
     ("get_vault_file", SupportNeeds::Vault),
     ("get_vault_key", SupportNeeds::Vault),

@@ -56,7 +56,7 @@ test('an admin walks every console page: grouped navigation, the current page ma
     await expect(nav.getByRole('list', { name: group, exact: true })).toBeVisible();
   }
   await expect(nav.getByRole('list', { name: 'Team' }).getByRole('link')).toHaveText(['Members', 'Sessions']);
-  await expect(nav.getByRole('list', { name: 'Access' }).getByRole('link')).toHaveText(['API keys', 'SSH keys']);
+  await expect(nav.getByRole('list', { name: 'Access' }).getByRole('link')).toHaveText(['API keys', 'SSH keys', 'Machines']);
   await expect(nav.getByRole('list', { name: 'Data' }).getByRole('link')).toHaveText(['Vault', 'Data export']);
   await expect(nav.getByRole('list', { name: 'Security' }).getByRole('link')).toHaveText([
     'Access history', 'Network', 'Emergency', 'Webhooks', 'Approvals', 'Consent', 'Security settings',
@@ -112,6 +112,7 @@ test('an admin walks every console page: grouped navigation, the current page ma
     ['/sessions', 'Your sessions', 'Sessions'],
     ['/keys', 'API keys', 'API keys'],
     ['/ssh-keys', 'SSH keys', 'SSH keys'],
+    ['/settings/machines', 'Machines', 'Machines'],
     ['/api-reference', 'API reference', null],
     ['/vault', 'Vault', 'Vault'],
     ['/vault?deleted=1', 'Vault', 'Vault'],

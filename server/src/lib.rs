@@ -93,6 +93,7 @@ pub async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> Result<A
         changes: Arc::default(),
         ssh: settings.ssh_settings(),
         sftp: Arc::default(),
+        machine_certs: !settings.behind_proxy,
         webhooks: app::backend::webhooks::WebhookSettings {
             allow_loopback: settings.webhook_allow_loopback,
             parallel: settings.webhook_parallel,
@@ -185,6 +186,19 @@ pub async fn start_with_state(settings: &Settings, state: AppState) -> Result<Ru
     settings.check_metrics_addr().map_err(|e| StartError::Config(e.0))?;
     let tls =
         if settings.behind_proxy { None } else { Some(tls::server_config(settings).map_err(StartError::Config)?) };
+    // Behind a TLS-terminating proxy no machine certificate arrives: "machines only" keys could not be honoured.
+    if settings.behind_proxy {
+        let n = app::backend::machines::manage::machines_only_keys(&state.pool)
+            .await
+            .map_err(|e| StartError::Runtime(format!("database: {e}")))?;
+        if n > 0 {
+            return Err(StartError::Config(format!(
+                "behind_proxy: {n} API key(s) are \"machines only\", and machine certificates never reach a server \
+                 behind a TLS-terminating proxy; serve TLS yourself, or revoke those keys or clear their \
+                 \"machines only\" first"
+            )));
+        }
+    }
     // The script, WebAssembly and stylesheet live under a path that changes with their contents (`web::assets`).
     let pkg = settings.site_root.join("pkg");
     let fingerprint = web::assets::fingerprint(&pkg);

@@ -49,6 +49,7 @@ mod form {
                 (ApiResource::Vault, access("scope_vault", scope_vault.as_deref())?),
             ]),
             looks_like: None,
+            machines_only: false,
         })
     }
 }
@@ -95,6 +96,7 @@ pub async fn create_key(
     scope_vault: Option<String>,
     looks_like: Option<String>,
     reason: Option<String>,
+    machines_only: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     use crate::backend::{identity::sessions, keys};
@@ -117,6 +119,7 @@ pub async fn create_key(
                 scope_vault,
             )?;
             input.looks_like = looks_like.as_deref().and_then(KeyKind::parse);
+            input.machines_only = machines_only.is_some();
             let proof = sessions::require_step_up(&session, st.clock.now_ms()).await.ok();
             let meta = meta()?;
             // A master key may need a second admin's approval (a step-up comes first, as for any master key).
@@ -169,6 +172,7 @@ pub async fn update_key(
     scope_members: Option<String>,
     scope_access_history: Option<String>,
     scope_vault: Option<String>,
+    machines_only: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
@@ -177,7 +181,7 @@ pub async fn update_key(
             let ctx = tenant_ctx()?;
             let granted = ctx.require::<crate::backend::access::perm::ApiKeys>()?;
             let proof = crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
-            let input = form::input(
+            let mut input = form::input(
                 description,
                 expires_in_days,
                 allowed_ips,
@@ -187,6 +191,7 @@ pub async fn update_key(
                 scope_access_history,
                 scope_vault,
             )?;
+            input.machines_only = machines_only.is_some();
             crate::backend::keys::update_key(&st, &meta()?, &ctx, &granted, &proof, &key_id, &input).await?;
             leptos_axum::redirect(&format!("/keys/{}?saved=1", key_id));
             Ok(())

@@ -9,6 +9,7 @@ pub mod export;
 pub mod invitations;
 pub mod ip_rules;
 pub mod keys;
+pub mod machines;
 pub mod members;
 pub mod overview;
 pub mod panic;

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod export;
 pub mod identity;
 pub mod keys;
+pub mod machines;
 pub mod network;
 pub mod organisation;
 pub mod platform;
@@ -110,4 +111,7 @@ pub struct StateParts {
     pub webhooks: webhooks::WebhookSettings,
     /// This instance's live SFTP sessions (`ssh::gateway::sessions`).
     pub sftp: Arc<ssh::gateway::sessions::Live>,
+    /// Whether this server's own TLS listener asks clients for certificates (`machines`); false behind a
+    /// TLS-terminating proxy, where machine certificates never arrive.
+    pub machine_certs: bool,
 }

@@ -50,6 +50,7 @@ pub fn nav_groups(me: &Me) -> Vec<NavGroup> {
             links: shown(vec![
                 (link("/keys", "API keys"), has(Permission::ApiKeys)),
                 (link("/ssh-keys", "SSH keys"), has(Permission::SshKeys)),
+                (link("/settings/machines", "Machines"), me.is_admin),
             ]),
         },
         NavGroup {
@@ -131,7 +132,7 @@ mod tests {
             labels(&groups),
             vec![
                 ("Team", vec!["Members", "Sessions"]),
-                ("Access", vec!["API keys", "SSH keys"]),
+                ("Access", vec!["API keys", "SSH keys", "Machines"]),
                 ("Data", vec!["Vault", "Data export"]),
                 (
                     "Security",

@@ -115,6 +115,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "key.end_grace",
     "key.revoke",
     "key.canary_used",
+    "key.auth_failed",
     "key_policy.update",
     "audit.retention",
     "audit.purge",
@@ -157,4 +158,10 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "support.revoked",
     "support.session_started",
     "support.page_view",
+    "machine.token_created",
+    "machine.token_revoked",
+    "machine.enrolled",
+    "machine.renewed",
+    "machine.revoked",
+    "machine.refused",
 ];

@@ -97,6 +97,9 @@ pub struct PostureView {
     pub stale_sessions: i64,
     pub stale_after_minutes: i64,
     pub two_factor_required: bool,
+    /// Active machines whose newest certificate has less than a third of its validity left (or none left).
+    #[serde(default)]
+    pub machines_due_for_renewal: i64,
 }
 
 /// Sign-in successes and failures of one UTC day.

@@ -113,6 +113,9 @@ pub struct KeyInput {
     pub scopes: Scopes,
     /// For canary keys: the kind it poses as (master by default).
     pub looks_like: Option<KeyKind>,
+    /// Works only over a connection presenting an active machine certificate of the key's organisation.
+    #[serde(default)]
+    pub machines_only: bool,
 }
 
 /// Per-resource access; a resource not listed has none.
@@ -298,6 +301,9 @@ pub struct KeyView {
     pub secret_age_days: i64,
     /// Whether the viewer may roll, change or revoke it.
     pub can_manage: bool,
+    /// Works only from an enrolled machine (a client certificate of the organisation).
+    #[serde(default)]
+    pub machines_only: bool,
 }
 
 /// Where and how one secret of a key was used.

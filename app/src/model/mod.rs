@@ -7,6 +7,7 @@ mod defence;
 mod error;
 mod export;
 mod keys;
+mod machines;
 mod permission;
 mod ssh;
 mod support;
@@ -24,6 +25,7 @@ pub use keys::{
     Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyFilter,
     KeyInput, KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,
 };
+pub use machines::{FreshMachineToken, MachineTokenView, MachineView, MachinesView, ENROL_COMMANDS};
 pub use permission::{allows, Permission, Role};
 pub use ssh::{GithubLinkView, SftpAccessView, SftpSessionView, SshCertView, SshKeyView, SshKeysView};
 pub use support::{ConsentView, SupportRequestView};

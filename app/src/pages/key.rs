@@ -178,6 +178,7 @@ fn key_view(
             <dt>"Allowed IPs"</dt><dd>{if k.allowed_ips.is_empty() { "any".to_owned() } else { k.allowed_ips.join(", ") }}</dd>
             <dt>"Allowed referers"</dt><dd>{if k.allowed_referers.is_empty() { "any".to_owned() } else { k.allowed_referers.join(", ") }}</dd>
             <dt>"Hourly limit per IP"</dt><dd>{k.rate_per_hour.map(|r| r.to_string()).unwrap_or_else(|| "none".to_owned())}</dd>
+            <dt>"Machines only"</dt><dd>{if k.machines_only { "yes: only from an enrolled machine's certificate" } else { "no" }}</dd>
             <dt>"Last used"</dt><dd>{match (k.last_used_at, k.last_used_ip.clone()) {
                 (Some(at), Some(ip)) => format!("{} from {ip} ({})", format_utc(at), k.last_used_user_agent.clone().unwrap_or_default()),
                 _ => "never".to_owned(),
@@ -256,6 +257,10 @@ fn key_view(
                             <label for="edit-rate">"Requests per hour per client IP"</label>
                             <input id="edit-rate" name="rate_per_hour" type="number" min="1"
                                 value=k.rate_per_hour.map(|r| r.to_string()).unwrap_or_default()/>
+                        </div>
+                        <div class="field check">
+                            <input id="edit-machines-only" name="machines_only" type="checkbox" value="on" checked=k.machines_only/>
+                            <label for="edit-machines-only">"Machines only (an enrolled machine's certificate)"</label>
                         </div>
                         <p class="hint">"Saving needs you to " <a href=format!("/confirm-access?next=/keys/{}", k.id)>"confirm it's you"</a> "."</p>
                         <button type="submit" disabled=move || update.pending().get()>"Save guardrails"</button>

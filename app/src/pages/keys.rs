@@ -206,6 +206,13 @@ fn keys_view(
                     <label for="key-rate">"Requests per hour per client IP (optional)"</label>
                     <input id="key-rate" name="rate_per_hour" type="number" min="1"/>
                 </div>
+                <div class="field check">
+                    <input id="key-machines-only" name="machines_only" type="checkbox" value="on"
+                        aria-describedby="key-machines-only-hint"/>
+                    <label for="key-machines-only">"Machines only"</label>
+                    <small id="key-machines-only-hint">"The key then works only over a connection presenting the client "
+                        "certificate of an active machine of the organisation (see " <a href="/settings/machines">"Machines"</a> ")."</small>
+                </div>
                 {v.is_admin.then(|| view! {
                     <div class="field">
                         <label for="key-looks">"A canary looks like a"</label>

@@ -97,6 +97,7 @@ fn posture_section(p: PostureView, days: Vec<DayCount>) -> impl IntoView {
                 {figure(p.keys_never_used.to_string(), "API keys never used", p.keys_never_used > 0, "/keys?filter=unused", "Revoke unused keys")}
                 {figure(p.keys_without_ip_restriction.to_string(), "API keys without an IP allow list", p.keys_without_ip_restriction > 0, "/keys?filter=open", "Restrict them")}
                 {figure(p.stale_sessions.to_string(), stale_label, p.stale_sessions > 0, "/members", "End them")}
+                {figure(p.machines_due_for_renewal.to_string(), "Machines due for certificate renewal", p.machines_due_for_renewal > 0, "/settings/machines", "See them")}
             </ul>
             <p class="hint">"Idle sessions: still signed in but unused for over " {p.stale_after_minutes} " minutes. Keys: live keys, canaries excluded."</p>
             <h3>"Sign-in activity"</h3>

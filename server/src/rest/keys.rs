@@ -39,6 +39,8 @@ pub struct ApiKey {
     /// While an old secret is in its grace after a roll: its prefix and end.
     pub previous_prefix: Option<String>,
     pub previous_ends_at: Option<i64>,
+    /// Works only over a connection presenting an enrolled machine's client certificate.
+    pub machines_only: bool,
 }
 
 impl From<KeyView> for ApiKey {
@@ -62,6 +64,7 @@ impl From<KeyView> for ApiKey {
             status: serde_json::to_value(k.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
             previous_prefix: k.previous_prefix,
             previous_ends_at: k.previous_ends_at,
+            machines_only: k.machines_only,
         }
     }
 }
@@ -93,6 +96,9 @@ pub struct NewKey {
     /// For restricted keys: resource → none, read or write.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
+    /// Works only from an enrolled machine (required when the creating key is machines-only).
+    #[serde(default)]
+    pub machines_only: bool,
 }
 
 /// A new key and its secret, shown this once.
@@ -190,6 +196,7 @@ pub async fn create_key(
         rate_per_hour: body.rate_per_hour,
         scopes: Scopes(scopes),
         looks_like: None,
+        machines_only: body.machines_only,
     };
     let (view, fresh) = backend::create_key(&state, &meta, &p.ctx, &granted, None, None, kind, &input).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: view.into(), secret: fresh.secret })))

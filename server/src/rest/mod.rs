@@ -13,8 +13,10 @@
 //! - The routes and the OpenAPI 3.1 document come from one list (`operations`); `openapi.rs` frames it.
 
 pub mod access_history;
+mod body;
 pub mod exports;
 pub mod keys;
+pub mod machines;
 pub mod members;
 pub mod openapi;
 pub mod vault;
@@ -29,23 +31,18 @@ use app::backend::platform::request::{ClientIp, RequestMeta};
 use app::backend::AppState;
 use app::model::AppError;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::de::DeserializeOwned;
+use body::read_limited;
+pub use body::{whole, ApiJson, MAX_BODY};
 use std::time::Instant;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Largest JSON body the API accepts.
-pub const MAX_BODY: usize = 64 * 1024;
-/// A body over the limit is still read (and dropped) up to this size, so the client sees the 413 instead of a
-/// connection reset in the middle of its upload; anything larger is cut off.
-const DRAIN_MAX: usize = 1024 * 1024;
 
 /// Every operation of `/api/v1`, from one list: `routes!` registers each handler under the path and methods
 /// its `#[utoipa::path]` declares and adds that annotation to the document, so a route cannot exist without
@@ -66,6 +63,8 @@ fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::get_export))
         .routes(routes!(exports::download_export))
+        .routes(routes!(machines::enrol_machine))
+        .routes(routes!(machines::renew_machine))
 }
 
 /// The OpenAPI document of the operations, as served at `/api/v1/openapi.json`.
@@ -125,97 +124,6 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone, Copy)]
 struct DenyReason(&'static str);
 
-/// A JSON body: `application/json`, within the size limit, no unknown fields (the types say
-/// `deny_unknown_fields`); anything else is 415, 413 or 422, and nothing changes.
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-                ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            let mut res =
-                error_response(&AppError::validation("content-type", "Send the body as application/json."), false);
-            *res.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            return Err(res);
-        }
-        let _ = state;
-        let bytes = read_limited(req).await?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiError(AppError::validation("body", json_error(&e))).into_response())
-    }
-}
-
-/// Whole numbers as JSON Schema counts them: `272` and `272.0` alike (serde's `i64` refuses the second).
-pub mod whole {
-    use serde::de::{Deserialize as _, Deserializer, Error as _};
-
-    fn of<E: serde::de::Error>(n: &serde_json::Number) -> Result<i64, E> {
-        if let Some(i) = n.as_i64() {
-            return Ok(i);
-        }
-        match n.as_f64() {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(f as i64),
-            _ => Err(E::custom("expected a whole number")),
-        }
-    }
-
-    /// A required whole number.
-    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        of(&serde_json::Number::deserialize(d).map_err(D::Error::custom)?)
-    }
-
-    /// An optional whole number (`null` or absent: none); use with `#[serde(default)]`.
-    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        Option::<serde_json::Number>::deserialize(d)?.as_ref().map(of).transpose()
-    }
-}
-
-/// A JSON error in words that never repeat a value the client sent (a secret pasted into the wrong field would
-/// come back in the answer, and be logged by whatever logs answers): serde's quoted values become a type name.
-fn json_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    // serde_json quotes values as `string "…"` (Debug, escapes inside) and variants as `…`; field names in
-    // `unknown field` and `missing field` are the schema's or the client's key, kept for a useful message.
-    while let Some(i) = rest.find("string \"") {
-        out.push_str(&rest[..i]);
-        out.push_str("a string");
-        let after = &rest[i + "string \"".len()..];
-        let mut end = None;
-        let mut escaped = false;
-        for (j, c) in after.char_indices() {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => {
-                    end = Some(j + 1);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        rest = end.map_or("", |j| &after[j..]);
-    }
-    out.push_str(rest);
-    let out = match out.find("unknown variant `") {
-        Some(i) => {
-            let tail = &out[i + "unknown variant `".len()..];
-            let tail = tail.find('`').map_or("", |j| &tail[j + 1..]);
-            format!("{}an unknown value{tail}", &out[..i])
-        }
-        None => out,
-    };
-    format!("Invalid JSON body: {out}")
-}
-
 /// Authenticates the key, answers CORS preflights, and records the request in the access history.
 /// Records one event per address and minute for the unrecognised keys folded by `KeyGuard::note_unknown`
 /// (run every minute by the alert job).
@@ -266,6 +174,8 @@ fn route_refusal(parts: &axum::http::request::Parts, principal: &ApiPrincipal) -
     let key_ok = match rule.key {
         app::policy::KeyNeeds::Scope(resource, level) => principal.allows(resource, level),
         app::policy::KeyNeeds::Master => principal.kind == app::model::KeyKind::Master,
+        // Those routes never reach here: the gate hands them to their handlers, which check their credentials.
+        app::policy::KeyNeeds::EnrolmentToken | app::policy::KeyNeeds::MachineCertificate => false,
     };
     (!key_ok || !principal.ctx.can(rule.feature)).then(|| ApiError(AppError::Forbidden).into_response())
 }
@@ -278,6 +188,15 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     if req.uri().path().ends_with("/openapi.json") {
         return with_cors(next.run(req).await, false);
     }
+    // Enrolment and renewal carry their own credentials (a one-time token, the machine's certificate).
+    if matches!(req.uri().path(), "/machines/enrol" | "/machines/renew") {
+        if req.method() != Method::POST {
+            let mut res = method_not_allowed();
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return with_cors(res, false);
+        }
+        return with_cors(next.run(req).await, false);
+    }
     let method = req.method().clone();
     // Inside `nest` the URI lost its prefix; the access history records the path the client asked for.
     let uri =
@@ -287,7 +206,13 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let meta = RequestMeta::from_parts(&parts);
     let ip = parts.extensions.get::<ClientIp>().map(|c| c.0).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let presented = Presented { authorization: header(header::AUTHORIZATION), ip, referer: header(header::REFERER) };
+    let certificate = parts.extensions.get::<app::backend::machines::ClientCertificate>().map(|c| c.0.clone());
+    let presented = Presented {
+        authorization: header(header::AUTHORIZATION),
+        ip,
+        referer: header(header::REFERER),
+        certificate: certificate.as_deref(),
+    };
     let verdict = verify::verify(&state, &presented).await;
     if let (Some(t), Some(facts)) = (verify::tenant_of(&verdict), parts.extensions.get::<RequestFacts>()) {
         facts.set_tenant(t.as_str());
@@ -333,7 +258,10 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 }
             };
             let status = res.status();
-            let reason = res.extensions().get::<DenyReason>().map(|r| format!(", {}", r.0)).unwrap_or_default();
+            let mut reason = res.extensions().get::<DenyReason>().map(|r| format!(", {}", r.0)).unwrap_or_default();
+            if let Some(machine) = &principal.machine {
+                reason.push_str(&format!(", machine “{}”", machine.name));
+            }
             let event = ApiEvent {
                 tenant_id: Some(principal.ctx.tenant_id().clone()),
                 key_id: Some(principal.key_id.clone()),
@@ -400,6 +328,8 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 actor,
                 action: if canary {
                     "key.canary_used"
+                } else if denial.reason.starts_with("machine_") {
+                    "machine.refused"
                 } else if denial.reason == "wrong_secret" {
                     "key.auth_failed"
                 } else {
@@ -424,41 +354,6 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     }
 }
 
-async fn read_limited(req: Request) -> Result<Bytes, Response> {
-    use http_body_util::BodyExt as _;
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > DRAIN_MAX) {
-        return Err(too_large());
-    }
-    let mut body = req.into_body();
-    let mut buf = Vec::new();
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|_| ApiError(AppError::validation("body", "The body could not be read.")).into_response())?;
-        if let Ok(data) = frame.into_data() {
-            seen += data.len();
-            if seen <= MAX_BODY {
-                buf.extend_from_slice(&data);
-            } else if seen > DRAIN_MAX {
-                return Err(too_large());
-            }
-        }
-    }
-    if seen > MAX_BODY {
-        return Err(too_large());
-    }
-    Ok(Bytes::from(buf))
-}
-
-fn too_large() -> Response {
-    let msg = format!("The body is larger than {} KiB.", MAX_BODY / 1024);
-    let mut res = error_response(&AppError::validation("body", msg), false);
-    *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    res
-}
-
 fn with_cors(mut res: Response, preflight: bool) -> Response {
     let h = res.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
@@ -470,31 +365,4 @@ fn with_cors(mut res: Response, preflight: bool) -> Response {
         h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
     }
     res
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn json_errors_never_repeat_the_values_sent() -> Result<(), String> {
-        #[derive(Debug, serde::Deserialize)]
-        #[allow(dead_code)]
-        struct Body {
-            n: i64,
-            kind: Kind,
-        }
-        #[derive(Debug, serde::Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        enum Kind {
-            Read,
-        }
-        for body in [r#"{"n": "s3cr\"et-1", "kind": "read"}"#, r#"{"n": 1, "kind": "s3cr\"et-1"}"#] {
-            let Err(e) = serde_json::from_str::<Body>(body) else { return Err("accepted".to_owned()) };
-            let msg = super::json_error(&e);
-            assert!(!msg.contains("s3cr") && !msg.contains("et-1"), "{msg}");
-            assert!(msg.starts_with("Invalid JSON body: "), "{msg}");
-        }
-        let Err(e) = serde_json::from_str::<Body>(r#"{"n": "x", "kind": "read"}"#) else { return Err("ok".into()) };
-        assert!(super::json_error(&e).contains("invalid type: a string, expected i64"), "{}", super::json_error(&e));
-        Ok(())
-    }
 }

@@ -106,6 +106,25 @@ impl Modify for BearerKey {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "enrolment_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("rmp_enrol_<secret>")
+                    .description(Some("A one-time machine enrolment token from the console's Machines page."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "machine_certificate",
+            SecurityScheme::MutualTls {
+                description: Some(
+                    "The client certificate of an enrolled machine, presented in the TLS handshake.".to_owned(),
+                ),
+                extensions: None,
+            },
+        );
     }
 }
 
@@ -223,6 +242,8 @@ fn new_key_schema() -> serde_json::Value {
                     "allowed_referers": {"type": "array", "maxItems": 100,
                         "items": {"type": "string", "maxLength": 300, "pattern": REFERER}},
                     "rate_per_hour": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000_000},
+                    "machines_only": {"type": "boolean",
+                        "description": "Works only from an enrolled machine (required when the creating key is)."},
                     "scopes": {"type": "object", "additionalProperties": false, "properties": scopes,
                         "description": "For restricted keys: resource → none, read or write (ignored otherwise)."}
                 }

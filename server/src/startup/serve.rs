@@ -1,6 +1,7 @@
 //! Listeners: the HTTPS console (or plain HTTP behind a TLS-terminating proxy) and the HTTP → HTTPS
 //! redirect. Connections are served by hyper with HTTP/1.1 and HTTP/2; a TLS handshake gets 10 seconds.
 
+use app::backend::machines::ClientCertificate;
 use axum::extract::ConnectInfo;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse as _, Response};
@@ -51,19 +52,31 @@ pub async fn serve(
         let stop = shutdown.clone();
         tokio::spawn(async move {
             let _open = open;
-            let svc = app.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-            let svc = TowerToHyperService::new(svc);
+            let service = |certificate: Option<ClientCertificate>| {
+                TowerToHyperService::new(app.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    if let Some(c) = &certificate {
+                        req.extensions_mut().insert(c.clone());
+                    }
+                    req
+                }))
+            };
             match acceptor {
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
                     if let Ok(Ok(stream)) = handshake {
-                        serve_connection(TokioIo::new(stream), svc, stop).await;
+                        // The leaf the client proved it holds, if it sent one: every request of the connection
+                        // carries its fingerprint (`app::backend::machines`).
+                        let certificate = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .map(|leaf| ClientCertificate(app::backend::machines::fingerprint(leaf).into()));
+                        serve_connection(TokioIo::new(stream), service(certificate), stop).await;
                     }
                 }
-                None => serve_connection(TokioIo::new(tcp), svc, stop).await,
+                None => serve_connection(TokioIo::new(tcp), service(None), stop).await,
             }
         });
     }

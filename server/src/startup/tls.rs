@@ -2,6 +2,11 @@
 //! provider in the server's order, ALPN for HTTP/2 and HTTP/1.1. Without a configured certificate, a
 //! self-signed development certificate for localhost/127.0.0.1/::1, valid for 90 days, is generated into
 //! `data_dir/tls/` (key mode 0600) and generated again at start once it is 60 days old.
+//!
+//! Client certificates: the listener asks every client for one and requires none, so browsers are unaffected
+//! (`AnyClientCertificate`). The handshake proves the client holds the certificate's private key; whether the
+//! certificate is worth anything is decided per request by the REST gate, which looks its SHA-256 up among the
+//! machine certificates the tenants' CAs issued (`app::backend::machines`).
 
 use crate::startup::config::Settings;
 use crate::startup::secrets::write_private;
@@ -46,16 +51,69 @@ pub fn server_config(settings: &Settings) -> Result<Arc<ServerConfig>, String> {
         .map_err(|e| format!("tls_cert {}: {e}", cert_path.display()))?;
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| format!("tls_key {}: {e}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AnyClientCertificate { algorithms: provider.signature_verification_algorithms });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("tls: {e}"))?
-        .with_no_client_auth()
+        .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
         .map_err(|e| format!("tls_cert/tls_key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // The server's order of suites (rustls': TLS 1.3's, then ECDHE with AES-GCM and ChaCha20-Poly1305).
     config.ignore_client_order = true;
     Ok(Arc::new(config))
+}
+
+/// Asks for a client certificate, requires none, and accepts any whose handshake signature verifies: the
+/// chain is not judged here (each tenant has its own CA, and a machine's status lives in the database).
+#[derive(Debug)]
+struct AnyClientCertificate {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for AnyClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod ip_rules;
 mod key_attempts;
 mod key_powers;
 mod keys;
+mod machines;
 mod members;
 mod metrics;
 mod outage;

@@ -58,7 +58,7 @@ const MAX_RATE_PER_HOUR: i64 = 10_000_000;
 const KEY_COLUMNS: &str = "k.id, k.kind, k.label, k.description, k.owner_membership_id, k.scopes, k.allowed_ips, \
      k.allowed_referers, k.rate_per_hour, k.created_at, k.expires_at, k.revoked_at, k.generation, k.display_prefix, \
      k.prev_display_prefix, k.prev_expires_at, k.rolled_at, k.last_used_at, k.last_used_ip, k.last_used_ua, \
-     k.frozen_at, COALESCE(a.email, '') AS owner_email";
+     k.frozen_at, k.machines_only, COALESCE(a.email, '') AS owner_email";
 
 pub use crate::model::KeyInput;
 
@@ -71,6 +71,7 @@ struct Checked {
     referers: Vec<RefererPattern>,
     rate: Option<i64>,
     scopes: Scopes,
+    machines_only: bool,
 }
 
 impl KeyRow {
@@ -83,6 +84,7 @@ impl KeyRow {
             referers: guard::parse_list(&self.allowed_referers).unwrap_or_default(),
             rate: self.rate_per_hour,
             scopes: self.scopes.clone(),
+            machines_only: self.machines_only,
         }
     }
 }
@@ -128,7 +130,27 @@ fn check_input(input: &KeyInput, kind: KeyKind, now: i64, max_age_days: i64) -> 
     if kind == KeyKind::Restricted && scopes.to_text().is_empty() {
         return Err(AppError::validation("scopes", "A restricted key needs read or write access to something."));
     }
-    Ok(Checked { description, expires_at: now + days * DAY_MS, ips, referers, rate: input.rate_per_hour, scopes })
+    Ok(Checked {
+        description,
+        expires_at: now + days * DAY_MS,
+        ips,
+        referers,
+        rate: input.rate_per_hour,
+        scopes,
+        machines_only: input.machines_only,
+    })
+}
+
+/// Behind a TLS-terminating proxy no machine certificate reaches the server: a "machines only" key would be
+/// unusable, or worse, trusted on the proxy's word; it is refused.
+fn refuse_machines_only_behind_proxy(state: &AppState, checked: &Checked) -> Result<(), AppError> {
+    if checked.machines_only && !state.machine_certs {
+        return Err(AppError::validation(
+            "machines_only",
+            "This server runs behind a TLS-terminating proxy, where machine certificates never arrive.",
+        ));
+    }
+    Ok(())
 }
 
 /// Which kinds `ctx` may create from the console: master, write and canary keys are for admins.
@@ -247,6 +269,9 @@ fn within_parent(parent: &KeyRow, child: &Checked) -> Result<(), AppError> {
     {
         return Err(AppError::validation("allowed_referers", "The referers must be among the creating key's."));
     }
+    if parent.machines_only && !child.machines_only {
+        return Err(AppError::validation("machines_only", "A key made by a machines-only key is machines-only too."));
+    }
     if let Some(limit) = parent.rate_per_hour {
         if child.rate.is_none_or(|r| r > limit) {
             return Err(AppError::validation("rate_per_hour", "The hourly limit cannot exceed the creating key's."));
@@ -299,6 +324,7 @@ pub async fn create_key(
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let pol = policy(&mut tx, ctx).await?;
     let mut checked = check_input(input, kind, now, pol.max_age_days)?;
+    refuse_machines_only_behind_proxy(state, &checked)?;
     check_power(&mut tx, ctx, kind, &mut checked, input.expires_in_days.is_none(), stepped_up).await?;
     let label = match kind {
         KeyKind::Canary => match input.looks_like.unwrap_or(KeyKind::Master) {
@@ -313,7 +339,7 @@ pub async fn create_key(
     sqlx::query(
         "INSERT INTO api_keys (id, tenant_id, kind, label, description, owner_membership_id, created_by, scopes, \
          allowed_ips, allowed_referers, rate_per_hour, created_at, expires_at, generation, digest, display_prefix, \
-         public_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)",
+         public_id, machines_only) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $17)",
     )
     .bind(&id)
     .bind(ctx.tenant_id().as_str())
@@ -331,6 +357,7 @@ pub async fn create_key(
     .bind(state.keys.api_key_digest(&secret))
     .bind(format::display_prefix(&secret))
     .bind(&public_id)
+    .bind(i64::from(checked.machines_only))
     .execute(&mut *tx)
     .await?;
     let detail = format!(
@@ -355,12 +382,13 @@ pub async fn create_key(
 
 fn describe(c: &Checked) -> String {
     format!(
-        "scopes [{}], expires {}, IPs [{}], referers [{}], limit {}",
+        "scopes [{}], expires {}, IPs [{}], referers [{}], limit {}{}",
         c.scopes.to_text(),
         crate::model::format_utc(c.expires_at),
         guard::join_list(&c.ips),
         guard::join_list(&c.referers),
-        c.rate.map(|r| format!("{r}/h per IP")).unwrap_or_else(|| "none".to_owned())
+        c.rate.map(|r| format!("{r}/h per IP")).unwrap_or_else(|| "none".to_owned()),
+        if c.machines_only { ", machines only" } else { "" }
     )
 }
 
@@ -385,6 +413,7 @@ pub async fn update_key(
     }
     let pol = policy(&mut tx, ctx).await?;
     let mut checked = check_input(input, row.kind, now, pol.max_age_days)?;
+    refuse_machines_only_behind_proxy(state, &checked)?;
     check_power(&mut tx, ctx, row.kind, &mut checked, input.expires_in_days.is_none(), Some(proof)).await?;
     // An admin may edit a member's key, but never past what the key's maker holds.
     let (maker_role, maker_grants) = maker_power(&mut tx, ctx, &row.owner_membership_id).await?;
@@ -393,7 +422,7 @@ pub async fn update_key(
     }
     sqlx::query(
         "UPDATE api_keys SET description = $1, scopes = $2, allowed_ips = $3, allowed_referers = $4, \
-         rate_per_hour = $5, expires_at = $6 WHERE id = $7 AND tenant_id = $8",
+         rate_per_hour = $5, expires_at = $6, machines_only = $9 WHERE id = $7 AND tenant_id = $8",
     )
     .bind(&checked.description)
     .bind(checked.scopes.to_text())
@@ -403,6 +432,7 @@ pub async fn update_key(
     .bind(checked.expires_at)
     .bind(id)
     .bind(ctx.tenant_id().as_str())
+    .bind(i64::from(checked.machines_only))
     .execute(&mut *tx)
     .await?;
     let detail = format!("{}: {} → {}", row.display_prefix, describe(&row.guardrails()), describe(&checked));

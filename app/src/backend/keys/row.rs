@@ -28,6 +28,7 @@ pub(super) struct KeyRow {
     pub(super) last_used_ip: Option<String>,
     pub(super) last_used_ua: Option<String>,
     pub(super) frozen_at: Option<i64>,
+    pub(super) machines_only: bool,
 }
 
 pub(super) async fn load_row(conn: &mut AnyConnection, ctx: &TenantCtx, id: &str) -> Result<KeyRow, AppError> {
@@ -79,6 +80,7 @@ impl KeyRow {
             last_used_ip: r.try_get("last_used_ip")?,
             last_used_ua: r.try_get("last_used_ua")?,
             frozen_at: r.try_get("frozen_at")?,
+            machines_only: r.try_get::<i64, _>("machines_only")? == 1,
         })
     }
 
@@ -149,6 +151,7 @@ impl KeyRow {
             rolled_at: self.rolled_at,
             secret_age_days: (now - self.rolled_at.unwrap_or(self.created_at)).max(0) / DAY_MS,
             can_manage: can_manage && self.revoked_at.is_none(),
+            machines_only: self.machines_only,
         }
     }
 }

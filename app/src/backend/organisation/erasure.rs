@@ -55,6 +55,9 @@ const NAMING_COLUMNS: &[(&str, &str)] = &[
     ("approvals", "requested_by"),
     ("approvals", "decided_by"),
     ("approvals", "outcome"),
+    ("machine_tokens", "created_by"),
+    ("machines", "created_by"),
+    ("machines", "revoked_by"),
 ];
 
 /// What an erasure did (also written to the `member.erased` event).

@@ -7,6 +7,7 @@
 //! every server function the table guards as every role with every grant set that matters.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fixtures;
 mod rest;
 
 use crate::common;
@@ -14,6 +15,7 @@ use crate::common;
 use crate::common::TestApp;
 use app::model::{MembersView, Permission, Role};
 use app::policy::{Reach, Shape, SERVER_FUNCTIONS};
+use fixtures::machine_of;
 use reqwest::StatusCode;
 use std::collections::BTreeSet;
 
@@ -83,6 +85,11 @@ fn form_for<'a>(
         ("required", "on"),
         ("support_id", "no-such-support-request"),
         ("hours", "1"),
+        ("name", "matrix machine"),
+        ("cert_days", "30"),
+        ("valid_hours", "1"),
+        ("token_id", "no-such-token"),
+        ("machine_id", "no-such-machine"),
     ]
 }
 
@@ -201,6 +208,7 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
     let support = app::backend::support::request(&app.state, "Acme", "matrix operator", &format!("{CANARY} ticket"), 2)
         .await
         .unwrap();
+    let (machine, machine_token) = machine_of(&app, &target).await;
     // A live SFTP session of A (as the gateway records one).
     let sftp_session = uuid::Uuid::new_v4().to_string();
     sqlx::query(
@@ -234,6 +242,12 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
         }
         for field in form.iter_mut().filter(|(k, _)| *k == "delivery_id") {
             field.1 = delivery.as_str();
+        }
+        for field in form.iter_mut().filter(|(k, _)| *k == "machine_id") {
+            field.1 = machine.as_str();
+        }
+        for field in form.iter_mut().filter(|(k, _)| *k == "token_id") {
+            field.1 = machine_token.as_str();
         }
         // Anonymous: 401 for everything but the public entry points.
         let anon = app.call(&app.client(), name, &form).await;
@@ -303,6 +317,19 @@ async fn every_server_function_is_in_the_matrix_and_enforces_it() {
         .await
         .unwrap();
     assert_eq!(enabled, 1, "A's endpoint untouched by B");
+    // B's admin revoked neither A's machine nor its enrolment token.
+    let revoked: Option<i64> = sqlx::query_scalar("SELECT revoked_at FROM machines WHERE id = $1")
+        .bind(&machine)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(revoked, None, "A's machine untouched by B");
+    let revoked: Option<i64> = sqlx::query_scalar("SELECT revoked_at FROM machine_tokens WHERE id = $1")
+        .bind(&machine_token)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(revoked, None, "A's enrolment token untouched by B");
     // The allowed read of an admin-target function works for A's owner.
     let res = app.call(&a_owner, "list_member_sessions", &[("membership_id", target.as_str())]).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -342,6 +369,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
     .execute(&app.state.pool)
     .await
     .unwrap();
+    machine_of(&app, &someone).await;
     assert!(routes.len() >= 15, "the route list is read from the app: {}", routes.len());
     for route in routes {
         let pattern = route.path().to_owned();
@@ -368,7 +396,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
             continue;
         }
         assert_eq!(as_owner.status(), StatusCode::OK, "{pattern}: the owner");
-        if pattern == "/vault/files/{id}" || pattern == "/settings/webhooks/{id}" {
+        if matches!(pattern.as_str(), "/vault/files/{id}" | "/settings/webhooks/{id}" | "/settings/machines") {
             assert!(as_owner.text().await.unwrap().contains(CANARY), "{pattern}: the owner sees the record");
         }
         let html = app.get(&outsider, &path).await.text().await.unwrap();
@@ -385,6 +413,7 @@ async fn every_page_is_listed_and_private_pages_need_a_session() {
                 | "/settings/webhooks/{id}"
                 | "/settings/approvals"
                 | "/settings/consent"
+                | "/settings/machines"
                 | "/data-export"
                 | "/vault"
                 | "/vault/key"

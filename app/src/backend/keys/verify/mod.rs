@@ -65,6 +65,8 @@ pub struct ActiveKey {
     pub closes_at: Option<i64>,
     /// Consecutive failed authentications against the key when it was read (`failures`).
     auth_failures: i64,
+    /// Works only over a connection presenting an active machine certificate of its tenant.
+    machines_only: bool,
 }
 
 /// A request's credentials and origin.
@@ -74,6 +76,8 @@ pub struct Presented<'a> {
     pub authorization: Option<&'a str>,
     pub ip: IpAddr,
     pub referer: Option<&'a str>,
+    /// The SHA-256 of the client certificate the connection presented, if any (`machines`).
+    pub certificate: Option<&'a str>,
 }
 
 /// A verified key: the tenant context the REST handlers act in, and what the key may do.
@@ -85,6 +89,8 @@ pub struct ApiPrincipal {
     pub scopes: Scopes,
     /// Which secret of the key was presented (to tell old-secret use from new after a roll).
     pub generation: i64,
+    /// The enrolled machine whose certificate the connection presented, if any.
+    pub machine: Option<crate::backend::machines::gate::Judged>,
 }
 
 impl ApiPrincipal {
@@ -210,6 +216,17 @@ async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincip
     if !key.referers.is_empty() && !presented.referer.is_some_and(|r| key.referers.iter().any(|p| p.matches(r))) {
         return Err(deny("referer_not_allowed"));
     }
+    let tenant = key.tenant_id.as_str();
+    let machine = crate::backend::machines::gate::judge(
+        state,
+        tenant,
+        key.machines_only,
+        presented.certificate,
+        presented.ip,
+        now,
+    )
+    .await
+    .map_err(deny)?;
     match state.key_guard.count(&state.pool, &key, presented.ip, now).await {
         Ok(Ok(())) => {}
         Ok(Err(secs)) => return Err(Denial { retry_after: Some(secs), ..deny("rate_limited") }),
@@ -246,7 +263,7 @@ async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincip
         (AccountId(key.owner_account_id.clone()), MembershipId(key.owner_membership_id.clone())),
         grants,
     );
-    Ok(ApiPrincipal { ctx, key_id: key.id.clone(), kind: key.kind, scopes: key.scopes.clone(), generation })
+    Ok(ApiPrincipal { ctx, key_id: key.id.clone(), kind: key.kind, scopes: key.scopes.clone(), generation, machine })
 }
 
 impl ActiveKey {
@@ -271,7 +288,7 @@ pub(super) async fn load_where(state: &AppState, clause: &str, value: &str) -> R
          k.rate_per_hour, k.expires_at, k.revoked_at, k.frozen_at, k.generation, k.digest, k.display_prefix, \
          k.prev_display_prefix, k.prev_expires_at, k.created_at, k.rolled_at, k.last_used_at, \
          t.key_disable_unused_days, t.closes_at, k.owner_membership_id, COALESCE(m.account_id, '') AS owner_account_id, \
-         m.role AS maker_role, m.grants AS maker_grants, m.deactivated_at AS maker_deactivated_at, k.auth_failures \
+         m.role AS maker_role, m.grants AS maker_grants, m.deactivated_at AS maker_deactivated_at, k.auth_failures, k.machines_only \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
          LEFT JOIN memberships m ON m.id = k.owner_membership_id AND m.tenant_id = k.tenant_id \
          WHERE {clause}"
@@ -340,6 +357,7 @@ pub(super) async fn load_where(state: &AppState, clause: &str, value: &str) -> R
         maker_admin,
         closes_at: r.try_get("closes_at")?,
         auth_failures: r.try_get("auth_failures")?,
+        machines_only: r.try_get::<i64, _>("machines_only")? == 1,
     }))
 }
 

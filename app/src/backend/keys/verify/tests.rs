@@ -27,6 +27,7 @@ fn key() -> Arc<ActiveKey> {
         maker_admin: true,
         closes_at: None,
         auth_failures: 0,
+        machines_only: false,
     })
 }
 

@@ -20,6 +20,10 @@ use sqlx::Row as _;
 pub const TENANT_TABLES: &[(&str, &str)] = &[
     // The vault (the keys went first, in a transaction of their own).
     ("approvals", "tenant_id = $1"),
+    ("machine_certs", "tenant_id = $1"),
+    ("machines", "tenant_id = $1"),
+    ("machine_tokens", "tenant_id = $1"),
+    ("machine_cas", "tenant_id = $1"),
     ("webhook_attempts", "tenant_id = $1"),
     ("webhook_deliveries", "tenant_id = $1"),
     ("webhook_endpoints", "tenant_id = $1"),

@@ -7,6 +7,8 @@
 //!   never used, or that have no IP allow list;
 //! - stale sessions: signed-in sessions of the tenant, still valid, not used for over half the idle timeout —
 //!   most likely a browser left open somewhere, which the member or an admin can end now rather than wait;
+//! - machines due for renewal: active machines none of whose certificates has more than a third of its
+//!   validity left (`machines::renewal_due`);
 //! - sign-ins per UTC day: `sign_in` events of the tenant by outcome over the last `SIGN_IN_CHART_DAYS` days,
 //!   today included (served by the `(tenant_id, action, created_at)` index).
 
@@ -43,6 +45,9 @@ pub(super) async fn posture(
           AND kind <> 'canary' AND allowed_ips = '') AS open_keys, \
          (SELECT COUNT(*) FROM sessions WHERE tenant_id = $1 AND updated_at > $4 AND updated_at <= $5 \
           AND authenticated_at > $6) AS stale_sessions, \
+         (SELECT COUNT(*) FROM machines m WHERE m.tenant_id = $1 AND m.revoked_at IS NULL AND NOT EXISTS \
+          (SELECT 1 FROM machine_certs c WHERE c.machine_id = m.id AND c.tenant_id = $1 \
+          AND $2 < c.not_after - (c.not_after - c.not_before) / 3)) AS machines_due, \
          (SELECT require_two_factor FROM tenants WHERE id = $1) AS required",
     )
     .bind(ctx.tenant_id().as_str())
@@ -63,6 +68,7 @@ pub(super) async fn posture(
         stale_sessions: r.try_get("stale_sessions")?,
         stale_after_minutes: stale_ms / 60_000,
         two_factor_required: r.try_get::<i64, _>("required")? == 1,
+        machines_due_for_renewal: r.try_get("machines_due")?,
     })
 }
 
