@@ -75,6 +75,23 @@ impl<'a> NewEvent<'a> {
     }
 }
 
+/// Appends an event of `tenant` whose actor is no signed-in account (a machine, a background job), on the
+/// caller's connection or transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_as(
+    conn: &mut AnyConnection,
+    keys: &ServerKeys,
+    now_ms: i64,
+    tenant: &TenantId,
+    actor: &str,
+    meta: &RequestMeta,
+    (action, outcome): (&str, Outcome),
+    detail: &str,
+) -> Result<(), AppError> {
+    let ev = NewEvent { tenant_id: Some(tenant), account_id: None, actor, action, outcome, meta, detail, key_id: None };
+    record(conn, keys, now_ms, &ev).await
+}
+
 /// Appends an event to its tenant's chain, on the caller's connection or transaction (inside a savepoint, so a
 /// plain connection gets a transaction of its own and the chain stays linear).
 pub async fn record(

@@ -99,7 +99,7 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
         state,
         "SELECT id, kind, label, description, owner_membership_id, created_by, scopes, allowed_ips, \
          allowed_referers, rate_per_hour, created_at, expires_at, revoked_at, frozen_at, generation, display_prefix, \
-         prev_display_prefix, prev_expires_at, rolled_at, last_used_at, last_used_ip, last_used_ua \
+         prev_display_prefix, prev_expires_at, rolled_at, last_used_at, last_used_ip, last_used_ua, machines_only \
          FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
         tenant_id,
         &[
@@ -125,6 +125,7 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
             Int("last_used_at"),
             Text("last_used_ip"),
             Text("last_used_ua"),
+            Int("machines_only"),
         ],
     )
     .await?;
@@ -180,6 +181,42 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
         .filter(|s| !s.is_empty())
         .collect();
     let ip_rules = json!({ "console_allow_list": allow, "blocks": blocks });
+    let machines = rows(
+        state,
+        "SELECT id, name, source_range, cert_days, created_by, created_at, revoked_at, revoked_by, last_seen_at, \
+         last_seen_ip FROM machines WHERE tenant_id = $1 ORDER BY created_at, id",
+        tenant_id,
+        &[
+            Text("id"),
+            Text("name"),
+            Text("source_range"),
+            Int("cert_days"),
+            Text("created_by"),
+            Int("created_at"),
+            Int("revoked_at"),
+            Text("revoked_by"),
+            Int("last_seen_at"),
+            Text("last_seen_ip"),
+        ],
+    )
+    .await?;
+    let certificates = rows(
+        state,
+        "SELECT fingerprint, machine_id, serial, not_before, not_after, issued_at, replaced_at FROM machine_certs \
+         WHERE tenant_id = $1 ORDER BY issued_at, fingerprint",
+        tenant_id,
+        &[
+            Text("fingerprint"),
+            Text("machine_id"),
+            Int("serial"),
+            Int("not_before"),
+            Int("not_after"),
+            Int("issued_at"),
+            Int("replaced_at"),
+        ],
+    )
+    .await?;
+    let machines = json!({ "machines": machines, "certificates": certificates });
     Ok(vec![
         ("tenant.json", bytes(&tenant)),
         ("members.json", bytes(&Value::from(members))),
@@ -188,6 +225,7 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
         ("sessions.json", bytes(&Value::from(sessions))),
         ("invitations.json", bytes(&Value::from(invitations))),
         ("ip-rules.json", bytes(&ip_rules)),
+        ("machines.json", bytes(&machines)),
     ])
 }
 

@@ -169,7 +169,8 @@ pub struct Issued {
     pub not_after: i64,
 }
 
-/// Signs a client certificate for machine `machine` of `tenant` (in the caller's write transaction): subject
+/// Signs a client certificate for machine `machine` of `tenant` and records it (in the caller's write
+/// transaction): subject
 /// `CN=<machine name>, OU=<machine id>, O=<tenant id>`, SAN `urn:rampart:machine:<tenant id>:<machine id>`,
 /// clientAuth only, valid from a minute ago for `days` days.
 pub async fn issue(
@@ -200,11 +201,25 @@ pub async fn issue(
     params.not_after = when(not_after)?;
     params.serial_number = Some(rcgen::SerialNumber::from(u64::try_from(serial).unwrap_or_default()));
     let cert = params.signed_by(&csr.0, &ca.cert, &ca.key).map_err(cert_err)?;
-    Ok(Issued {
+    let issued = Issued {
         fingerprint: super::fingerprint(cert.der()),
         pem: cert.pem(),
         serial,
         not_before: not_before - not_before.rem_euclid(1000),
         not_after: not_after - not_after.rem_euclid(1000),
-    })
+    };
+    sqlx::query(
+        "INSERT INTO machine_certs (fingerprint, machine_id, tenant_id, serial, not_before, not_after, issued_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&issued.fingerprint)
+    .bind(machine.0)
+    .bind(tenant)
+    .bind(issued.serial)
+    .bind(issued.not_before)
+    .bind(issued.not_after)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(issued)
 }

@@ -4,7 +4,7 @@
 //! same transaction that stores the machine, so two enrolments racing with one token make one machine. A bad
 //! CSR spends nothing. Enrolment and renewal come from the machine's source range when it has one.
 
-use super::ca::{self, CheckedCsr, Issued};
+use super::ca::{self, Issued};
 use super::gate;
 use crate::backend::access::{AdminHandle, TenantCtx};
 use crate::backend::audit::{self, NewEvent, Outcome};
@@ -196,19 +196,11 @@ fn in_range(range: &str, ip: IpAddr) -> bool {
 /// Records a refused machine (or enrolment) in its tenant's history, in a transaction of its own.
 pub async fn record_refusal(state: &AppState, tenant: &str, meta: &RequestMeta, actor: &str, detail: &str) {
     let tenant = TenantId(tenant.to_owned());
-    let ev = NewEvent {
-        tenant_id: Some(&tenant),
-        account_id: None,
-        actor,
-        action: "machine.refused",
-        outcome: Outcome::Failure,
-        meta,
-        detail,
-        key_id: None,
-    };
     let recorded = async {
         let mut tx = begin_write(&state.pool).await?;
-        audit::record(&mut tx, &state.keys, state.clock.now_ms(), &ev).await?;
+        let now = state.clock.now_ms();
+        let what = ("machine.refused", Outcome::Failure);
+        audit::record_as(&mut tx, &state.keys, now, &tenant, actor, meta, what, detail).await?;
         tx.commit().await?;
         Ok::<_, AppError>(())
     };
@@ -290,7 +282,7 @@ pub async fn enrol(
     .bind(ip.to_string())
     .execute(&mut *tx)
     .await?;
-    let certificate = store_certificate(&mut tx, state, &tenant, (&machine_id, &name), &csr, cert_days).await?;
+    let certificate = ca::issue(&mut tx, state, &tenant, (&machine_id, &name), &csr, cert_days).await?;
     let detail = format!(
         "“{name}” enrolled with the token {created_by} created; certificate {} valid until {}",
         short(&certificate.fingerprint),
@@ -334,8 +326,7 @@ pub async fn renew(
         return Err(AppError::Unauthenticated);
     }
     let issued =
-        store_certificate(&mut tx, state, &cert.tenant_id, (&cert.machine_id, &cert.name), &csr, cert.cert_days)
-            .await?;
+        ca::issue(&mut tx, state, &cert.tenant_id, (&cert.machine_id, &cert.name), &csr, cert.cert_days).await?;
     sqlx::query("UPDATE machine_certs SET replaced_at = $1 WHERE fingerprint = $2 AND replaced_at IS NULL")
         .bind(now)
         .bind(fingerprint)
@@ -367,31 +358,6 @@ pub fn short(fingerprint: &str) -> &str {
     fingerprint.get(..16).unwrap_or(fingerprint)
 }
 
-async fn store_certificate(
-    conn: &mut AnyConnection,
-    state: &AppState,
-    tenant: &str,
-    machine: (&str, &str),
-    csr: &CheckedCsr,
-    days: i64,
-) -> Result<Issued, AppError> {
-    let issued = ca::issue(conn, state, tenant, machine, csr, days).await?;
-    sqlx::query(
-        "INSERT INTO machine_certs (fingerprint, machine_id, tenant_id, serial, not_before, not_after, issued_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&issued.fingerprint)
-    .bind(machine.0)
-    .bind(tenant)
-    .bind(issued.serial)
-    .bind(issued.not_before)
-    .bind(issued.not_after)
-    .bind(state.clock.now_ms())
-    .execute(&mut *conn)
-    .await?;
-    Ok(issued)
-}
-
 async fn record_machine_event(
     conn: &mut AnyConnection,
     state: &AppState,
@@ -402,15 +368,6 @@ async fn record_machine_event(
     detail: &str,
 ) -> Result<(), AppError> {
     let tenant = TenantId(tenant.to_owned());
-    let ev = NewEvent {
-        tenant_id: Some(&tenant),
-        account_id: None,
-        actor,
-        action,
-        outcome: Outcome::Success,
-        meta,
-        detail,
-        key_id: None,
-    };
-    audit::record(conn, &state.keys, state.clock.now_ms(), &ev).await
+    let now = state.clock.now_ms();
+    audit::record_as(conn, &state.keys, now, &tenant, actor, meta, (action, Outcome::Success), detail).await
 }

@@ -15,7 +15,7 @@ pub mod keys;
 pub mod manage;
 pub mod sync;
 
-use crate::backend::audit::{self, NewEvent, Outcome};
+use crate::backend::audit::{self, Outcome};
 use crate::backend::platform::ids::TenantId;
 use crate::backend::platform::request::RequestMeta;
 use crate::backend::AppState;
@@ -64,17 +64,8 @@ pub(crate) async fn record(
     action: &str,
     detail: &str,
 ) -> Result<(), AppError> {
-    let ev = NewEvent {
-        tenant_id: Some(tenant),
-        account_id: None,
-        actor,
-        action,
-        outcome: Outcome::Success,
-        meta,
-        detail,
-        key_id: None,
-    };
-    audit::record(conn, &state.keys, state.clock.now_ms(), &ev).await
+    let now = state.clock.now_ms();
+    audit::record_as(conn, &state.keys, now, tenant, actor, meta, (action, Outcome::Success), detail).await
 }
 
 /// Queues the email that tells a member a key was added to their account.

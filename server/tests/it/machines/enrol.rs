@@ -181,3 +181,24 @@ async fn two_enrolments_racing_with_one_token_make_one_machine() {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM machines").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(n, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_export_lists_the_machines_and_their_certificates_but_no_token() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Acme").await;
+    let m = super::enrolled(&app, &owner, "exported", "30").await;
+    let waiting = token(&app, &owner, "waiting", "", "30").await;
+    let tenant: String = sqlx::query_scalar("SELECT tenant_id FROM machines WHERE id = $1")
+        .bind(&m.id)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let documents = app::backend::export::records::documents(&app.state, &tenant).await.unwrap();
+    let (_, bytes) = documents.iter().find(|(name, _)| *name == "machines.json").expect("machines.json");
+    let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(doc["machines"][0]["name"], "exported");
+    let fingerprint = &machines(&app, &owner).await.machines[0].fingerprint;
+    assert_eq!(doc["certificates"][0]["fingerprint"], fingerprint.as_str());
+    let text = String::from_utf8_lossy(bytes);
+    assert!(!text.contains("waiting") && !text.contains(&waiting), "no enrolment token");
+}

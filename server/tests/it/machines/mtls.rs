@@ -11,15 +11,21 @@ async fn get(app: &TestApp, client: &Client, key: &str, path: &str) -> StatusCod
     client.get(app.url(path)).bearer_auth(key).send().await.unwrap().status()
 }
 
-async fn renew(app: &TestApp, m: &Machine) -> reqwest::Response {
-    let (_, request) = csr();
-    m.client
+/// Renews over `client`'s connection with a CSR for a new key; returns the key (PEM) and the answer.
+async fn renew_with(app: &TestApp, client: &Client) -> (String, reqwest::Response) {
+    let (key, request) = csr();
+    let res = client
         .post(app.url("/api/v1/machines/renew"))
         .header("content-type", "application/pkcs10")
         .body(request)
         .send()
         .await
-        .unwrap()
+        .unwrap();
+    (key.serialize_pem(), res)
+}
+
+async fn renew(app: &TestApp, m: &Machine) -> reqwest::Response {
+    renew_with(app, &m.client).await.1
 }
 
 /// A new browser signed in as `email` (the clock moved past the last session's life).
@@ -98,16 +104,7 @@ async fn a_machine_renews_over_mtls_and_ended_or_replaced_certificates_are_refus
     let m = enrolled(&app, &owner, "agent", "30").await;
     let (_, key) = create_key(&app, &owner, "read", &[("machines_only", "on")]).await;
     // Without a certificate, no renewal.
-    let (_, request) = csr();
-    let res = app
-        .client()
-        .post(app.url("/api/v1/machines/renew"))
-        .header("content-type", "application/pkcs10")
-        .body(request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(renew_with(&app, &app.client()).await.1.status(), StatusCode::UNAUTHORIZED);
     // Twenty days in: due (less than a third of 30 days left), on the machines page and the posture card.
     assert!(!machines(&app, &owner).await.machines[0].renewal_due);
     app.clock.advance_ms(21 * DAY_MS);
@@ -120,22 +117,10 @@ async fn a_machine_renews_over_mtls_and_ended_or_replaced_certificates_are_refus
     assert_eq!(res.headers()["rampart-machine-id"].to_str().unwrap(), m.id);
     let chain = res.text().await.unwrap();
     assert_ne!(chain, m.chain);
-    let renewed_key = {
-        // The renewal's CSR had a new key; the test kept none, so renew again with a known one.
-        let k = rcgen::KeyPair::generate().unwrap();
-        let request = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap().serialize_request(&k).unwrap();
-        let res = m
-            .client
-            .post(app.url("/api/v1/machines/renew"))
-            .header("content-type", "application/pkcs10")
-            .body(request.pem().unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
-        (k.serialize_pem(), res.text().await.unwrap())
-    };
-    let fresh = client_with(&app, &renewed_key.0, &renewed_key.1);
+    // Again, keeping the new key this time.
+    let (renewed_key, res) = renew_with(&app, &m.client).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let fresh = client_with(&app, &renewed_key, &res.text().await.unwrap());
     assert_eq!(get(&app, &fresh, &key, "/api/v1/members").await, StatusCode::OK);
     let overview: app::model::OverviewView = app.call(&owner, "get_overview", &[]).await.json().await.unwrap();
     assert_eq!(overview.posture.unwrap().machines_due_for_renewal, 0);
@@ -152,15 +137,7 @@ async fn a_machine_renews_over_mtls_and_ended_or_replaced_certificates_are_refus
     app.clock.advance_ms(30 * DAY_MS);
     assert_eq!(get(&app, &fresh, &key, "/api/v1/members").await, StatusCode::UNAUTHORIZED);
     assert!(last_refusal(&app).await.contains("machine_expired"));
-    let (_, request) = csr();
-    let res = fresh
-        .post(app.url("/api/v1/machines/renew"))
-        .header("content-type", "application/pkcs10")
-        .body(request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(renew_with(&app, &fresh).await.1.status(), StatusCode::UNAUTHORIZED);
     // A revoked machine renews nothing either.
     let owner = sign_in(&app, &email).await;
     let other = enrolled(&app, &owner, "other", "90").await;
