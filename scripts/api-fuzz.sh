@@ -8,7 +8,9 @@ set -euo pipefail
 BIN=$1; EXAMPLES=${2:-20}; SEED=${ST_SEED:-$RANDOM}
 TOOLS=${TOOLS:-$HOME/.cache/rampart/tools}
 ST=$TOOLS/schemathesis/bin/st
-export PYTHONPATH=$TOOLS/schemathesis
+export PYTHONPATH=$TOOLS/schemathesis:$(cd "$(dirname "$0")" && pwd)
+# How to send media types schemathesis does not know (the machines' CSRs).
+export SCHEMATHESIS_HOOKS=st_hooks
 DIR=$(mktemp -d /tmp/rampart-fuzz.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PORT=$(free_port)
