@@ -47,6 +47,25 @@ pub fn family(action: &str) -> &str {
     action.split('.').next().unwrap_or(action)
 }
 
+/// Which of `tenants` have an enabled endpoint (read on the caller's transaction).
+pub async fn tenants_with_endpoints(conn: &mut AnyConnection, tenants: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    let mut found = Vec::new();
+    // A bounded number of parameters per statement (SQLite's limit is in the thousands; a batch names few).
+    for chunk in tenants.chunks(100) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE enabled = 1 AND tenant_id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for t in chunk {
+            q = q.bind(*t);
+        }
+        found.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(found)
+}
+
 /// Queues a delivery of the event `event_id` (chain `seq`, `action`) of `tenant` to each of its enabled
 /// endpoints that wants the action's family, on the caller's transaction (the event's own).
 pub async fn enqueue(
