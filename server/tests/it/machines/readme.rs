@@ -47,6 +47,24 @@ async fn the_readme_s_openssl_and_curl_lines_enrol_a_machine_that_then_calls_the
     let view = super::machines(&app, &owner).await;
     assert_eq!(view.machines.len(), 1);
     assert_eq!(view.machines[0].name, "readme-machine");
+    // The same machine over TLS 1.2 (the handshake's signature is checked there too), and over HTTP/2.
+    for version in [["--tls-max", "1.2"], ["--http2", "--tlsv1.3"]] {
+        let out = std::process::Command::new("curl")
+            .args(["--silent", "--output", "/dev/null", "--write-out", "%{http_code} %{http_version}"])
+            .args(version)
+            .args(["--cert", "machine.pem", "--key", "machine.key", "-H"])
+            .arg(format!("Authorization: Bearer {key}"))
+            .arg(format!("{}/api/v1/members", app.base))
+            .current_dir(dir.path())
+            .env("CURL_CA_BUNDLE", app.settings.data_dir.join("tls/dev-cert.pem"))
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(answer.starts_with("200 "), "{version:?}: {answer}");
+        if version[0] == "--http2" {
+            assert_eq!(answer, "200 2", "HTTP/2 carries the certificate too");
+        }
+    }
     // The same key with curl but without the certificate: refused.
     let out = std::process::Command::new("curl")
         .args(["--silent", "--output", "/dev/null", "--write-out", "%{http_code}", "-H"])
