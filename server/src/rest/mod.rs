@@ -188,8 +188,13 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     if req.uri().path().ends_with("/openapi.json") {
         return with_cors(next.run(req).await, false);
     }
-    // Enrolment and renewal carry their own credentials (a one-time token, the machine's certificate).
-    if matches!(req.uri().path(), "/machines/enrol" | "/machines/renew") {
+    // Enrolment and renewal carry their own credentials (a one-time token, the machine's certificate): the
+    // policy table says which routes those are.
+    let keyless = app::policy::REST_ROUTES.iter().any(|r| {
+        r.matches(req.uri().path())
+            && matches!(r.key, app::policy::KeyNeeds::EnrolmentToken | app::policy::KeyNeeds::MachineCertificate)
+    });
+    if keyless {
         if req.method() != Method::POST {
             let mut res = method_not_allowed();
             res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));

@@ -280,10 +280,7 @@ fn within_parent(parent: &KeyRow, child: &Checked) -> Result<(), AppError> {
     Ok(())
 }
 
-fn base62(n: usize) -> String {
-    use rand::Rng as _;
-    rand::rngs::OsRng.sample_iter(&rand::distributions::Alphanumeric).take(n).map(char::from).collect()
-}
+use crate::backend::platform::ids::random_base62 as base62;
 
 /// A new key's public id (`format::ID_LEN` base-62 characters, about 71 bits: unique in practice, and the
 /// database's unique index says so).

@@ -27,10 +27,7 @@ fn token_hash(token: &str) -> String {
 }
 
 fn new_token() -> String {
-    use rand::Rng as _;
-    let random: String =
-        rand::rngs::OsRng.sample_iter(&rand::distributions::Alphanumeric).take(40).map(char::from).collect();
-    format!("{TOKEN_PREFIX}{random}")
+    format!("{TOKEN_PREFIX}{}", crate::backend::platform::ids::random_base62(40))
 }
 
 /// What an admin asks for when creating a token.
@@ -189,10 +186,6 @@ pub struct Enrolled {
     pub ca_pem: String,
 }
 
-fn in_range(range: &str, ip: IpAddr) -> bool {
-    range.is_empty() || guard::parse_list::<Cidr>(range).unwrap_or_default().iter().any(|c| c.contains(ip))
-}
-
 /// Records a refused machine (or enrolment) in its tenant's history, in a transaction of its own.
 pub async fn record_refusal(state: &AppState, tenant: &str, meta: &RequestMeta, actor: &str, detail: &str) {
     let tenant = TenantId(tenant.to_owned());
@@ -238,7 +231,7 @@ pub async fn enrol(
         Some("revoked")
     } else if row.try_get::<i64, _>("expires_at")? <= now {
         Some("expired")
-    } else if !in_range(&range, ip) {
+    } else if !gate::in_range(&range, ip) {
         Some("outside the machine's source range")
     } else {
         None
@@ -327,11 +320,14 @@ pub async fn renew(
     }
     let issued =
         ca::issue(&mut tx, state, &cert.tenant_id, (&cert.machine_id, &cert.name), &csr, cert.cert_days).await?;
-    sqlx::query("UPDATE machine_certs SET replaced_at = $1 WHERE fingerprint = $2 AND replaced_at IS NULL")
-        .bind(now)
-        .bind(fingerprint)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE machine_certs SET replaced_at = $1 WHERE fingerprint = $2 AND tenant_id = $3 AND replaced_at IS NULL",
+    )
+    .bind(now)
+    .bind(fingerprint)
+    .bind(&cert.tenant_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE machines SET last_seen_at = $1, last_seen_ip = $2 WHERE id = $3 AND tenant_id = $4")
         .bind(now)
         .bind(ip.to_string())

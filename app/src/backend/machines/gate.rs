@@ -65,8 +65,7 @@ impl CertState {
         if self.replaced_at.is_some_and(|at| now >= at + super::REPLACED_GRACE_MS) {
             return Some("machine_replaced");
         }
-        let ranges = crate::backend::keys::guard::parse_list::<Cidr>(&self.source_range).unwrap_or_default();
-        if !self.source_range.is_empty() && !ranges.iter().any(|c| c.contains(ip)) {
+        if !in_range(&self.source_range, ip) {
             return Some("machine_outside_range");
         }
         None
@@ -91,6 +90,13 @@ impl CertState {
             tracing::warn!(error = %err, "machine sighting not written");
         }
     }
+}
+
+/// Whether `ip` is within a machine's stored source range (comma-separated blocks; empty: anywhere). A range
+/// that no longer parses admits nothing.
+pub fn in_range(range: &str, ip: IpAddr) -> bool {
+    range.is_empty()
+        || crate::backend::keys::guard::parse_list::<Cidr>(range).is_ok_and(|r| r.iter().any(|c| c.contains(ip)))
 }
 
 /// A request's machine, as the REST gate judged it.

@@ -67,6 +67,12 @@ id_type!(
     MembershipId
 );
 
+/// `n` random base-62 characters from the operating system's generator (secrets, tokens, public ids).
+pub fn random_base62(n: usize) -> String {
+    use rand::Rng as _;
+    rand::rngs::OsRng.sample_iter(&rand::distributions::Alphanumeric).take(n).map(char::from).collect()
+}
+
 /// Audit event ids are time-ordered (UUIDv7) so the newest-first index stays append-friendly.
 pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -227,3 +227,20 @@ async fn behind_a_proxy_nothing_pretends_to_check_machines() {
     assert!(res.status().is_success() || res.status().is_redirection());
     server::start(&proxied, app.clock.clone()).await.expect("starts").stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_revoked_on_one_instance_is_refused_by_the_other_at_its_next_request() {
+    let app = TestApp::spawn().await;
+    let other = app.beside().await;
+    let (owner, _) = app.signed_in("Acme").await;
+    let m = enrolled(&app, &owner, "twin", "30").await;
+    let (_, key) = create_key(&app, &owner, "read", &[("machines_only", "on")]).await;
+    // The second instance has verified the key and seen the machine (its key cache is warm).
+    let via_other = client_with(&other, &m.key_pem, &m.chain);
+    assert_eq!(get(&other, &via_other, &key, "/api/v1/members").await, StatusCode::OK);
+    let res = app.call(&owner, "revoke_machine", &[("machine_id", m.id.as_str())]).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    // No clock moves, no cache expiry: the machine's status is read on every request.
+    assert_eq!(get(&other, &via_other, &key, "/api/v1/members").await, StatusCode::UNAUTHORIZED);
+    assert!(last_refusal(&other).await.contains("machine_revoked"));
+}

@@ -18,11 +18,12 @@ pub async fn wrong_secret(state: &AppState, id: &str, presented: &Presented<'_>,
         let Some(key) = load_where(state, "k.public_id = $1", id).await? else { return Ok(None) };
         let n: i64 = sqlx::query_scalar(
             "UPDATE api_keys SET auth_failures = auth_failures + 1, last_failure_at = $1, last_failure_ip = $2 \
-             WHERE id = $3 RETURNING auth_failures",
+             WHERE id = $3 AND tenant_id = $4 RETURNING auth_failures",
         )
         .bind(now)
         .bind(presented.ip.to_string())
         .bind(&key.id)
+        .bind(key.tenant_id.as_str())
         .fetch_one(&state.pool)
         .await?;
         Ok::<_, sqlx::Error>(Some((key, n)))
@@ -45,16 +46,14 @@ pub async fn wrong_secret(state: &AppState, id: &str, presented: &Presented<'_>,
 
 /// Ends a failing streak after a success (only when there was one: no write per request otherwise).
 pub fn succeeded(state: &AppState, key: &ActiveKey) {
-    if key.auth_failures == 0 {
+    // Once per read of the key: the requests served from the cache meanwhile need not write it again.
+    if key.auth_failures == 0 || key.reset_sent.swap(true, std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    let (pool, id) = (state.pool.clone(), key.id.clone());
+    let (pool, id, tenant) = (state.pool.clone(), key.id.clone(), key.tenant_id.clone());
     tokio::spawn(async move {
-        if let Err(err) = sqlx::query("UPDATE api_keys SET auth_failures = 0 WHERE id = $1 AND auth_failures > 0")
-            .bind(&id)
-            .execute(&pool)
-            .await
-        {
+        let reset = "UPDATE api_keys SET auth_failures = 0 WHERE id = $1 AND tenant_id = $2 AND auth_failures > 0";
+        if let Err(err) = sqlx::query(reset).bind(&id).bind(tenant.as_str()).execute(&pool).await {
             tracing::warn!(error = %err, "a key's failure count was not reset");
         }
     });

@@ -65,6 +65,8 @@ pub struct ActiveKey {
     pub closes_at: Option<i64>,
     /// Consecutive failed authentications against the key when it was read (`failures`).
     auth_failures: i64,
+    /// Whether a success already asked for that count to be reset (`failures::succeeded`).
+    reset_sent: std::sync::atomic::AtomicBool,
     /// Works only over a connection presenting an active machine certificate of its tenant.
     machines_only: bool,
 }
@@ -357,6 +359,7 @@ pub(super) async fn load_where(state: &AppState, clause: &str, value: &str) -> R
         maker_admin,
         closes_at: r.try_get("closes_at")?,
         auth_failures: r.try_get("auth_failures")?,
+        reset_sent: std::sync::atomic::AtomicBool::new(false),
         machines_only: r.try_get::<i64, _>("machines_only")? == 1,
     }))
 }

@@ -27,6 +27,7 @@ fn key() -> Arc<ActiveKey> {
         maker_admin: true,
         closes_at: None,
         auth_failures: 0,
+        reset_sent: std::sync::atomic::AtomicBool::new(false),
         machines_only: false,
     })
 }
