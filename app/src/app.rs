@@ -1,6 +1,7 @@
 //! The document shell (server-rendered) and the router. Every route renders with `SsrMode::Async`, so the
 //! complete page is in the first response and forms work without JavaScript.
 
+use crate::components::HydrateOnIntent;
 use crate::pages::{
     AccessEventPage, AccessHistoryPage, ApiReferencePage, ApprovalsPage, ChainKeyPage, ClosurePage, ConfirmAccessPage,
     ConsentPage, DataExportPage, EmergencyPage, ForgotPasswordPage, HomePage, InvitePage, KeyPage, KeysPage,
@@ -9,6 +10,7 @@ use crate::pages::{
     SignInTwoFactorPage, SshKeysPage, TwoFactorSetupPage, VaultFilePage, VaultKeyPage, VaultPage, WebhookPage,
     WebhooksPage,
 };
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -17,12 +19,21 @@ use leptos_router::{path, SsrMode};
 /// The HTML document around the app. The CSP nonce minted by the server's headers middleware is handed to
 /// Leptos so the hydration script carries it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[allow(unused_mut)]
+    let mut on_intent = false;
     #[cfg(feature = "ssr")]
     if let Some(parts) = use_context::<http::request::Parts>() {
         if let Some(nonce) = parts.extensions.get::<crate::backend::platform::request::CspNonce>() {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0.clone()));
         }
+        on_intent = crate::components::hydrates_on_intent(parts.uri.path());
     }
+    let stylesheet = format!("/{}/rampart.css", options.site_pkg_dir);
+    let scripts = if on_intent {
+        Either::Left(view! { <HydrateOnIntent options/> })
+    } else {
+        Either::Right(view! { <HydrationScripts options/> })
+    };
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -31,8 +42,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <link rel="stylesheet" id="leptos" href=format!("/{}/rampart.css", options.site_pkg_dir)/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
+                {scripts}
                 <MetaTags/>
             </head>
             <body>

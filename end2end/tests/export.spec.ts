@@ -5,6 +5,7 @@
 // against the key published at /.well-known/rampart-export-key.
 import { expect, test, type Page } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { hydrated } from './journey';
 import { createHash, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createTenant } from './server';
@@ -48,9 +49,7 @@ function readZip(zip: Buffer): Map<string, Buffer> {
   return entries;
 }
 
-async function ready(page: Page, js: boolean) {
-  if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-}
+const ready = hydrated;
 
 test('an owner exports all data and checks the signed manifest', async ({ page }, info) => {
   const js = info.project.name === 'javascript';

@@ -3,6 +3,7 @@
 // values), opens one event, and checks the chain's integrity.
 import { expect, test } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { hydrated } from './journey';
 import { readFileSync } from 'node:fs';
 import { addMember, createTenant } from './server';
 
@@ -33,9 +34,7 @@ test('an owner filters the history to one member and exports it as CSV', async (
   const tenant = `History ${info.project.name} ${stamp}`;
   const ownerEmail = `owner-${stamp}@history.example`;
   const memberEmail = `analyst-${stamp}@history.example`;
-  const ready = async () => {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  };
+  const ready = () => hydrated(page, js);
 
   // 1. The owner sets a password and signs in; a member joins and signs in from their own browser.
   await page.goto(createTenant(tenant, ownerEmail));
@@ -46,11 +45,11 @@ test('an owner filters the history to one member and exports it as CSV', async (
   const member = await browser.newContext({ javaScriptEnabled: js });
   const mpage = await member.newPage();
   await mpage.goto(addMember(tenant, memberEmail));
-  if (js) await expect(mpage.locator('[data-hydrated="true"]').first()).toBeAttached();
+  await hydrated(mpage, js);
   await mpage.getByLabel('New password').fill(MEMBER_PASSWORD);
   await mpage.getByRole('button', { name: 'Set password' }).click();
   await expect(mpage).toHaveURL(/\/sign-in\?setup=done$/);
-  if (js) await expect(mpage.locator('[data-hydrated="true"]').first()).toBeAttached();
+  await hydrated(mpage, js);
   await mpage.getByLabel('Email').fill(memberEmail);
   await mpage.getByLabel('Password').fill(MEMBER_PASSWORD);
   await mpage.getByRole('button', { name: 'Sign in' }).click();

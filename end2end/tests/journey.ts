@@ -1,11 +1,24 @@
 // The page helpers every journey shares: one browser's page, with JavaScript on or off.
 import { expect, type Locator, type Page } from '@playwright/test';
 
+/**
+ * With JavaScript, waits until the page has hydrated (`Hydrated` marks it); without, there is nothing to wait for.
+ * The signed-out pages load the app only once the visitor starts using them: like a person, this presses on
+ * the page first.
+ */
+export async function hydrated(page: Page, js: boolean) {
+  if (!js) return;
+  const marker = page.locator('[data-hydrated="true"]').first();
+  await expect(async () => {
+    if (await page.locator('script[data-hydrate="on-intent"]').count()) {
+      await page.locator('body').dispatchEvent('pointerdown');
+    }
+    await expect(marker).toBeAttached({ timeout: 1_000 });
+  }).toPass();
+}
+
 export function journey(page: Page, js: boolean) {
-  /** With JavaScript, waits until the page has hydrated (`Hydrated` marks it); without, there is nothing to wait for. */
-  async function ready() {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  }
+  const ready = () => hydrated(page, js);
 
   /** The setup link, optionally checking the length the password hint asks for. */
   async function setPassword(link: string, password: string, hint?: RegExp) {

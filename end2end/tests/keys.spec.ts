@@ -3,6 +3,7 @@
 // (by this test, with its own user agent) on the key page, revokes the key, and the API refuses it.
 import { expect, request, test, type APIRequestContext } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { hydrated } from './journey';
 import { BASE_URL, createTenant } from './server';
 
 const OWNER_PASSWORD = 'copper-falcon-meadow-58';
@@ -15,9 +16,7 @@ test('an owner creates, uses, rolls and revokes a read key', async ({ page }, in
   const js = info.project.name === 'javascript';
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   const ownerEmail = `owner-${stamp}@keys.example`;
-  const ready = async () => {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  };
+  const ready = () => hydrated(page, js);
 
   // 1. The owner sets a password and signs in.
   await page.goto(createTenant(`Keys ${info.project.name} ${stamp}`, ownerEmail));

@@ -3,6 +3,7 @@
 // nothing private.
 import { expect, test } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { hydrated } from './journey';
 import { createTenant } from './server';
 
 const PASSWORD = 'granite-puffin-orchestra-42';
@@ -14,9 +15,7 @@ test('an owner sets a password, signs in, checks the history and signs out', asy
   const email = `owner-${stamp}@newcomer.example`;
   const link = createTenant(tenant, email);
 
-  async function ready() {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  }
+  const ready = () => hydrated(page, js);
 
   // The setup page names the organisation and the account.
   await page.goto(link);

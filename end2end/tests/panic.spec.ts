@@ -3,15 +3,14 @@
 // navigation, and signing in again now requires setting up two-factor authentication.
 import { expect, test, type Page } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { hydrated } from './journey';
 import { BASE_URL, createTenant } from './server';
 
 const OWNER_PASSWORD = 'lantern-walrus-cobalt-37';
 
 /** The page helpers of one browser, with JavaScript on or off. */
 function journey(page: Page, js: boolean) {
-  async function ready() {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  }
+  const ready = () => hydrated(page, js);
 
   async function signIn(email: string) {
     await expect(page.getByRole('heading', { name: 'Sign in to Rampart' })).toBeVisible();

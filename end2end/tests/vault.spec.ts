@@ -4,6 +4,7 @@
 // a single-use link (shown once; the link works once), then moves the other file to the bin and restores it.
 import { expect, request, test, type Page } from '@playwright/test';
 import { expectAccessible } from './a11y';
+import { hydrated } from './journey';
 import { BASE_URL, createTenant } from './server';
 
 const OWNER_PASSWORD = 'ember-quarry-violet-39';
@@ -20,9 +21,7 @@ test('an owner uploads, downloads, restores a version and uses the bin', async (
   const js = info.project.name === 'javascript';
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   const ownerEmail = `owner-${stamp}@vault.example`;
-  const ready = async () => {
-    if (js) await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
-  };
+  const ready = () => hydrated(page, js);
   const plan = { name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from(`the plan, first draft ${stamp}\n`) };
   const notes = { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(`meeting notes ${stamp}\n`) };
   const plan2 = { ...plan, buffer: Buffer.from(`the plan, second draft ${stamp} — longer\n`) };

@@ -7,7 +7,34 @@ pub fn format_utc(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60, rem % 60)
+    let Ok(year @ 0..=9999) = u32::try_from(y) else {
+        return format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60, rem % 60);
+    };
+    // Pages show many instants (the history shows one per row): digits pushed into one exact-size buffer
+    // instead of the formatting machinery, which was 5 % of an overview render.
+    let rem = u32::try_from(rem).unwrap_or(0);
+    let mut out = String::with_capacity(23);
+    push_digits(&mut out, year, 4);
+    out.push('-');
+    push_digits(&mut out, m, 2);
+    out.push('-');
+    push_digits(&mut out, d, 2);
+    out.push(' ');
+    push_digits(&mut out, rem / 3600, 2);
+    out.push(':');
+    push_digits(&mut out, (rem % 3600) / 60, 2);
+    out.push(':');
+    push_digits(&mut out, rem % 60, 2);
+    out.push_str(" UTC");
+    out
+}
+
+/// `value` as exactly `width` decimal digits, zero-padded (the caller keeps it below `10^width`).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds, `YYYY-MM-DDTHH:MM:SS.mmmZ` (exports).
@@ -81,6 +108,10 @@ mod tests {
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_utc(1_795_600_245_000), "2026-11-25 09:50:45 UTC");
         assert_eq!(format_utc(1_795_000_000_000), "2026-11-18 11:06:40 UTC");
+        assert_eq!(format_utc(253_402_300_799_999), "9999-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(-62_167_219_200_001), "-001-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(253_402_300_800_000), "10000-01-01 00:00:00 UTC");
     }
 
     #[test]

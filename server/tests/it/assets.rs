@@ -22,9 +22,22 @@ async fn fingerprinted_files_are_immutable_and_precompressed() {
     // The page names the fingerprinted stylesheet and scripts; it is itself never cached.
     let page = app.get(&client, "/sign-in").await;
     assert_eq!(page.headers()["cache-control"], "no-store");
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
     let html = page.text().await.unwrap();
     assert!(html.contains(&format!("/pkg/{print}/rampart.css")), "{html}");
     assert!(html.contains(&format!("/pkg/{print}/rampart.js")), "{html}");
+    // The sign-in page is a first visit's page: it preloads nothing and loads the app on the visitor's first
+    // focus or press (its script carries the CSP nonce like every script); signed-in pages preload it at once.
+    assert!(!html.contains("modulepreload") && !html.contains("rel=\"preload\""), "{html}");
+    let script =
+        html.split("<script").find(|s| s.contains("data-hydrate=\"on-intent\"")).expect("the on-intent script");
+    let nonce = csp_nonce(&csp);
+    assert!(script.contains(&format!("nonce=\"{nonce}\"")), "{script}");
+    assert!(script.contains("focusin") && script.contains(&format!("/pkg/{print}/rampart")), "{script}");
+    let (owner, _) = app.signed_in("Assets").await;
+    let overview = app.get(&owner, "/overview").await.text().await.unwrap();
+    assert!(overview.contains(&format!("rel=\"modulepreload\" href=\"/pkg/{print}/rampart.js\"")), "{overview}");
+    assert!(!overview.contains("data-hydrate=\"on-intent\""));
 
     let css = format!("/pkg/{print}/rampart.css");
     let get = |encoding: &'static str| {
@@ -73,4 +86,10 @@ async fn fingerprinted_files_are_immutable_and_precompressed() {
     // A new build is a new path.
     std::fs::write(pkg.join("rampart.css"), "body { color: navy }").unwrap();
     assert_ne!(server::web::assets::fingerprint(&pkg), print);
+}
+
+/// The script nonce a response's Content-Security-Policy allows.
+fn csp_nonce(csp: &str) -> String {
+    let start = csp.find("'nonce-").expect("a nonce in the policy") + "'nonce-".len();
+    csp[start..].chars().take_while(|c| *c != '\'').collect()
 }

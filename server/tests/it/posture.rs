@@ -78,6 +78,15 @@ async fn the_posture_counts_what_needs_fixing_and_the_chart_shows_sign_ins() {
     assert!(html.contains("<svg") && html.contains("role=\"img\""), "an inline SVG chart");
     assert!(html.contains("2 successful and 2 failed sign-ins"), "the figures in words");
     assert!(html.contains("Sign-ins per day as a table"));
+    assert_eq!(html.matches("<rect class=\"ok\"").count(), 14, "a bar pair a day");
+    assert_eq!(html.matches("<rect class=\"failed\"").count(), 14);
+    assert_eq!(html.matches("<tr><th scope=\"row\">").count(), 14, "a table row a day");
+    let last = &o.sign_in_days[13];
+    let date = &app::model::format_utc(last.day)[..10];
+    assert!(
+        html.contains(&format!("<title>{date}: {} successful</title>", last.successes)),
+        "each bar names its day and figure"
+    );
     for href in ["/keys?filter=old", "/keys?filter=unused", "/keys?filter=open", "/members", "/security"] {
         assert!(html.contains(&format!("href=\"{href}\"")), "{href}");
     }
