@@ -32,6 +32,8 @@ def main():
             RAMPART_LISTEN_ADDR=f"127.0.0.1:{port}",
             RAMPART_REDIRECT_ADDR=f"127.0.0.1:{port + 1}",
             RAMPART_METRICS_ADDR="",
+            # The bench's own server holds the SFTP address exported to us: this one serves none.
+            RAMPART_SFTP_ADDR="off",
             RAMPART_PUBLIC_URL=f"https://127.0.0.1:{port}",
             RAMPART_LOG="warn",
         )
