@@ -76,19 +76,26 @@ const JOB_COLUMNS: &str = "id, tenant_id, account_id, key_id, requested_by, blob
 
 /// Records a job's event in its tenant's access history, with the requester as the member concerned.
 async fn record(state: &AppState, job: &Job, action: &str, outcome: Outcome, detail: &str) -> Result<(), AppError> {
-    let meta = RequestMeta { ip: "-".to_owned(), user_agent: "rampart data export".to_owned() };
-    let ev = NewEvent {
+    let mut conn = state.pool.acquire().await?;
+    audit::record(&mut conn, &state.keys, state.clock.now_ms(), &event(job, action, outcome, detail)).await
+}
+
+/// Where the export worker's events come from: no request, the worker itself.
+static EXPORT_META: std::sync::LazyLock<RequestMeta> =
+    std::sync::LazyLock::new(|| RequestMeta { ip: "-".to_owned(), user_agent: "rampart data export".to_owned() });
+
+/// The export worker's event about `job`.
+fn event<'a>(job: &'a Job, action: &'a str, outcome: Outcome, detail: &'a str) -> NewEvent<'a> {
+    NewEvent {
         tenant_id: Some(&job.tenant_id),
         account_id: Some(&job.account_id),
         actor: "rampart",
         action,
         outcome,
-        meta: &meta,
+        meta: &EXPORT_META,
         detail,
         key_id: job.key_id.as_deref(),
-    };
-    let mut conn = state.pool.acquire().await?;
-    audit::record(&mut conn, &state.keys, state.clock.now_ms(), &ev).await
+    }
 }
 
 async fn delete_blob(state: &AppState, job: &Job) {
@@ -365,7 +372,8 @@ async fn write_archive(
 
     // The manifest, its signature and the key that checks it.
     let tenant_name = records::tenant_name(state, tenant).await?;
-    let manifest_bytes = manifest_json(job, &tenant_name, now, &manifest);
+    let who = (job.id.as_str(), job.tenant_id.as_str(), job.requested_by.as_str());
+    let manifest_bytes = super::records::manifest_json(who, &tenant_name, now, &manifest);
     let signature = {
         use ed25519_dalek::Signer as _;
         state.keys.export_signing_key().sign(&manifest_bytes)
@@ -426,29 +434,14 @@ async fn drain(zip: &mut ZipWriter<Sealed>, writer: &mut Box<dyn BlobWriter>) ->
     Ok(())
 }
 
-/// `manifest.json`: what the archive holds, entry by entry (everything before the manifest itself).
-fn manifest_json(job: &Job, tenant_name: &str, now: i64, entries: &[Written]) -> Vec<u8> {
-    let entries: Vec<serde_json::Value> =
-        entries.iter().map(|w| serde_json::json!({ "name": w.name, "size": w.size, "sha256": w.sha256 })).collect();
-    let doc = serde_json::json!({
-        "format": "rampart-data-export-v1",
-        "export_id": job.id,
-        "tenant_id": job.tenant_id.as_str(),
-        "tenant_name": tenant_name,
-        "requested_by": job.requested_by,
-        "created_at_ms": now,
-        "created_at": crate::model::format_rfc3339(now),
-        "signature": "manifest.sig: base64 Ed25519 (RFC 8032) over these exact bytes; key: signing-key.pub",
-        "entries": entries,
-    });
-    serde_json::to_vec_pretty(&doc).unwrap_or_default()
-}
-
-/// Marks a built export ready (24 hours to download), records it and emails the requester.
+/// Marks a built export ready (24 hours to download), records it and emails the requester. The state and its
+/// event are one transaction: a reader that sees the export ready sees its event, and a crash between the two
+/// loses neither. An export no longer running (taken over after a stale heartbeat) is not announced again.
 async fn ready(state: &AppState, job: &Job, size: u64) -> Result<(), AppError> {
     let now = state.clock.now_ms();
     let expires = now + DOWNLOAD_TTL_MS;
-    sqlx::query(
+    let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
+    let marked = sqlx::query(
         "UPDATE data_exports SET state = 'ready', size = $1, finished_at = $2, expires_at = $3, heartbeat_at = $2, \
          done_entries = total_entries, done_bytes = total_bytes WHERE id = $4 AND state = 'running'",
     )
@@ -456,11 +449,16 @@ async fn ready(state: &AppState, job: &Job, size: u64) -> Result<(), AppError> {
     .bind(now)
     .bind(expires)
     .bind(&job.id)
-    .execute(&state.pool)
-    .await?;
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if marked == 0 {
+        return Ok(());
+    }
     let detail =
         format!("export {} ready ({size} bytes), downloadable until {}", job.id, crate::model::format_utc(expires));
-    record(state, job, "data_export.ready", Outcome::Success, &detail).await?;
+    audit::record(&mut tx, &state.keys, now, &event(job, "data_export.ready", Outcome::Success, &detail)).await?;
+    tx.commit().await?;
     let to = sqlx::query("SELECT a.email, t.name FROM accounts a, tenants t WHERE a.id = $1 AND t.id = $2")
         .bind(job.account_id.as_str())
         .bind(job.tenant_id.as_str())

@@ -340,3 +340,28 @@ pub fn vault_index(items: &[VaultItem], restore_days: i64) -> Vec<u8> {
     }
     bytes(&json!({ "files": files }))
 }
+
+/// `manifest.json`: what the archive holds, entry by entry (everything before the manifest itself).
+/// `who` is the export's id, its tenant's id and who asked for it.
+pub(super) fn manifest_json(
+    who: (&str, &str, &str),
+    tenant_name: &str,
+    now: i64,
+    entries: &[super::zip::Written],
+) -> Vec<u8> {
+    let (export_id, tenant_id, requested_by) = who;
+    let entries: Vec<serde_json::Value> =
+        entries.iter().map(|w| serde_json::json!({ "name": w.name, "size": w.size, "sha256": w.sha256 })).collect();
+    let doc = serde_json::json!({
+        "format": "rampart-data-export-v1",
+        "export_id": export_id,
+        "tenant_id": tenant_id,
+        "tenant_name": tenant_name,
+        "requested_by": requested_by,
+        "created_at_ms": now,
+        "created_at": crate::model::format_rfc3339(now),
+        "signature": "manifest.sig: base64 Ed25519 (RFC 8032) over these exact bytes; key: signing-key.pub",
+        "entries": entries,
+    });
+    serde_json::to_vec_pretty(&doc).unwrap_or_default()
+}
