@@ -213,7 +213,7 @@ impl Workers {
 /// a credential-stuffing storm lasts; at this priority the scheduler still gives it every idle cycle (sign-ins
 /// per second are unchanged), but a page or an API call that becomes runnable is served first, so the rest of
 /// the console keeps its latency during the storm.
-pub const HASHING_NICENESS: i32 = 19;
+pub const HASHING_NICENESS: i32 = 10;
 
 /// Lowers the calling thread's scheduling priority to `HASHING_NICENESS` (Linux: per thread, by its id).
 fn lower_priority() -> std::io::Result<()> {
