@@ -187,38 +187,21 @@ impl Workers {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || {
-                    if let Err(e) = lower_priority() {
-                        tracing::warn!(error = %e, "an argon2 thread could not lower its scheduling priority");
-                    }
-                    loop {
-                        // The lock is held only while taking a job, not while running it.
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not while running it.
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
                     }
                 })
                 .map_err(internal)?;
         }
         Ok(Self { tx })
     }
-}
-
-/// The niceness of the argon2 threads. Hashing is the one thing here that can use every core for as long as
-/// a credential-stuffing storm lasts; at this priority the scheduler still gives it every idle cycle (sign-ins
-/// per second are unchanged), but a page or an API call that becomes runnable is served first, so the rest of
-/// the console keeps its latency during the storm.
-pub const HASHING_NICENESS: i32 = 10;
-
-/// Lowers the calling thread's scheduling priority to `HASHING_NICENESS` (Linux: per thread, by its id).
-fn lower_priority() -> std::io::Result<()> {
-    let tid = rustix::thread::gettid();
-    rustix::process::setpriority_process(Some(tid), HASHING_NICENESS).map_err(std::io::Error::from)
 }
 
 impl std::fmt::Debug for Hasher {
@@ -400,36 +383,6 @@ mod tests {
         assert!(held.iter().all(Result::is_ok));
         assert!(hasher.claim("late", "t2").is_err(), "the tenant's share is full");
         assert!(hasher.claim("other", "t3").is_ok(), "another tenant still gets in");
-    }
-
-    /// A thread's nice value, read from `/proc` (field 19 of proc_pid_stat(5)).
-    fn niceness(tid: i32) -> Option<i32> {
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-        let (_, tail) = stat.rsplit_once(')')?;
-        tail.split_whitespace().nth(16)?.parse().ok()
-    }
-
-    /// A storm of password checks must not starve the pages and the API: the hashing threads run below them.
-    #[test]
-    fn the_hashing_threads_run_at_a_lower_priority() {
-        let hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
-        // One job per worker, each held until both are taken: every worker reports its own thread id.
-        let barrier = Arc::new(std::sync::Barrier::new(3));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 0..2 {
-            let (barrier, tx) = (barrier.clone(), tx.clone());
-            let job: Job = Box::new(move || {
-                let _ = tx.send(rustix::thread::gettid().as_raw_nonzero().get());
-                barrier.wait();
-            });
-            assert!(hasher.workers.tx.send(job).is_ok());
-        }
-        let tids: Vec<i32> = (0..2).filter_map(|_| rx.recv().ok()).collect();
-        let nice: Vec<Option<i32>> = tids.iter().map(|tid| niceness(*tid)).collect();
-        barrier.wait();
-        assert_eq!(tids.len(), 2, "both workers ran a job");
-        assert_ne!(tids[0], tids[1], "two threads");
-        assert_eq!(nice, vec![Some(HASHING_NICENESS); 2], "every hashing thread is niced");
     }
 
     #[test]
