@@ -87,7 +87,7 @@ test('screenshots of the main pages', async ({ page, browser }) => {
 
   await page.goto('/members');
   await ready(page);
-  await page.getByText('Change the role of sam.okafor@northwind.example').click();
+  await page.getByRole('link', { name: 'Manage sam.okafor@northwind.example' }).click();
   const sam = page.getByRole('form', { name: 'Role of sam.okafor@northwind.example' });
   await sam.getByLabel('Access history', { exact: true }).check();
   await sam.getByLabel('Vault (read)', { exact: true }).check();

@@ -135,8 +135,10 @@ test('an admin walks every console page: grouped navigation, the current page ma
   ];
   for (const [path, heading, current] of pages) await j.visit(path, heading, current);
 
-  // Pages reached from others: a member's sessions, a key, a file, an event.
+  // Pages reached from others: a member's page and sessions, a key, a file, an event.
   await j.visit('/members', 'Members', 'Members');
+  await page.getByRole('link', { name: `Manage ${memberEmail}` }).click();
+  await expect(page.getByRole('heading', { name: 'Manage a member' })).toBeVisible();
   await page.getByRole('link', { name: `Sessions of ${memberEmail}` }).click();
   await expect(page.getByRole('heading', { name: 'Member sessions' })).toBeVisible();
   await expect(j.nav().getByRole('link', { name: 'Members' })).toHaveAttribute('aria-current', 'page');
@@ -144,8 +146,8 @@ test('an admin walks every console page: grouped navigation, the current page ma
 
   // A member's role and features are changed on the member's own page, with or without JavaScript.
   await j.visit('/members', 'Members', 'Members');
-  await page.getByRole('link', { name: `Change the role of ${memberEmail}` }).click();
-  await expect(page.getByRole('heading', { name: 'Change a member' })).toBeVisible();
+  await page.getByRole('link', { name: `Manage ${memberEmail}` }).click();
+  await expect(page.getByRole('heading', { name: 'Manage a member' })).toBeVisible();
   await expect(j.nav().getByRole('link', { name: 'Members' })).toHaveAttribute('aria-current', 'page');
   await expectAccessible(page);
   await j.ready();

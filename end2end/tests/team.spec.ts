@@ -103,10 +103,12 @@ test('an admin invites an employee with only the access history, then offboards 
     await expect(other.getByText(ownerEmail)).toHaveCount(0);
     await expectAccessible(other);
 
-    // 5. The owner sees the employee among the members and deactivates them.
+    // 5. The owner sees the employee among the members and deactivates them on the member's page.
     await page.goto('/members');
     await expect(page.getByRole('heading', { name: 'Members', exact: true })).toBeVisible();
     await expect(page.getByRole('table', { name: 'Members' })).toContainText(employeeEmail);
+    await page.getByRole('link', { name: `Manage ${employeeEmail}` }).click();
+    await expect(page.getByRole('heading', { name: 'Manage a member' })).toBeVisible();
     await owner.ready();
     await page.getByRole('button', { name: `Deactivate ${employeeEmail}` }).click();
     await expect(page).toHaveURL(/[?&]deactivated=1/);

@@ -6,6 +6,7 @@ mod audit;
 mod defence;
 mod error;
 mod export;
+mod html;
 mod keys;
 mod machines;
 mod permission;
@@ -21,6 +22,7 @@ pub use audit::{AuditEventDetailView, ChainKeyView, ChainReportView, ChoiceView,
 pub use defence::{DayCount, IpBlockView, IpRulesView, PanicKeyAction, PanicReport, PanicView, PostureView};
 pub use error::AppError;
 pub use export::{DataExportView, DataExportsView, ExportState};
+pub use html::{escape_html, push_escaped};
 pub use keys::{
     Access, ApiOperationView, ApiParamView, ApiReferenceView, ApiResource, FreshKeyView, KeyDetailView, KeyFilter,
     KeyInput, KeyKind, KeyPolicyView, KeyStatus, KeyUsageView, KeyView, KeysView, Scopes,

@@ -172,6 +172,30 @@ pub struct MembersView {
     pub tenant_requires_two_factor: bool,
 }
 
+impl MemberView {
+    /// The role as the list shows it: a plain member's role names the features they were granted.
+    pub fn role_summary(&self) -> String {
+        if self.role != super::Role::Member.as_str() {
+            return self.role.clone();
+        }
+        let names: Vec<&str> = self.grants.iter().map(|p| p.label()).collect();
+        if names.is_empty() {
+            "member · no features".to_owned()
+        } else {
+            format!("member · {}", names.join(", "))
+        }
+    }
+}
+
+impl MembersView {
+    /// Whether the viewer may act on `m` (role, grants, sessions, deactivation, removal, two-factor reset,
+    /// erasure): owners and admins, never on themselves, and only owners on owners. What the pages offer; every
+    /// server function checks the same again.
+    pub fn may_manage(&self, m: &MemberView) -> bool {
+        self.can_manage && !m.is_me && (self.viewer_is_owner || m.role != super::Role::Owner.as_str())
+    }
+}
+
 /// An open invitation, as the members page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvitationView {

@@ -211,3 +211,82 @@ async fn roles_are_changed_on_the_members_own_page() {
     let own = app.get(&member, &format!("/members/{emp}")).await.text().await.unwrap();
     assert!(own.contains("You are not allowed to do this.") && !own.contains("update_member"));
 }
+
+/// The list carries one link per member the viewer manages and no form; the member's own page holds the
+/// deactivation (or reactivation), two-factor reset, removal and erasure, each a no-JS form for that member
+/// only, offered to whom the server lets act — and the server still refuses the rest whatever is posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acting_on_a_member_happens_on_their_page() {
+    let app = TestApp::spawn().await;
+    let (owner, owner_email) = app.signed_in("Offboard").await;
+    common::add_member(&app, "Offboard", "admin@offboard.example", "admin").await;
+    common::add_member(&app, "Offboard", "emp@offboard.example", "member").await;
+    let emp = membership_of(&app, &owner, "emp@offboard.example").await;
+    let owner_id = membership_of(&app, &owner, &owner_email).await;
+    let (emp_client, _) = app.password_step("emp@offboard.example").await;
+    app.enroll(&emp_client).await;
+
+    const FORMS: [&str; 6] = [
+        "update_member",
+        "deactivate_member",
+        "reactivate_member",
+        "remove_member",
+        "reset_member_two_factor",
+        "erase_member",
+    ];
+    let forms_in = |html: &str| -> Vec<&str> {
+        FORMS.into_iter().filter(|f| html.contains(&format!("action=\"/api/{f}\""))).collect()
+    };
+    let list = app.get(&owner, "/members").await.text().await.unwrap();
+    assert_eq!(forms_in(&list), Vec::<&str>::new(), "no member form in the list");
+    assert!(list.contains(&format!("<a href=\"/members/{emp}\">Manage<span class=\"sr-only\"> emp@offboard.example")));
+    assert!(!list.contains(&format!("href=\"/members/{owner_id}\"")), "no link to oneself");
+
+    let page = app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap();
+    assert_eq!(
+        forms_in(&page),
+        ["update_member", "deactivate_member", "remove_member", "reset_member_two_factor", "erase_member"]
+    );
+    assert_eq!(
+        page.matches(&format!("name=\"membership_id\" value=\"{emp}\"")).count(),
+        5,
+        "every form names the member"
+    );
+    assert!(
+        page.contains(&format!("href=\"/members/{emp}/sessions\""))
+            && page.contains("Sessions of emp@offboard.example")
+    );
+    // Neither oneself nor, for an admin, an owner.
+    assert_eq!(
+        forms_in(&app.get(&owner, &format!("/members/{owner_id}")).await.text().await.unwrap()),
+        Vec::<&str>::new()
+    );
+    let (admin, _) = app.password_step("admin@offboard.example").await;
+    let as_admin = app.get(&admin, &format!("/members/{owner_id}")).await.text().await.unwrap();
+    assert_eq!(forms_in(&as_admin), Vec::<&str>::new(), "an admin manages no owner");
+    assert!(!as_admin.contains(&format!("href=\"/members/{owner_id}/sessions\"")));
+    // Posting anyway is refused by the server, and changes nothing.
+    let res = app.call(&admin, "deactivate_member", &[("membership_id", owner_id.as_str())]).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let list: MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
+    assert!(list.members.iter().all(|m| m.deactivated_at.is_none()));
+
+    // Without JavaScript: the form posts from the member's page and lands on the list with its notice.
+    let res = app
+        .post_html(&owner, "deactivate_member", &[("membership_id", emp.as_str())], &format!("/members/{emp}"))
+        .await;
+    assert_eq!(res.headers()["location"], "/members?deactivated=1");
+    let list = app.get(&owner, "/members?deactivated=1").await.text().await.unwrap();
+    assert!(list.contains("The member was deactivated and signed out everywhere."));
+    assert!(list.contains("emp@offboard.example <strong class=\"tag\">deactivated</strong>"), "{list}");
+    assert!(list.contains(&format!("href=\"/members/{emp}\"")), "a deactivated member is still managed");
+    // A deactivated member's page offers reactivation, and no role change or second deactivation.
+    let page = app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap();
+    assert_eq!(forms_in(&page), ["reactivate_member", "remove_member", "reset_member_two_factor", "erase_member"]);
+    let res = app
+        .post_html(&owner, "reactivate_member", &[("membership_id", emp.as_str())], &format!("/members/{emp}"))
+        .await;
+    assert_eq!(res.headers()["location"], "/members?reactivated=1");
+    assert!(forms_in(&app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap())
+        .contains(&"deactivate_member"));
+}

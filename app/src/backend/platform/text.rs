@@ -1,5 +1,5 @@
-//! Rules for short free text people type (names, reasons): one line, of bounded length; and the one HTML
-//! escaper.
+//! Rules for short free text people type (names, reasons): one line, of bounded length. The HTML escaper
+//! lives in `model` (the browser needs it too) and is re-exported here.
 
 /// `text` trimmed, when it holds 1 to `max` characters and no control character (no line breaks, no escape
 /// sequences for a terminal reading the access history); `None` otherwise.
@@ -9,22 +9,7 @@ pub fn one_line(text: &str, max: usize) -> Option<&str> {
     ok.then_some(text)
 }
 
-/// Escapes text for HTML (an element's content or a quoted attribute): the one escaper for markup Rampart writes
-/// outside Leptos' views (email alternatives, plain error pages).
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::model::escape_html;
 
 #[cfg(test)]
 mod tests {
