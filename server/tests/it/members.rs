@@ -290,3 +290,41 @@ async fn acting_on_a_member_happens_on_their_page() {
     assert!(forms_in(&app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap())
         .contains(&"deactivate_member"));
 }
+
+/// The REST list is rendered once per read of the members and shared by every request until the next: a
+/// change made in the console shows on the very next request, and another tenant's key never gets this list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_list_follows_a_change_at_once() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Listed").await;
+    common::add_member(&app, "Listed", "emp@listed.example", "member").await;
+    let emp = membership_of(&app, &owner, "emp@listed.example").await;
+    let (_, key) = common::keys::create_key(&app, &owner, "read", &[]).await;
+    let (other_owner, _) = app.signed_in("Unlisted").await;
+    let (_, other_key) = common::keys::create_key(&app, &other_owner, "read", &[]).await;
+    let api = common::keys::api_client(&app);
+    let list = |key: String| {
+        let (api, url) = (api.clone(), app.url("/api/v1/members"));
+        async move {
+            let res = api.get(url).bearer_auth(key).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.headers()["content-type"], "application/json");
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let emp_of =
+        |v: &serde_json::Value| v["members"].as_array().unwrap().iter().find(|m| m["id"] == emp.as_str()).cloned();
+    for _ in 0..2 {
+        let v = list(key.clone()).await;
+        let m = emp_of(&v).unwrap();
+        assert_eq!(m["email"], "emp@listed.example");
+        assert!(m["deactivated_at"].is_null() && m["grants"] == serde_json::json!([]), "{m}");
+    }
+    let theirs = list(other_key.clone()).await;
+    assert!(emp_of(&theirs).is_none() && theirs["members"].as_array().unwrap().len() == 1, "{theirs}");
+
+    assert!(app.call(&owner, "deactivate_member", &[("membership_id", emp.as_str())]).await.status().is_success());
+    let m = emp_of(&list(key.clone()).await).unwrap();
+    assert!(m["deactivated_at"].is_i64(), "the very next request: {m}");
+    assert!(emp_of(&list(other_key).await).is_none());
+}

@@ -44,10 +44,31 @@ pub async fn member_list(
     ctx: &TenantCtx,
     _granted: &Granted<perm::Team>,
 ) -> Result<Vec<MemberView>, AppError> {
-    let read = async { read_members(state, ctx).await.map(std::sync::Arc::new) };
-    let members = state.recent.members.get_or_load(ctx.tenant_id().as_str(), read).await?;
+    let members = recent_members(state, ctx).await?;
     let me = ctx.membership_id().as_str();
-    Ok(members.iter().map(|m| MemberView { is_me: m.membership_id == me, ..m.clone() }).collect())
+    Ok(members.members.iter().map(|m| MemberView { is_me: m.membership_id == me, ..m.clone() }).collect())
+}
+
+/// The tenant's members as the REST API answers them: `write` renders the list (the same for every key of the
+/// tenant), once per read of the list, and the bytes are shared until the next (at most a second, and never
+/// past a change: the access epoch).
+pub async fn member_list_json(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _granted: &Granted<perm::Team>,
+    write: impl FnOnce(&[MemberView]) -> Vec<u8>,
+) -> Result<std::sync::Arc<[u8]>, AppError> {
+    Ok(recent_members(state, ctx).await?.json(write))
+}
+
+async fn recent_members(
+    state: &AppState,
+    ctx: &TenantCtx,
+) -> Result<std::sync::Arc<crate::backend::access::epoch::MemberList>, AppError> {
+    let read = async {
+        read_members(state, ctx).await.map(|m| std::sync::Arc::new(crate::backend::access::epoch::MemberList::new(m)))
+    };
+    state.recent.members.get_or_load(ctx.tenant_id().as_str(), read).await
 }
 
 async fn read_members(state: &AppState, ctx: &TenantCtx) -> Result<Vec<MemberView>, AppError> {
