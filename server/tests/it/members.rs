@@ -289,6 +289,19 @@ async fn acting_on_a_member_happens_on_their_page() {
     assert_eq!(res.headers()["location"], "/members?reactivated=1");
     assert!(forms_in(&app.get(&owner, &format!("/members/{emp}")).await.text().await.unwrap())
         .contains(&"deactivate_member"));
+
+    // Removal needs a step-up: without JavaScript the refusal comes back to the member's page, which says so
+    // and links to the confirmation; the member stays. (The sign-in counts as a confirmation for ten minutes.)
+    app.clock.advance_ms(11 * MINUTE_MS);
+    let res =
+        app.post_html(&owner, "remove_member", &[("membership_id", emp.as_str())], &format!("/members/{emp}")).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.contains(&format!("/members/{emp}?")) && back.contains("__err="), "{back}");
+    let page = owner.get(&back).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("enter your password again to continue"), "{page}");
+    assert!(page.contains(&format!("href=\"/confirm-access?next=/members/{emp}\"")));
+    assert_eq!(membership_of(&app, &owner, "emp@offboard.example").await, emp, "still a member");
 }
 
 /// The REST list is rendered once per read of the members and shared by every request until the next: a
