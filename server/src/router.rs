@@ -105,6 +105,7 @@ pub fn build(state: WebState) -> Router {
     .with_path("/")
     .with_expiry(Expiry::OnInactivity(idle));
     let leptos = state.leptos.clone();
+    let memo = (crate::middleware::page_memo::PageMemo::default(), state.app.metrics.clone());
     let api = crate::rest::router(state.app.clone());
     let console = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -119,6 +120,8 @@ pub fn build(state: WebState) -> Router {
         // Added after the body limit, so only the vault's per-file limit bounds uploads.
         .route("/vault/upload", axum::routing::post(crate::web::vault::upload))
         .layer(axum::middleware::from_fn(server_fn_error_status))
+        // Inside the gate: a kept page is served only to a request the gate has just let through.
+        .layer(axum::middleware::from_fn_with_state(memo, crate::middleware::page_memo::page_memo))
         .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))

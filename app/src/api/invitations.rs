@@ -51,12 +51,12 @@ pub async fn invite_member(
 /// Open invitations (team feature).
 #[server(prefix = "/api", endpoint = "list_invitations")]
 pub async fn list_invitations() -> Result<Vec<InvitationView>, AppError> {
-    use super::ssr::{finish, state, tenant_ctx};
+    use super::ssr::{finish, recorded, state, tenant_ctx};
     finish(
         async {
             let ctx = tenant_ctx()?;
             let granted = ctx.require::<crate::backend::access::perm::Team>()?;
-            crate::backend::organisation::invitations::list_pending(&state()?, &ctx, &granted).await
+            recorded(crate::backend::organisation::invitations::list_pending(&state()?, &ctx, &granted)).await
         }
         .await,
     )

@@ -9,12 +9,12 @@ use leptos::prelude::*;
 /// Every member of the tenant (needs the team feature).
 #[server(prefix = "/api", endpoint = "list_members")]
 pub async fn list_members() -> Result<MembersView, AppError> {
-    use super::ssr::{finish, state, tenant_ctx};
+    use super::ssr::{finish, recorded, state, tenant_ctx};
     finish(
         async {
             let ctx = tenant_ctx()?;
             let granted = ctx.require::<crate::backend::access::perm::Team>()?;
-            crate::backend::organisation::members::list_members(&state()?, &ctx, &granted).await
+            recorded(crate::backend::organisation::members::list_members(&state()?, &ctx, &granted)).await
         }
         .await,
     )

@@ -37,6 +37,16 @@ pub(crate) mod ssr {
         crate::backend::platform::failure::internal("server function context", format!("missing: {what}"))
     }
 
+    /// Runs a page's read recording what it takes from the epoch caches, when the server may keep the page
+    /// (`server::middleware::page_memo` put a `RenderReads` in the request); otherwise just runs it.
+    pub async fn recorded<T>(read: impl std::future::Future<Output = T>) -> T {
+        use crate::backend::access::epoch::RenderReads;
+        match use_context::<Parts>().and_then(|p| p.extensions.get::<std::sync::Arc<RenderReads>>().cloned()) {
+            Some(reads) => RenderReads::scope(reads, read).await,
+            None => read.await,
+        }
+    }
+
     pub fn state() -> Result<AppState, AppError> {
         use_context::<AppState>().ok_or_else(|| internal("state"))
     }

@@ -5,6 +5,8 @@ use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "get_overview")]
 pub async fn get_overview() -> Result<OverviewView, AppError> {
-    use super::ssr::{finish, state, tenant_ctx};
-    finish(async { crate::backend::organisation::overview::get_overview(&state()?, &tenant_ctx()?).await }.await)
+    use super::ssr::{finish, recorded, state, tenant_ctx};
+    finish(
+        recorded(async { crate::backend::organisation::overview::get_overview(&state()?, &tenant_ctx()?).await }).await,
+    )
 }

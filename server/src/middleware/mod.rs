@@ -1,5 +1,5 @@
 //! Request middleware, outermost first: request id, error reports, security headers, access epoch, client IP,
-//! automatic IP blocks, cross-origin refusal, session gate.
+//! automatic IP blocks, cross-origin refusal, session gate, and (for a few pages) the memo of renderings.
 
 pub mod access_epoch;
 pub mod client_ip;
@@ -8,4 +8,5 @@ pub mod gate;
 pub mod headers;
 pub mod ip_block;
 pub mod origin;
+pub mod page_memo;
 pub mod request_id;

@@ -30,6 +30,7 @@ mod machines;
 mod members;
 mod metrics;
 mod outage;
+mod page_memo;
 mod panic;
 mod posture;
 mod processes;

@@ -12,13 +12,20 @@
 //! The epoch is process-wide: several servers in one process (the tests) only invalidate each other more often.
 //! A reader notes the epoch *before* reading the database and `put` stores nothing when the epoch has moved
 //! since, so a read that raced with a change never outlives it.
+//!
+//! A page rendered from these caches can be kept and served again (`server::middleware::page_memo`) only
+//! while every entry it read is still the one the caches would serve: each kept value has a generation, and a
+//! render run inside `RenderReads::scope` records the generation of everything it reads.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Numbers every value a cache keeps, so a reader can tell a later value from the one it read.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// How long another process's change may take to apply here.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -41,19 +48,45 @@ struct Entry<V> {
     value: V,
     epoch: u64,
     loaded: Instant,
+    generation: u64,
+}
+
+impl<V> Entry<V> {
+    fn valid(&self, epoch: u64, ttl: Duration) -> bool {
+        self.epoch == epoch && self.loaded.elapsed() < ttl
+    }
 }
 
 /// A map whose entries are valid only in the epoch they were read in, and for at most `TTL`.
 pub struct EpochCache<V> {
+    shared: Arc<Shared<V>>,
+}
+
+struct Shared<V> {
     entries: RwLock<HashMap<String, Entry<V>>>,
     ttl: Duration,
     /// The process's epoch (the tests give each cache its own).
     epoch: &'static AtomicU64,
 }
 
+impl<V> Shared<V> {
+    /// The generation of `key`'s value, if it is still valid.
+    fn generation(&self, key: &str) -> Option<u64> {
+        let now = current_of(self.epoch);
+        let entries = self.entries.read().ok()?;
+        entries.get(key).filter(|e| e.valid(now, self.ttl)).map(|e| e.generation)
+    }
+}
+
 impl<V> Default for EpochCache<V> {
     fn default() -> Self {
-        Self { entries: RwLock::default(), ttl: TTL, epoch: &EPOCH }
+        Self::with(TTL, &EPOCH)
+    }
+}
+
+impl<V> EpochCache<V> {
+    fn with(ttl: Duration, epoch: &'static AtomicU64) -> Self {
+        Self { shared: Arc::new(Shared { entries: RwLock::default(), ttl, epoch }) }
     }
 }
 
@@ -63,29 +96,43 @@ impl<V> std::fmt::Debug for EpochCache<V> {
     }
 }
 
-impl<V: Clone> EpochCache<V> {
+impl<V: Clone + Send + Sync + 'static> EpochCache<V> {
     /// The value read for `key` in the current epoch, less than `TTL` ago.
     pub fn get(&self, key: &str) -> Option<V> {
-        let now = current_of(self.epoch);
-        let entries = self.entries.read().ok()?;
+        let (value, generation) = self.get_entry(key)?;
+        RenderReads::note(&self.shared, key, Some(generation));
+        Some(value)
+    }
+
+    fn get_entry(&self, key: &str) -> Option<(V, u64)> {
+        let now = current_of(self.shared.epoch);
+        let entries = self.shared.entries.read().ok()?;
         let e = entries.get(key)?;
-        (e.epoch == now && e.loaded.elapsed() < self.ttl).then(|| e.value.clone())
+        e.valid(now, self.shared.ttl).then(|| (e.value.clone(), e.generation))
     }
 
     /// Keeps `value`, read from the database in epoch `read_at`; nothing is kept when the epoch moved since.
     pub fn put(&self, key: String, value: V, read_at: u64) {
-        let Ok(mut entries) = self.entries.write() else { return };
-        if current_of(self.epoch) != read_at {
-            return;
+        self.keep(key, value, read_at);
+    }
+
+    /// `put`, returning the kept value's generation.
+    fn keep(&self, key: String, value: V, read_at: u64) -> Option<u64> {
+        let shared = &self.shared;
+        let mut entries = shared.entries.write().ok()?;
+        if current_of(shared.epoch) != read_at {
+            return None;
         }
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, e| e.epoch == read_at && e.loaded.elapsed() < self.ttl);
+            entries.retain(|_, e| e.valid(read_at, shared.ttl));
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
         // An epoch that moves between the check above and this insert leaves an entry that `get` never returns.
-        entries.insert(key, Entry { value, epoch: read_at, loaded: Instant::now() });
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        entries.insert(key, Entry { value, epoch: read_at, loaded: Instant::now(), generation });
+        Some(generation)
     }
 
     /// The value for `key` from memory, or from `load` (noting the epoch before it runs) and kept.
@@ -97,10 +144,82 @@ impl<V: Clone> EpochCache<V> {
         if let Some(value) = self.get(key) {
             return Ok(value);
         }
-        let read_at = current_of(self.epoch);
+        let read_at = current_of(self.shared.epoch);
         let value = load.await?;
-        self.put(key.to_owned(), value.clone(), read_at);
+        let generation = self.keep(key.to_owned(), value.clone(), read_at);
+        RenderReads::note(&self.shared, key, generation);
         Ok(value)
+    }
+}
+
+tokio::task_local! {
+    static READS: Arc<RenderReads>;
+}
+
+/// Tells whether a cache would still serve the value a render read.
+type Check = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// What one page render read from the epoch caches (each value's cache, key and generation), so the page can
+/// be served again exactly as long as every one of them is still the value the caches hold. A value that was
+/// read but not kept (the epoch moved during the load) is recorded as never current.
+#[derive(Default)]
+pub struct RenderReads {
+    checks: Mutex<Vec<Check>>,
+}
+
+impl std::fmt::Debug for RenderReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderReads").finish_non_exhaustive()
+    }
+}
+
+impl RenderReads {
+    /// Runs `work` recording into `reads` what it reads from the caches.
+    pub async fn scope<F: std::future::Future>(reads: Arc<Self>, work: F) -> F::Output {
+        READS.scope(reads, work).await
+    }
+
+    fn note<V: Send + Sync + 'static>(shared: &Arc<Shared<V>>, key: &str, generation: Option<u64>) {
+        let _ = READS.try_with(|reads| {
+            let check: Check = match generation {
+                Some(generation) => {
+                    let (shared, key) = (shared.clone(), key.to_owned());
+                    Box::new(move || shared.generation(&key) == Some(generation))
+                }
+                None => Box::new(|| false),
+            };
+            if let Ok(mut checks) = reads.checks.lock() {
+                checks.push(check);
+            }
+        });
+    }
+
+    /// Records a read made straight from the database in epoch `read_at`: current in that epoch, for `TTL`
+    /// (another process's change), and while `holds` (what the read decided by the clock, such as that nothing
+    /// listed has expired yet).
+    pub fn note_database_read(read_at: u64, holds: impl Fn() -> bool + Send + Sync + 'static) {
+        let loaded = Instant::now();
+        let _ = READS.try_with(|reads| {
+            if let Ok(mut checks) = reads.checks.lock() {
+                checks.push(Box::new(move || current() == read_at && loaded.elapsed() < TTL && holds()));
+            }
+        });
+    }
+
+    /// What was recorded, taken out: `None` when nothing was (a page that read no cache is not kept).
+    pub fn take(&self) -> Option<ReadSet> {
+        let checks = std::mem::take(&mut *self.checks.lock().ok()?);
+        (!checks.is_empty()).then_some(ReadSet(checks))
+    }
+}
+
+/// The values one render read.
+pub struct ReadSet(Vec<Check>);
+
+impl ReadSet {
+    /// Whether every value read is still the one its cache holds (same generation, same epoch, within `TTL`).
+    pub fn current(&self) -> bool {
+        self.0.iter().all(|check| check())
     }
 }
 
@@ -144,7 +263,7 @@ mod tests {
     /// A cache with its own epoch (other tests bump the process's one concurrently).
     fn cache(ttl: Duration) -> (EpochCache<u32>, &'static AtomicU64) {
         let epoch: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
-        (EpochCache { entries: RwLock::default(), ttl, epoch }, epoch)
+        (EpochCache::with(ttl, epoch), epoch)
     }
 
     #[test]
@@ -184,5 +303,63 @@ mod tests {
         assert_eq!(cache.get("a"), None);
         assert_eq!(cache.get_or_load("a", async { Ok::<_, ()>(2) }).await, Ok(2));
         assert_eq!(cache.get_or_load("a", async { Ok::<_, ()>(3) }).await, Ok(2), "kept, not loaded again");
+    }
+
+    /// A render's reads stay current only while each value it read is the one its cache holds: a newer value, a
+    /// change anywhere (the epoch) or age each end it; a value loaded while the epoch moved never was current.
+    #[tokio::test]
+    async fn what_a_render_read_is_current_until_any_of_it_changes() {
+        let (cache, epoch) = cache(TTL);
+        cache.put("a".into(), 1, 0);
+        cache.put("b".into(), 2, 0);
+        let reads = Arc::new(RenderReads::default());
+        RenderReads::scope(reads.clone(), async {
+            assert_eq!(cache.get("a"), Some(1));
+            assert_eq!(cache.get_or_load("b", async { Ok::<_, ()>(9) }).await, Ok(2));
+        })
+        .await;
+        let set = reads.take().expect("two reads recorded");
+        assert!(set.current());
+        cache.put("c".into(), 3, 0);
+        assert!(set.current(), "a value it did not read");
+        cache.put("b".into(), 2, 0);
+        assert!(!set.current(), "the same value read again is a newer read");
+
+        let reads = Arc::new(RenderReads::default());
+        RenderReads::scope(reads.clone(), async { cache.get("a") }).await;
+        let set = reads.take().expect("recorded");
+        assert!(set.current());
+        epoch.fetch_add(1, Ordering::SeqCst);
+        assert!(!set.current(), "any change since");
+
+        let reads = Arc::new(RenderReads::default());
+        let loaded = RenderReads::scope(
+            reads.clone(),
+            cache.get_or_load("d", async {
+                epoch.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, ()>(4)
+            }),
+        )
+        .await;
+        assert_eq!(loaded, Ok(4));
+        assert!(!reads.take().expect("recorded").current(), "loaded across a change: never current");
+
+        let (aged, _) = self::cache(Duration::from_millis(30));
+        aged.put("e".into(), 5, 0);
+        let reads = Arc::new(RenderReads::default());
+        RenderReads::scope(reads.clone(), async { aged.get("e") }).await;
+        let set = reads.take().expect("recorded");
+        assert!(set.current());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(!set.current(), "older than the TTL");
+    }
+
+    #[test]
+    fn reads_outside_a_render_are_not_recorded() {
+        let (cache, _) = cache(TTL);
+        cache.put("a".into(), 1, 0);
+        let reads = RenderReads::default();
+        assert_eq!(cache.get("a"), Some(1));
+        assert!(reads.take().is_none());
     }
 }

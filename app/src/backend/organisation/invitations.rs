@@ -105,6 +105,7 @@ pub async fn list_pending(
     ctx: &TenantCtx,
     _granted: &Granted<perm::Team>,
 ) -> Result<Vec<InvitationView>, AppError> {
+    let read_at = crate::backend::access::epoch::current();
     let rows = sqlx::query(
         "SELECT id, email, role, grants, invited_by, created_at, expires_at FROM invitations \
          WHERE tenant_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id",
@@ -113,7 +114,8 @@ pub async fn list_pending(
     .fetch_all(&state.pool)
     .await?;
     let now = state.clock.now_ms();
-    rows.iter()
+    let list: Vec<InvitationView> = rows
+        .iter()
         .map(|r| {
             let grants: String = r.try_get("grants")?;
             let expires_at: i64 = r.try_get("expires_at")?;
@@ -128,8 +130,12 @@ pub async fn list_pending(
                 expired: expires_at <= now,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
+        .collect::<Result<_, sqlx::Error>>()?;
+    // A page showing the list stays as it is until the next invitation expires.
+    let next_expiry = list.iter().filter(|i| !i.expired).map(|i| i.expires_at).min().unwrap_or(i64::MAX);
+    let clock = state.clock.clone();
+    crate::backend::access::epoch::RenderReads::note_database_read(read_at, move || clock.now_ms() < next_expiry);
+    Ok(list)
 }
 
 /// Sends an open invitation again with a new link (the old link stops working) and a fresh 72 hours.

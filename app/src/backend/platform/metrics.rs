@@ -48,6 +48,7 @@ const POOL_IN_USE: &str = "rampart_db_pool_in_use_connections";
 const POOL_MAX: &str = "rampart_db_pool_max_connections";
 const BUILD_INFO: &str = "rampart_build_info";
 const RENDER_RETRIES: &str = "rampart_page_render_retries_total";
+const PAGES_KEPT: &str = "rampart_pages_served_kept_total";
 
 /// Histogram buckets of every `_seconds` metric: a millisecond (a cached key check) to five minutes (an export).
 const SECONDS_BUCKETS: [f64; 16] =
@@ -298,6 +299,12 @@ impl Metrics {
         self.with(|| counter!(RENDER_RETRIES).increment(1));
     }
 
+    /// A page served as kept from an earlier rendering whose every input is unchanged
+    /// (`server::middleware::page_memo`).
+    pub fn page_served_kept(&self) {
+        self.with(|| counter!(PAGES_KEPT).increment(1));
+    }
+
     /// A batch of REST request events written; `lag` is how long its oldest event waited in the queue.
     pub fn api_log_batch(&self, events: usize, lag: Duration) {
         self.with(|| {
@@ -366,6 +373,7 @@ fn describe() {
     describe_histogram!(HASH_WAIT, Unit::Seconds, "Time a password check waited for an argon2 worker.");
     describe_counter!(HASH_REJECTED, "Password checks refused because the hashing queue was full.");
     describe_counter!(RENDER_RETRIES, "Pages rendered again because the first rendering passed the deadline.");
+    describe_counter!(PAGES_KEPT, "Pages served from an earlier rendering whose inputs had not changed.");
     describe_gauge!(API_LOG_QUEUE, "REST request events waiting to be written to the access history.");
     describe_histogram!(API_LOG_LAG, Unit::Seconds, "Time from queueing to commit of each batch's oldest event.");
     describe_counter!(API_LOG_WRITTEN, "REST request events written to the access history.");

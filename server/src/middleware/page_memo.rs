@@ -1,0 +1,178 @@
+//! Signed-in pages served again without rendering them again, when nothing they show can have changed.
+//!
+//! A console page is a function of the member's context (role, grants, names: the gate resolves it on every
+//! request), the URL, and what its server functions read from the access epoch's caches. Each such read is
+//! recorded with the cached value's generation (`epoch::RenderReads`), so a rendering kept here is served again
+//! only while, at that moment:
+//! - the gate has just accepted the request (session, network rules, closure, support: nothing is skipped);
+//! - the member's context equals the one it was rendered for, for the same membership and the same URL;
+//! - the access epoch has not moved since the rendering began (any change made on this instance, including
+//!   every successful form post, and any change pushed from another instance);
+//! - every cached value it read is still the one its cache would serve: same generation, same epoch, and at
+//!   most `epoch::TTL` old, so a change made by another process shows no later than it did before.
+//!
+//! Only the pages in `KEPT_PAGES` are kept, each of which reads nothing but the recorded caches and reads
+//! (the tests change each of their inputs and look at the next response). A rendering that recorded no read,
+//! failed, set a cookie or is large is not kept. The one per-response value in a page, the CSP nonce, is
+//! written afresh into every response.
+
+use app::backend::access::epoch::{self, ReadSet, RenderReads};
+use app::backend::access::{CurrentAuth, TenantCtx};
+use app::backend::platform::metrics::Metrics;
+use app::backend::platform::request::CspNonce;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The pages that may be kept: the ones members reload most, whose every input is recorded.
+const KEPT_PAGES: [&str; 2] = ["/overview", "/members"];
+
+/// A larger page is rendered every time.
+const MAX_PAGE: usize = 256 * 1024;
+
+/// Bytes kept in all before the store starts afresh (the bench's two pages for 51 members are ~45 KB).
+const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// The renderings kept, by membership and URL.
+#[derive(Clone, Default)]
+pub struct PageMemo {
+    inner: Arc<RwLock<Store>>,
+}
+
+#[derive(Default)]
+struct Store {
+    pages: HashMap<(String, String), Arc<Kept>>,
+    bytes: usize,
+}
+
+struct Kept {
+    ctx: TenantCtx,
+    epoch: u64,
+    reads: ReadSet,
+    headers: HeaderMap,
+    /// The page split where its CSP nonce stood.
+    pieces: Vec<Bytes>,
+    len: usize,
+}
+
+impl Kept {
+    fn serves(&self, ctx: &TenantCtx) -> bool {
+        self.ctx == *ctx && self.epoch == epoch::current() && self.reads.current()
+    }
+
+    fn response(&self, nonce: &str) -> Response {
+        let mut body = Vec::with_capacity(self.len + self.pieces.len() * nonce.len());
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(nonce.as_bytes());
+            }
+            body.extend_from_slice(piece);
+        }
+        let mut res = Response::new(Body::from(body));
+        *res.headers_mut() = self.headers.clone();
+        res
+    }
+}
+
+impl PageMemo {
+    fn get(&self, key: &(String, String)) -> Option<Arc<Kept>> {
+        self.inner.read().ok()?.pages.get(key).cloned()
+    }
+
+    fn keep(&self, key: (String, String), kept: Kept) {
+        let Ok(mut store) = self.inner.write() else { return };
+        let size = kept.len + key.0.len() + key.1.len();
+        if store.bytes + size > MAX_BYTES {
+            store.pages.retain(|_, k| k.epoch == epoch::current() && k.reads.current());
+            store.bytes = store.pages.iter().map(|(key, k)| k.len + key.0.len() + key.1.len()).sum();
+            if store.bytes + size > MAX_BYTES {
+                store.pages.clear();
+                store.bytes = 0;
+            }
+        }
+        if let Some(old) = store.pages.insert(key.clone(), Arc::new(kept)) {
+            store.bytes -= old.len + key.0.len() + key.1.len();
+        }
+        store.bytes += size;
+    }
+}
+
+/// The member's context when this request may be served from, or kept in, the memo.
+fn keepable(req: &Request) -> Option<TenantCtx> {
+    if req.method() != Method::GET || !KEPT_PAGES.contains(&req.uri().path()) {
+        return None;
+    }
+    let ctx = req.extensions().get::<CurrentAuth>()?.0.clone()?;
+    // A support session's pages carry its banner, read from its request on every page.
+    ctx.support_request().is_none().then_some(ctx)
+}
+
+pub async fn page_memo(State((memo, metrics)): State<(PageMemo, Metrics)>, mut req: Request, next: Next) -> Response {
+    let (Some(ctx), Some(nonce)) = (keepable(&req), req.extensions().get::<CspNonce>().map(|n| n.0.clone())) else {
+        return next.run(req).await;
+    };
+    let key = (ctx.membership_id().as_str().to_owned(), req.uri().to_string());
+    if let Some(kept) = memo.get(&key).filter(|k| k.serves(&ctx)) {
+        metrics.page_served_kept();
+        return kept.response(&nonce);
+    }
+    let began = epoch::current();
+    let reads = Arc::new(RenderReads::default());
+    req.extensions_mut().insert(reads.clone());
+    let res = next.run(req).await;
+    if res.status() != StatusCode::OK || res.headers().contains_key(header::SET_COOKIE) {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    // The page is already whole in memory (every route renders `SsrMode::Async`): this only gathers it.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return crate::errors::error_response(&app::model::AppError::Unavailable, true);
+    };
+    if let Some(read) = reads.take().filter(|_| bytes.len() <= MAX_PAGE) {
+        let pieces = split(&bytes, nonce.as_bytes());
+        let mut headers = parts.headers.clone();
+        headers.remove(header::CONTENT_LENGTH);
+        memo.keep(key, Kept { ctx, epoch: began, reads: read, headers, pieces, len: bytes.len() });
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `page` cut at every occurrence of `nonce`.
+fn split(page: &Bytes, nonce: &[u8]) -> Vec<Bytes> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(found) = find(&page[at..], nonce) {
+        let pos = at + found;
+        pieces.push(page.slice(start..pos));
+        start = pos + nonce.len();
+        at = start;
+    }
+    pieces.push(page.slice(start..));
+    pieces
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nonce_is_cut_out_wherever_it_stands() {
+        let page = Bytes::from_static(b"<script nonce=\"N0\">a</script><p>N0</p>N0");
+        let pieces = split(&page, b"N0");
+        assert_eq!(pieces, ["<script nonce=\"", "\">a</script><p>", "</p>", ""]);
+        let none = split(&page, b"zz");
+        assert_eq!(none, vec![page]);
+    }
+}
