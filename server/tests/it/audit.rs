@@ -432,3 +432,60 @@ async fn a_large_batch_lands_row_for_row() {
     let report = verify(&app, &t).await;
     assert!(report.ok, "{report:?}");
 }
+
+/// A batch whose insert fails part-way (here a duplicate id in its second statement) keeps nothing: not the
+/// rows before the failure in that statement (SQLite's `OR FAIL` stops there without undoing them), not the
+/// first statement's, not the chain's head; the chain verifies and the next append continues it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_part_way_keeps_nothing() {
+    use app::backend::audit::chain::{append, EventRow};
+    let app = TestApp::spawn().await;
+    let (_owner, _) = app.signed_in("Halfway").await;
+    let t = tenant_id(&app, "Halfway").await;
+    let now = app.state.clock.now_ms();
+    let row = |id: String, i: i64| EventRow {
+        id,
+        tenant_id: Some(t.clone()),
+        account_id: None,
+        actor: format!("API key {i}"),
+        action: "api.request".to_owned(),
+        outcome: "success".to_owned(),
+        ip: "192.0.2.1".to_owned(),
+        user_agent: "agent".to_owned(),
+        detail: format!("GET /api/v1/members {i}"),
+        created_at: now + i,
+        key_id: None,
+    };
+    let mut tx = app.state.pool.begin().await.unwrap();
+    append(&mut tx, &app.state.keys, now, &[row("half-first".to_owned(), 0)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let count = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1")
+            .bind(&t)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+        n
+    };
+    let before = count().await;
+
+    let rows: Vec<EventRow> =
+        (1..100).map(|i| row(if i == 70 { "half-first".to_owned() } else { format!("half-{i:03}") }, i)).collect();
+    let mut tx = app.state.pool.begin().await.unwrap();
+    assert!(append(&mut tx, &app.state.keys, now + 100, &rows).await.is_err(), "the duplicate id is refused");
+    drop(tx);
+    assert_eq!(count().await, before, "nothing of the failed batch is kept");
+    let partial: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE id LIKE 'half-0%'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(partial, 0);
+
+    let rows: Vec<EventRow> = (1..100).map(|i| row(format!("half-{i:03}"), i)).collect();
+    let mut tx = app.state.pool.begin().await.unwrap();
+    append(&mut tx, &app.state.keys, now + 100, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count().await, before + 99);
+    let report = verify(&app, &t).await;
+    assert!(report.ok, "{report:?}");
+}
