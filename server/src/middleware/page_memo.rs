@@ -47,7 +47,14 @@ pub struct PageMemo {
 struct Store {
     pages: HashMap<(String, String), Arc<Kept>>,
     bytes: usize,
+    /// When pages that can no longer be served were last dropped.
+    swept: Option<std::time::Instant>,
 }
+
+/// How often pages that can no longer be served are dropped: every kept page read a cached value that expires
+/// within `epoch::TTL`, so nothing stays in memory much longer than that (a removed or erased member's page
+/// included).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Kept {
     ctx: TenantCtx,
@@ -86,9 +93,10 @@ impl PageMemo {
     fn keep(&self, key: (String, String), kept: Kept) {
         let Ok(mut store) = self.inner.write() else { return };
         let size = kept.len + key.0.len() + key.1.len();
-        if store.bytes + size > MAX_BYTES {
+        if store.bytes + size > MAX_BYTES || store.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
             store.pages.retain(|_, k| k.epoch == epoch::current() && k.reads.current());
             store.bytes = store.pages.iter().map(|(key, k)| k.len + key.0.len() + key.1.len()).sum();
+            store.swept = Some(std::time::Instant::now());
             if store.bytes + size > MAX_BYTES {
                 store.pages.clear();
                 store.bytes = 0;
@@ -166,6 +174,37 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kept(epoch: u64, reads: ReadSet) -> Kept {
+        let ctx: TenantCtx = serde_json::from_value(serde_json::json!({
+            "tenant_id": "t", "account_id": "a", "membership_id": "m", "role": "owner", "email": "o@example.com",
+            "tenant_name": "T"
+        }))
+        .unwrap();
+        Kept { ctx, epoch, reads, headers: HeaderMap::new(), pieces: vec![], len: 10 }
+    }
+
+    /// A rendering's reads: one straight from the database, current while the epoch stays.
+    async fn read_now() -> ReadSet {
+        let reads = Arc::new(RenderReads::default());
+        RenderReads::scope(reads.clone(), async { RenderReads::note_database_read(epoch::current(), || true) }).await;
+        reads.take().unwrap()
+    }
+
+    /// Pages that can no longer be served leave memory at the next sweep, not only when the store is full.
+    #[tokio::test]
+    async fn pages_that_cannot_be_served_are_dropped() {
+        let memo = PageMemo::default();
+        memo.keep(("m".into(), "/overview".into()), kept(epoch::current(), read_now().await));
+        epoch::bump();
+        if let Ok(mut store) = memo.inner.write() {
+            store.swept = std::time::Instant::now().checked_sub(SWEEP_EVERY);
+        }
+        memo.keep(("m".into(), "/members".into()), kept(epoch::current(), read_now().await));
+        let store = memo.inner.read().unwrap();
+        assert!(!store.pages.contains_key(&("m".to_owned(), "/overview".to_owned())), "the stale page is gone");
+        assert_eq!(store.bytes, 10 + 1 + "/members".len());
+    }
 
     #[test]
     fn the_nonce_is_cut_out_wherever_it_stands() {
