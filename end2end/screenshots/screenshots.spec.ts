@@ -5,6 +5,7 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { hydrated } from '../tests/journey';
 import { addMember, BASE_URL, createTenant } from '../tests/server';
 
 const OUT = path.resolve(__dirname, '../../docs/screenshots');
@@ -15,8 +16,9 @@ const PASSWORD = 'harbour-lantern-meadow-41';
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 const SCHEMES = ['light', 'dark'] as const;
 
+/** Hydrated, including the signed-out pages that hydrate only once the visitor starts using them. */
 async function ready(page: Page) {
-  await expect(page.locator('[data-hydrated="true"]').first()).toBeAttached();
+  await hydrated(page, true);
 }
 
 async function setPassword(page: Page, link: string, password: string) {
