@@ -5,21 +5,31 @@
 //! refused when it is a common/breached password (zxcvbn's shipped lists and patterns) or contains the email
 //! or the organisation name. Each refusal says why.
 //!
-//! Hashing runs in `spawn_blocking` behind a semaphore with one permit per core, so a sign-in storm costs
-//! only the argon2 work: memory is bounded by permits × 19 MiB, other requests keep their threads, and the
+//! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
+//! only the argon2 work: memory is bounded by (permits + 1) × 19 MiB, other requests keep their threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
+//!
+//! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
+//! an API call that becomes runnable during a storm is served first. So that other work holding the cores for
+//! long can never starve sign-ins, one more thread at normal priority takes the next hash whenever a hash has
+//! been running longer than `STARVED_AFTER` (`rampart_password_hash_rescued_total` counts them).
 
 use crate::backend::platform::metrics::{Decision, Limiter, Metrics};
 use crate::model::AppError;
 mod argon;
+mod threads;
 
 use argon::{hash_blocking, verify_blocking};
 use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Params};
 use secrecy::{ExposeSecret as _, SecretString};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use threads::{Job, Lane, Running, Workers};
+pub use threads::{HASHING_NICENESS, STARVED_AFTER};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use unicode_normalization::UnicodeNormalization as _;
 
 /// The most characters a password may have; far above anyone's need, low enough to bound the work.
@@ -140,8 +150,16 @@ pub struct Hasher {
     /// both paths cost the same. Made by the first check of either kind (on a hashing thread, so start-up
     /// allocates no argon2 memory).
     dummy: Arc<std::sync::OnceLock<String>>,
-    /// The long-lived threads that run argon2, one per permit.
+    /// The long-lived threads that run argon2: one per permit at low priority, and the rescue thread.
     workers: Workers,
+    /// The one hash at a time that runs on the rescue thread, while the others are starved.
+    rescue: Arc<Semaphore>,
+    /// When each hash now on the low-priority threads was handed to them, by job number.
+    running: Arc<Mutex<BTreeMap<u64, Instant>>>,
+    next_job: Arc<AtomicU64>,
+    /// How long a hash may run on the low-priority threads before the next one goes to the rescue thread.
+    starved_after: Duration,
+    rescued: Arc<AtomicU64>,
     /// Password checks in flight per claimant (`claim`): one account, one tenant.
     claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     metrics: Metrics,
@@ -166,41 +184,6 @@ impl Drop for Claim {
                 }
             }
         }
-    }
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed set of threads for argon2. Each hash allocates 19 MiB; on tokio's elastic blocking pool every new
-/// thread would keep its own allocator arena with that block cached, so a sign-in storm grew the process by
-/// tens of MiB per thread. A fixed set bounds it to `permits` blocks.
-#[derive(Clone)]
-struct Workers {
-    tx: std::sync::mpsc::Sender<Job>,
-}
-
-impl Workers {
-    fn start(n: usize) -> Result<Self, AppError> {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..n {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while taking a job, not while running it.
-                    let job = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                })
-                .map_err(internal)?;
-        }
-        Ok(Self { tx })
     }
 }
 
@@ -229,6 +212,11 @@ impl Hasher {
             max_waiting: permits * 256,
             dummy: Arc::default(),
             workers: Workers::start(permits)?,
+            rescue: Arc::new(Semaphore::new(1)),
+            running: Arc::default(),
+            next_job: Arc::default(),
+            starved_after: STARVED_AFTER,
+            rescued: Arc::default(),
             claims: Arc::default(),
             metrics: Metrics::disabled(),
         })
@@ -238,6 +226,11 @@ impl Hasher {
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Hashes run by the rescue thread since start.
+    pub fn rescued(&self) -> u64 {
+        self.rescued.load(Ordering::SeqCst)
     }
 
     /// Password checks waiting for a sign-in slot or an argon2 worker.
@@ -334,21 +327,56 @@ impl Hasher {
             self.metrics.password_hash_rejected();
             return Err(AppError::Unavailable);
         }
-        let permit = self.permits.clone().acquire_owned().await;
+        // A free low-priority thread first; the rescue thread once a hash has waited too long on those.
+        let lane = tokio::select! {
+            biased;
+            p = self.permits.clone().acquire_owned() => p.map(Lane::Low),
+            p = self.rescue_when_starved() => p.map(Lane::Rescue),
+        };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let permit = permit.map_err(internal)?;
+        let lane = lane.map_err(internal)?;
         let waited = queued.elapsed();
+        // The permit (and the hash's place among the running ones) is held until the thread has finished the
+        // work, even when the caller stops waiting for it.
+        let (queue, hold) = match lane {
+            Lane::Low(permit) => {
+                let n = self.next_job.fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut running) = self.running.lock() {
+                    running.insert(n, Instant::now());
+                }
+                (&self.workers.tx, (permit, Some(Running { running: self.running.clone(), n })))
+            }
+            Lane::Rescue(permit) => {
+                self.rescued.fetch_add(1, Ordering::SeqCst);
+                self.metrics.password_hash_rescued();
+                (&self.workers.rescue_tx, (permit, None))
+            }
+        };
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let started = std::time::Instant::now();
+            let _hold = hold;
+            let started = Instant::now();
             let out = f();
             let _ = done.send((out, started.elapsed()));
         });
-        self.workers.tx.send(job).map_err(internal)?;
+        queue.send(job).map_err(internal)?;
         let (out, worked) = result.await.map_err(internal)?;
-        drop(permit);
         self.metrics.password_hash(op, waited, worked);
         Ok(out)
+    }
+
+    /// Resolves, with the rescue thread's permit, once some hash has run on the low-priority threads for longer
+    /// than `starved_after`; pending for as long as none has.
+    async fn rescue_when_starved(&self) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        loop {
+            let oldest = self.running.lock().ok().and_then(|r| r.first_key_value().map(|(_, at)| *at));
+            match oldest.map(|at| self.starved_after.saturating_sub(at.elapsed())) {
+                Some(left) if left.is_zero() => break,
+                Some(left) => tokio::time::sleep(left).await,
+                None => tokio::time::sleep(self.starved_after).await,
+            }
+        }
+        self.rescue.clone().acquire_owned().await
     }
 }
 

@@ -33,6 +33,7 @@ const HASH_IN_PROGRESS: &str = "rampart_password_hash_in_progress";
 const HASH_DURATION: &str = "rampart_password_hash_duration_seconds";
 const HASH_WAIT: &str = "rampart_password_hash_wait_seconds";
 const HASH_REJECTED: &str = "rampart_password_hash_rejected_total";
+const HASH_RESCUED: &str = "rampart_password_hash_rescued_total";
 const API_LOG_QUEUE: &str = "rampart_api_log_queue_depth";
 const API_LOG_LAG: &str = "rampart_api_log_lag_seconds";
 const API_LOG_WRITTEN: &str = "rampart_api_log_events_written_total";
@@ -294,6 +295,11 @@ impl Metrics {
         self.with(|| counter!(HASH_REJECTED).increment(1));
     }
 
+    /// A hash handed to the normal-priority rescue thread because the low-priority ones were starved.
+    pub fn password_hash_rescued(&self) {
+        self.with(|| counter!(HASH_RESCUED).increment(1));
+    }
+
     /// A page that took longer than the render deadline and was rendered again (`router::render_guard`).
     pub fn page_render_retried(&self) {
         self.with(|| counter!(RENDER_RETRIES).increment(1));
@@ -372,6 +378,7 @@ fn describe() {
     describe_histogram!(HASH_DURATION, Unit::Seconds, "argon2 computation time, by operation.");
     describe_histogram!(HASH_WAIT, Unit::Seconds, "Time a password check waited for an argon2 worker.");
     describe_counter!(HASH_REJECTED, "Password checks refused because the hashing queue was full.");
+    describe_counter!(HASH_RESCUED, "Hashes run at normal priority because the low-priority threads were starved.");
     describe_counter!(RENDER_RETRIES, "Pages rendered again because the first rendering passed the deadline.");
     describe_counter!(PAGES_KEPT, "Pages served from an earlier rendering whose inputs had not changed.");
     describe_gauge!(API_LOG_QUEUE, "REST request events waiting to be written to the access history.");

@@ -1,0 +1,173 @@
+//! The threads that run argon2: one per permit at the lowest priority, and one rescue thread at normal priority
+//! for when those are starved (`Hasher::run` picks the lane).
+
+use super::internal;
+use crate::model::AppError;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
+
+pub(super) type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads for argon2. Each hash allocates 19 MiB; on tokio's elastic blocking pool every new
+/// thread would keep its own allocator arena with that block cached, so a sign-in storm grew the process by
+/// tens of MiB per thread. A fixed set bounds it to `permits + 1` blocks.
+#[derive(Clone)]
+pub(super) struct Workers {
+    /// The low-priority threads' queue.
+    pub(super) tx: std::sync::mpsc::Sender<Job>,
+    /// The rescue thread's queue (normal priority).
+    pub(super) rescue_tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Workers {
+    pub(super) fn start(n: usize) -> Result<Self, AppError> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..n {
+            spawn_worker(format!("argon2-{i}"), rx.clone(), true)?;
+        }
+        let (rescue_tx, rescue_rx) = std::sync::mpsc::channel::<Job>();
+        spawn_worker("argon2-rescue".to_owned(), Arc::new(Mutex::new(rescue_rx)), false)?;
+        Ok(Self { tx, rescue_tx })
+    }
+}
+
+fn spawn_worker(name: String, rx: Arc<Mutex<std::sync::mpsc::Receiver<Job>>>, low: bool) -> Result<(), AppError> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            if low {
+                if let Err(e) = lower_priority() {
+                    tracing::warn!(error = %e, "an argon2 thread could not lower its scheduling priority");
+                }
+            }
+            loop {
+                // The lock is held only while taking a job, not while running it.
+                let job = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(internal)
+}
+
+/// The niceness of the argon2 threads (the rescue thread's excepted): the lowest there is.
+pub const HASHING_NICENESS: i32 = 19;
+
+/// How long a hash may run on the low-priority threads before the next one is handed to the rescue thread: about
+/// twenty times an argon2 hash on an idle core. Under a storm with a page load beside it, the low-priority hashes
+/// still finish well within it (the spare cycles suffice); when other work holds every core, they get almost none.
+pub const STARVED_AFTER: Duration = Duration::from_millis(300);
+
+/// Lowers the calling thread's scheduling priority to `HASHING_NICENESS` (Linux: per thread, by its id).
+fn lower_priority() -> std::io::Result<()> {
+    let tid = rustix::thread::gettid();
+    rustix::process::setpriority_process(Some(tid), HASHING_NICENESS).map_err(std::io::Error::from)
+}
+
+/// Where a hash runs, with the permit that holds its place there.
+pub(super) enum Lane {
+    Low(OwnedSemaphorePermit),
+    Rescue(OwnedSemaphorePermit),
+}
+
+/// A hash on the low-priority threads, in `Hasher::running` until dropped.
+pub(super) struct Running {
+    pub(super) running: Arc<Mutex<BTreeMap<u64, Instant>>>,
+    pub(super) n: u64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&self.n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Hasher;
+    use super::*;
+    use secrecy::SecretString;
+
+    /// A thread's nice value, read from `/proc` (field 19 of proc_pid_stat(5)).
+    fn niceness(tid: i32) -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+        let (_, tail) = stat.rsplit_once(')')?;
+        tail.split_whitespace().nth(16)?.parse().ok()
+    }
+
+    /// Which thread runs a job, as (thread name, thread id), from inside the job.
+    fn whereabouts() -> (String, i32) {
+        let name = std::thread::current().name().unwrap_or_default().to_owned();
+        (name, rustix::thread::gettid().as_raw_nonzero().get())
+    }
+
+    /// A storm of password checks must not slow the pages and the API: the hashing threads run below them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_run_at_the_lowest_priority_while_they_keep_up() {
+        let hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
+        for _ in 0..6 {
+            let (name, tid) = hasher.run("test", whereabouts).await.unwrap_or_default();
+            assert!(name.starts_with("argon2-") && name != "argon2-rescue", "ran on {name}");
+            assert_eq!(niceness(tid), Some(HASHING_NICENESS), "{name} is niced");
+            assert!(hasher.hash(&SecretString::from("tulip-orbit-9xq")).await.is_ok());
+        }
+        assert_eq!(hasher.rescued(), 0, "no hash was rescued while none waited");
+    }
+
+    /// The abuse case of that priority: other work holding every core would starve sign-ins for as long as it
+    /// lasts. Here the low-priority threads never finish (each holds a job until told): the next hash must still
+    /// complete, on the rescue thread at normal priority, and the rescue must not wait for them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_is_rescued_when_the_low_priority_threads_are_starved() {
+        let mut hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
+        hasher.starved_after = Duration::from_millis(200);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let mut stuck = Vec::new();
+        for _ in 0..2 {
+            let (h, held) = (hasher.clone(), held.clone());
+            stuck.push(tokio::spawn(async move {
+                h.run("test", move || {
+                    let _ = held.lock().map(|rx| rx.recv());
+                })
+                .await
+            }));
+        }
+        while hasher.in_progress() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let started = Instant::now();
+        let rescued = tokio::time::timeout(Duration::from_secs(10), hasher.run("test", whereabouts)).await;
+        let (name, tid) = match rescued {
+            Ok(Ok(place)) => place,
+            other => panic!("the hash was not rescued: {other:?}"),
+        };
+        assert_eq!(name, "argon2-rescue");
+        assert_eq!(niceness(tid), Some(0), "the rescue thread keeps the normal priority");
+        assert!(started.elapsed() >= Duration::from_millis(150), "not before the others had waited long");
+        assert_eq!(hasher.rescued(), 1);
+        // Real hashes too, while the starvation lasts; then the low-priority threads take them again.
+        assert!(hasher.verify(None, &SecretString::from("tulip-orbit-9xq")).await.is_ok_and(|v| !v.ok));
+        assert_eq!(hasher.rescued(), 2);
+        for _ in 0..2 {
+            let _ = release.send(());
+        }
+        for s in stuck {
+            assert!(matches!(s.await, Ok(Ok(()))));
+        }
+        let (name, _) = hasher.run("test", whereabouts).await.unwrap_or_default();
+        assert_ne!(name, "argon2-rescue", "back on the low-priority threads once they keep up");
+        assert_eq!(hasher.rescued(), 2);
+    }
+}
