@@ -10,9 +10,10 @@
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
-//! an API call that becomes runnable during a storm is served first. So that other work holding the cores for
-//! long can never starve sign-ins, one more thread at normal priority takes the next hash whenever a hash has
-//! been running longer than `STARVED_AFTER` (`rampart_password_hash_rescued_total` counts them).
+//! an API call that becomes runnable during a storm is served first. So that other work holding the cores can
+//! never starve sign-ins, a hash that has run there four times as long as the fastest one seen (at least
+//! `STARVED_AFTER`) is run again on one more thread at normal priority, the first result answering, and hashes
+//! waiting meanwhile go there too (`rampart_password_hash_rescued_total` counts them).
 
 use crate::backend::platform::metrics::{Decision, Limiter, Metrics};
 use crate::model::AppError;
@@ -157,8 +158,10 @@ pub struct Hasher {
     /// When each hash now on the low-priority threads was handed to them, by job number.
     running: Arc<Mutex<BTreeMap<u64, Instant>>>,
     next_job: Arc<AtomicU64>,
-    /// How long a hash may run on the low-priority threads before the next one goes to the rescue thread.
+    /// The least time a hash may run on the low-priority threads before it counts as starved.
     starved_after: Duration,
+    /// The fastest hash seen, in microseconds (what one takes on a free core).
+    fastest: Arc<AtomicU64>,
     rescued: Arc<AtomicU64>,
     /// Password checks in flight per claimant (`claim`): one account, one tenant.
     claims: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
@@ -216,6 +219,7 @@ impl Hasher {
             running: Arc::default(),
             next_job: Arc::default(),
             starved_after: STARVED_AFTER,
+            fastest: Arc::new(AtomicU64::new(u64::MAX)),
             rescued: Arc::default(),
             claims: Arc::default(),
             metrics: Metrics::disabled(),
@@ -319,9 +323,9 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         op: &'static str,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl Fn() -> T + Send + Sync + 'static,
     ) -> Result<T, AppError> {
-        let queued = std::time::Instant::now();
+        let queued = Instant::now();
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             self.metrics.password_hash_rejected();
@@ -336,22 +340,56 @@ impl Hasher {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let lane = lane.map_err(internal)?;
         let waited = queued.elapsed();
-        // The permit (and the hash's place among the running ones) is held until the thread has finished the
-        // work, even when the caller stops waiting for it.
-        let (queue, hold) = match lane {
+        let f = Arc::new(f);
+        let (out, worked) = match lane {
             Lane::Low(permit) => {
                 let n = self.next_job.fetch_add(1, Ordering::SeqCst);
                 if let Ok(mut running) = self.running.lock() {
                     running.insert(n, Instant::now());
                 }
-                (&self.workers.tx, (permit, Some(Running { running: self.running.clone(), n })))
+                let hold = (permit, Some(Running { running: self.running.clone(), n }));
+                let mut low = self.send(&self.workers.tx, f.clone(), hold)?;
+                tokio::select! {
+                    done = &mut low => done.map_err(internal)?,
+                    _ = tokio::time::sleep(self.starved_after()) => {
+                        // Starved: the same work once more on the rescue thread; whichever finishes first answers.
+                        let rescue = tokio::select! {
+                            done = &mut low => Err(done),
+                            p = self.rescue.clone().acquire_owned() => Ok(p.map_err(internal)?),
+                        };
+                        match rescue {
+                            Err(done) => done.map_err(internal)?,
+                            Ok(permit) => {
+                                self.note_rescue();
+                                let rescued = self.send(&self.workers.rescue_tx, f, (permit, None))?;
+                                tokio::select! {
+                                    done = low => done.map_err(internal)?,
+                                    done = rescued => done.map_err(internal)?,
+                                }
+                            }
+                        }
+                    }
+                }
             }
             Lane::Rescue(permit) => {
-                self.rescued.fetch_add(1, Ordering::SeqCst);
-                self.metrics.password_hash_rescued();
-                (&self.workers.rescue_tx, (permit, None))
+                self.note_rescue();
+                self.send(&self.workers.rescue_tx, f, (permit, None))?.await.map_err(internal)?
             }
         };
+        self.fastest.fetch_min(u64::try_from(worked.as_micros()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.metrics.password_hash(op, waited, worked);
+        Ok(out)
+    }
+
+    /// Queues `f` on one lane's threads, holding `hold` (the permit, and the place among the running hashes)
+    /// until the thread has finished it, even when the caller stops waiting; the receiver gets the result and
+    /// the time the work took.
+    fn send<T: Send + 'static>(
+        &self,
+        queue: &std::sync::mpsc::Sender<Job>,
+        f: Arc<impl Fn() -> T + Send + Sync + 'static>,
+        hold: (OwnedSemaphorePermit, Option<Running>),
+    ) -> Result<tokio::sync::oneshot::Receiver<(T, Duration)>, AppError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _hold = hold;
@@ -360,9 +398,21 @@ impl Hasher {
             let _ = done.send((out, started.elapsed()));
         });
         queue.send(job).map_err(internal)?;
-        let (out, worked) = result.await.map_err(internal)?;
-        self.metrics.password_hash(op, waited, worked);
-        Ok(out)
+        Ok(result)
+    }
+
+    fn note_rescue(&self) {
+        self.rescued.fetch_add(1, Ordering::SeqCst);
+        self.metrics.password_hash_rescued();
+    }
+
+    /// How long a hash may run on the low-priority threads before it is starved: four times the fastest hash
+    /// seen (what one takes on a free core), and never under `STARVED_AFTER`.
+    fn starved_after(&self) -> Duration {
+        match self.fastest.load(Ordering::SeqCst) {
+            u64::MAX => self.starved_after,
+            fastest => self.starved_after.max(Duration::from_micros(fastest).saturating_mul(4)),
+        }
     }
 
     /// Resolves, with the rescue thread's permit, once some hash has run on the low-priority threads for longer
@@ -370,10 +420,11 @@ impl Hasher {
     async fn rescue_when_starved(&self) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
         loop {
             let oldest = self.running.lock().ok().and_then(|r| r.first_key_value().map(|(_, at)| *at));
-            match oldest.map(|at| self.starved_after.saturating_sub(at.elapsed())) {
+            let starved_after = self.starved_after();
+            match oldest.map(|at| starved_after.saturating_sub(at.elapsed())) {
                 Some(left) if left.is_zero() => break,
                 Some(left) => tokio::time::sleep(left).await,
-                None => tokio::time::sleep(self.starved_after).await,
+                None => tokio::time::sleep(starved_after).await,
             }
         }
         self.rescue.clone().acquire_owned().await
