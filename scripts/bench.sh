@@ -216,6 +216,7 @@ awk -v r="$(summary x "$(cat "$DATA/storm.out")" | tail -n1)" -v h="$HASH_S" -v 
 P99_BEFORE=$(awk '{print $NF}' <<<"$(head -n1 <<<"$R_QUIET")")
 P99_DURING=$(awk '{print $NF}' <<<"$(head -n1 <<<"$R_UNDER")")
 echo "  overview p99 before ${P99_BEFORE}, during ${P99_DURING} (target: during < 2 x before)"
+echo "  hashes run again at normal priority because the low-priority threads were starved: $(curl -s "$METRICS" | awk '/^rampart_password_hash_rescued_total/ {n+=$2} END {print n+0}')"
 sleep 60
 echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak during it ${PEAK} KiB (target < 150 MB), a minute after it $(awk '/VmRSS/ {print $2}' /proc/$PID/status) KiB (target within 20 MB of before)"
 fi

@@ -11,9 +11,9 @@
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
 //! an API call that becomes runnable during a storm is served first. So that other work holding the cores can
-//! never starve sign-ins, a hash that has run there four times as long as the fastest one seen (at least
-//! `STARVED_AFTER`) is run again on one more thread at normal priority, the first result answering, and hashes
-//! waiting meanwhile go there too (`rampart_password_hash_rescued_total` counts them).
+//! never starve sign-ins, once those threads have held work without finishing any for `STARVED_AFTER` (or four
+//! times the fastest hash seen), their hashes run again on one more thread at normal priority, the first result
+//! answering, and hashes waiting meanwhile go there too (`rampart_password_hash_rescued_total` counts them).
 
 use crate::backend::platform::metrics::{Decision, Limiter, Metrics};
 use crate::model::AppError;
@@ -24,11 +24,10 @@ use argon::{hash_blocking, verify_blocking};
 use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Params};
 use secrecy::{ExposeSecret as _, SecretString};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use threads::{Job, Lane, Running, Workers};
+use threads::{Job, Lane, Progress, Running, Workers};
 pub use threads::{HASHING_NICENESS, STARVED_AFTER};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use unicode_normalization::UnicodeNormalization as _;
@@ -155,10 +154,10 @@ pub struct Hasher {
     workers: Workers,
     /// The one hash at a time that runs on the rescue thread, while the others are starved.
     rescue: Arc<Semaphore>,
-    /// When each hash now on the low-priority threads was handed to them, by job number.
-    running: Arc<Mutex<BTreeMap<u64, Instant>>>,
+    /// The hashes on the low-priority threads, and when one last finished there.
+    progress: Arc<Mutex<Progress>>,
     next_job: Arc<AtomicU64>,
-    /// The least time a hash may run on the low-priority threads before it counts as starved.
+    /// How long the low-priority threads may hold work without finishing any before they count as starved.
     starved_after: Duration,
     /// The fastest hash seen, in microseconds (what one takes on a free core).
     fastest: Arc<AtomicU64>,
@@ -216,7 +215,7 @@ impl Hasher {
             dummy: Arc::default(),
             workers: Workers::start(permits)?,
             rescue: Arc::new(Semaphore::new(1)),
-            running: Arc::default(),
+            progress: Arc::default(),
             next_job: Arc::default(),
             starved_after: STARVED_AFTER,
             fastest: Arc::new(AtomicU64::new(u64::MAX)),
@@ -344,14 +343,11 @@ impl Hasher {
         let (out, worked) = match lane {
             Lane::Low(permit) => {
                 let n = self.next_job.fetch_add(1, Ordering::SeqCst);
-                if let Ok(mut running) = self.running.lock() {
-                    running.insert(n, Instant::now());
-                }
-                let hold = (permit, Some(Running { running: self.running.clone(), n }));
+                let hold = (permit, Some(Running::start(&self.progress, n)));
                 let mut low = self.send(&self.workers.tx, f.clone(), hold)?;
                 tokio::select! {
                     done = &mut low => done.map_err(internal)?,
-                    _ = tokio::time::sleep(self.starved_after()) => {
+                    _ = self.starved() => {
                         // Starved: the same work once more on the rescue thread; whichever finishes first answers.
                         let rescue = tokio::select! {
                             done = &mut low => Err(done),
@@ -406,8 +402,8 @@ impl Hasher {
         self.metrics.password_hash_rescued();
     }
 
-    /// How long a hash may run on the low-priority threads before it is starved: four times the fastest hash
-    /// seen (what one takes on a free core), and never under `STARVED_AFTER`.
+    /// How long the low-priority threads may hold work without finishing any: four times the fastest hash
+    /// seen (what one takes on a free core), and never under `starved_after`.
     fn starved_after(&self) -> Duration {
         match self.fastest.load(Ordering::SeqCst) {
             u64::MAX => self.starved_after,
@@ -415,18 +411,22 @@ impl Hasher {
         }
     }
 
-    /// Resolves, with the rescue thread's permit, once some hash has run on the low-priority threads for longer
-    /// than `starved_after`; pending for as long as none has.
-    async fn rescue_when_starved(&self) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
+    /// Resolves once the low-priority threads have held work without finishing any for `starved_after`.
+    async fn starved(&self) {
         loop {
-            let oldest = self.running.lock().ok().and_then(|r| r.first_key_value().map(|(_, at)| *at));
+            let since = self.progress.lock().ok().and_then(|p| p.stalled_since());
             let starved_after = self.starved_after();
-            match oldest.map(|at| starved_after.saturating_sub(at.elapsed())) {
-                Some(left) if left.is_zero() => break,
+            match since.map(|at| starved_after.saturating_sub(at.elapsed())) {
+                Some(left) if left.is_zero() => return,
                 Some(left) => tokio::time::sleep(left).await,
                 None => tokio::time::sleep(starved_after).await,
             }
         }
+    }
+
+    /// The rescue thread's permit, once the low-priority threads are starved.
+    async fn rescue_when_starved(&self) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        self.starved().await;
         self.rescue.clone().acquire_owned().await
     }
 }

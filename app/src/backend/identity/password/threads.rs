@@ -62,10 +62,10 @@ fn spawn_worker(name: String, rx: Arc<Mutex<std::sync::mpsc::Receiver<Job>>>, lo
 /// The niceness of the argon2 threads (the rescue thread's excepted): the lowest there is.
 pub const HASHING_NICENESS: i32 = 19;
 
-/// The least time a hash may run on the low-priority threads before it counts as starved (the bound is four
-/// times the fastest hash seen, when that is more). Under a storm with a page load beside it, the low-priority
-/// hashes finish within it on the spare cycles; when other work holds every core, they get almost none.
-pub const STARVED_AFTER: Duration = Duration::from_millis(50);
+/// The low-priority threads are starved when they have held work without finishing any for this long (or four
+/// times the fastest hash seen, when that is more). Under a storm with a page load beside it they still finish
+/// hashes every few tens of milliseconds on the spare cycles; when other work holds every core, they finish none.
+pub const STARVED_AFTER: Duration = Duration::from_millis(200);
 
 /// Lowers the calling thread's scheduling priority to `HASHING_NICENESS` (Linux: per thread, by its id).
 fn lower_priority() -> std::io::Result<()> {
@@ -79,16 +79,42 @@ pub(super) enum Lane {
     Rescue(OwnedSemaphorePermit),
 }
 
-/// A hash on the low-priority threads, in `Hasher::running` until dropped.
+/// The low-priority threads' progress: the hashes on them (by job number, with when each was handed over) and
+/// when one last finished there.
+#[derive(Default)]
+pub(super) struct Progress {
+    running: BTreeMap<u64, Instant>,
+    last_done: Option<Instant>,
+}
+
+impl Progress {
+    /// Since when the low-priority threads have finished nothing while holding work: `None` when they hold none.
+    pub(super) fn stalled_since(&self) -> Option<Instant> {
+        let oldest = self.running.first_key_value().map(|(_, at)| *at)?;
+        Some(self.last_done.map_or(oldest, |done| done.max(oldest)))
+    }
+}
+
+/// A hash on the low-priority threads, in `Progress` until dropped (when its thread has finished it).
 pub(super) struct Running {
-    pub(super) running: Arc<Mutex<BTreeMap<u64, Instant>>>,
-    pub(super) n: u64,
+    progress: Arc<Mutex<Progress>>,
+    n: u64,
+}
+
+impl Running {
+    pub(super) fn start(progress: &Arc<Mutex<Progress>>, n: u64) -> Self {
+        if let Ok(mut p) = progress.lock() {
+            p.running.insert(n, Instant::now());
+        }
+        Self { progress: progress.clone(), n }
+    }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(&self.n);
+        if let Ok(mut p) = self.progress.lock() {
+            p.running.remove(&self.n);
+            p.last_done = Some(Instant::now());
         }
     }
 }
