@@ -330,7 +330,7 @@ impl Hasher {
             self.metrics.password_hash_rejected();
             return Err(AppError::Unavailable);
         }
-        // A free low-priority thread first; the rescue thread once a hash has waited too long on those.
+        // A free low-priority thread first; the rescue thread once those are starved.
         let lane = tokio::select! {
             biased;
             p = self.permits.clone().acquire_owned() => p.map(Lane::Low),
@@ -400,34 +400,6 @@ impl Hasher {
     fn note_rescue(&self) {
         self.rescued.fetch_add(1, Ordering::SeqCst);
         self.metrics.password_hash_rescued();
-    }
-
-    /// How long the low-priority threads may hold work without finishing any: four times the fastest hash
-    /// seen (what one takes on a free core), and never under `starved_after`.
-    fn starved_after(&self) -> Duration {
-        match self.fastest.load(Ordering::SeqCst) {
-            u64::MAX => self.starved_after,
-            fastest => self.starved_after.max(Duration::from_micros(fastest).saturating_mul(4)),
-        }
-    }
-
-    /// Resolves once the low-priority threads have held work without finishing any for `starved_after`.
-    async fn starved(&self) {
-        loop {
-            let since = self.progress.lock().ok().and_then(|p| p.stalled_since());
-            let starved_after = self.starved_after();
-            match since.map(|at| starved_after.saturating_sub(at.elapsed())) {
-                Some(left) if left.is_zero() => return,
-                Some(left) => tokio::time::sleep(left).await,
-                None => tokio::time::sleep(starved_after).await,
-            }
-        }
-    }
-
-    /// The rescue thread's permit, once the low-priority threads are starved.
-    async fn rescue_when_starved(&self) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
-        self.starved().await;
-        self.rescue.clone().acquire_owned().await
     }
 }
 

@@ -4,6 +4,7 @@
 use super::internal;
 use crate::model::AppError;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
@@ -116,6 +117,37 @@ impl Drop for Running {
             p.running.remove(&self.n);
             p.last_done = Some(Instant::now());
         }
+    }
+}
+
+/// When the low-priority threads count as starved, and the rescue thread's permit once they are.
+impl super::Hasher {
+    /// How long the low-priority threads may hold work without finishing any: four times the fastest hash
+    /// seen (what one takes on a free core), and never under `starved_after`.
+    fn starved_after(&self) -> Duration {
+        match self.fastest.load(Ordering::SeqCst) {
+            u64::MAX => self.starved_after,
+            fastest => self.starved_after.max(Duration::from_micros(fastest).saturating_mul(4)),
+        }
+    }
+
+    /// Resolves once the low-priority threads have held work without finishing any for `starved_after`.
+    pub(super) async fn starved(&self) {
+        loop {
+            let since = self.progress.lock().ok().and_then(|p| p.stalled_since());
+            let starved_after = self.starved_after();
+            match since.map(|at| starved_after.saturating_sub(at.elapsed())) {
+                Some(left) if left.is_zero() => return,
+                Some(left) => tokio::time::sleep(left).await,
+                None => tokio::time::sleep(starved_after).await,
+            }
+        }
+    }
+
+    /// The rescue thread's permit, once the low-priority threads are starved.
+    pub(super) async fn rescue_when_starved(&self) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        self.starved().await;
+        self.rescue.clone().acquire_owned().await
     }
 }
 
