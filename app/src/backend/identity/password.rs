@@ -241,9 +241,10 @@ impl Hasher {
         self.waiting.load(Ordering::SeqCst)
     }
 
-    /// argon2 computations running now.
+    /// argon2 computations running now, on the low-priority threads and the rescue thread.
     pub fn in_progress(&self) -> usize {
-        self.permit_count.saturating_sub(self.permits.available_permits())
+        let low = self.permit_count.saturating_sub(self.permits.available_permits());
+        low + 1usize.saturating_sub(self.rescue.available_permits())
     }
 
     /// Most password checks one tenant's signed-in members may have waiting at once: a quarter of the queue,

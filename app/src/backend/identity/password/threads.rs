@@ -217,12 +217,34 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(100), "not rescued before it counted as starved");
         assert_eq!(hasher.rescued(), 2);
         assert_eq!(hasher.in_progress(), 2, "the starved threads keep their permits until they finish");
+        // While a rescued hash runs, it counts too (this one is held on the rescue thread until told).
+        let (free, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let h = hasher.clone();
+        let third = tokio::spawn(async move {
+            h.run("test", move || {
+                if std::thread::current().name() == Some("argon2-rescue") {
+                    let _ = gate.lock().map(|rx| rx.recv());
+                }
+                whereabouts()
+            })
+            .await
+        });
+        let counted = tokio::time::timeout(Duration::from_secs(10), async {
+            while hasher.in_progress() < 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert!(counted.await.is_ok(), "a rescued hash is counted in progress");
+        let _ = free.send(());
+        assert!(matches!(third.await, Ok(Ok((ref name, _))) if name == "argon2-rescue"));
+        assert_eq!(hasher.rescued(), 3);
         // A real check meanwhile waits for no low-priority thread.
         let password = SecretString::from("tulip-orbit-9xq");
         let check = hasher.verify(None, &password);
         let checked = tokio::time::timeout(Duration::from_secs(10), check).await;
         assert!(matches!(checked, Ok(Ok(ref v)) if !v.ok), "{checked:?}");
-        assert_eq!(hasher.rescued(), 3);
+        assert_eq!(hasher.rescued(), 4);
         for _ in 0..2 {
             let _ = release.send(());
         }
@@ -231,6 +253,6 @@ mod tests {
         }
         let (name, _) = hasher.run("test", whereabouts).await.unwrap_or_default();
         assert_ne!(name, "argon2-rescue", "back on the low-priority threads once they keep up");
-        assert_eq!(hasher.rescued(), 3);
+        assert_eq!(hasher.rescued(), 4);
     }
 }
