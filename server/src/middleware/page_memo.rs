@@ -68,7 +68,12 @@ struct Kept {
 
 impl Kept {
     fn serves(&self, ctx: &TenantCtx) -> bool {
-        self.ctx == *ctx && self.epoch == epoch::current() && self.reads.current()
+        self.ctx == *ctx && self.servable()
+    }
+
+    /// Nothing the page shows can have changed: the same access epoch, and every value it read still current.
+    fn servable(&self) -> bool {
+        self.epoch == epoch::current() && self.reads.current()
     }
 
     fn response(&self, nonce: &str) -> Response {
@@ -94,7 +99,7 @@ impl PageMemo {
         let Ok(mut store) = self.inner.write() else { return };
         let size = kept.len + key.0.len() + key.1.len();
         if store.bytes + size > MAX_BYTES || store.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
-            store.pages.retain(|_, k| k.epoch == epoch::current() && k.reads.current());
+            store.pages.retain(|_, k| k.servable());
             store.bytes = store.pages.iter().map(|(key, k)| k.len + key.0.len() + key.1.len()).sum();
             store.swept = Some(std::time::Instant::now());
             if store.bytes + size > MAX_BYTES {
