@@ -14,6 +14,7 @@ mod audit_props;
 mod audit_tamper;
 mod auth;
 mod backups;
+mod binary;
 mod cli;
 mod closure;
 mod crash;

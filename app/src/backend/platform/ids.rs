@@ -9,10 +9,11 @@ tokio::task_local! {
     pub static REQUEST_ID: String;
 }
 
-/// A fresh request id: 48 random bits in hex.
+/// A fresh request id: 48 random bits in hex, from the thread's CSPRNG (seeded from the OS, no system call per
+/// request: an id is a reference, not a secret).
 pub fn new_request_id() -> String {
     let mut bytes = [0u8; 6];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
     hex::encode(bytes)
 }
 

@@ -12,8 +12,11 @@
 //! - Each app has its own recorder (no global one): two servers in one process (the tests) never mix counts.
 //!   A disabled `Metrics` (no `metrics_addr`) records nothing and costs a branch.
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter, Histogram, Unit,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -168,7 +171,14 @@ pub struct Metrics {
 struct Prometheus {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// The request counter and duration histogram of each (route, method, status) seen: looked up once, so an
+    /// answered request costs two atomic updates instead of building and hashing two labelled keys. Routes are
+    /// templates (a closed set) and statuses few, so this stays small.
+    requests: std::sync::RwLock<HashMap<String, RouteHandles>>,
 }
+
+/// One route's request counter and duration histogram, by method and status.
+type RouteHandles = HashMap<(&'static str, u16), (Counter, Histogram)>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,7 +197,8 @@ impl Metrics {
         };
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        let metrics = Self { prometheus: Some(Arc::new(Prometheus { recorder, handle })) };
+        let metrics =
+            Self { prometheus: Some(Arc::new(Prometheus { recorder, handle, requests: Default::default() })) };
         metrics.with(describe);
         metrics.with(|| gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0));
         metrics
@@ -222,19 +233,33 @@ impl Metrics {
 
     /// One answered request: `route` is the matched route template or `other`.
     pub fn http_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
-        let class = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
+        let Some(p) = &self.prometheus else { return };
+        let known = p.requests.read().ok().and_then(|m| m.get(route)?.get(&(method, status)).cloned());
+        let (count, duration) = match known {
+            Some(handles) => handles,
+            None => {
+                let class = match status {
+                    100..=199 => "1xx",
+                    200..=299 => "2xx",
+                    300..=399 => "3xx",
+                    400..=499 => "4xx",
+                    _ => "5xx",
+                };
+                let handles = metrics::with_local_recorder(&p.recorder, || {
+                    let route = route.to_owned();
+                    (
+                        counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string()),
+                        histogram!(HTTP_DURATION, "method" => method, "route" => route, "status_class" => class),
+                    )
+                });
+                if let Ok(mut m) = p.requests.write() {
+                    m.entry(route.to_owned()).or_default().insert((method, status), handles.clone());
+                }
+                handles
+            }
         };
-        self.with(|| {
-            let route = route.to_owned();
-            counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string())
-                .increment(1);
-            histogram!(HTTP_DURATION, "method" => method, "route" => route, "status_class" => class).record(elapsed);
-        });
+        count.increment(1);
+        duration.record(elapsed);
     }
 
     /// The password step of a sign-in.
@@ -407,6 +432,7 @@ mod tests {
         a.sign_in(SignIn::WrongPassword);
         a.http_request("GET", "/api/v1/members", 200, Duration::from_millis(3));
         let text = a.render().unwrap_or_default();
+        assert!(!b.render().unwrap_or_default().contains("/api/v1/members"), "another app's recorder is untouched");
         assert!(text.contains("rampart_sign_in_attempts_total{outcome=\"wrong_password\"} 1"), "{text}");
         assert!(text.contains("# HELP rampart_sign_in_attempts_total"), "{text}");
         assert!(
@@ -415,6 +441,39 @@ mod tests {
         );
         assert!(text.contains("rampart_http_request_duration_seconds_bucket{"), "a histogram: {text}");
         assert!(!b.render().unwrap_or_default().contains("wrong_password"), "another app's recorder is untouched");
+    }
+
+    /// The handles looked up once keep counting, each under its own labels and in its own recorder.
+    #[test]
+    fn requests_count_under_their_labels_every_time() {
+        let (a, b) = (Metrics::prometheus(), Metrics::prometheus());
+        for _ in 0..3 {
+            a.http_request("GET", "/api/v1/members", 200, Duration::from_millis(3));
+        }
+        a.http_request("GET", "/api/v1/members", 403, Duration::from_millis(1));
+        a.http_request("POST", "/api/v1/members", 200, Duration::from_millis(1));
+        a.http_request("GET", "/api/v1/keys", 200, Duration::from_millis(1));
+        b.http_request("GET", "/api/v1/members", 200, Duration::from_millis(3));
+        let (text, other) = (a.render().unwrap_or_default(), b.render().unwrap_or_default());
+        let count = |text: &str, labels: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("rampart_http_requests_total{{{labels}}} ")))
+                .map(str::to_owned)
+        };
+        let members =
+            |method: &str, status: u16| format!("method=\"{method}\",route=\"/api/v1/members\",status=\"{status}\"");
+        assert_eq!(count(&text, &members("GET", 200)).as_deref(), Some("3"), "{text}");
+        assert_eq!(count(&text, &members("GET", 403)).as_deref(), Some("1"), "{text}");
+        assert_eq!(count(&text, &members("POST", 200)).as_deref(), Some("1"), "{text}");
+        assert_eq!(count(&text, "method=\"GET\",route=\"/api/v1/keys\",status=\"200\"").as_deref(), Some("1"));
+        assert_eq!(count(&other, &members("GET", 200)).as_deref(), Some("1"), "{other}");
+        let durations = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("rampart_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/members\",status_class=\"2xx\"} ")
+            })
+            .map(str::to_owned);
+        assert_eq!(durations.as_deref(), Some("3"), "{text}");
     }
 
     #[test]
