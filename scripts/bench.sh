@@ -84,8 +84,23 @@ KEY=$(curl -ksS -X POST -H "Cookie: $COOKIE" -H "Origin: $BASE" "$BASE/api/take_
 [ -n "$KEY" ] || { echo "bench: creating an API key failed" >&2; exit 1; }
 curl -ksf -o /dev/null -H "Authorization: Bearer $KEY" "$BASE/api/v1/members" || { echo "bench: API not reachable" >&2; exit 1; }
 
+# wrk with the CPU it and a server process used per request (µs), into $DATA/cpu.TAG: pid, tag, wrk arguments.
+# wrk and the server share the machine's cores, so a ratio to bare is bounded by the sum of the two.
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wrk_cpu() {
+  local pid=$1 tag=$2 c0 c1 out
+  shift 2
+  c0=$(cpu_of "$pid")
+  out=$( { TIMEFORMAT='wrk-cpu %U %S'; time wrk "$@"; } 2>&1 )
+  c1=$(cpu_of "$pid")
+  awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v n="$(awk '/ requests in / {print $1}' <<<"$out")" \
+    -v w="$(awk '/^wrk-cpu/ {print $2 + $3}' <<<"$out")" 'BEGIN { printf "%.1f %.1f\n", (b - a) / hz * 1e6 / n, w * 1e6 / n }' \
+    >"$DATA/cpu.$tag"
+  grep -v '^wrk-cpu' <<<"$out"
+}
+
 echo "== against bare axum + rustls ($DUR s each, wrk -t2 -c32, same machine, same run)"
-R_BARE=$(summary "GET / on bench/bare (the ceiling)" "$(wrk -t2 -c32 -d"${DUR}s" --latency "https://$BARE_ADDR/")")
+R_BARE=$(summary "GET / on bench/bare (the ceiling)" "$(wrk_cpu "$BARE" bare -t2 -c32 -d"${DUR}s" --latency "https://$BARE_ADDR/")")
 head -n1 <<<"$R_BARE"
 BARE_RPS=$(tail -n1 <<<"$R_BARE")
 ratio() { # label, summary output, target ratio
@@ -114,7 +129,12 @@ for page in overview members; do
   ratio "/$page rendered every time" "$(summary "GET /$page?fresh=<new> (rendered)" \
     "$(wrk -t2 -c32 -d"${DUR}s" --latency -s "$DATA/fresh.lua" -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/$page")")" "-"
 done
-ratio "/api/v1/members (read key)" "$(summary "GET /api/v1/members (read key, 51)" "$(wrk -t2 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$BASE/api/v1/members")")" "0.50"
+ratio "/api/v1/members (read key)" "$(summary "GET /api/v1/members (read key, 51)" "$(wrk_cpu "$PID" api -t2 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$BASE/api/v1/members")")" "0.50"
+read -r BARE_SRV BARE_WRK <"$DATA/cpu.bare"
+read -r API_SRV API_WRK <"$DATA/cpu.api"
+awk -v bs="$BARE_SRV" -v bw="$BARE_WRK" -v as="$API_SRV" -v aw="$API_WRK" 'BEGIN {
+  printf "  CPU per request, server + wrk: bare %.1f + %.1f us, API %.1f + %.1f us (0.50 of bare needs the API sum <= %.1f us)\n",
+    bs, bw, as, aw, 2 * (bs + bw) }'
 printf '  bytes: /overview %s, /members %s, /api/v1/members %s\n' \
   "$(curl -ks -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview" | wc -c)" \
   "$(curl -ks -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/members" | wc -c)" \
