@@ -6,14 +6,16 @@
 //! or the organisation name. Each refusal says why.
 //!
 //! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
-//! only the argon2 work: memory is bounded by (permits + 1) × 19 MiB, other requests keep their threads, and the
+//! only the argon2 work: memory is bounded by 2 × permits × 19 MiB, other requests keep their threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
 //! an API call that becomes runnable during a storm is served first. So that other work holding the cores can
 //! never starve sign-ins, once those threads have held work without finishing any for `STARVED_AFTER` (or four
-//! times the fastest hash seen), their hashes run again on one more thread at normal priority, the first result
-//! answering, and hashes waiting meanwhile go there too (`rampart_password_hash_rescued_total` counts them).
+//! times the fastest hash seen), their hashes run again on rescue threads at normal priority (one per permit),
+//! the first result answering, and hashes waiting meanwhile go there too
+//! (`rampart_password_hash_rescued_total` counts them). Until the low-priority threads finish a hash promptly
+//! again, or hold no work, every hash goes to the rescue threads at once.
 
 use crate::backend::platform::metrics::{Decision, Limiter, Metrics};
 use crate::model::AppError;
@@ -150,9 +152,9 @@ pub struct Hasher {
     /// both paths cost the same. Made by the first check of either kind (on a hashing thread, so start-up
     /// allocates no argon2 memory).
     dummy: Arc<std::sync::OnceLock<String>>,
-    /// The long-lived threads that run argon2: one per permit at low priority, and the rescue thread.
+    /// The long-lived threads that run argon2: one per permit at low priority, and as many rescue threads.
     workers: Workers,
-    /// The one hash at a time that runs on the rescue thread, while the others are starved.
+    /// The hashes that run on the rescue threads (one each), while the others are starved.
     rescue: Arc<Semaphore>,
     /// The hashes on the low-priority threads, and when one last finished there.
     progress: Arc<Mutex<Progress>>,
@@ -214,7 +216,7 @@ impl Hasher {
             max_waiting: permits * 256,
             dummy: Arc::default(),
             workers: Workers::start(permits)?,
-            rescue: Arc::new(Semaphore::new(1)),
+            rescue: Arc::new(Semaphore::new(permits)),
             progress: Arc::default(),
             next_job: Arc::default(),
             starved_after: STARVED_AFTER,
@@ -231,7 +233,7 @@ impl Hasher {
         self
     }
 
-    /// Hashes run by the rescue thread since start.
+    /// Hashes run by the rescue threads since start.
     pub fn rescued(&self) -> u64 {
         self.rescued.load(Ordering::SeqCst)
     }
@@ -241,10 +243,10 @@ impl Hasher {
         self.waiting.load(Ordering::SeqCst)
     }
 
-    /// argon2 computations running now, on the low-priority threads and the rescue thread.
+    /// argon2 computations running now, on the low-priority threads and the rescue threads.
     pub fn in_progress(&self) -> usize {
         let low = self.permit_count.saturating_sub(self.permits.available_permits());
-        low + 1usize.saturating_sub(self.rescue.available_permits())
+        low + self.permit_count.saturating_sub(self.rescue.available_permits())
     }
 
     /// Most password checks one tenant's signed-in members may have waiting at once: a quarter of the queue,
@@ -331,7 +333,7 @@ impl Hasher {
             self.metrics.password_hash_rejected();
             return Err(AppError::Unavailable);
         }
-        // A free low-priority thread first; the rescue thread once those are starved.
+        // A free low-priority thread first; a rescue thread once those are starved.
         let lane = tokio::select! {
             biased;
             p = self.permits.clone().acquire_owned() => p.map(Lane::Low),
@@ -344,12 +346,12 @@ impl Hasher {
         let (out, worked) = match lane {
             Lane::Low(permit) => {
                 let n = self.next_job.fetch_add(1, Ordering::SeqCst);
-                let hold = (permit, Some(Running::start(&self.progress, n)));
+                let hold = (permit, Some(Running::start(&self.progress, n, self.starved_after())));
                 let mut low = self.send(&self.workers.tx, f.clone(), hold)?;
                 tokio::select! {
                     done = &mut low => done.map_err(internal)?,
                     _ = self.starved() => {
-                        // Starved: the same work once more on the rescue thread; whichever finishes first answers.
+                        // Starved: the same work once more on a rescue thread; whichever finishes first answers.
                         let rescue = tokio::select! {
                             done = &mut low => Err(done),
                             p = self.rescue.clone().acquire_owned() => Ok(p.map_err(internal)?),
@@ -399,6 +401,7 @@ impl Hasher {
     }
 
     fn note_rescue(&self) {
+        self.mark_starving();
         self.rescued.fetch_add(1, Ordering::SeqCst);
         self.metrics.password_hash_rescued();
     }
