@@ -200,29 +200,14 @@ mod tests {
         (name, rustix::thread::gettid().as_raw_nonzero().get())
     }
 
-    /// A storm of password checks must not slow the pages and the API: the hashing threads run below them.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hashes_run_at_the_lowest_priority_while_they_keep_up() {
+    /// A hasher whose low-priority threads never finish a job until told (one `release` per job), both of them
+    /// holding one: returns once both hashes have answered from rescue threads at normal priority, no sooner
+    /// than `starved_after`. The job is returned for more of the same.
+    async fn both_threads_starved(
+        starved_after: Duration,
+    ) -> (Hasher, std::sync::mpsc::Sender<()>, impl Fn() -> (String, i32) + Clone + Send + Sync + 'static) {
         let mut hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
-        // Other tests may hold the cores: only a real starvation (10 s) would send these to the rescue thread.
-        hasher.starved_after = Duration::from_secs(10);
-        for _ in 0..6 {
-            let (name, tid) = hasher.run("test", whereabouts).await.unwrap_or_default();
-            assert!(name.starts_with("argon2-") && !name.starts_with("argon2-rescue"), "ran on {name}");
-            assert_eq!(niceness(tid), Some(HASHING_NICENESS), "{name} is niced");
-            assert!(hasher.hash(&SecretString::from("tulip-orbit-9xq")).await.is_ok());
-        }
-        assert_eq!(hasher.rescued(), 0, "no hash was rescued while none waited");
-    }
-
-    /// The abuse case of that priority: other work holding every core would starve sign-ins for as long as it
-    /// lasts. Here the low-priority threads never finish a job (each holds it until told): the hashes already
-    /// on them must still answer, run again on the rescue thread at normal priority, and so must the next ones;
-    /// none before it counts as starved.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn starved_hashes_are_rescued_and_answer() {
-        let mut hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
-        hasher.starved_after = Duration::from_millis(100);
+        hasher.starved_after = starved_after;
         let (release, held) = std::sync::mpsc::channel::<()>();
         let held = Arc::new(Mutex::new(held));
         let stuck = move || {
@@ -244,8 +229,40 @@ mod tests {
             assert!(name.starts_with("argon2-rescue"), "ran on {name}");
             assert_eq!(niceness(tid), Some(0), "the rescue thread keeps the normal priority");
         }
-        assert!(started.elapsed() >= Duration::from_millis(100), "not rescued before it counted as starved");
+        assert!(started.elapsed() >= starved_after, "not rescued before it counted as starved");
+        (hasher, release, stuck)
+    }
+
+    /// A storm of password checks must not slow the pages and the API: the hashing threads run below them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_run_at_the_lowest_priority_while_they_keep_up() {
+        let mut hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
+        // Other tests may hold the cores: only a real starvation (10 s) would send these to the rescue thread.
+        hasher.starved_after = Duration::from_secs(10);
+        for _ in 0..6 {
+            let (name, tid) = hasher.run("test", whereabouts).await.unwrap_or_default();
+            assert!(name.starts_with("argon2-") && !name.starts_with("argon2-rescue"), "ran on {name}");
+            assert_eq!(niceness(tid), Some(HASHING_NICENESS), "{name} is niced");
+            assert!(hasher.hash(&SecretString::from("tulip-orbit-9xq")).await.is_ok());
+        }
+        assert_eq!(hasher.rescued(), 0, "no hash was rescued while none waited");
+    }
+
+    /// The abuse case of that priority: other work holding every core would starve sign-ins for as long as it
+    /// lasts. Here the low-priority threads never finish a job (each holds it until told): the hashes already
+    /// on them must still answer, run again on the rescue thread at normal priority, and so must the next ones;
+    /// none before it counts as starved.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn starved_hashes_are_rescued_and_answer() {
+        let (hasher, release, _) = both_threads_starved(Duration::from_millis(100)).await;
         assert_eq!(hasher.rescued(), 2);
+        // A rescue thread lets go of its permit just after it has answered.
+        let settled = tokio::time::timeout(Duration::from_secs(10), async {
+            while hasher.in_progress() > 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert!(settled.await.is_ok());
         assert_eq!(hasher.in_progress(), 2, "the starved threads keep their permits until they finish");
         // While a rescued hash runs, it counts too (this one is held on the rescue thread until told).
         let (free, gate) = std::sync::mpsc::channel::<()>();
@@ -285,33 +302,13 @@ mod tests {
         assert!(!name.starts_with("argon2-rescue"), "back on the low-priority threads once they keep up");
         assert_eq!(hasher.rescued(), 4);
     }
+
     /// A sign-in and then a step-up, under other work holding every core: once hashes have been rescued, a
     /// starved thread that finally finishes its copy is not progress enough to judge the threads afresh (the
     /// next hash would wait the whole time again); only a prompt finish, or holding no work, ends it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn after_a_rescue_the_next_hash_does_not_wait_to_be_starved_again() {
-        let mut hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
-        hasher.starved_after = Duration::from_secs(1);
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let held = Arc::new(Mutex::new(held));
-        let stuck = move || {
-            if !std::thread::current().name().is_some_and(|n| n.starts_with("argon2-rescue")) {
-                let _ = held.lock().map(|rx| rx.recv());
-            }
-            whereabouts()
-        };
-        let started = Instant::now();
-        let calls: Vec<_> = (0..2)
-            .map(|_| {
-                let (h, stuck) = (hasher.clone(), stuck.clone());
-                tokio::spawn(async move { h.run("test", stuck).await })
-            })
-            .collect();
-        for call in calls {
-            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
-            assert!(matches!(answered, Ok(Ok(Ok((ref name, _)))) if name.starts_with("argon2-rescue")), "{answered:?}");
-        }
-        assert!(started.elapsed() >= Duration::from_secs(1), "rescued only once starved");
+        let (hasher, release, stuck) = both_threads_starved(Duration::from_secs(1)).await;
         // One starved thread finally finishes its copy, long after it got it; the other still holds one.
         let _ = release.send(());
         let one_done = tokio::time::timeout(Duration::from_secs(10), async {
