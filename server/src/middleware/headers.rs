@@ -4,6 +4,10 @@
 //! and `wasm-unsafe-eval` for WebAssembly; no inline scripts, no plugins, no `<base>`, no framing. HSTS one
 //! year with subdomains (also behind a TLS-terminating proxy). `Cache-Control: no-store` on everything except
 //! the static site files, so nothing private stays in a cache or the back/forward history.
+//!
+//! The REST API (`/api/v1/`) answers JSON to machines, never a document: its policy is a fixed one that allows
+//! nothing at all (no nonce to mint, no `Permissions-Policy`, which only documents read). A JSON answer opened in
+//! a browser tab or a frame runs nothing and cannot be framed.
 
 use app::backend::platform::request::CspNonce;
 use axum::extract::Request;
@@ -22,6 +26,9 @@ pub fn is_static_path(path: &str) -> bool {
         || matches!(path, "/favicon.svg" | "/favicon.ico" | "/robots.txt")
 }
 
+/// The policy of every REST API answer: data, never a document.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
 fn csp(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
@@ -32,10 +39,14 @@ fn csp(nonce: &str) -> String {
 
 /// Adds the headers; mints the CSP nonce the page shell uses.
 pub async fn security_headers(mut req: Request, next: Next) -> Response {
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let nonce: Arc<str> = URL_SAFE_NO_PAD.encode(bytes).into();
-    req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let api = req.uri().path().starts_with("/api/v1/");
+    let nonce = (!api).then(|| {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let nonce: Arc<str> = URL_SAFE_NO_PAD.encode(bytes).into();
+        req.extensions_mut().insert(CspNonce(nonce.clone()));
+        nonce
+    });
     let cacheable = is_static_path(req.uri().path());
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -46,19 +57,26 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
     };
     // A handler that set its own policy set a stricter one (downloads: a sandbox with nothing allowed): keep it.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        if let Ok(v) = HeaderValue::from_str(&csp(&nonce)) {
-            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        match &nonce {
+            Some(nonce) => {
+                if let Ok(v) = HeaderValue::from_str(&csp(nonce)) {
+                    h.insert(header::CONTENT_SECURITY_POLICY, v);
+                }
+            }
+            None => set(h, header::CONTENT_SECURITY_POLICY, API_CSP),
         }
     }
     set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(
-        h,
-        HeaderName::from_static("permissions-policy"),
-        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()",
-    );
+    if !api {
+        set(
+            h,
+            HeaderName::from_static("permissions-policy"),
+            "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()",
+        );
+    }
     set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
     // Fingerprinted files (`web::assets`) keep their year-long policy: their path changes with their contents.

@@ -53,6 +53,38 @@ async fn every_kind_of_response_carries_the_security_headers() {
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "hydration script carries the nonce");
 }
 
+/// The REST API answers data to machines: a policy that allows nothing (no script, no frame, a sandbox), the
+/// transport headers as everywhere, and none of a page's parts (a nonce, a permissions policy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_answers_carry_a_policy_that_allows_nothing() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.signed_in("Headers").await;
+    let (_, key) = common::keys::create_key(&app, &client, "read", &[]).await;
+    let api = app.client();
+    let cases = [
+        ("keyed read", common::keys::api_get(&app, &key, "/api/v1/members").await, StatusCode::OK),
+        ("no key", api.get(app.url("/api/v1/members")).send().await.unwrap(), StatusCode::UNAUTHORIZED),
+        ("unknown path", common::keys::api_get(&app, &key, "/api/v1/nothing-here").await, StatusCode::NOT_FOUND),
+        ("document", api.get(app.url("/api/v1/openapi.json")).send().await.unwrap(), StatusCode::OK),
+        // A browser's session cookie opens nothing here, and the answer is still data.
+        ("cookie only", client.get(app.url("/api/v1/members")).send().await.unwrap(), StatusCode::UNAUTHORIZED),
+    ];
+    for (what, res, status) in &cases {
+        assert_eq!(res.status(), *status, "{what}");
+        let h = res.headers();
+        assert_eq!(h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'; sandbox", "{what}");
+        assert_eq!(h["strict-transport-security"], "max-age=31536000; includeSubDomains", "{what}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+        assert_eq!(h["cache-control"], "no-store", "{what}");
+        assert!(h.get("permissions-policy").is_none(), "{what}: a document's header on data");
+    }
+    // The console's own JSON (server functions) is read by its pages and keeps the page policy.
+    let res = app.call(&client, "get_me", &[]).await;
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_txt_is_served() {
     let app = TestApp::spawn().await;
