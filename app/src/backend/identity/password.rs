@@ -6,7 +6,8 @@
 //! or the organisation name. Each refusal says why.
 //!
 //! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
-//! only the argon2 work: memory is bounded by 2 × permits × 19 MiB, other requests keep their threads, and the
+//! only the argon2 work: memory is bounded by (permits + 1) × 19 MiB, shared by all the hashing threads, with
+//! permits × 19 MiB kept between hashes (`argon::Memory`); other requests keep their threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
@@ -22,7 +23,7 @@ use crate::model::AppError;
 mod argon;
 mod threads;
 
-use argon::{hash_blocking, verify_blocking};
+use argon::{hash_blocking, verify_blocking, Memory};
 use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Params};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -154,6 +155,8 @@ pub struct Hasher {
     dummy: Arc<std::sync::OnceLock<String>>,
     /// The long-lived threads that run argon2: one per permit at low priority, and as many rescue threads.
     workers: Workers,
+    /// Their argon2 memory: a block per permit plus one at most, a block per permit kept between hashes.
+    memory: Arc<Memory>,
     /// The hashes that run on the rescue threads (one each), while the others are starved.
     rescue: Arc<Semaphore>,
     /// The hashes on the low-priority threads, and when one last finished there.
@@ -216,6 +219,7 @@ impl Hasher {
             max_waiting: permits * 256,
             dummy: Arc::default(),
             workers: Workers::start(permits)?,
+            memory: Arc::new(Memory::new(permits)),
             rescue: Arc::new(Semaphore::new(permits)),
             progress: Arc::default(),
             next_job: Arc::default(),
@@ -241,6 +245,11 @@ impl Hasher {
     /// Password checks waiting for a sign-in slot or an argon2 worker.
     pub fn queue_depth(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// (argon2 memory blocks allocated now, the most ever allocated at once).
+    pub fn memory_blocks(&self) -> (usize, usize) {
+        self.memory.allocated()
     }
 
     /// argon2 computations running now, on the low-priority threads and the rescue threads.
@@ -289,7 +298,8 @@ impl Hasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String, AppError> {
         let params = self.params.clone();
         let pw = normalize(password.expose_secret());
-        self.run("hash", move || hash_blocking(&params, &pw)).await?
+        let memory = self.memory.clone();
+        self.run("hash", move || hash_blocking(&memory, &params, &pw)).await?
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no stored hash, and
@@ -299,24 +309,25 @@ impl Hasher {
         let stored: Option<String> = stored.map(str::to_owned);
         let dummy = self.dummy.clone();
         let pw = normalize(password.expose_secret());
+        let memory = self.memory.clone();
         self.run("verify", move || {
             let dummy = match dummy.get() {
                 Some(d) => d,
                 None => {
-                    let made = hash_blocking(&params, &crate::backend::platform::crypto::random_token())?;
+                    let made = hash_blocking(&memory, &params, &crate::backend::platform::crypto::random_token())?;
                     dummy.get_or_init(|| made)
                 }
             };
             let exists = stored.is_some();
             let stored = stored.as_deref().unwrap_or(dummy);
             let parsed = PasswordHash::new(stored).map_err(internal)?;
-            let ok = verify_blocking(&parsed, pw.as_bytes()) && exists;
+            let ok = verify_blocking(&memory, &parsed, pw.as_bytes()) && exists;
             let current = Params::try_from(&parsed).ok();
             let outdated = parsed.algorithm != Algorithm::Argon2id.ident()
                 || current.is_none_or(|c| {
                     c.m_cost() != params.m_cost() || c.t_cost() != params.t_cost() || c.p_cost() != params.p_cost()
                 });
-            let rehash = if ok && outdated { Some(hash_blocking(&params, &pw)?) } else { None };
+            let rehash = if ok && outdated { Some(hash_blocking(&memory, &params, &pw)?) } else { None };
             Ok(Verified { ok, rehash })
         })
         .await?
@@ -392,6 +403,11 @@ impl Hasher {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _hold = hold;
+            // A low-priority copy whose rescued twin already answered (its caller stopped waiting) is not run:
+            // it would spend a block of memory and the spare cycles for nothing.
+            if done.is_closed() {
+                return;
+            }
             let started = Instant::now();
             let out = f();
             let _ = done.send((out, started.elapsed()));

@@ -11,10 +11,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub(super) type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of threads for argon2. Each hash allocates 19 MiB; on tokio's elastic blocking pool every new
+/// A fixed set of threads for argon2. Each hash needs 19 MiB; on tokio's elastic blocking pool every new
 /// thread would keep its own allocator arena with that block cached, so a sign-in storm grew the process by
-/// tens of MiB per thread. A fixed set bounds it to `2 × permits` blocks (the rescue threads' only while the
-/// others are starved).
+/// tens of MiB per thread. The threads take their memory from one shared, bounded set (`argon::Memory`).
 #[derive(Clone)]
 pub(super) struct Workers {
     /// The low-priority threads' queue.
@@ -301,6 +300,97 @@ mod tests {
         let (name, _) = hasher.run("test", whereabouts).await.unwrap_or_default();
         assert!(!name.starts_with("argon2-rescue"), "back on the low-priority threads once they keep up");
         assert_eq!(hasher.rescued(), 4);
+    }
+
+    /// The storm's memory: while both low-priority threads are starved in the middle of a hash (holding their
+    /// memory), more real hashes are rescued and all answer, yet never more blocks exist at once than one per
+    /// permit plus one; once the starved threads finish, only one per permit stays allocated.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn starved_and_rescued_hashes_share_a_bounded_memory() {
+        let mut hasher = Hasher::with_params(2, 64, 1, 1).unwrap_or_else(|_| unreachable!());
+        hasher.starved_after = Duration::from_millis(100);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let (memory, count) = (hasher.memory.clone(), hasher.params.block_count());
+        let stuck = move || {
+            if !std::thread::current().name().is_some_and(|n| n.starts_with("argon2-rescue")) {
+                let block = memory.take(count);
+                let _ = held.lock().map(|rx| rx.recv());
+                if let Ok(block) = block {
+                    memory.give_back(block);
+                }
+            }
+        };
+        let calls: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, stuck) = (hasher.clone(), stuck.clone());
+                tokio::spawn(async move { h.run("test", stuck).await })
+            })
+            .collect();
+        for call in calls {
+            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
+            assert!(matches!(answered, Ok(Ok(Ok(())))), "a starved call did not answer: {answered:?}");
+        }
+        assert_eq!(hasher.memory_blocks().0, 2, "the starved threads hold their memory");
+        let hashes: Vec<_> = (0..4)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(&SecretString::from(format!("tulip-orbit-9xq-{i}"))).await })
+            })
+            .collect();
+        for (i, call) in hashes.into_iter().enumerate() {
+            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
+            let Ok(Ok(Ok(phc))) = answered else { panic!("a rescued hash did not answer: {answered:?}") };
+            let checked = hasher.verify(Some(&phc), &SecretString::from(format!("tulip-orbit-9xq-{i}"))).await;
+            assert!(matches!(checked, Ok(ref v) if v.ok), "{checked:?}");
+        }
+        assert!(hasher.rescued() >= 6, "the hashes ran on the rescue threads: {}", hasher.rescued());
+        assert_eq!(hasher.memory_blocks().1, 3, "at most a block per permit plus one at once");
+        for _ in 0..2 {
+            let _ = release.send(());
+        }
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            while hasher.in_progress() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert!(drained.await.is_ok(), "the released hashes finish");
+        assert_eq!(hasher.memory_blocks(), (2, 3), "a block per permit stays for the next hashes");
+    }
+
+    /// A low-priority copy whose caller stopped waiting (its rescued twin answered) is dropped unrun when a
+    /// thread finally takes it: no memory, no cycles for an answer nobody reads. A copy still awaited runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_copy_nobody_waits_for_is_not_run() {
+        let hasher = Hasher::with_params(2, 8, 1, 1).unwrap_or_else(|_| unreachable!());
+        let permits = Arc::new(tokio::sync::Semaphore::new(8));
+        let permit = || permits.clone().try_acquire_owned().unwrap_or_else(|_| unreachable!());
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let stuck = Arc::new(move || {
+            let _ = held.lock().map(|rx| rx.recv());
+        });
+        let busy: Vec<_> = (0..2).map(|_| hasher.send(&hasher.workers.tx, stuck.clone(), (permit(), None))).collect();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = {
+            let runs = runs.clone();
+            Arc::new(move || runs.fetch_add(1, Ordering::SeqCst))
+        };
+        let unwanted = hasher.send(&hasher.workers.tx, counted.clone(), (permit(), None));
+        drop(unwanted);
+        let wanted = hasher.send(&hasher.workers.tx, counted, (permit(), None));
+        for _ in 0..2 {
+            let _ = release.send(());
+        }
+        for done in busy {
+            let finished = tokio::time::timeout(Duration::from_secs(10), async { done.ok()?.await.ok() }).await;
+            assert!(matches!(finished, Ok(Some(_))), "the held jobs finish once released");
+        }
+        let answered = tokio::time::timeout(Duration::from_secs(10), async { wanted.ok()?.await.ok() }).await;
+        assert!(matches!(answered, Ok(Some(_))), "the awaited copy ran: {answered:?}");
+        // Both threads are free again: the dropped copy, had it run, would have long been done.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the copy nobody waited for was not run");
     }
 
     /// A sign-in and then a step-up, under other work holding every core: once hashes have been rescued, a
