@@ -7,8 +7,7 @@
 //!
 //! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
 //! only the argon2 work: memory is bounded by (permits + 1) × 19 MiB, shared by all the hashing threads, with
-//! permits × 19 MiB kept between hashes and freed after `TRIM_AFTER` unused (`argon::Memory`); other requests
-//! keep their threads, and the
+//! permits × 19 MiB kept between hashes (`argon::Memory`); other requests keep their threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
@@ -211,7 +210,6 @@ impl Hasher {
     pub fn with_params(permits: usize, m_kib: u32, t: u32, p: u32) -> Result<Self, AppError> {
         let params = Params::new(m_kib, t, p, None).map_err(internal)?;
         let permits = permits.max(1);
-        let memory = Arc::new(Memory::new(permits));
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
@@ -220,8 +218,8 @@ impl Hasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * 256,
             dummy: Arc::default(),
-            workers: Workers::start(permits, memory.clone(), threads::TRIM_AFTER)?,
-            memory,
+            workers: Workers::start(permits)?,
+            memory: Arc::new(Memory::new(permits)),
             rescue: Arc::new(Semaphore::new(permits)),
             progress: Arc::default(),
             next_job: Arc::default(),

@@ -28,8 +28,6 @@ pub(super) struct Memory {
 struct Blocks {
     idle: Vec<Vec<Block>>,
     lent: usize,
-    /// When a block last came back.
-    last_used: Option<std::time::Instant>,
     /// The most blocks that ever existed at once.
     peak: usize,
 }
@@ -67,7 +65,6 @@ impl Memory {
         let freed = match self.state.lock() {
             Ok(mut s) => {
                 s.lent = s.lent.saturating_sub(1);
-                s.last_used = Some(std::time::Instant::now());
                 if s.idle.len() < self.keep {
                     s.idle.push(block);
                     None
@@ -79,18 +76,6 @@ impl Memory {
         };
         self.returned.notify_one();
         drop(freed);
-    }
-
-    /// Frees the kept blocks once none has been used for `idle`: after a storm, or after the one sign-in of a
-    /// quiet hour, the process gives the memory back. Returns how many were freed.
-    pub(super) fn trim(&self, idle: std::time::Duration) -> usize {
-        let freed = match self.state.lock() {
-            Ok(mut s) if s.lent == 0 && s.last_used.is_some_and(|at| at.elapsed() >= idle) => {
-                std::mem::take(&mut s.idle)
-            }
-            _ => Vec::new(),
-        };
-        freed.len()
     }
 
     /// (blocks that exist now, the most that ever existed at once).
@@ -228,16 +213,6 @@ mod tests {
         let bigger: Vec<_> = (0..3).map(|_| memory.take(16)).collect::<Result<_, _>>()?;
         assert!(bigger.iter().all(|b| b.len() == 16));
         assert_eq!(memory.allocated(), (3, 3), "the kept blocks of the old size made room");
-        for block in bigger {
-            memory.give_back(block);
-        }
-        assert_eq!(memory.trim(std::time::Duration::from_secs(60)), 0, "just used: kept");
-        assert_eq!(memory.allocated().0, 2);
-        let busy = memory.take(16)?;
-        assert_eq!(memory.trim(std::time::Duration::ZERO), 0, "nothing is freed while a hash runs");
-        memory.give_back(busy);
-        assert_eq!(memory.trim(std::time::Duration::ZERO), 2, "idle long enough: freed");
-        assert_eq!(memory.allocated().0, 0);
         Ok(())
     }
 }

@@ -1,7 +1,6 @@
 //! The threads that run argon2: one per permit at the lowest priority, and as many rescue threads at normal
 //! priority for when those are starved (`Hasher::run` picks the lane).
 
-use super::argon::Memory;
 use super::internal;
 use crate::model::AppError;
 use std::collections::BTreeMap;
@@ -24,53 +23,39 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// `n` threads per lane; an idle low-priority thread frees the kept memory after `trim_after` unused.
-    pub(super) fn start(n: usize, memory: Arc<Memory>, trim_after: Duration) -> Result<Self, AppError> {
+    pub(super) fn start(n: usize) -> Result<Self, AppError> {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..n {
-            spawn_worker(format!("argon2-{i}"), rx.clone(), Some((memory.clone(), trim_after)))?;
+            spawn_worker(format!("argon2-{i}"), rx.clone(), true)?;
         }
         let (rescue_tx, rescue_rx) = std::sync::mpsc::channel::<Job>();
         let rescue_rx = Arc::new(Mutex::new(rescue_rx));
         for i in 0..n {
-            spawn_worker(format!("argon2-rescue-{i}"), rescue_rx.clone(), None)?;
+            spawn_worker(format!("argon2-rescue-{i}"), rescue_rx.clone(), false)?;
         }
         Ok(Self { tx, rescue_tx })
     }
 }
 
-/// A thread of one lane: a low-priority one (lowered, and trimming `memory` when idle) or a rescue one.
-fn spawn_worker(
-    name: String,
-    rx: Arc<Mutex<std::sync::mpsc::Receiver<Job>>>,
-    low: Option<(Arc<Memory>, Duration)>,
-) -> Result<(), AppError> {
-    use std::sync::mpsc::RecvTimeoutError;
+fn spawn_worker(name: String, rx: Arc<Mutex<std::sync::mpsc::Receiver<Job>>>, low: bool) -> Result<(), AppError> {
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            if low.is_some() {
+            if low {
                 if let Err(e) = lower_priority() {
                     tracing::warn!(error = %e, "an argon2 thread could not lower its scheduling priority");
                 }
             }
-            // The rescue threads only wait; a low-priority one wakes when idle to give the memory back.
-            let wait = low.as_ref().map_or(Duration::from_secs(3600), |(_, after)| *after);
             loop {
                 // The lock is held only while taking a job, not while running it.
                 let job = match rx.lock() {
-                    Ok(guard) => guard.recv_timeout(wait),
+                    Ok(guard) => guard.recv(),
                     Err(_) => return,
                 };
                 match job {
                     Ok(job) => job(),
-                    Err(RecvTimeoutError::Timeout) => {
-                        if let Some((memory, after)) = &low {
-                            memory.trim(*after);
-                        }
-                    }
-                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(_) => return,
                 }
             }
         })
@@ -87,9 +72,6 @@ pub const HASHING_NICENESS: i32 = 19;
 /// (At 200 ms, a sign-in and then a step-up on a freshly started server under a full load rarely both finished
 /// within 400 ms: `crash::kill_9_under_eight_writers…` acknowledged no key in one run of four.)
 pub const STARVED_AFTER: Duration = Duration::from_millis(100);
-
-/// How long the hashing memory stays allocated unused (a storm's, or a quiet day's one sign-in's).
-pub const TRIM_AFTER: Duration = Duration::from_secs(20);
 
 /// Lowers the calling thread's scheduling priority to `HASHING_NICENESS` (Linux: per thread, by its id).
 fn lower_priority() -> std::io::Result<()> {
@@ -374,32 +356,6 @@ mod tests {
         });
         assert!(drained.await.is_ok(), "the released hashes finish");
         assert_eq!(hasher.memory_blocks(), (2, 3), "a block per permit stays for the next hashes");
-    }
-
-    /// After a storm the memory goes back: an idle low-priority thread frees the kept blocks once unused for
-    /// the trim interval, and the next hash simply allocates again.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn idle_threads_give_the_hashing_memory_back() {
-        let mut hasher = Hasher::with_params(2, 64, 1, 1).unwrap_or_else(|_| unreachable!());
-        hasher.workers =
-            Workers::start(2, hasher.memory.clone(), Duration::from_millis(200)).unwrap_or_else(|_| unreachable!());
-        let hashes: Vec<_> = (0..4)
-            .map(|_| {
-                let h = hasher.clone();
-                tokio::spawn(async move { h.hash(&SecretString::from("tulip-orbit-9xq")).await })
-            })
-            .collect();
-        for call in hashes {
-            assert!(matches!(call.await, Ok(Ok(_))));
-        }
-        assert!(hasher.memory_blocks().0 >= 1, "kept for the next hashes");
-        let trimmed = tokio::time::timeout(Duration::from_secs(10), async {
-            while hasher.memory_blocks().0 > 0 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
-        assert!(trimmed.await.is_ok(), "the kept memory was never freed: {:?}", hasher.memory_blocks());
-        assert!(hasher.hash(&SecretString::from("tulip-orbit-9xq")).await.is_ok(), "hashing goes on afterwards");
     }
 
     /// A low-priority copy whose caller stopped waiting (its rescued twin answered) is dropped unrun when a
