@@ -10,18 +10,19 @@ fn argon(algorithm: Algorithm, version: Version, params: &Params) -> Argon2<'sta
 }
 
 /// The argon2 memory of one hasher's threads (19 MiB a hash with OWASP's parameters), shared by its
-/// low-priority and rescue threads: at most `limit` blocks exist at once (a hash waits for one to come back
-/// beyond that), and at most `keep` stay allocated between hashes for the next ones to reuse.
+/// low-priority and rescue threads: a fixed set of `limit` blocks, all allocated by the first hash and reused by
+/// every later one (a hash waits for a block to come back when all are in use). From the first sign-in on the
+/// hashing memory is constant: a storm adds none, and leaves none behind.
 ///
 /// Under a storm with other work holding the cores, the low-priority threads keep their memory while they are
 /// starved and the rescue threads need their own: with a block per thread, both lanes' memory was live at once
-/// and stayed allocated afterwards (the storm's peak RSS reached 158 MB, and 44 MB more than before it stayed
-/// a minute later). The limit is one block per permit plus one, so one rescued hash always has memory.
+/// (the storm's peak RSS reached 158 MB, and 44 MB more than before it stayed a minute later). The limit is one
+/// block per permit plus one, so one rescued hash always has memory. Freeing blocks after a quiet spell was
+/// tried: the allocator (mimalloc) kept the freed memory resident, idle or not, so the RSS did not go down.
 pub(super) struct Memory {
     state: Mutex<Blocks>,
     returned: Condvar,
     limit: usize,
-    keep: usize,
 }
 
 #[derive(Default)]
@@ -34,11 +35,12 @@ struct Blocks {
 
 impl Memory {
     pub(super) fn new(permits: usize) -> Self {
-        Self { state: Mutex::default(), returned: Condvar::new(), limit: permits + 1, keep: permits }
+        Self { state: Mutex::default(), returned: Condvar::new(), limit: permits + 1 }
     }
 
-    /// A block of `count` argon2 blocks: a kept one of that size, else a new one while fewer than `limit`
-    /// exist, else the next one returned.
+    /// A block of `count` argon2 blocks: an idle one of that size; else, while fewer than `limit` exist, the
+    /// missing ones all at once (a block of other parameters, after a change of them, is freed to make room);
+    /// else the next one given back.
     pub(super) fn take(&self, count: usize) -> Result<Vec<Block>, AppError> {
         let mut s = self.state.lock().map_err(internal)?;
         loop {
@@ -47,35 +49,26 @@ impl Memory {
                 return Ok(s.idle.swap_remove(i));
             }
             if s.lent + s.idle.len() >= self.limit && !s.idle.is_empty() {
-                // Kept for other parameters (after a change of them): freed to make room.
                 s.idle.pop();
             }
-            if s.lent + s.idle.len() < self.limit {
+            let missing = self.limit.saturating_sub(s.lent + s.idle.len());
+            if missing > 0 {
+                s.idle.extend((1..missing).map(|_| vec![Block::default(); count]));
                 s.lent += 1;
                 s.peak = s.peak.max(s.lent + s.idle.len());
-                drop(s);
                 return Ok(vec![Block::default(); count]);
             }
             s = self.returned.wait(s).map_err(internal)?;
         }
     }
 
-    /// Gives a block back: kept for the next hash while fewer than `keep` are, freed otherwise.
+    /// Gives a block back for the next hash.
     pub(super) fn give_back(&self, block: Vec<Block>) {
-        let freed = match self.state.lock() {
-            Ok(mut s) => {
-                s.lent = s.lent.saturating_sub(1);
-                if s.idle.len() < self.keep {
-                    s.idle.push(block);
-                    None
-                } else {
-                    Some(block)
-                }
-            }
-            Err(_) => Some(block),
-        };
+        if let Ok(mut s) = self.state.lock() {
+            s.lent = s.lent.saturating_sub(1);
+            s.idle.push(block);
+        }
         self.returned.notify_one();
-        drop(freed);
     }
 
     /// (blocks that exist now, the most that ever existed at once).
@@ -184,13 +177,15 @@ mod tests {
         Ok(())
     }
 
-    /// The bound behind the storm's memory: never more blocks at once than one per permit plus one (a taker
-    /// beyond that waits for one to come back), only one per permit kept between hashes, and a kept block of
-    /// other parameters freed to make room rather than exceeding the limit.
+    /// The bound behind the storm's memory: the first hash allocates the whole set (one block per permit plus
+    /// one), a taker beyond it waits for one to come back, every block is kept for reuse, and a block of other
+    /// parameters is freed to make room rather than exceeding the limit.
     #[test]
-    fn memory_is_bounded_and_only_a_block_per_permit_is_kept() -> Result<(), AppError> {
+    fn memory_is_one_fixed_set_allocated_once() -> Result<(), AppError> {
         let memory = std::sync::Arc::new(Memory::new(2));
-        let (a, b, c) = (memory.take(8)?, memory.take(8)?, memory.take(8)?);
+        let a = memory.take(8)?;
+        assert_eq!(memory.allocated(), (3, 3), "the whole set at the first hash");
+        let (b, c) = (memory.take(8)?, memory.take(8)?);
         assert_eq!(memory.allocated(), (3, 3));
         let (taken, fourth) = std::sync::mpsc::channel();
         let m = memory.clone();
@@ -205,14 +200,13 @@ mod tests {
         assert!(fourth.recv_timeout(std::time::Duration::from_secs(10)).is_ok(), "the returned block is reused");
         let d = waiter.join().map_err(|_| internal("the waiting thread panicked"))??;
         assert_eq!(d.len(), 8);
-        assert_eq!(memory.allocated(), (3, 3), "never more than three at once");
         for block in [b, c, d] {
             memory.give_back(block);
         }
-        assert_eq!(memory.allocated().0, 2, "one block per permit stays for the next hashes");
+        assert_eq!(memory.allocated(), (3, 3), "all kept, never more than three at once");
         let bigger: Vec<_> = (0..3).map(|_| memory.take(16)).collect::<Result<_, _>>()?;
         assert!(bigger.iter().all(|b| b.len() == 16));
-        assert_eq!(memory.allocated(), (3, 3), "the kept blocks of the old size made room");
+        assert_eq!(memory.allocated(), (3, 3), "the blocks of the old size made room");
         Ok(())
     }
 }
