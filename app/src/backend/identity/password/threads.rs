@@ -199,6 +199,37 @@ mod tests {
         (name, rustix::thread::gettid().as_raw_nonzero().get())
     }
 
+    /// Waits, up to 10 s, until at most `n` hashes are in progress; false if they never get there.
+    async fn settles_to(hasher: &Hasher, n: usize) -> bool {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while hasher.in_progress() > n {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Runs `job` twice at once and returns both answers (each within 10 s, or the test fails).
+    async fn run_twice<T: std::fmt::Debug + Send + 'static>(
+        hasher: &Hasher,
+        job: impl Fn() -> T + Clone + Send + Sync + 'static,
+    ) -> Vec<T> {
+        let calls: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, job) = (hasher.clone(), job.clone());
+                tokio::spawn(async move { h.run("test", job).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for call in calls {
+            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
+            let Ok(Ok(Ok(answer))) = answered else { panic!("a starved call did not answer: {answered:?}") };
+            answers.push(answer);
+        }
+        answers
+    }
+
     /// A hasher whose low-priority threads never finish a job until told (one `release` per job), both of them
     /// holding one: returns once both hashes have answered from rescue threads at normal priority, no sooner
     /// than `starved_after`. The job is returned for more of the same.
@@ -216,15 +247,7 @@ mod tests {
             whereabouts()
         };
         let started = Instant::now();
-        let calls: Vec<_> = (0..2)
-            .map(|_| {
-                let (h, stuck) = (hasher.clone(), stuck.clone());
-                tokio::spawn(async move { h.run("test", stuck).await })
-            })
-            .collect();
-        for call in calls {
-            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
-            let Ok(Ok(Ok((name, tid)))) = answered else { panic!("a starved hash did not answer: {answered:?}") };
+        for (name, tid) in run_twice(&hasher, stuck.clone()).await {
             assert!(name.starts_with("argon2-rescue"), "ran on {name}");
             assert_eq!(niceness(tid), Some(0), "the rescue thread keeps the normal priority");
         }
@@ -256,12 +279,7 @@ mod tests {
         let (hasher, release, _) = both_threads_starved(Duration::from_millis(100)).await;
         assert_eq!(hasher.rescued(), 2);
         // A rescue thread lets go of its permit just after it has answered.
-        let settled = tokio::time::timeout(Duration::from_secs(10), async {
-            while hasher.in_progress() > 2 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        assert!(settled.await.is_ok());
+        assert!(settles_to(&hasher, 2).await);
         assert_eq!(hasher.in_progress(), 2, "the starved threads keep their permits until they finish");
         // While a rescued hash runs, it counts too (this one is held on the rescue thread until told).
         let (free, gate) = std::sync::mpsc::channel::<()>();
@@ -294,9 +312,7 @@ mod tests {
         for _ in 0..2 {
             let _ = release.send(());
         }
-        while hasher.in_progress() > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        assert!(settles_to(&hasher, 0).await, "the released copies finish");
         let (name, _) = hasher.run("test", whereabouts).await.unwrap_or_default();
         assert!(!name.starts_with("argon2-rescue"), "back on the low-priority threads once they keep up");
         assert_eq!(hasher.rescued(), 4);
@@ -321,16 +337,7 @@ mod tests {
                 }
             }
         };
-        let calls: Vec<_> = (0..2)
-            .map(|_| {
-                let (h, stuck) = (hasher.clone(), stuck.clone());
-                tokio::spawn(async move { h.run("test", stuck).await })
-            })
-            .collect();
-        for call in calls {
-            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
-            assert!(matches!(answered, Ok(Ok(Ok(())))), "a starved call did not answer: {answered:?}");
-        }
+        run_twice(&hasher, stuck).await;
         assert_eq!(hasher.memory_blocks(), (3, 3), "the starved threads took their memory from the one set");
         let hashes: Vec<_> = (0..4)
             .map(|i| {
@@ -349,12 +356,7 @@ mod tests {
         for _ in 0..2 {
             let _ = release.send(());
         }
-        let drained = tokio::time::timeout(Duration::from_secs(10), async {
-            while hasher.in_progress() > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        assert!(drained.await.is_ok(), "the released hashes finish");
+        assert!(settles_to(&hasher, 0).await, "the released hashes finish");
         assert_eq!(hasher.memory_blocks(), (3, 3), "the same set stays for the next hashes");
     }
 
@@ -401,12 +403,7 @@ mod tests {
         let (hasher, release, stuck) = both_threads_starved(Duration::from_secs(1)).await;
         // One starved thread finally finishes its copy, long after it got it; the other still holds one.
         let _ = release.send(());
-        let one_done = tokio::time::timeout(Duration::from_secs(10), async {
-            while hasher.in_progress() > 1 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        assert!(one_done.await.is_ok(), "the released copy finishes");
+        assert!(settles_to(&hasher, 1).await, "the released copy finishes");
         let started = Instant::now();
         let next = tokio::time::timeout(Duration::from_secs(10), hasher.run("test", stuck.clone())).await;
         assert!(matches!(next, Ok(Ok((ref name, _))) if name.starts_with("argon2-rescue")), "{next:?}");
@@ -416,12 +413,7 @@ mod tests {
         for _ in 0..2 {
             let _ = release.send(());
         }
-        let drained = tokio::time::timeout(Duration::from_secs(10), async {
-            while hasher.in_progress() > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        assert!(drained.await.is_ok(), "the released copies finish");
+        assert!(settles_to(&hasher, 0).await, "the released copies finish");
         for _ in 0..3 {
             let (name, _) = hasher.run("test", whereabouts).await.unwrap_or_default();
             assert!(name.starts_with("argon2-") && !name.starts_with("argon2-rescue"), "ran on {name}");
