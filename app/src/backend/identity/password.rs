@@ -6,8 +6,8 @@
 //! or the organisation name. Each refusal says why.
 //!
 //! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
-//! only the argon2 work: memory is a fixed (permits + 1) × 19 MiB, allocated by the first hash and shared by
-//! all the hashing threads (`argon::Memory`); other requests keep their threads, and the
+//! only the argon2 work: memory is at most 2 × permits × 19 MiB, shared by all the hashing threads and kept
+//! for reuse (`argon::Memory`); other requests keep their threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
@@ -155,7 +155,7 @@ pub struct Hasher {
     dummy: Arc<std::sync::OnceLock<String>>,
     /// The long-lived threads that run argon2: one per permit at low priority, and as many rescue threads.
     workers: Workers,
-    /// Their argon2 memory: one fixed set of a block per permit plus one.
+    /// Their argon2 memory: a block per thread at most, kept for reuse.
     memory: Arc<Memory>,
     /// The hashes that run on the rescue threads (one each), while the others are starved.
     rescue: Arc<Semaphore>,

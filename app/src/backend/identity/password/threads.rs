@@ -318,9 +318,9 @@ mod tests {
         assert_eq!(hasher.rescued(), 4);
     }
 
-    /// The storm's memory: while both low-priority threads are starved in the middle of a hash (holding their
-    /// memory), more real hashes are rescued and all answer, yet never more blocks exist than one per permit
-    /// plus one, before, during or after.
+    /// The hashing memory under starvation: while both low-priority threads are starved in the middle of a
+    /// hash (holding their memory), more real hashes are rescued and all answer, from the same bounded set (a
+    /// block per thread at most), which stays for the next hashes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn starved_and_rescued_hashes_share_a_bounded_memory() {
         let mut hasher = Hasher::with_params(2, 64, 1, 1).unwrap_or_else(|_| unreachable!());
@@ -338,7 +338,7 @@ mod tests {
             }
         };
         run_twice(&hasher, stuck).await;
-        assert_eq!(hasher.memory_blocks(), (3, 3), "the starved threads took their memory from the one set");
+        assert_eq!(hasher.memory_blocks(), (2, 2), "the starved threads took their memory from the one set");
         let hashes: Vec<_> = (0..4)
             .map(|i| {
                 let h = hasher.clone();
@@ -352,12 +352,13 @@ mod tests {
             assert!(matches!(checked, Ok(ref v) if v.ok), "{checked:?}");
         }
         assert!(hasher.rescued() >= 6, "the hashes ran on the rescue threads: {}", hasher.rescued());
-        assert_eq!(hasher.memory_blocks().1, 3, "at most a block per permit plus one at once");
+        let (_, peak) = hasher.memory_blocks();
+        assert!((3..=4).contains(&peak), "the rescues took at most a block per thread: {peak}");
         for _ in 0..2 {
             let _ = release.send(());
         }
         assert!(settles_to(&hasher, 0).await, "the released hashes finish");
-        assert_eq!(hasher.memory_blocks(), (3, 3), "the same set stays for the next hashes");
+        assert_eq!(hasher.memory_blocks(), (peak, peak), "the same set stays for the next hashes");
     }
 
     /// A low-priority copy whose caller stopped waiting (its rescued twin answered) is dropped unrun when a
