@@ -14,9 +14,9 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -28,9 +28,15 @@ impl Drop for Server {
 
 /// Starts `rampart serve` on `db` in `dir` and waits until it serves.
 async fn serve(dir: &Path, db: &str) -> Server {
+    serve_with(dir, db, &[]).await
+}
+
+/// `serve` with more settings in its environment.
+pub(crate) async fn serve_with(dir: &Path, db: &str, env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let base = format!("https://127.0.0.1:{port}");
     let mut child = common::rampart(dir, db)
+        .envs(env.iter().copied())
         .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
         .env("RAMPART_METRICS_ADDR", "off")
@@ -57,12 +63,17 @@ async fn serve(dir: &Path, db: &str) -> Server {
     Server { child, base }
 }
 
-async fn call(c: &Client, base: &str, name: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, reqwest::Error> {
+pub(crate) async fn call(
+    c: &Client,
+    base: &str,
+    name: &str,
+    form: &[(&str, &str)],
+) -> Result<reqwest::Response, reqwest::Error> {
     c.post(format!("{base}/api/{name}")).header("origin", base).form(form).send().await
 }
 
 /// A tenant made with the CLI, its owner's password set; returns the owner's email.
-async fn tenant(dir: &Path, db: &str, s: &Server) -> String {
+pub(crate) async fn tenant(dir: &Path, db: &str, s: &Server) -> String {
     let out = common::rampart(dir, db)
         .args(["tenant", "create", "--name", "Crash Co", "--owner", "owner@crash.example"])
         .output()

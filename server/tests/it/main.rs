@@ -29,6 +29,7 @@ mod key_powers;
 mod keys;
 mod machines;
 mod members;
+mod memory;
 mod metrics;
 mod outage;
 mod page_memo;

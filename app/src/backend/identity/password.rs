@@ -6,8 +6,9 @@
 //! or the organisation name. Each refusal says why.
 //!
 //! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
-//! only the argon2 work: memory is at most 2 × permits × 19 MiB, shared by all the hashing threads and kept
-//! for reuse (`argon::Memory`); other requests keep their threads, and the
+//! only the argon2 work: memory is at most 2 × permits × 19 MiB, shared by all the hashing threads, kept for
+//! reuse and given back to the system once unused for `TRIM_AFTER` (`argon::Memory`); other requests keep their
+//! threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
 //!
 //! Those threads run at the lowest priority (`HASHING_NICENESS`): hashing gets every idle cycle, and a page or
@@ -210,6 +211,7 @@ impl Hasher {
     pub fn with_params(permits: usize, m_kib: u32, t: u32, p: u32) -> Result<Self, AppError> {
         let params = Params::new(m_kib, t, p, None).map_err(internal)?;
         let permits = permits.max(1);
+        let memory = Arc::new(Memory::new(permits));
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
@@ -218,8 +220,8 @@ impl Hasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * 256,
             dummy: Arc::default(),
-            workers: Workers::start(permits)?,
-            memory: Arc::new(Memory::new(permits)),
+            workers: Workers::start(permits, memory.clone(), threads::TRIM_AFTER)?,
+            memory,
             rescue: Arc::new(Semaphore::new(permits)),
             progress: Arc::default(),
             next_job: Arc::default(),

@@ -12,13 +12,13 @@ fn argon(algorithm: Algorithm, version: Version, params: &Params) -> Argon2<'sta
 /// The argon2 memory of one hasher's threads (19 MiB a hash with OWASP's parameters), shared by its
 /// low-priority and rescue threads: at most `limit` blocks (one per thread: two per permit), each allocated
 /// when first needed and then kept and reused by every later hash; a hash waits for a block to come back when
-/// all are in use.
+/// all are in use. Once none has been used for a while (`trim`), the kept blocks are freed, so a storm's
+/// memory goes back to the system after it (see `threads::release_freed_memory` for how it gets there).
 ///
 /// A tighter limit (one block per permit plus one) kept the storm's peak RSS under 150 MB when hashes were
 /// rescued (156–158 MB otherwise), but it made a second rescued hash wait for the first while the starved
 /// low-priority threads held their blocks: the kill -9 test, under the full suite's load, then acknowledged
-/// no key in 20 rounds. Sign-ins under load come first. Freeing idle blocks was tried too: the allocator
-/// (mimalloc) kept the freed memory resident, so the RSS did not go down.
+/// no key in 20 rounds. Sign-ins under load come first.
 pub(super) struct Memory {
     state: Mutex<Blocks>,
     returned: Condvar,
@@ -29,6 +29,8 @@ pub(super) struct Memory {
 struct Blocks {
     idle: Vec<Vec<Block>>,
     lent: usize,
+    /// When a block last came back.
+    last_used: Option<std::time::Instant>,
     /// The most blocks that ever existed at once.
     peak: usize,
 }
@@ -66,9 +68,31 @@ impl Memory {
     pub(super) fn give_back(&self, block: Vec<Block>) {
         if let Ok(mut s) = self.state.lock() {
             s.lent = s.lent.saturating_sub(1);
+            s.last_used = Some(std::time::Instant::now());
             s.idle.push(block);
         }
         self.returned.notify_one();
+    }
+
+    /// Frees the kept blocks once none has been in use for `idle` (after a storm, or after the one sign-in of a
+    /// quiet hour); returns how many were freed. Nothing is freed while a hash runs.
+    pub(super) fn trim(&self, idle: std::time::Duration) -> usize {
+        let freed = match self.state.lock() {
+            Ok(mut s) if s.lent == 0 && s.last_used.is_some_and(|at| at.elapsed() >= idle) => {
+                std::mem::take(&mut s.idle)
+            }
+            _ => Vec::new(),
+        };
+        freed.len()
+    }
+
+    /// How long until `trim(idle)` would free the kept blocks: `None` while none are kept or one is in use.
+    pub(super) fn trim_due_in(&self, idle: std::time::Duration) -> Option<std::time::Duration> {
+        let s = self.state.lock().ok()?;
+        if s.lent > 0 || s.idle.is_empty() {
+            return None;
+        }
+        s.last_used.map(|at| idle.saturating_sub(at.elapsed()))
     }
 
     /// (blocks that exist now, the most that ever existed at once).
@@ -210,6 +234,21 @@ mod tests {
         let bigger: Vec<_> = (0..2).map(|_| memory.take(16)).collect::<Result<_, _>>()?;
         assert!(bigger.iter().all(|b| b.len() == 16));
         assert_eq!(memory.allocated(), (2, 2), "the blocks of the old size made room");
+        for block in bigger {
+            memory.give_back(block);
+        }
+        assert_eq!(memory.trim(std::time::Duration::from_secs(60)), 0, "just used: kept");
+        let due = memory.trim_due_in(std::time::Duration::from_secs(60));
+        assert!(due.is_some_and(|d| d > std::time::Duration::from_secs(59)), "{due:?}");
+        assert_eq!(memory.allocated().0, 2);
+        let busy = memory.take(16)?;
+        assert_eq!(memory.trim(std::time::Duration::ZERO), 0, "nothing is freed while a hash runs");
+        assert_eq!(memory.trim_due_in(std::time::Duration::ZERO), None);
+        memory.give_back(busy);
+        assert_eq!(memory.trim(std::time::Duration::ZERO), 2, "unused long enough: freed");
+        assert_eq!(memory.allocated().0, 0);
+        assert_eq!(memory.trim_due_in(std::time::Duration::ZERO), None, "nothing left to free");
+        assert_eq!(memory.take(16)?.len(), 16, "and made again when needed");
         Ok(())
     }
 }
