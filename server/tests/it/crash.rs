@@ -121,10 +121,13 @@ struct Acked {
     files: Vec<(String, String)>,
 }
 
-/// One writer until the server goes away: 0–2 sign in, 3–4 create keys, 5–7 upload.
-async fn writer(n: usize, dir: PathBuf, base: String, email: String, acked: Arc<Mutex<Acked>>, upload_key: String) {
-    let c = client(&dir);
-    if (3..5).contains(&n) {
+/// One writer until the server goes away: 0–2 sign in, 3–4 create keys, 5–7 upload. Writer 3 creates its keys in
+/// the owner's session, signed in and stepped up before the first round (sessions outlive a restart); writer 4
+/// signs in and steps up afresh every round, so kills also land in the middle of those.
+async fn writer(n: usize, dir: PathBuf, base: String, email: String, acked: Arc<Mutex<Acked>>, keys: (String, Client)) {
+    let (upload_key, owner) = keys;
+    let c = if n == 3 { owner } else { client(&dir) };
+    if n == 4 {
         let ok = call(&c, &base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
         if !ok.is_ok_and(|r| r.status() == StatusCode::OK) {
             return;
@@ -137,7 +140,7 @@ async fn writer(n: usize, dir: PathBuf, base: String, email: String, acked: Arc<
                 _ => return,
             },
             3..5 => {
-                if call(&c, &base, "step_up", &[("password", PASSWORD)]).await.is_err() {
+                if n == 4 && call(&c, &base, "step_up", &[("password", PASSWORD)]).await.is_err() {
                     return;
                 }
                 let made = call(&c, &base, "create_key", &[("kind", "read"), ("description", "crash")]).await;
@@ -172,7 +175,7 @@ async fn writer(n: usize, dir: PathBuf, base: String, email: String, acked: Arc<
 async fn kill_9_under_eight_writers_twenty_times_loses_nothing_acknowledged() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().to_path_buf();
-    let Started { db, server: mut s, email, key: upload_key, .. } = started(&dir).await;
+    let Started { db, server: mut s, email, key: upload_key, owner } = started(&dir).await;
     let mut total_sign_ins = 0;
     let mut checked_files = 0;
     let mut checked_keys = 0;
@@ -180,7 +183,8 @@ async fn kill_9_under_eight_writers_twenty_times_loses_nothing_acknowledged() {
         let acked: Arc<Mutex<Acked>> = Arc::default();
         let writers: Vec<_> = (0..8)
             .map(|n| {
-                tokio::spawn(writer(n, dir.clone(), s.base.clone(), email.clone(), acked.clone(), upload_key.clone()))
+                let keys = (upload_key.clone(), owner.clone());
+                tokio::spawn(writer(n, dir.clone(), s.base.clone(), email.clone(), acked.clone(), keys))
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(300 + 40 * (round % 5))).await;

@@ -6,7 +6,7 @@
 //! or the organisation name. Each refusal says why.
 //!
 //! Hashing runs on a fixed set of threads behind a semaphore with one permit per core, so a sign-in storm costs
-//! only the argon2 work: memory is at most 2 × permits × 19 MiB, shared by all the hashing threads, kept for
+//! only the argon2 work: memory is at most (permits + 1) × 19 MiB, shared by all the hashing threads, kept for
 //! reuse and given back to the system once unused for `TRIM_AFTER` (`argon::Memory`); other requests keep their
 //! threads, and the
 //! queue itself is bounded (beyond it callers get `Unavailable` rather than piling up).
@@ -156,7 +156,7 @@ pub struct Hasher {
     dummy: Arc<std::sync::OnceLock<String>>,
     /// The long-lived threads that run argon2: one per permit at low priority, and as many rescue threads.
     workers: Workers,
-    /// Their argon2 memory: a block per thread at most, kept for reuse.
+    /// Their argon2 memory: a block per permit plus one at most, kept for reuse.
     memory: Arc<Memory>,
     /// The hashes that run on the rescue threads (one each), while the others are starved.
     rescue: Arc<Semaphore>,

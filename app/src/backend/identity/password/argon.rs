@@ -10,15 +10,17 @@ fn argon(algorithm: Algorithm, version: Version, params: &Params) -> Argon2<'sta
 }
 
 /// The argon2 memory of one hasher's threads (19 MiB a hash with OWASP's parameters), shared by its
-/// low-priority and rescue threads: at most `limit` blocks (one per thread: two per permit), each allocated
-/// when first needed and then kept and reused by every later hash; a hash waits for a block to come back when
-/// all are in use. Once none has been used for a while (`trim`), the kept blocks are freed, so a storm's
-/// memory goes back to the system after it (see `threads::release_freed_memory` for how it gets there).
+/// low-priority and rescue threads: at most `limit` blocks (one per permit plus one), each allocated when first
+/// needed and then kept and reused by every later hash; a hash waits for a block to come back when all are in
+/// use. Once none has been used for a while (`trim`), the kept blocks are freed, so a storm's memory goes back
+/// to the system after it (see `threads::release_freed_memory` for how it gets there).
 ///
-/// A tighter limit (one block per permit plus one) kept the storm's peak RSS under 150 MB when hashes were
-/// rescued (156–158 MB otherwise), but it made a second rescued hash wait for the first while the starved
-/// low-priority threads held their blocks: the kill -9 test, under the full suite's load, then acknowledged
-/// no key in 20 rounds. Sign-ins under load come first.
+/// The low-priority threads (one per permit) can hold at most `permits` blocks, so while they are starved in
+/// the middle of their hashes one block is always left for the rescue threads, which take turns on it at
+/// normal priority. A block per thread (two per permit) let a storm with rescues peak at 156–161 MB.
+///
+/// A block is made outside the lock: made under it, by a starved low-priority thread, every other hash waited
+/// on that thread (the kill -9 test, under the full suite's load, acknowledged no key in 20 rounds).
 pub(super) struct Memory {
     state: Mutex<Blocks>,
     returned: Condvar,
@@ -37,7 +39,7 @@ struct Blocks {
 
 impl Memory {
     pub(super) fn new(permits: usize) -> Self {
-        Self { state: Mutex::default(), returned: Condvar::new(), limit: permits * 2 }
+        Self { state: Mutex::default(), returned: Condvar::new(), limit: permits + 1 }
     }
 
     /// A block of `count` argon2 blocks: an idle one of that size; else, while fewer than `limit` exist, a new
@@ -201,7 +203,7 @@ mod tests {
         Ok(())
     }
 
-    /// The bound behind the hashing memory: a block per hashing thread at most (two per permit), each made
+    /// The bound behind the hashing memory: a block per permit plus one at most (two for one permit), each made
     /// when first needed, a taker beyond the limit waiting for one to come back, every block kept for reuse,
     /// and a block of other parameters freed to make room rather than exceeding the limit.
     #[test]
