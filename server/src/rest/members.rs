@@ -21,9 +21,11 @@ pub struct Member<'a> {
     /// Features granted to a member (owners, admins and auditors have theirs by role).
     pub grants: Vec<&'static str>,
     pub two_factor_enabled: bool,
-    /// Epoch milliseconds of the last sign-in.
+    /// Epoch milliseconds of the last sign-in; absent before the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sign_in_at: Option<i64>,
     /// Epoch milliseconds of the deactivation; absent while active.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deactivated_at: Option<i64>,
 }
 

@@ -331,7 +331,9 @@ async fn the_rest_list_follows_a_change_at_once() {
         let v = list(key.clone()).await;
         let m = emp_of(&v).unwrap();
         assert_eq!(m["email"], "emp@listed.example");
-        assert!(m["deactivated_at"].is_null() && m["grants"] == serde_json::json!([]), "{m}");
+        // Absent, as documented, while active and before the first sign-in.
+        assert!(m.get("deactivated_at").is_none() && m.get("last_sign_in_at").is_none(), "{m}");
+        assert_eq!(m["grants"], serde_json::json!([]), "{m}");
     }
     let theirs = list(other_key.clone()).await;
     assert!(emp_of(&theirs).is_none() && theirs["members"].as_array().unwrap().len() == 1, "{theirs}");
