@@ -23,7 +23,7 @@ BIN  := $(CARGO_TARGET_DIR)/release/rampart
 SITE := $(CURDIR)/target/site
 export RAMPART_SITE_ROOT ?= $(SITE)
 
-.PHONY: run check test bench fuzz harden tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit screenshots
+.PHONY: run check test bench fuzz harden startup-order tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit screenshots
 
 ## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
 run: tools build
@@ -116,6 +116,12 @@ bench: tools test-tools build
 	cargo build --release -p bare
 	cargo bench -p server --bench argon2
 	RAMPART_BIN=$(BIN) SEED_BIN=$(CARGO_TARGET_DIR)/release/seed_history ./scripts/bench.sh
+
+## startup-order: lists the functions a start runs (server/startup-order.txt) from the last `make build`, for the
+## linker to place together (server/build.rs); the build after it uses the new list
+startup-order: tools build
+	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind)
+	./scripts/startup_order.sh $(BIN)
 
 ## harden: TLS under testssl.sh (slow, not part of `make test`): TLS 1.2/1.3 only, AEAD suites, nothing MEDIUM
 ## or worse beyond what the self-signed development certificate cannot avoid

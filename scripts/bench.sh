@@ -147,6 +147,10 @@ SPKI=$(openssl x509 -in "$DATA/tls/dev-cert.pem" -pubkey -noout | openssl pkey -
   openssl dgst -sha256 -binary | base64)
 SPKI="$SPKI" node "$(dirname "$0")/first_load.mjs" "$BASE" "$EMAIL" "$PASSWORD"
 python3 "$(dirname "$0")/cold_start.py" "$BIN" "$((PORT + 30))"
+# The idle RSS depends on the start's functions lying together (server/build.rs): how much of the list still
+# names functions of this binary (`make startup-order` writes it again).
+ORDER="$(dirname "$0")/../server/startup-order.txt"
+echo "  startup order: $(nm "$BIN" | awk '{print $NF}' | sort -u | comm -12 - <(sort -u "$ORDER") | wc -l) of $(wc -l <"$ORDER") listed functions are in this binary"
 
 # No stalls: at least 100,000 signed-in page renders across every console page under load (wrk -t2 -c32), in
 # rounds until the count is reached; the slowest response, the non-2xx answers and the render guard's retries
