@@ -40,9 +40,8 @@ async fn the_memory_of_a_burst_of_sign_ins_goes_back_to_the_system() {
         .map(|i| {
             let (c, base) = (client(dir.path()), server.base.clone());
             tokio::spawn(async move {
-                let form = [("email", format!("nobody-{i}@crash.example")), ("password", PASSWORD.to_owned())];
-                let res = c.post(format!("{base}/api/sign_in")).header("origin", &base).form(&form).send().await;
-                let res = res.unwrap();
+                let email = format!("nobody-{i}@crash.example");
+                let res = call(&c, &base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await.unwrap();
                 (res.status(), res.text().await.unwrap_or_default())
             })
         })
