@@ -115,7 +115,7 @@ async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg
         for m in buf.drain(..) {
             match m {
                 Msg::Event(e, queued) => {
-                    events.push(*e);
+                    events.push(Pending::from(*e));
                     oldest = Some(oldest.map_or(queued, |o| o.min(queued)));
                 }
                 Msg::Flush(ack) => acks.push(ack),
@@ -137,7 +137,37 @@ async fn writer(pool: AnyPool, keys: Arc<ServerKeys>, mut rx: mpsc::Receiver<Msg
     }
 }
 
-async fn write_batch(pool: &AnyPool, keys: &ServerKeys, events: &[ApiEvent]) -> Result<(), sqlx::Error> {
+/// An event as the batch writes it: its row (the event's strings moved in, its id drawn once, so a retried
+/// batch writes the same ids) and what the key's usage needs besides.
+struct Pending {
+    row: EventRow,
+    generation: Option<i64>,
+    accepted: bool,
+}
+
+impl From<ApiEvent> for Pending {
+    fn from(e: ApiEvent) -> Self {
+        Self {
+            row: EventRow {
+                id: new_event_id(),
+                tenant_id: e.tenant_id.map(|t| t.0),
+                account_id: None,
+                actor: e.actor,
+                action: e.action.to_owned(),
+                outcome: e.outcome.as_str().to_owned(),
+                ip: e.ip,
+                user_agent: e.user_agent,
+                detail: e.detail,
+                created_at: e.at_ms,
+                key_id: e.key_id,
+            },
+            generation: e.generation,
+            accepted: e.accepted,
+        }
+    }
+}
+
+async fn write_batch(pool: &AnyPool, keys: &ServerKeys, events: &[Pending]) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
@@ -147,16 +177,16 @@ async fn write_batch(pool: &AnyPool, keys: &ServerKeys, events: &[ApiEvent]) -> 
     // (key, generation, ip, user agent) → (first use, last use, uses)
     type Origin<'a> = (&'a str, i64, &'a str, &'a str);
     let mut usage: HashMap<Origin<'_>, (i64, i64, i64)> = HashMap::new();
-    let mut last: HashMap<&str, &ApiEvent> = HashMap::new();
-    for e in events {
-        let (Some(key), Some(generation)) = (e.key_id.as_deref(), e.generation) else {
+    let mut last: HashMap<&str, &EventRow> = HashMap::new();
+    for Pending { row: e, generation, accepted } in events {
+        let (Some(key), Some(generation)) = (e.key_id.as_deref(), *generation) else {
             continue;
         };
-        let slot = usage.entry((key, generation, &e.ip, &e.user_agent)).or_insert((e.at_ms, e.at_ms, 0));
-        slot.0 = slot.0.min(e.at_ms);
-        slot.1 = slot.1.max(e.at_ms);
+        let slot = usage.entry((key, generation, &e.ip, &e.user_agent)).or_insert((e.created_at, e.created_at, 0));
+        slot.0 = slot.0.min(e.created_at);
+        slot.1 = slot.1.max(e.created_at);
         slot.2 += 1;
-        if e.accepted && last.get(key).is_none_or(|l| l.at_ms <= e.at_ms) {
+        if *accepted && last.get(key).is_none_or(|l| l.created_at <= e.created_at) {
             last.insert(key, e);
         }
     }
@@ -184,30 +214,15 @@ async fn write_batch(pool: &AnyPool, keys: &ServerKeys, events: &[ApiEvent]) -> 
             "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_ua = $3 \
              WHERE id = $4 AND (last_used_at IS NULL OR last_used_at <= $1)",
         )
-        .bind(e.at_ms)
-        .bind(e.ip.clone())
-        .bind(e.user_agent.clone())
+        .bind(e.created_at)
+        .bind(e.ip.as_str())
+        .bind(e.user_agent.as_str())
         .bind(key)
         .execute(&mut *tx)
         .await?;
     }
-    let rows: Vec<EventRow> = events
-        .iter()
-        .map(|e| EventRow {
-            id: new_event_id(),
-            tenant_id: e.tenant_id.as_ref().map(|t| t.0.clone()),
-            account_id: None,
-            actor: e.actor.clone(),
-            action: e.action.to_owned(),
-            outcome: e.outcome.as_str().to_owned(),
-            ip: e.ip.clone(),
-            user_agent: e.user_agent.clone(),
-            detail: e.detail.clone(),
-            created_at: e.at_ms,
-            key_id: e.key_id.clone(),
-        })
-        .collect();
-    let now = events.iter().map(|e| e.at_ms).max().unwrap_or(0);
+    let rows: Vec<&EventRow> = events.iter().map(|p| &p.row).collect();
+    let now = events.iter().map(|p| p.row.created_at).max().unwrap_or(0);
     append(&mut tx, keys, now, &rows).await?;
     tx.commit().await
 }

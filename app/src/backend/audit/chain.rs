@@ -208,15 +208,16 @@ pub async fn append(
     conn: &mut AnyConnection,
     keys: &ServerKeys,
     now: i64,
-    rows: &[EventRow],
+    rows: &[impl std::borrow::Borrow<EventRow>],
 ) -> Result<(), sqlx::Error> {
-    let mut chains: Vec<&str> = rows.iter().map(EventRow::chain).collect();
+    let rows: Vec<&EventRow> = rows.iter().map(std::borrow::Borrow::borrow).collect();
+    let mut chains: Vec<&str> = rows.iter().map(|r| r.chain()).collect();
     chains.sort_unstable();
     chains.dedup();
     let mut sealed: Vec<(&EventRow, i64, String, String, &str)> = Vec::with_capacity(rows.len());
     let mut heads = Vec::with_capacity(chains.len());
     for chain in chains {
-        let members: Vec<&EventRow> = rows.iter().filter(|r| r.chain() == chain).collect();
+        let members: Vec<&EventRow> = rows.iter().copied().filter(|r| r.chain() == chain).collect();
         let n = i64::try_from(members.len()).unwrap_or(i64::MAX);
         let head = sqlx::query(
             "INSERT INTO audit_chain_heads (chain, seq, mac, base_seq, base_mac, updated_at) \
