@@ -20,7 +20,11 @@ fn main() {
     let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "x86_64");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     if linux_gnu && x86_64 && release {
-        let list = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("startup-order.txt");
+        // The directory cargo runs this script for, read when it runs: `env!` would keep the directory this
+        // script was compiled in, and a compiled script is reused by checkouts elsewhere sharing the target
+        // directory (CI's clones), which then linked with another checkout's list, or with none.
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+        let list = std::path::Path::new(&dir).join("startup-order.txt");
         println!("cargo:rustc-link-arg-bin=rampart=-Wl,--symbol-ordering-file={}", list.display());
         println!("cargo:rustc-link-arg-bin=rampart=-Wl,--no-warn-symbol-ordering");
         println!("cargo:rerun-if-changed=startup-order.txt");
