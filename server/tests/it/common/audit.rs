@@ -2,7 +2,7 @@
 
 use super::{TestApp, PASSWORD};
 use app::backend::audit::verify::verify_chain;
-use app::model::ChainReportView;
+use app::model::{ChainReportView, HistoryView};
 use reqwest::StatusCode;
 
 /// A tenant's id (its chain's name) by its name.
@@ -24,4 +24,11 @@ pub async fn activity(app: &TestApp, email: &str, n: usize) {
         assert_eq!(res.status(), StatusCode::OK);
         app.call(&c, "sign_out", &[]).await;
     }
+}
+
+/// The console's history page data for `form` (the filters), which must be accepted.
+pub async fn history(app: &TestApp, c: &reqwest::Client, form: &[(&str, &str)]) -> HistoryView {
+    let res = app.call(c, "get_history", form).await;
+    assert_eq!(res.status(), StatusCode::OK, "{form:?}");
+    res.json().await.unwrap()
 }
