@@ -1,9 +1,7 @@
 //! The HTTP surface: Leptos pages and server functions, static files, health, and the middleware stack.
 
-use crate::middleware::client_ip::{client_ip, TrustedProxies};
+use crate::middleware::client_ip::TrustedProxies;
 use crate::middleware::gate::session_gate;
-use crate::middleware::headers::security_headers;
-use crate::middleware::ip_block::refuse_blocked_ips;
 use crate::middleware::origin::{same_origin_only, AllowedOrigin};
 use app::backend::identity::sessions::SqlSessionStore;
 use app::backend::AppState;
@@ -141,14 +139,10 @@ pub fn build(state: WebState) -> Router {
             let metrics = state.app.metrics.clone();
             move |req: Request| render_guard(console.clone(), metrics.clone(), req)
         })
-        .layer(axum::middleware::from_fn_with_state(state.app.clone(), refuse_blocked_ips))
-        .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), client_ip))
-        .layer(axum::middleware::from_fn_with_state(state.app.clone(), crate::middleware::access_epoch::access_epoch))
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(axum::middleware::from_fn_with_state(state.app.clone(), crate::middleware::error_report::error_report))
+        // Request id, error reports, security headers, access epoch, client IP, IP blocks: one layer.
         .layer(axum::middleware::from_fn_with_state(
-            state.app.metrics.clone(),
-            crate::middleware::request_id::request_id,
+            crate::middleware::front::Front::new(state.app.clone(), state.proxies.clone()),
+            crate::middleware::front::front,
         ))
 }
 

@@ -5,17 +5,17 @@
 //! told too (`app::backend::access::changes`).
 
 use app::backend::AppState;
-use axum::extract::{Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Method, StatusCode};
 
-pub async fn access_epoch(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let res = next.run(req).await;
-    if !safe && res.status().as_u16() < 400 {
+/// Whether a request of `method` may change anything (a safe one never moves the epoch).
+pub fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// After a request that may change state: moves the epoch when it succeeded.
+pub fn after(state: &AppState, changes: bool, status: StatusCode) {
+    if changes && status.as_u16() < 400 {
         app::backend::access::epoch::bump();
         state.changes.announce();
     }
-    res
 }

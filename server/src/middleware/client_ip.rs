@@ -2,9 +2,7 @@
 //! right-most X-Forwarded-For entry that is not itself a trusted proxy (the left part is client-controlled).
 
 use app::backend::platform::request::ClientIp;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, Request};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -36,13 +34,18 @@ impl TrustedProxies {
     }
 }
 
-pub async fn client_ip(State(proxies): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
+/// Notes the request's client IP (`ClientIp`) for the layers and handlers inside.
+pub fn resolve(proxies: &TrustedProxies, req: &mut Request) {
     let peer =
         req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let xff: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    let ip = proxies.client_ip(peer, &xff);
+    let forwarded = req.headers().get_all("x-forwarded-for");
+    let ip = if forwarded.iter().next().is_none() {
+        peer
+    } else {
+        let xff: Vec<&str> = forwarded.iter().filter_map(|v| v.to_str().ok()).collect();
+        proxies.client_ip(peer, &xff)
+    };
     req.extensions_mut().insert(ClientIp(ip.to_canonical()));
-    next.run(req).await
 }
 
 #[cfg(test)]

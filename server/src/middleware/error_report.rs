@@ -4,23 +4,29 @@
 //! where it happens; a 5xx nothing explained and a panic are reported here. A panic becomes a 500 with the
 //! request's id as its reference instead of a dropped connection.
 
-use crate::errors::{error_response, wants_html};
+use crate::errors::error_response;
 use crate::middleware::request_id::loggable;
 use app::backend::platform::failure::Scope;
 use app::backend::platform::ids::op_id;
 use app::backend::AppState;
 use app::model::AppError;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use futures_util::FutureExt as _;
 use std::cell::RefCell;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
-pub async fn error_report(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let html = wants_html(req.headers());
-    let scope = Scope::new(state.failures.clone(), op_id(), loggable(req.uri().path()).into_owned());
-    match scope.clone().run(AssertUnwindSafe(next.run(req)).catch_unwind()).await {
+/// The report scope a request runs in: its id (the one in `X-Request-Id`) and its path as a log may hold it.
+pub fn scope_for(state: &AppState, req: &Request) -> Arc<Scope> {
+    Scope::new(state.failures.clone(), op_id(), loggable(req.uri().path()).into_owned())
+}
+
+/// Runs what serves the request with panics caught: a 5xx nothing explained and a panic are reported; a panic
+/// is answered 500 with the request's id as its reference.
+pub async fn caught<F: Future<Output = Response>>(scope: &Scope, html: bool, serve: F) -> Response {
+    match AssertUnwindSafe(serve).catch_unwind().await {
         Ok(res) => {
             scope.report_response(res.status().as_u16());
             res

@@ -12,7 +12,6 @@
 use app::backend::platform::request::CspNonce;
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -37,18 +36,35 @@ fn csp(nonce: &str) -> String {
     )
 }
 
-/// Adds the headers; mints the CSP nonce the page shell uses.
-pub async fn security_headers(mut req: Request, next: Next) -> Response {
-    let api = req.uri().path().starts_with("/api/v1/");
-    let nonce = (!api).then(|| {
-        let mut bytes = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let nonce: Arc<str> = URL_SAFE_NO_PAD.encode(bytes).into();
-        req.extensions_mut().insert(CspNonce(nonce.clone()));
-        nonce
-    });
-    let cacheable = is_static_path(req.uri().path());
-    let mut res = next.run(req).await;
+/// What a request's answer will need: whether it is the REST API's, its CSP nonce, whether it may be cached.
+pub struct Pending {
+    api: bool,
+    nonce: Option<Arc<str>>,
+    cacheable: bool,
+}
+
+impl Pending {
+    /// Mints the CSP nonce the page shell uses (`CspNonce`); the REST API needs none.
+    pub fn begin(req: &mut Request) -> Self {
+        let api = req.uri().path().starts_with("/api/v1/");
+        let nonce = (!api).then(|| {
+            let mut bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let nonce: Arc<str> = URL_SAFE_NO_PAD.encode(bytes).into();
+            req.extensions_mut().insert(CspNonce(nonce.clone()));
+            nonce
+        });
+        Self { api, nonce, cacheable: is_static_path(req.uri().path()) }
+    }
+
+    /// Adds the headers to the answer.
+    pub fn apply(self, res: &mut Response) {
+        let Self { api, nonce, cacheable } = self;
+        add(res, api, nonce.as_deref(), cacheable);
+    }
+}
+
+fn add(res: &mut Response, api: bool, nonce: Option<&str>, cacheable: bool) {
     let h = res.headers_mut();
     // Room for what follows (and CORS, request id), so the map grows once instead of several times.
     h.reserve(14);
@@ -57,7 +73,7 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
     };
     // A handler that set its own policy set a stricter one (downloads: a sandbox with nothing allowed): keep it.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        match &nonce {
+        match nonce {
             Some(nonce) => {
                 if let Ok(v) = HeaderValue::from_str(&csp(nonce)) {
                     h.insert(header::CONTENT_SECURITY_POLICY, v);
@@ -93,5 +109,4 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
         }
         set(h, header::PRAGMA, "no-cache");
     }
-    res
 }

@@ -6,9 +6,8 @@
 use crate::errors::wants_html;
 use app::backend::platform::request::ClientIp;
 use app::backend::AppState;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse as _, Response};
 
 /// What a blocked client is told.
@@ -19,18 +18,22 @@ pub fn blocked_message(minutes: u64) -> String {
     )
 }
 
-pub async fn refuse_blocked_ips(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// What the check needs of a request: its client IP, unless it asks for a health probe, and whether it reads
+/// HTML.
+pub fn checked(req: &Request) -> (Option<String>, bool) {
+    let probe = matches!(req.uri().path(), "/healthz" | "/readyz");
+    let ip = req.extensions().get::<ClientIp>().filter(|_| !probe).map(|ip| ip.0.to_string());
+    (ip, wants_html(req.headers()))
+}
+
+/// The refusal of a request (as `checked` saw it) whose client IP is blocked now; `None` lets it through.
+pub async fn refusal(state: &AppState, (ip, html): (Option<String>, bool)) -> Option<Response> {
     let now = state.clock.now_ms();
-    let ip = req.extensions().get::<ClientIp>().filter(|_| !matches!(req.uri().path(), "/healthz" | "/readyz"));
-    let blocked = match ip {
-        Some(ip) => state.ip_guard.blocked_until(&state.pool, &ip.0.to_string(), now).await,
-        None => None,
-    };
-    let Some(until) = blocked else { return next.run(req).await };
+    let until = state.ip_guard.blocked_until(&state.pool, &ip?, now).await?;
     state.metrics.ip_blocked_request();
     let retry_after = u64::try_from(until - now).unwrap_or(0).div_ceil(1000).max(1);
     let message = blocked_message(retry_after.div_ceil(60));
-    let mut res = if wants_html(req.headers()) {
+    let mut res = if html {
         Html(format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Blocked · Rampart</title>\
              <link rel=\"stylesheet\" href=\"/pkg/rampart.css\"></head><body><main class=\"page narrow\">\
@@ -44,5 +47,5 @@ pub async fn refuse_blocked_ips(State(state): State<AppState>, req: Request, nex
     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    res
+    Some(res)
 }

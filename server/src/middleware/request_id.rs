@@ -9,7 +9,7 @@
 
 use app::backend::platform::ids::{new_request_id, REQUEST_ID};
 use app::backend::platform::metrics::Metrics;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -48,29 +48,51 @@ impl RequestFacts {
     }
 }
 
-pub async fn request_id(State(metrics): State<Metrics>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = new_request_id();
-    let method = method_label(req.method());
-    let facts = RequestFacts::default();
-    if let Some(matched) = req.extensions().get::<MatchedPath>() {
-        facts.set_route(route_of(matched.as_str(), req.uri().path()));
+/// A request from its arrival to its log line: its id, the facts inner layers learn, its span.
+pub struct Tracked {
+    started: Instant,
+    id: String,
+    method: &'static str,
+    facts: RequestFacts,
+    span: tracing::Span,
+}
+
+impl Tracked {
+    /// Mints the request's id and opens its span; hands the facts to the layers inside.
+    pub fn begin(req: &mut Request) -> Self {
+        let started = Instant::now();
+        let id = new_request_id();
+        let method = method_label(req.method());
+        let facts = RequestFacts::default();
+        if let Some(matched) = req.extensions().get::<MatchedPath>() {
+            facts.set_route(route_of(matched.as_str(), req.uri().path()));
+        }
+        req.extensions_mut().insert(facts.clone());
+        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %loggable(req.uri().path()));
+        Self { started, id, method, facts, span }
     }
-    req.extensions_mut().insert(facts.clone());
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %loggable(req.uri().path()));
-    let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
+
+    /// Runs the rest of the request with its id in scope (`op_id`) and inside its span.
+    pub async fn run<F: std::future::Future<Output = Response>>(&self, inner: F) -> Response {
+        REQUEST_ID.scope(self.id.clone(), inner).instrument(self.span.clone()).await
     }
-    let elapsed = started.elapsed();
-    let (route, tenant) = facts.take();
-    let route = route.unwrap_or_else(|| "other".to_owned());
-    let status = res.status().as_u16();
-    metrics.http_request(method, &route, status, elapsed);
-    // Milliseconds with microsecond precision.
-    let duration_ms = elapsed.as_micros() as f64 / 1000.0;
-    span.in_scope(|| tracing::info!(route = %route, status, duration_ms, tenant_id = tenant.as_deref(), "answered"));
-    res
+
+    /// Returns the id in `X-Request-Id`, counts the request and logs its one line.
+    pub fn finish(self, metrics: &Metrics, res: &mut Response) {
+        if let Ok(v) = HeaderValue::from_str(&self.id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
+        let elapsed = self.started.elapsed();
+        let (route, tenant) = self.facts.take();
+        let route = route.unwrap_or_else(|| "other".to_owned());
+        let status = res.status().as_u16();
+        metrics.http_request(self.method, &route, status, elapsed);
+        // Milliseconds with microsecond precision.
+        let duration_ms = elapsed.as_micros() as f64 / 1000.0;
+        self.span.in_scope(
+            || tracing::info!(route = %route, status, duration_ms, tenant_id = tenant.as_deref(), "answered"),
+        );
+    }
 }
 
 /// Notes the route template a nested router (the console, behind the outer router's fallback) matched.

@@ -89,17 +89,24 @@ async fn a_panic_is_answered_500_and_reported_with_its_place() {
     use axum::http::Request;
     use tower::ServiceExt as _;
     let app = TestApp::spawn().await;
-    let router = axum::Router::new()
-        .route("/boom", axum::routing::get(boom))
-        .layer(axum::middleware::from_fn_with_state(app.state.clone(), server::middleware::error_report::error_report));
+    let router =
+        axum::Router::new().route("/boom", axum::routing::get(boom)).layer(axum::middleware::from_fn_with_state(
+            server::middleware::front::Front::new(app.state.clone(), Default::default()),
+            server::middleware::front::front,
+        ));
     let res = router.oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), 500);
+    // The answer to a panic carries the request's id and the security headers, like any other.
+    let id = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(id.len(), 12, "{:?}", res.headers());
+    assert_eq!(res.headers().get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     let all = reports(&app).await;
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].kind, "panic");
     assert_eq!(all[0].chain, "the invariant broke");
     assert!(all[0].location.contains("tests/it/errors.rs"), "{:?}", all[0].location);
     assert_eq!(all[0].route, "/boom");
+    assert_eq!(all[0].request_id, id, "the report names the id the answer carried");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
