@@ -206,7 +206,7 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     // Inside `nest` the URI lost its prefix; the access history records the path the client asked for.
     let uri =
         req.extensions().get::<axum::extract::OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| req.uri().clone());
-    let path: String = uri.path().chars().take(200).collect();
+    let path = app::backend::platform::text::first_chars(uri.path(), 200);
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::from_parts(&parts);
     let ip = parts.extensions.get::<ClientIp>().map(|c| c.0).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));

@@ -175,7 +175,13 @@ struct Prometheus {
     /// answered request costs two atomic updates instead of building and hashing two labelled keys. Routes are
     /// templates (a closed set) and statuses few, so this stays small.
     requests: std::sync::RwLock<HashMap<String, RouteHandles>>,
+    /// The same for the counters every API request moves (key verifications, the key rate's decisions), by
+    /// name and label values: all `'static`, a closed set.
+    counters: std::sync::RwLock<HashMap<StaticKey, Counter>>,
 }
+
+/// A counter's name with its label names and values.
+type StaticKey = (&'static str, [(&'static str, &'static str); 2]);
 
 /// One route's request counter and duration histogram, by method and status.
 type RouteHandles = HashMap<(&'static str, u16), (Counter, Histogram)>;
@@ -197,8 +203,14 @@ impl Metrics {
         };
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        let metrics =
-            Self { prometheus: Some(Arc::new(Prometheus { recorder, handle, requests: Default::default() })) };
+        let metrics = Self {
+            prometheus: Some(Arc::new(Prometheus {
+                recorder,
+                handle,
+                requests: Default::default(),
+                counters: Default::default(),
+            })),
+        };
         metrics.with(describe);
         metrics.with(|| gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0));
         metrics
@@ -281,9 +293,25 @@ impl Metrics {
 
     /// A decision of one of the rate limits and lock-outs.
     pub fn throttle(&self, limiter: Limiter, decision: Decision) {
-        self.with(|| {
-            counter!(THROTTLE, "limiter" => limiter.as_str(), "decision" => decision.as_str()).increment(1);
-        });
+        self.count((THROTTLE, [("limiter", limiter.as_str()), ("decision", decision.as_str())]));
+    }
+
+    /// Adds one to a counter whose labels are all `'static` (an unused second label has an empty name), through
+    /// a handle looked up once.
+    fn count(&self, key: StaticKey) {
+        let Some(p) = &self.prometheus else { return };
+        if let Some(c) = p.counters.read().ok().and_then(|m| m.get(&key).cloned()) {
+            c.increment(1);
+            return;
+        }
+        let (name, labels) = key;
+        let labels: Vec<metrics::Label> =
+            labels.iter().filter(|(k, _)| !k.is_empty()).map(|(k, v)| metrics::Label::new(*k, *v)).collect();
+        let c = metrics::with_local_recorder(&p.recorder, || counter!(name, labels));
+        if let Ok(mut m) = p.counters.write() {
+            m.insert(key, c.clone());
+        }
+        c.increment(1);
     }
 
     /// A client address was blocked automatically for too many failed sign-ins.
@@ -304,7 +332,7 @@ impl Metrics {
 
     /// An API key check: `accepted`, or the refusal's reason (`keys::verify::Denial::reason`).
     pub fn api_key_verification(&self, outcome: &'static str) {
-        self.with(|| counter!(KEY_VERIFICATIONS, "outcome" => outcome).increment(1));
+        self.count((KEY_VERIFICATIONS, [("outcome", outcome), ("", "")]));
     }
 
     /// One argon2 computation (`op`: `hash` or `verify`): how long it waited for a worker, how long it took.
@@ -444,6 +472,33 @@ mod tests {
     }
 
     /// The handles looked up once keep counting, each under its own labels and in its own recorder.
+    #[test]
+    fn counters_through_kept_handles_count_every_time_under_their_own_labels() {
+        let (a, b) = (Metrics::prometheus(), Metrics::prometheus());
+        for _ in 0..3 {
+            a.throttle(Limiter::ApiKeyRate, Decision::Allowed);
+            a.api_key_verification("accepted");
+        }
+        a.throttle(Limiter::ApiKeyRate, Decision::Throttled);
+        a.throttle(Limiter::Password, Decision::Allowed);
+        a.api_key_verification("revoked");
+        b.api_key_verification("accepted");
+        let (text, other) = (a.render().unwrap_or_default(), b.render().unwrap_or_default());
+        let value = |text: &str, series: &str| {
+            text.lines().find_map(|l| l.strip_prefix(&format!("{series} "))).map(str::to_owned)
+        };
+        let throttle =
+            |limiter: &str, decision: &str| format!("{THROTTLE}{{limiter=\"{limiter}\",decision=\"{decision}\"}}");
+        let verified = |outcome: &str| format!("{KEY_VERIFICATIONS}{{outcome=\"{outcome}\"}}");
+        assert_eq!(value(&text, &throttle("api_key_rate", "allowed")).as_deref(), Some("3"), "{text}");
+        assert_eq!(value(&text, &throttle("api_key_rate", "throttled")).as_deref(), Some("1"), "{text}");
+        assert_eq!(value(&text, &throttle("password", "allowed")).as_deref(), Some("1"), "{text}");
+        assert_eq!(value(&text, &verified("accepted")).as_deref(), Some("3"), "{text}");
+        assert_eq!(value(&text, &verified("revoked")).as_deref(), Some("1"), "{text}");
+        assert_eq!(value(&other, &verified("accepted")).as_deref(), Some("1"), "{other}");
+        assert_eq!(value(&other, &verified("revoked")), None, "{other}");
+    }
+
     #[test]
     fn requests_count_under_their_labels_every_time() {
         let (a, b) = (Metrics::prometheus(), Metrics::prometheus());

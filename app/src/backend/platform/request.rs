@@ -29,7 +29,7 @@ impl RequestMeta {
         let user_agent = headers
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_UA).collect())
+            .map(|ua| super::text::first_chars(ua, MAX_UA).to_owned())
             .unwrap_or_default();
         Self { ip, user_agent }
     }

@@ -9,11 +9,30 @@ pub fn one_line(text: &str, max: usize) -> Option<&str> {
     ok.then_some(text)
 }
 
+/// The first `max` characters of `text` (all of it when shorter), without copying: a string of at most `max`
+/// bytes is returned as it is.
+pub fn first_chars(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    text.char_indices().nth(max).map_or(text, |(at, _)| &text[..at])
+}
+
 pub use crate::model::escape_html;
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{first_chars, one_line};
+
+    #[test]
+    fn first_chars_cuts_on_a_character_boundary() {
+        assert_eq!(first_chars("abc", 5), "abc");
+        assert_eq!(first_chars("abcdef", 3), "abc");
+        assert_eq!(first_chars("ééé", 2), "éé");
+        assert_eq!(first_chars("ééé", 3), "ééé");
+        assert_eq!(first_chars("aé", 1), "a");
+        assert_eq!(first_chars("", 0), "");
+    }
 
     #[test]
     fn one_line_of_bounded_length() {
