@@ -38,7 +38,7 @@ async fn guarded(app: &AppState, proxies: &TrustedProxies, mut req: Request, nex
     let changes = access_epoch::changes_state(req.method());
     client_ip::resolve(proxies, &mut req);
     let serve = async {
-        match ip_block::refusal(app, ip_block::checked(&req)).await {
+        match ip_block::refusal(app, ip_block::checked_ip(&req), html).await {
             Some(refused) => refused,
             None => next.run(req).await,
         }

@@ -60,53 +60,50 @@ impl Pending {
     /// Adds the headers to the answer.
     pub fn apply(self, res: &mut Response) {
         let Self { api, nonce, cacheable } = self;
-        add(res, api, nonce.as_deref(), cacheable);
-    }
-}
-
-fn add(res: &mut Response, api: bool, nonce: Option<&str>, cacheable: bool) {
-    let h = res.headers_mut();
-    // Room for what follows (and CORS, request id), so the map grows once instead of several times.
-    h.reserve(14);
-    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
-        h.insert(name, HeaderValue::from_static(value));
-    };
-    // A handler that set its own policy set a stricter one (downloads: a sandbox with nothing allowed): keep it.
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        match nonce {
-            Some(nonce) => {
-                if let Ok(v) = HeaderValue::from_str(&csp(nonce)) {
-                    h.insert(header::CONTENT_SECURITY_POLICY, v);
+        let h = res.headers_mut();
+        // Room for what follows (and CORS, request id), so the map grows once instead of several times.
+        h.reserve(14);
+        let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+            h.insert(name, HeaderValue::from_static(value));
+        };
+        // A handler that set its own policy set a stricter one (downloads: a sandbox with nothing allowed): keep it.
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            match nonce.as_deref() {
+                Some(nonce) => {
+                    if let Ok(v) = HeaderValue::from_str(&csp(nonce)) {
+                        h.insert(header::CONTENT_SECURITY_POLICY, v);
+                    }
                 }
+                None => set(h, header::CONTENT_SECURITY_POLICY, API_CSP),
             }
-            None => set(h, header::CONTENT_SECURITY_POLICY, API_CSP),
         }
-    }
-    set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
-    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "same-origin");
-    set(h, header::X_FRAME_OPTIONS, "DENY");
-    if !api {
-        set(
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+        set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(h, header::REFERRER_POLICY, "same-origin");
+        set(h, header::X_FRAME_OPTIONS, "DENY");
+        if !api {
+            set(
             h,
             HeaderName::from_static("permissions-policy"),
             "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()",
         );
-    }
-    set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
-    // Fingerprinted files (`web::assets`) keep their year-long policy: their path changes with their contents.
-    let immutable = cacheable && h.get(header::CACHE_CONTROL).is_some_and(|v| v == crate::web::assets::IMMUTABLE);
-    if cacheable {
-        if !immutable {
-            set(h, header::CACHE_CONTROL, "no-cache");
         }
-    } else {
-        // Keep a handler's `private, no-store` (downloads); anything else becomes `no-store`.
-        let keeps = h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store"));
-        if !keeps {
-            set(h, header::CACHE_CONTROL, "no-store");
+        set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+        set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+        // Fingerprinted files (`web::assets`) keep their year-long policy: their path changes with their contents.
+        let immutable = cacheable && h.get(header::CACHE_CONTROL).is_some_and(|v| v == crate::web::assets::IMMUTABLE);
+        if cacheable {
+            if !immutable {
+                set(h, header::CACHE_CONTROL, "no-cache");
+            }
+        } else {
+            // Keep a handler's `private, no-store` (downloads); anything else becomes `no-store`.
+            let keeps =
+                h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store"));
+            if !keeps {
+                set(h, header::CACHE_CONTROL, "no-store");
+            }
+            set(h, header::PRAGMA, "no-cache");
         }
-        set(h, header::PRAGMA, "no-cache");
     }
 }

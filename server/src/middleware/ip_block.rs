@@ -3,7 +3,6 @@
 //! and a message that says why (code `ip_blocked`). The block itself is audited once, as `ip.auto_block`,
 //! when it starts. `/healthz` and `/readyz` stay reachable.
 
-use crate::errors::wants_html;
 use app::backend::platform::request::ClientIp;
 use app::backend::AppState;
 use axum::extract::Request;
@@ -18,16 +17,14 @@ pub fn blocked_message(minutes: u64) -> String {
     )
 }
 
-/// What the check needs of a request: its client IP, unless it asks for a health probe, and whether it reads
-/// HTML.
-pub fn checked(req: &Request) -> (Option<String>, bool) {
+/// The address the check applies to: the request's client IP, unless it asks for a health probe.
+pub fn checked_ip(req: &Request) -> Option<String> {
     let probe = matches!(req.uri().path(), "/healthz" | "/readyz");
-    let ip = req.extensions().get::<ClientIp>().filter(|_| !probe).map(|ip| ip.0.to_string());
-    (ip, wants_html(req.headers()))
+    req.extensions().get::<ClientIp>().filter(|_| !probe).map(|ip| ip.0.to_string())
 }
 
-/// The refusal of a request (as `checked` saw it) whose client IP is blocked now; `None` lets it through.
-pub async fn refusal(state: &AppState, (ip, html): (Option<String>, bool)) -> Option<Response> {
+/// The refusal (an HTML page or JSON) of a request whose checked address is blocked now; `None` lets it through.
+pub async fn refusal(state: &AppState, ip: Option<String>, html: bool) -> Option<Response> {
     let now = state.clock.now_ms();
     let until = state.ip_guard.blocked_until(&state.pool, &ip?, now).await?;
     state.metrics.ip_blocked_request();
