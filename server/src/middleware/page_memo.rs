@@ -15,18 +15,23 @@
 //! (the tests change each of their inputs and look at the next response). A rendering that recorded no read,
 //! failed, set a cookie or is large is not kept. The one per-response value in a page, the CSP nonce, is
 //! written afresh into every response.
+//!
+//! A kept page is served gzipped to clients that accept it (every browser does): compressed once, the first
+//! time it is served again, with the nonce spliced in uncompressed (`platform::gzip`). The rendering
+//! response itself goes out as rendered, so a page rendered once and never served again costs no compression.
 
 use app::backend::access::epoch::{self, ReadSet, RenderReads};
 use app::backend::access::{CurrentAuth, TenantCtx};
+use app::backend::platform::gzip;
 use app::backend::platform::metrics::Metrics;
 use app::backend::platform::request::CspNonce;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// The pages that may be kept: the ones members reload most, whose every input is recorded.
 const KEPT_PAGES: [&str; 2] = ["/overview", "/members"];
@@ -64,6 +69,8 @@ struct Kept {
     /// The page split where its CSP nonce stood.
     pieces: Vec<Bytes>,
     len: usize,
+    /// The pieces compressed, once a client that accepts gzip is served the page again.
+    gzipped: OnceLock<gzip::Spliced>,
 }
 
 impl Kept {
@@ -76,7 +83,19 @@ impl Kept {
         self.epoch == epoch::current() && self.reads.current()
     }
 
-    fn response(&self, nonce: &str) -> Response {
+    fn response(&self, nonce: &str, gzip: bool) -> Response {
+        if gzip {
+            // Two first requests may both compress; neither waits for the other, and one result is kept.
+            if self.gzipped.get().is_none() {
+                let _ = self.gzipped.set(gzip::Spliced::new(self.pieces.clone()));
+            }
+            if let Some(spliced) = self.gzipped.get() {
+                let mut res = Response::new(Body::from(spliced.with(nonce.as_bytes())));
+                *res.headers_mut() = self.headers.clone();
+                res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                return res;
+            }
+        }
         let mut body = Vec::with_capacity(self.len + self.pieces.len() * nonce.len());
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
@@ -131,12 +150,14 @@ pub async fn page_memo(State((memo, metrics)): State<(PageMemo, Metrics)>, mut r
     let key = (ctx.membership_id().as_str().to_owned(), req.uri().to_string());
     if let Some(kept) = memo.get(&key).filter(|k| k.serves(&ctx)) {
         metrics.page_served_kept();
-        return kept.response(&nonce);
+        return kept.response(&nonce, gzip::accepted(req.headers()));
     }
     let began = epoch::current();
     let reads = Arc::new(RenderReads::default());
     req.extensions_mut().insert(reads.clone());
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
+    // The same URL may be answered gzipped next time: caches must key on the encoding asked for.
+    res.headers_mut().append(header::VARY, HeaderValue::from_static("accept-encoding"));
     if res.status() != StatusCode::OK || res.headers().contains_key(header::SET_COOKIE) {
         return res;
     }
@@ -149,7 +170,8 @@ pub async fn page_memo(State((memo, metrics)): State<(PageMemo, Metrics)>, mut r
         let pieces = split(&bytes, nonce.as_bytes());
         let mut headers = parts.headers.clone();
         headers.remove(header::CONTENT_LENGTH);
-        memo.keep(key, Kept { ctx, epoch: began, reads: read, headers, pieces, len: bytes.len() });
+        let kept = Kept { ctx, epoch: began, reads: read, headers, pieces, len: bytes.len(), gzipped: OnceLock::new() };
+        memo.keep(key, kept);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -186,7 +208,7 @@ mod tests {
             "tenant_name": "T"
         }))
         .unwrap();
-        Kept { ctx, epoch, reads, headers: HeaderMap::new(), pieces: vec![], len: 10 }
+        Kept { ctx, epoch, reads, headers: HeaderMap::new(), pieces: vec![], len: 10, gzipped: OnceLock::new() }
     }
 
     /// A rendering's reads: one straight from the database, current while the epoch stays.

@@ -4,7 +4,7 @@ use super::ApiError;
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Serialize;
@@ -35,7 +35,8 @@ pub struct MemberList<'a> {
     pub members: Vec<Member<'a>>,
 }
 
-/// Lists every member of the key's tenant.
+/// Lists every member of the key's tenant. Answered gzipped (`Content-Encoding: gzip`) to a request whose
+/// `Accept-Encoding` accepts it.
 #[utoipa::path(
     get,
     path = "/members",
@@ -51,9 +52,11 @@ pub struct MemberList<'a> {
 pub async fn list_members(
     State(state): State<AppState>,
     Extension(p): Extension<ApiPrincipal>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let granted = p.ctx.require::<app::backend::access::perm::Team>()?;
-    let json = app::backend::organisation::members::member_list_json(&state, &p.ctx, &granted, |members| {
+    let gzipped = app::backend::platform::gzip::accepted(&headers);
+    let json = app::backend::organisation::members::member_list_json(&state, &p.ctx, &granted, gzipped, |members| {
         let members = members
             .iter()
             .map(|m| Member {
@@ -70,5 +73,10 @@ pub async fn list_members(
         serde_json::to_vec(&MemberList { members }).unwrap_or_default()
     })
     .await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], axum::body::Bytes::from_owner(json)).into_response())
+    let mut res = ([(header::CONTENT_TYPE, "application/json")], axum::body::Bytes::from_owner(json)).into_response();
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzipped {
+        res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(res)
 }

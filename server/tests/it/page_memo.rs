@@ -91,6 +91,60 @@ async fn a_kept_page_is_the_page_rendered_afresh_with_its_own_nonce() {
     assert!(!plain.contains("The member was deactivated"), "the URL is part of what is kept");
 }
 
+/// A client that accepts gzip (every browser) is served the kept page gzipped: the same page with this
+/// response's nonce, which stands in the compressed bytes uncompressed (a nonce compressed with the page would
+/// let an answer's length tell what it has in common with the page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_page_is_served_gzipped_to_a_client_that_accepts_it() {
+    let (app, metrics) = spawn().await;
+    let (owner, _) = app.signed_in("Gzipped").await;
+    for i in 0..20 {
+        common::add_member(&app, "Gzipped", &format!("member-{i}@gzipped.example"), "member").await;
+    }
+    let fetch = |path: &'static str, accept: &'static str| {
+        let req = owner.get(app.url(path)).header("accept", "text/html");
+        async move {
+            let req = if accept.is_empty() { req } else { req.header("accept-encoding", accept) };
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let headers = res.headers().clone();
+            (headers, res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let nonce_of = |h: &reqwest::header::HeaderMap| {
+        let csp = h["content-security-policy"].to_str().unwrap();
+        csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap().to_owned()
+    };
+    for path in ["/overview", "/members"] {
+        let plain = until_kept(&app, metrics, &owner, path).await;
+        let mut served = None;
+        for _ in 0..300 {
+            let before = kept(metrics).await;
+            let (headers, body) = fetch(path, "br, gzip, deflate").await;
+            if kept(metrics).await > before {
+                served = Some((headers, body));
+                break;
+            }
+        }
+        let (headers, body) = served.unwrap_or_else(|| panic!("{path} was never served kept"));
+        assert_eq!(headers["content-encoding"], "gzip", "{path}");
+        assert!(headers.get_all("vary").iter().any(|v| v.to_str().unwrap().contains("accept-encoding")));
+        let nonce = nonce_of(&headers);
+        let page = String::from_utf8(common::gunzip(&body)).unwrap();
+        assert!(page.contains(&format!("nonce=\"{nonce}\"")), "{path}: the header's nonce is in the page");
+        let plain_nonce = plain.split("nonce=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
+        assert_eq!(page, plain.replace(plain_nonce, &nonce), "{path}: the page itself");
+        assert!(body.windows(nonce.len()).any(|w| w == nonce.as_bytes()), "{path}: the nonce is stored as it is");
+        assert!(body.len() * 3 < page.len(), "{path}: {} bytes for a page of {}", body.len(), page.len());
+        // A client that does not accept gzip, or refuses it by weight, gets the page as it is.
+        for accept in ["", "gzip;q=0, identity", "br"] {
+            let (headers, body) = fetch(path, accept).await;
+            assert!(headers.get("content-encoding").is_none(), "{path} {accept:?}");
+            assert!(String::from_utf8(body).unwrap().contains("</html>"), "{path} {accept:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_page_shows_every_change_on_the_next_request() {
     let (app, metrics) = spawn().await;

@@ -99,6 +99,55 @@ async fn keys_open_no_page_and_cookies_open_no_api() {
     }
 }
 
+/// The member list is gzipped for a client that accepts it (as most HTTP libraries do by default): the same
+/// JSON, as current as the plain one, and refused alike to a key without the scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_list_is_gzipped_for_a_client_that_accepts_it() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Squeezed").await;
+    for i in 0..10 {
+        common::add_member(&app, "Squeezed", &format!("member-{i}@squeezed.example"), "member").await;
+    }
+    let (_, key) = create_key(&app, &owner, "read", &[]).await;
+    let get = |key: String, accept: &'static str| {
+        let req = api_client(&app).get(app.url("/api/v1/members")).bearer_auth(key).header("accept-encoding", accept);
+        async move {
+            let res = req.send().await.unwrap();
+            let (status, headers) = (res.status(), res.headers().clone());
+            (status, headers, res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, headers, plain) = get(key.clone(), "identity").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("content-encoding").is_none());
+    assert_eq!(headers["vary"], "accept-encoding");
+    let (status, headers, gzipped) = get(key.clone(), "gzip, deflate").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(common::gunzip(&gzipped), plain, "the same JSON");
+    assert!(gzipped.len() * 3 < plain.len(), "{} bytes for {}", gzipped.len(), plain.len());
+    let (_, headers, _) = get(key.clone(), "gzip;q=0").await;
+    assert!(headers.get("content-encoding").is_none(), "refused by weight");
+
+    // A change shows in the gzipped list at once, as in the plain one.
+    let list: Value = serde_json::from_slice(&plain).unwrap();
+    let member = list["members"].as_array().unwrap().iter().find(|m| m["email"] == "member-3@squeezed.example");
+    let id = member.unwrap()["id"].as_str().unwrap().to_owned();
+    assert!(member.unwrap().get("deactivated_at").is_none());
+    let res = app.call(&owner, "deactivate_member", &[("membership_id", id.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let (_, _, gzipped) = get(key.clone(), "gzip").await;
+    let list: Value = serde_json::from_slice(&common::gunzip(&gzipped)).unwrap();
+    let member = list["members"].as_array().unwrap().iter().find(|m| m["id"] == id.as_str()).unwrap();
+    assert!(member["deactivated_at"].is_i64(), "{member}");
+
+    // A key without the members scope is refused whatever it accepts.
+    let (_, vault_key) = create_key(&app, &owner, "restricted", &[("scope_vault", "read")]).await;
+    let (status, headers, _) = get(vault_key, "gzip").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(headers.get("content-encoding").is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_errors_are_json_with_limits_and_the_document_describes_it() {
     let app = TestApp::spawn().await;

@@ -237,22 +237,29 @@ pub struct RecentReads {
     pub two_factor_required: EpochCache<bool>,
 }
 
-/// A tenant's members as read in one epoch, and the REST API's JSON of them, written once per read (it does not
-/// depend on the key asking; the route's checks run on every request before it is served).
+/// A tenant's members as read in one epoch, and the REST API's JSON of them, written (and gzipped, for the
+/// clients that accept it) once per read: it does not depend on the key asking; the route's checks run on
+/// every request before it is served.
 #[derive(Debug)]
 pub struct MemberList {
     pub members: Vec<crate::model::MemberView>,
     json: std::sync::OnceLock<std::sync::Arc<[u8]>>,
+    gzipped: std::sync::OnceLock<std::sync::Arc<[u8]>>,
 }
 
 impl MemberList {
     pub fn new(members: Vec<crate::model::MemberView>) -> Self {
-        Self { members, json: std::sync::OnceLock::new() }
+        Self { members, json: std::sync::OnceLock::new(), gzipped: std::sync::OnceLock::new() }
     }
 
     /// The list as `write` renders it, rendered by the first caller of this read and shared afterwards.
     pub fn json(&self, write: impl FnOnce(&[crate::model::MemberView]) -> Vec<u8>) -> std::sync::Arc<[u8]> {
         self.json.get_or_init(|| write(&self.members).into()).clone()
+    }
+
+    /// `json`, gzipped by the first caller that asks for it.
+    pub fn json_gzipped(&self, write: impl FnOnce(&[crate::model::MemberView]) -> Vec<u8>) -> std::sync::Arc<[u8]> {
+        self.gzipped.get_or_init(|| crate::backend::platform::gzip::compress(&self.json(write)).into()).clone()
     }
 }
 

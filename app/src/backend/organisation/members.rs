@@ -51,14 +51,16 @@ pub async fn member_list(
 
 /// The tenant's members as the REST API answers them: `write` renders the list (the same for every key of the
 /// tenant), once per read of the list, and the bytes are shared until the next (at most a second, and never
-/// past a change: the access epoch).
+/// past a change: the access epoch). `gzipped`: the bytes compressed (`platform::gzip`), likewise once.
 pub async fn member_list_json(
     state: &AppState,
     ctx: &TenantCtx,
     _granted: &Granted<perm::Team>,
+    gzipped: bool,
     write: impl FnOnce(&[MemberView]) -> Vec<u8>,
 ) -> Result<std::sync::Arc<[u8]>, AppError> {
-    Ok(recent_members(state, ctx).await?.json(write))
+    let list = recent_members(state, ctx).await?;
+    Ok(if gzipped { list.json_gzipped(write) } else { list.json(write) })
 }
 
 async fn recent_members(

@@ -6,6 +6,7 @@ pub mod counters;
 pub mod crypto;
 pub mod db;
 pub mod failure;
+pub mod gzip;
 pub mod ids;
 pub mod job_lock;
 pub mod mail;

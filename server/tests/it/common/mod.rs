@@ -389,3 +389,23 @@ pub fn rampart(dir: &std::path::Path, db: &str) -> std::process::Command {
         .env("RAMPART_LOG", "warn");
     cmd
 }
+
+/// `bytes` decompressed by the system's `gzip -dc` (a reader independent of the compressor), which checks the
+/// member's CRC-32 and length.
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "gzip -dc: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
