@@ -27,9 +27,14 @@ async fn kept(metrics: SocketAddr) -> f64 {
 async fn page(app: &TestApp, client: &Client, path: &str) -> (String, String) {
     let res = app.get(client, path).await;
     assert_eq!(res.status(), StatusCode::OK, "{path}");
-    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap().to_owned();
+    let nonce = nonce_of(res.headers());
     (res.text().await.unwrap(), nonce)
+}
+
+/// The nonce a response's CSP names.
+fn nonce_of(headers: &reqwest::header::HeaderMap) -> String {
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap().to_owned()
 }
 
 /// Asks for `path` until a response is served kept (the tests beside this one move the process's epoch with
@@ -110,10 +115,6 @@ async fn a_kept_page_is_served_gzipped_to_a_client_that_accepts_it() {
             let headers = res.headers().clone();
             (headers, res.bytes().await.unwrap().to_vec())
         }
-    };
-    let nonce_of = |h: &reqwest::header::HeaderMap| {
-        let csp = h["content-security-policy"].to_str().unwrap();
-        csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap().to_owned()
     };
     for path in ["/overview", "/members"] {
         let plain = until_kept(&app, metrics, &owner, path).await;

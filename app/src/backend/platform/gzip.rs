@@ -68,19 +68,14 @@ impl Spliced {
     }
 
     /// The compressed size, without the gaps.
-    pub fn len(&self) -> usize {
+    fn compressed_len(&self) -> usize {
         self.deflated.iter().map(Vec::len).sum::<usize>() + HEADER.len() + LAST_BLOCK.len() + 8
-    }
-
-    /// Whether there is nothing to answer.
-    pub fn is_empty(&self) -> bool {
-        self.raw_len == 0
     }
 
     /// The gzip member of the pieces with `gap` between each two, stored uncompressed.
     pub fn with(&self, gap: &[u8]) -> Vec<u8> {
         let gaps = self.deflated.len().saturating_sub(1);
-        let mut out = Vec::with_capacity(self.len() + gaps * (gap.len() + 5 * (gap.len() / 0xffff + 1)));
+        let mut out = Vec::with_capacity(self.compressed_len() + gaps * (gap.len() + 5 * (gap.len() / 0xffff + 1)));
         out.extend_from_slice(&HEADER);
         let mut crc = crc32fast::Hasher::new();
         for (i, (deflated, raw)) in self.deflated.iter().zip(&self.raw).enumerate() {
