@@ -23,7 +23,7 @@ BIN  := $(CARGO_TARGET_DIR)/release/rampart
 SITE := $(CURDIR)/target/site
 export RAMPART_SITE_ROOT ?= $(SITE)
 
-.PHONY: run check test bench fuzz harden startup-order tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit screenshots
+.PHONY: run check test bench fuzz harden startup-order startup-order-check tools test-tools build lint unit test-sqlite test-postgres api-fuzz e2e audit screenshots
 
 ## run: build the release site and serve https://127.0.0.1:8443 (state in ./data)
 run: tools build
@@ -31,7 +31,7 @@ run: tools build
 
 ## test: fmt, clippy, unit + integration tests on SQLite and PostgreSQL, the REST API under schemathesis,
 ## Playwright (JS on and off), audit
-test: tools test-tools lint test-sqlite test-postgres build api-fuzz e2e audit
+test: tools test-tools lint test-sqlite test-postgres build startup-order-check api-fuzz e2e audit
 	@echo "make test: all checks passed"
 
 ## check: the inner loop — fmt, clippy, the unit and integration tests on SQLite
@@ -117,11 +117,17 @@ bench: tools test-tools build
 	cargo bench -p server --bench argon2
 	RAMPART_BIN=$(BIN) SEED_BIN=$(CARGO_TARGET_DIR)/release/seed_history ./scripts/bench.sh
 
-## startup-order: lists the functions a start runs (server/startup-order.txt) from the last `make build`, for the
-## linker to place together (server/build.rs); the build after it uses the new list
+## startup-order: lists the functions a start runs, then those the bench's loads run (server/startup-order.txt),
+## from the last `make build`, for the linker to place together (server/build.rs); the build after it uses the
+## new list (record it from a build of the same code: see scripts/startup_order_check.sh)
 startup-order: tools build
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind)
 	./scripts/startup_order.sh $(BIN)
+
+## startup-order-check: fails when the list names too few functions of the release binary (it went stale: a
+## dependency, a function or the compiler changed); the order is applied on x86_64 Linux only
+startup-order-check:
+	@if [ "$$(uname -m)" = x86_64 ]; then ./scripts/startup_order_check.sh $(BIN); fi
 
 ## harden: TLS under testssl.sh (slow, not part of `make test`): TLS 1.2/1.3 only, AEAD suites, nothing MEDIUM
 ## or worse beyond what the self-signed development certificate cannot avoid

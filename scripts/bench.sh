@@ -164,10 +164,9 @@ SPKI=$(openssl x509 -in "$DATA/tls/dev-cert.pem" -pubkey -noout | openssl pkey -
   openssl dgst -sha256 -binary | base64)
 SPKI="$SPKI" node "$(dirname "$0")/first_load.mjs" "$BASE" "$EMAIL" "$PASSWORD"
 python3 "$(dirname "$0")/cold_start.py" "$BIN" "$((PORT + 30))"
-# The idle RSS depends on the start's functions lying together (server/build.rs): how much of the list still
-# names functions of this binary (`make startup-order` writes it again).
-ORDER="$(dirname "$0")/../server/startup-order.txt"
-echo "  startup order: $(nm "$BIN" | awk '{print $NF}' | sort -u | comm -12 - <(sort -u "$ORDER") | wc -l) of $(wc -l <"$ORDER") listed functions are in this binary"
+# The idle RSS and the storm's peak depend on the functions the server runs lying together (server/build.rs):
+# how much of the list still names functions of this binary (`make startup-order` writes it again).
+"$(dirname "$0")/startup_order_check.sh" "$BIN" 0 | sed 's/^/  /'
 
 # No stalls: at least 100,000 signed-in page renders across every console page under load (wrk -t2 -c32), in
 # rounds until the count is reached; the slowest response, the non-2xx answers and the render guard's retries
@@ -237,6 +236,9 @@ LUA
 R_QUIET=$(summary "GET /overview before the storm (1 thread)" "$(wrk -t1 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")
 head -n1 <<<"$R_QUIET"
 RSS_BEFORE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+# Of which: the binary's code and other files mapped (RssFile), and memory allocated (RssAnon: the Rust heap and
+# SQLite's page caches).
+SPLIT_BEFORE=$(awk '/RssAnon|RssFile/ {printf "%s%s %s KiB", sep, $1, $2; sep=", "}' /proc/$PID/status)
 wrk -t1 -c200 -d"${STORM_SECONDS}s" --timeout 60s --latency -s "$DATA/storm.lua" "$BASE/api/sign_in" >"$DATA/storm.out" &
 STORM=$!
 
@@ -259,7 +261,7 @@ P99_DURING=$(awk '{print $NF}' <<<"$(head -n1 <<<"$R_UNDER")")
 echo "  overview p99 before ${P99_BEFORE}, during ${P99_DURING} (target: during < 2 x before)"
 echo "  hashes run again at normal priority because the low-priority threads were starved: $(curl -s "$METRICS" | awk '/^rampart_password_hash_rescued_total/ {n+=$2} END {print n+0}')"
 sleep 60
-echo "server memory: RSS before storm ${RSS_BEFORE} KiB, peak during it ${PEAK} KiB (target < 150 MB), a minute after it $(awk '/VmRSS/ {print $2}' /proc/$PID/status) KiB (target within 20 MB of before)"
+echo "server memory: RSS before storm ${RSS_BEFORE} KiB (${SPLIT_BEFORE}), peak during it ${PEAK} KiB (target < 150 MB), a minute after it $(awk '/VmRSS/ {print $2}' /proc/$PID/status) KiB (target within 20 MB of before)"
 fi
 [ -n "${BENCH_STORM_ONLY:-}" ] && exit 0
 

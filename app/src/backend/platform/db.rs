@@ -36,8 +36,15 @@ impl DbConfig {
     }
 }
 
-/// Builds the pool: SQLite gets WAL, foreign keys, and a busy timeout on every connection; a missing SQLite
-/// file (and its folder) is created.
+/// The page cache of each SQLite connection, in KiB (SQLite's default is 2,000). Every pooled connection fills
+/// its own cache to the limit as the access history grows, outside the Rust allocator: with eight connections
+/// that was 30 MB of the server's memory after a few minutes of keyed requests (measured with
+/// /proc/PID/smaps, the connections' malloc arenas). What requests read again and again — sessions, members,
+/// keys, the history's newest pages — is a few dozen pages, and the rest comes from the OS's file cache.
+pub const SQLITE_CACHE_KIB: u32 = 512;
+
+/// Builds the pool: SQLite gets WAL, foreign keys, a busy timeout and a bounded page cache on every connection;
+/// a missing SQLite file (and its folder) is created.
 pub async fn connect(cfg: &DbConfig) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let mut url = cfg.url.clone();
@@ -67,6 +74,7 @@ pub async fn connect(cfg: &DbConfig) -> Result<AnyPool, sqlx::Error> {
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                    conn.execute(format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}").as_str()).await?;
                 }
                 Ok(())
             })
@@ -215,6 +223,18 @@ mod tests {
         assert_eq!(sqlite_path("sqlite://data/rampart.db").as_deref(), Some("data/rampart.db"));
         assert_eq!(sqlite_path("sqlite:x.db?mode=rwc").as_deref(), Some("x.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    /// Every connection of the pool, not only the first, has the bounded cache (the pragma is per connection).
+    #[tokio::test]
+    async fn every_sqlite_connection_has_a_bounded_page_cache() -> Result<(), sqlx::Error> {
+        let (_dir, pool) = test_pool().await;
+        let (mut a, mut b) = (pool.acquire().await?, pool.acquire().await?);
+        for conn in [&mut a, &mut b] {
+            let kib: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&mut **conn).await?;
+            assert_eq!(kib, -i64::from(SQLITE_CACHE_KIB), "negative: KiB, not pages");
+        }
+        Ok(())
     }
 
     #[test]
