@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Writes server/startup-order.txt: the functions `rampart serve` runs, as mangled symbol names in the order they
-# first ran, for the linker to place together (`--symbol-ordering-file`, server/build.rs). The kernel maps a
+# Writes server/startup-order.txt: the functions `rampart serve` runs, as mangled symbol names, the start's
+# before the rest, for the linker to place together (`--symbol-ordering-file`, server/build.rs). The kernel maps a
 # binary's code 64 KiB around each page a process first touches: spread over forty crates, the start touched
 # 343 such windows of the 41 MB of code, and a signed-in load (every console page, the keyed API, sign-ins)
 # left 37 MB of it resident. Recorded: the start on a fresh data directory to its first answers of /sign-in and
 # /healthz (first in the list, so the idle process maps least), then what the bench's loads run — an owner
 # setting a password and signing in, every console page twice (rendered, then served kept) as a browser asks
 # and as a client without compression, the keyed member list plain and gzipped, a wrong password, the front's
-# files. Recorded with valgrind's callgrind (every function that ran, none sampled away). Symbol names change
-# only when a function, a dependency's version or the compiler does; a name the binary lacks is skipped by the
-# linker, so a stale list costs memory, never correctness. Usage: scripts/startup_order.sh RAMPART_BIN
+# files. Recorded with valgrind's callgrind (every function that ran, none sampled away). Record it from a build
+# of the code it ships with: names go stale with a dependency, the compiler, or thin LTO's `.llvm.<hash>`
+# renames when a neighbouring function changes (scripts/startup_order_check.sh); a name the binary lacks is
+# skipped by the linker, so a stale list costs memory, never correctness. Usage: scripts/startup_order.sh RAMPART_BIN
 # (RAMPART_SITE_ROOT: the front's files, as for `rampart serve`).
 set -euo pipefail
 BIN=${1:?usage: startup_order.sh RAMPART_BIN}
