@@ -16,6 +16,10 @@
 //! A page rendered from these caches can be kept and served again (`server::middleware::page_memo`) only
 //! while every entry it read is still the one the caches would serve: each kept value has a generation, and a
 //! render run inside `RenderReads::scope` records the generation of everything it reads.
+//!
+//! `get_or_load` reads a missing or aged value once however many requests ask for it at the same time: the
+//! first one loads it, the others that arrive in the same epoch wait for that load and are served its value.
+//! One that arrives after the epoch moved loads afresh, as it would have without company.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +68,8 @@ pub struct EpochCache<V> {
 
 struct Shared<V> {
     entries: RwLock<HashMap<String, Entry<V>>>,
+    /// The loads under way, at most one a key.
+    flights: Mutex<HashMap<String, Flight<V>>>,
     ttl: Duration,
     /// The process's epoch (the tests give each cache its own).
     epoch: &'static AtomicU64,
@@ -86,7 +92,7 @@ impl<V> Default for EpochCache<V> {
 
 impl<V> EpochCache<V> {
     fn with(ttl: Duration, epoch: &'static AtomicU64) -> Self {
-        Self { shared: Arc::new(Shared { entries: RwLock::default(), ttl, epoch }) }
+        Self { shared: Arc::new(Shared { entries: RwLock::default(), flights: Mutex::default(), ttl, epoch }) }
     }
 }
 
@@ -135,7 +141,9 @@ impl<V: Clone + Send + Sync + 'static> EpochCache<V> {
         Some(generation)
     }
 
-    /// The value for `key` from memory, or from `load` (noting the epoch before it runs) and kept.
+    /// The value for `key` from memory, or from `load` (noting the epoch before it runs) and kept. While a load
+    /// of `key` that noted the current epoch is under way, its value is awaited instead of loading again; when
+    /// that load fails or its request goes away, each caller that waited for it runs its own `load`.
     pub async fn get_or_load<E>(
         &self,
         key: &str,
@@ -145,10 +153,82 @@ impl<V: Clone + Send + Sync + 'static> EpochCache<V> {
             return Ok(value);
         }
         let read_at = current_of(self.shared.epoch);
+        let pilot = match self.board(key, read_at) {
+            Boarding::Wait(mut landed) => {
+                let outcome = landed.wait_for(Option::is_some).await.ok().and_then(|landed| (*landed).clone());
+                if let Some((value, generation)) = outcome {
+                    RenderReads::note(&self.shared, key, generation);
+                    return Ok(value);
+                }
+                None
+            }
+            Boarding::Lead(pilot) => Some(pilot),
+        };
         let value = load.await?;
         let generation = self.keep(key.to_owned(), value.clone(), read_at);
+        if let Some(pilot) = pilot {
+            pilot.land(value.clone(), generation);
+        }
         RenderReads::note(&self.shared, key, generation);
         Ok(value)
+    }
+
+    /// Joins the load of `key` under way in epoch `read_at`, or starts one.
+    fn board<'a>(&'a self, key: &'a str, read_at: u64) -> Boarding<'a, V> {
+        let Ok(mut flights) = self.shared.flights.lock() else {
+            let (send, _) = tokio::sync::watch::channel(None);
+            return Boarding::Lead(Pilot { shared: &self.shared, key, id: 0, send });
+        };
+        if let Some(flight) = flights.get(key).filter(|f| f.read_at == read_at) {
+            return Boarding::Wait(flight.landed.clone());
+        }
+        let (send, landed) = tokio::sync::watch::channel(None);
+        let id = GENERATION.fetch_add(1, Ordering::Relaxed);
+        flights.insert(key.to_owned(), Flight { id, read_at, landed });
+        Boarding::Lead(Pilot { shared: &self.shared, key, id, send })
+    }
+}
+
+/// A value on its way from the database, and the generation it was kept under (`None`: not kept, the epoch
+/// moved during the load).
+type Landed<V> = Option<(V, Option<u64>)>;
+
+/// One load under way: the epoch it noted before reading, and where its value will appear.
+struct Flight<V> {
+    id: u64,
+    read_at: u64,
+    landed: tokio::sync::watch::Receiver<Landed<V>>,
+}
+
+enum Boarding<'a, V> {
+    /// Another request is loading the value: wait for it.
+    Wait(tokio::sync::watch::Receiver<Landed<V>>),
+    /// This request loads it.
+    Lead(Pilot<'a, V>),
+}
+
+/// The request running a load. Dropped, landed or not (the load failed, the request went away), it takes its
+/// flight off the board, and the callers waiting for it see the channel close and load for themselves.
+struct Pilot<'a, V> {
+    shared: &'a Shared<V>,
+    key: &'a str,
+    id: u64,
+    send: tokio::sync::watch::Sender<Landed<V>>,
+}
+
+impl<V> Pilot<'_, V> {
+    fn land(self, value: V, generation: Option<u64>) {
+        self.send.send_replace(Some((value, generation)));
+    }
+}
+
+impl<V> Drop for Pilot<'_, V> {
+    fn drop(&mut self) {
+        if let Ok(mut flights) = self.shared.flights.lock() {
+            if flights.get(self.key).is_some_and(|f| f.id == self.id) {
+                flights.remove(self.key);
+            }
+        }
     }
 }
 
@@ -264,109 +344,4 @@ impl MemberList {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A cache with its own epoch (other tests bump the process's one concurrently).
-    fn cache(ttl: Duration) -> (EpochCache<u32>, &'static AtomicU64) {
-        let epoch: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
-        (EpochCache::with(ttl, epoch), epoch)
-    }
-
-    #[test]
-    fn a_read_that_raced_with_a_change_is_not_kept() {
-        let (cache, epoch) = cache(TTL);
-        let read_at = epoch.load(Ordering::SeqCst);
-        epoch.fetch_add(1, Ordering::SeqCst);
-        cache.put("a".into(), 1, read_at);
-        assert_eq!(cache.get("a"), None, "read before the change, stored after it");
-        cache.put("a".into(), 2, epoch.load(Ordering::SeqCst));
-        assert_eq!(cache.get("a"), Some(2));
-    }
-
-    #[test]
-    fn a_change_hides_every_entry_and_age_expires_them() {
-        let (cache, epoch) = cache(TTL);
-        cache.put("a".into(), 1, 0);
-        assert_eq!(cache.get("a"), Some(1));
-        epoch.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(cache.get("a"), None, "any change since the read");
-        let (aged, _) = self::cache(Duration::ZERO);
-        aged.put("b".into(), 2, 0);
-        assert_eq!(aged.get("b"), None, "older than the TTL: another process may have changed it");
-        cache.put("c".into(), 3, 1);
-        assert_eq!(cache.get("c"), Some(3));
-    }
-
-    /// `get_or_load` notes the epoch before its load runs: a change during the load keeps the value out.
-    #[tokio::test]
-    async fn a_load_that_raced_with_a_change_is_served_but_not_kept() {
-        let (cache, epoch) = cache(TTL);
-        let loaded = cache.get_or_load("a", async {
-            epoch.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, ()>(1)
-        });
-        assert_eq!(loaded.await, Ok(1));
-        assert_eq!(cache.get("a"), None);
-        assert_eq!(cache.get_or_load("a", async { Ok::<_, ()>(2) }).await, Ok(2));
-        assert_eq!(cache.get_or_load("a", async { Ok::<_, ()>(3) }).await, Ok(2), "kept, not loaded again");
-    }
-
-    /// A render's reads stay current only while each value it read is the one its cache holds: a newer value, a
-    /// change anywhere (the epoch) or age each end it; a value loaded while the epoch moved never was current.
-    #[tokio::test]
-    async fn what_a_render_read_is_current_until_any_of_it_changes() {
-        let (cache, epoch) = cache(TTL);
-        cache.put("a".into(), 1, 0);
-        cache.put("b".into(), 2, 0);
-        let reads = Arc::new(RenderReads::default());
-        RenderReads::scope(reads.clone(), async {
-            assert_eq!(cache.get("a"), Some(1));
-            assert_eq!(cache.get_or_load("b", async { Ok::<_, ()>(9) }).await, Ok(2));
-        })
-        .await;
-        let set = reads.take().expect("two reads recorded");
-        assert!(set.current());
-        cache.put("c".into(), 3, 0);
-        assert!(set.current(), "a value it did not read");
-        cache.put("b".into(), 2, 0);
-        assert!(!set.current(), "the same value read again is a newer read");
-
-        let reads = Arc::new(RenderReads::default());
-        RenderReads::scope(reads.clone(), async { cache.get("a") }).await;
-        let set = reads.take().expect("recorded");
-        assert!(set.current());
-        epoch.fetch_add(1, Ordering::SeqCst);
-        assert!(!set.current(), "any change since");
-
-        let reads = Arc::new(RenderReads::default());
-        let loaded = RenderReads::scope(
-            reads.clone(),
-            cache.get_or_load("d", async {
-                epoch.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, ()>(4)
-            }),
-        )
-        .await;
-        assert_eq!(loaded, Ok(4));
-        assert!(!reads.take().expect("recorded").current(), "loaded across a change: never current");
-
-        let (aged, _) = self::cache(Duration::from_millis(30));
-        aged.put("e".into(), 5, 0);
-        let reads = Arc::new(RenderReads::default());
-        RenderReads::scope(reads.clone(), async { aged.get("e") }).await;
-        let set = reads.take().expect("recorded");
-        assert!(set.current());
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(!set.current(), "older than the TTL");
-    }
-
-    #[test]
-    fn reads_outside_a_render_are_not_recorded() {
-        let (cache, _) = cache(TTL);
-        cache.put("a".into(), 1, 0);
-        let reads = RenderReads::default();
-        assert_eq!(cache.get("a"), Some(1));
-        assert!(reads.take().is_none());
-    }
-}
+mod tests;
