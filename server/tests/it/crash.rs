@@ -32,36 +32,60 @@ async fn serve(dir: &Path, db: &str) -> Server {
     serve_with(dir, db, &[("RAMPART_TRUSTED_PROXIES", "[127.0.0.1/32]")]).await
 }
 
-/// `serve` with more settings in its environment.
+/// `serve` with more settings in its environment. Its ports are found free just before the start, so another
+/// test may take one first: a start that fails on a taken address is tried again on new ports (three times).
 pub(crate) async fn serve_with(dir: &Path, db: &str, env: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let base = format!("https://127.0.0.1:{port}");
-    let mut child = common::rampart(dir, db)
-        .envs(env.iter().copied())
-        .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env("RAMPART_METRICS_ADDR", "off")
-        .env("RAMPART_SFTP_ADDR", "off")
-        .env("RAMPART_PUBLIC_URL", &base)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (out, sink) = (child.stdout.take().unwrap(), lines.clone());
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
+    for attempt in 1..=3 {
+        let port = free_port();
+        let base = format!("https://127.0.0.1:{port}");
+        let child = common::rampart(dir, db)
+            .envs(env.iter().copied())
+            .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("RAMPART_METRICS_ADDR", "off")
+            .env("RAMPART_SFTP_ADDR", "off")
+            .env("RAMPART_PUBLIC_URL", &base)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Dropped on every path out (a failed start too), the process is reaped.
+        let mut server = Server { child, base };
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (out, sink) = (server.child.stdout.take().unwrap(), lines.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        // The server's errors still reach the test's output, and are kept to tell a taken address.
+        let (err, errors) = (server.child.stderr.take().unwrap(), Arc::new(Mutex::new(Vec::<String>::new())));
+        let err_sink = errors.clone();
+        let err_reader = std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                err_sink.lock().unwrap().push(line);
+            }
+        });
+        let t = Instant::now();
+        let mut exited = false;
+        while !lines.lock().unwrap().iter().any(|l| l.contains("Rampart is serving")) {
+            if server.child.try_wait().unwrap().is_some() {
+                exited = true;
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "no start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    });
-    let t = Instant::now();
-    while !lines.lock().unwrap().iter().any(|l| l.contains("Rampart is serving")) {
-        assert!(child.try_wait().unwrap().is_none(), "the server exited at start");
-        assert!(t.elapsed() < Duration::from_secs(60), "no start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if !exited {
+            return server;
+        }
+        err_reader.join().unwrap();
+        let taken = errors.lock().unwrap().iter().any(|l| l.contains("Address already in use"));
+        assert!(taken && attempt < 3, "the server exited at start");
     }
-    Server { child, base }
+    unreachable!("three starts, each returned or failed")
 }
 
 pub(crate) async fn call(
