@@ -170,7 +170,7 @@ python3 "$(dirname "$0")/cold_start.py" "$BIN" "$((PORT + 30))"
 
 # No stalls: at least 100,000 signed-in page renders across every console page under load (wrk -t2 -c32), in
 # rounds until the count is reached; the slowest response, the non-2xx answers and the render guard's retries
-# (router::render_guard, counted in the metrics) are printed — the goal is zero responses over 1 s.
+# (middleware::render_guard, counted in the metrics) are printed — the goal is zero responses over 1 s.
 MEMBER_ID=$(curl -ks -H "Authorization: Bearer $KEY" "$BASE/api/v1/members" | python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][1]["id"])')
 cat >"$DATA/pages.lua" <<LUA
 local paths = { "/overview", "/access-history", "/access-history/chain-key", "/security", "/security/network",

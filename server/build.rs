@@ -14,6 +14,8 @@
 //! else. `make test` fails when too few of the names are left (`scripts/startup_order_check.sh`).
 
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=startup-order.txt");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "gnu");
     if linux_gnu {
@@ -22,14 +24,17 @@ fn main() {
     let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "x86_64");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     if linux_gnu && x86_64 && release {
-        // The directory cargo runs this script for, read when it runs: `env!` would keep the directory this
-        // script was compiled in, and a compiled script is reused by checkouts elsewhere sharing the target
-        // directory (CI's clones), which then linked with another checkout's list, or with none.
+        // The list is copied next to this script's output and linked from there. The output of a run is reused
+        // by every checkout sharing the target directory (CI's clones) until the list changes: a path into the
+        // checkout that ran it (`CARGO_MANIFEST_DIR`) failed the link once that checkout was gone.
         let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
-        let list = std::path::Path::new(&dir).join("startup-order.txt");
+        let out = std::env::var_os("OUT_DIR").unwrap_or_default();
+        let list = std::path::Path::new(&out).join("startup-order.txt");
+        if let Err(e) = std::fs::copy(std::path::Path::new(&dir).join("startup-order.txt"), &list) {
+            println!("cargo:warning=no function order for the linker ({e}): the binary is linked without it");
+            return;
+        }
         println!("cargo:rustc-link-arg-bin=rampart=-Wl,--symbol-ordering-file={}", list.display());
         println!("cargo:rustc-link-arg-bin=rampart=-Wl,--no-warn-symbol-ordering");
-        println!("cargo:rerun-if-changed=startup-order.txt");
     }
-    println!("cargo:rerun-if-changed=build.rs");
 }

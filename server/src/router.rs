@@ -1,8 +1,8 @@
 //! The HTTP surface: Leptos pages and server functions, static files, health, and the middleware stack.
 
 use crate::middleware::client_ip::TrustedProxies;
-use crate::middleware::gate::session_gate;
-use crate::middleware::origin::{same_origin_only, AllowedOrigin};
+use crate::middleware::gate::{session_gate, Gate};
+use crate::middleware::origin::{console_entry, AllowedOrigin};
 use app::backend::identity::sessions::SqlSessionStore;
 use app::backend::AppState;
 use app::{shell, App};
@@ -103,7 +103,7 @@ pub fn build(state: WebState) -> Router {
     .with_path("/")
     .with_expiry(Expiry::OnInactivity(idle));
     let leptos = state.leptos.clone();
-    let memo = (crate::middleware::page_memo::PageMemo::default(), state.app.metrics.clone());
+    let memo = crate::middleware::page_memo::PageMemo::default();
     let api = crate::rest::router(state.app.clone());
     let console = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -118,12 +118,11 @@ pub fn build(state: WebState) -> Router {
         // Added after the body limit, so only the vault's per-file limit bounds uploads.
         .route("/vault/upload", axum::routing::post(crate::web::vault::upload))
         .layer(axum::middleware::from_fn(server_fn_error_status))
-        // Inside the gate: a kept page is served only to a request the gate has just let through.
-        .layer(axum::middleware::from_fn_with_state(memo, crate::middleware::page_memo::page_memo))
-        .layer(axum::middleware::from_fn_with_state(state.app.clone(), session_gate))
+        // The gate, and behind it the kept pages: one served only to a request the gate has just let through.
+        .layer(axum::middleware::from_fn_with_state(Gate { app: state.app.clone(), memo }, session_gate))
         .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(state.origin.clone(), same_origin_only))
-        .layer(axum::middleware::from_fn(crate::middleware::request_id::note_route))
+        // The route noted for the request's log line, then cross-origin state changes refused.
+        .layer(axum::middleware::from_fn_with_state(state.origin.clone(), console_entry))
         .with_state(state.clone());
     // The REST API sits beside the console, outside its session, gate and same-origin layers: keys, not
     // cookies, authenticate it.
@@ -135,44 +134,12 @@ pub fn build(state: WebState) -> Router {
         // The metrics have their own listener (`metrics_addr`); here the path is plainly absent, signed in or not.
         .route("/metrics", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
         .route("/.well-known/rampart-export-key", get(crate::web::export::public_key).with_state(state.app.clone()))
-        .fallback({
-            let metrics = state.app.metrics.clone();
-            move |req: Request| render_guard(console.clone(), metrics.clone(), req)
-        })
+        .fallback(move |req: Request| console.clone().oneshot(req))
         // Request id, error reports, security headers, access epoch, client IP, IP blocks: one layer.
         .layer(axum::middleware::from_fn_with_state(
             crate::middleware::front::Front::new(state.app.clone(), state.proxies.clone()),
             crate::middleware::front::front,
         ))
-}
-
-/// How long a page may take before it is rendered again.
-const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
-
-/// Renders a page, and renders it once more if the first try stalls: a safety net, counted
-/// (`rampart_page_render_retries_total`) and logged. It was added for lost wake-ups of Leptos' server-side
-/// `<Suspense>` (leptos-rs/leptos#4851, #4853), which the leptos 0.8.23 used here has fixed; `make bench` renders
-/// 100,000 signed-in pages and has seen it fire zero times. The slow responses it did see were SQLite writers
-/// losing the lock race for over a second, now queued in `platform::db::begin_write`. A GET is safe to render
-/// again, and the stalled try is dropped before it saved anything. Other requests pass straight through.
-async fn render_guard(console: Router, metrics: app::backend::platform::metrics::Metrics, req: Request) -> Response {
-    let is_page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
-        && !req.uri().path().starts_with("/api/");
-    if !is_page {
-        return console.oneshot(req).await.unwrap_or_else(|never| match never {});
-    }
-    let (parts, body) = req.into_parts();
-    let html = crate::errors::wants_html(&parts.headers);
-    let first = Request::from_parts(parts.clone(), body);
-    if let Ok(res) = tokio::time::timeout(RENDER_DEADLINE, console.clone().oneshot(first)).await {
-        return res.unwrap_or_else(|never| match never {});
-    }
-    metrics.page_render_retried();
-    tracing::warn!(path = %parts.uri.path(), "page rendering stalled; rendering it again");
-    match tokio::time::timeout(RENDER_DEADLINE, console.oneshot(Request::from_parts(parts, Body::empty()))).await {
-        Ok(res) => res.unwrap_or_else(|never| match never {}),
-        Err(_) => crate::errors::error_response(&app::model::AppError::Unavailable, html),
-    }
 }
 
 /// Errors raised before a server function runs (a missing or malformed argument) come back from the

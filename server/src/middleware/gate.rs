@@ -7,6 +7,7 @@
 //! members there (other requests get 409); its server functions refuse through `api::ssr::tenant_ctx`.
 
 use super::headers::is_static_path;
+use super::page_memo::{self, PageMemo};
 use super::request_id::RequestFacts;
 use crate::errors::{error_response, refusal_response, wants_html};
 use app::backend::access::{CurrentAuth, TenantCtx};
@@ -34,13 +35,23 @@ fn is_public_page(path: &str) -> bool {
         || path.starts_with("/support/")
 }
 
-pub async fn session_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// What the gate needs: the domain, and the kept pages it serves from once it has let a request through.
+#[derive(Clone)]
+pub struct Gate {
+    pub app: AppState,
+    pub memo: PageMemo,
+}
+
+/// The gate and, behind it, the kept pages (`page_memo`): one layer, one boxed future per request.
+pub async fn session_gate(State(Gate { app, memo }): State<Gate>, mut req: Request, next: Next) -> Response {
+    let state = &app;
+    let pass = |req: Request| page_memo::serve(&memo, &app.metrics, req, next);
     let path = req.uri().path().to_owned();
     if is_static_path(&path) {
-        return next.run(req).await;
+        return pass(req).await;
     }
     let auth = match req.extensions().get::<Session>() {
-        Some(session) => match sessions::resolve(session, &state).await {
+        Some(session) => match sessions::resolve(session, state).await {
             Ok(auth) => auth,
             Err(err) => return error_response(&err, wants_html(req.headers())),
         },
@@ -51,7 +62,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
     }
     if let (Some(ctx), Some(ClientIp(ip))) = (&auth, req.extensions().get::<ClientIp>().copied()) {
         let (html, meta) = (wants_html(req.headers()), RequestMeta::of(req.extensions(), req.headers()));
-        if let Some(res) = refuse(&state, ctx, ip, html, &meta).await {
+        if let Some(res) = refuse(state, ctx, ip, html, &meta).await {
             return res;
         }
     }
@@ -67,7 +78,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
     if let Some(request) = auth.as_ref().and_then(|c| c.support_request().map(str::to_owned)) {
         let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
         let (html, meta) = (wants_html(req.headers()), RequestMeta::of(req.extensions(), req.headers()));
-        if let Some(res) = support_guard(&state, auth.as_ref(), &request, (is_get, html, &meta), &path).await {
+        if let Some(res) = support_guard(state, auth.as_ref(), &request, (is_get, html, &meta), &path).await {
             return res;
         }
     }
@@ -77,7 +88,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
         if signed_in && path == "/sign-in" && req.method() == Method::GET {
             return Redirect::to("/overview").into_response();
         }
-        return next.run(req).await;
+        return pass(req).await;
     }
     if !signed_in {
         return if matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -86,7 +97,7 @@ pub async fn session_gate(State(state): State<AppState>, mut req: Request, next:
             error_response(&AppError::Unauthenticated, wants_html(req.headers()))
         };
     }
-    next.run(req).await
+    pass(req).await
 }
 
 /// A support session reads and nothing else: GET pages (the vault's and the exports' only when the owner

@@ -36,7 +36,10 @@ pub fn allowed(
     }
 }
 
-pub async fn same_origin_only(State(public): State<AllowedOrigin>, req: Request, next: Next) -> Response {
+/// The console's first layer (one boxed future for both): notes the route the console matched
+/// (`request_id::note_route`), then refuses a state change from another origin.
+pub async fn console_entry(State(public): State<AllowedOrigin>, req: Request, next: Next) -> Response {
+    super::request_id::note_route(&req);
     let h = req.headers();
     let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
     if allowed(

@@ -20,13 +20,14 @@
 //! time it is served again, with the nonce spliced in uncompressed (`platform::gzip`). The rendering
 //! response itself goes out as rendered, so a page rendered once and never served again costs no compression.
 
+use super::render_guard;
 use app::backend::access::epoch::{self, ReadSet, RenderReads};
 use app::backend::access::{CurrentAuth, TenantCtx};
 use app::backend::platform::gzip;
 use app::backend::platform::metrics::Metrics;
 use app::backend::platform::request::CspNonce;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -143,9 +144,11 @@ fn keepable(req: &Request) -> Option<TenantCtx> {
     ctx.support_request().is_none().then_some(ctx)
 }
 
-pub async fn page_memo(State((memo, metrics)): State<(PageMemo, Metrics)>, mut req: Request, next: Next) -> Response {
+/// Serves a kept page, or renders it (`render_guard`) and keeps it when it may be kept. Called by the session
+/// gate (`gate::session_gate`) for a request it has let through, so a kept page is never served without it.
+pub async fn serve(memo: &PageMemo, metrics: &Metrics, mut req: Request, next: Next) -> Response {
     let (Some(ctx), Some(nonce)) = (keepable(&req), req.extensions().get::<CspNonce>().map(|n| n.0.clone())) else {
-        return next.run(req).await;
+        return render_guard::render(next, req, metrics).await;
     };
     let key = (ctx.membership_id().as_str().to_owned(), req.uri().to_string());
     if let Some(kept) = memo.get(&key).filter(|k| k.serves(&ctx)) {
@@ -155,7 +158,7 @@ pub async fn page_memo(State((memo, metrics)): State<(PageMemo, Metrics)>, mut r
     let began = epoch::current();
     let reads = Arc::new(RenderReads::default());
     req.extensions_mut().insert(reads.clone());
-    let mut res = next.run(req).await;
+    let mut res = render_guard::render(next, req, metrics).await;
     // The same URL may be answered gzipped next time: caches must key on the encoding asked for.
     res.headers_mut().append(header::VARY, HeaderValue::from_static("accept-encoding"));
     if res.status() != StatusCode::OK || res.headers().contains_key(header::SET_COOKIE) {

@@ -11,7 +11,6 @@ use app::backend::platform::ids::{new_request_id, REQUEST_ID};
 use app::backend::platform::metrics::Metrics;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -95,14 +94,14 @@ impl Tracked {
     }
 }
 
-/// Notes the route template a nested router (the console, behind the outer router's fallback) matched.
-pub async fn note_route(req: Request, next: Next) -> Response {
+/// Notes the route template a nested router (the console, behind the outer router's fallback) matched: called
+/// by the console's first layer (`origin::console_entry`), where the route is known.
+pub fn note_route(req: &Request) {
     if let (Some(matched), Some(facts)) =
         (req.extensions().get::<MatchedPath>(), req.extensions().get::<RequestFacts>())
     {
         facts.set_route(route_of(matched.as_str(), req.uri().path()));
     }
-    next.run(req).await
 }
 
 /// The route a request is counted under: the matched template; a server function (`/api/{*fn_name}`) by its

@@ -353,7 +353,7 @@ impl Metrics {
         self.with(|| counter!(HASH_RESCUED).increment(1));
     }
 
-    /// A page that took longer than the render deadline and was rendered again (`router::render_guard`).
+    /// A page that took longer than the render deadline and was rendered again (`server::middleware::render_guard`).
     pub fn page_render_retried(&self) {
         self.with(|| counter!(RENDER_RETRIES).increment(1));
     }
