@@ -10,7 +10,8 @@
 #      start to the first 200 and the idle RSS (scripts/cold_start.py), and 100,000 signed-in page renders with
 #      the slowest response and the render guard's retries;
 #   3. a 60 s storm of 200 concurrent wrong-password sign-ins: sign-ins/s against cores / argon2 time, the
-#      overview's p99 before and during it, the peak RSS and the RSS a minute after it;
+#      overview's p99 before and during it (and bench/bare's, the same load, for the machine's share), the peak
+#      RSS and the RSS a minute after it;
 #   4. the access history at scale (below); 5. the vault's upload/download MB/s over HTTPS and over SFTP (with
 #      the SFTP figures as a share of the HTTPS ones, the time a removed key's live session takes to close, and
 #      the time from a key's removal at a stand-in GitHub to a refused connection with a 5 s sync) and the data
@@ -235,6 +236,10 @@ LUA
 # The overview's p99 just before the storm, with the same load as during it.
 R_QUIET=$(summary "GET /overview before the storm (1 thread)" "$(wrk -t1 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")
 head -n1 <<<"$R_QUIET"
+# bench/bare under the same load, before and during the storm: what the storm's hashing alone does to the tail
+# latency of a server on this machine (the hashing threads run in another process from bare's).
+B_QUIET=$(summary "GET / on bench/bare before the storm" "$(wrk -t1 -c32 -d"${DUR}s" --latency "https://$BARE_ADDR/")")
+head -n1 <<<"$B_QUIET"
 RSS_BEFORE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 # Of which: the binary's code and other files mapped (RssFile), and memory allocated (RssAnon: the Rust heap and
 # SQLite's page caches).
@@ -244,12 +249,15 @@ STORM=$!
 
 ( while kill -0 $STORM 2>/dev/null; do awk '/VmRSS/ {print $2}' /proc/$PID/status; sleep 0.5; done ) >"$DATA/rss.txt" &
 SAMPLER=$!
-sleep $(( STORM_SECONDS / 2 > DUR ? STORM_SECONDS / 2 - DUR / 2 : 2 ))
+# The overview, then bare, in the middle of the storm.
+sleep $(( STORM_SECONDS / 2 > DUR ? STORM_SECONDS / 2 - DUR : 2 ))
 R_UNDER=$(summary "GET /overview during the storm" "$(wrk -t1 -c32 -d"${DUR}s" --latency -H "Cookie: $COOKIE" -H "Accept: text/html" "$BASE/overview")")
+B_UNDER=$(summary "GET / on bench/bare during the storm" "$(wrk -t1 -c32 -d"${DUR}s" --latency "https://$BARE_ADDR/")")
 wait $STORM
 wait $SAMPLER 2>/dev/null || true
 PEAK=$(sort -n "$DATA/rss.txt" | tail -n1)
 head -n1 <<<"$R_UNDER"
+head -n1 <<<"$B_UNDER"
 summary "POST /api/sign_in (wrong password)" "$(cat "$DATA/storm.out")" | head -n1
 # The target: 90 % of cores ÷ one argon2 hash's time, the time read from the server's own metrics.
 METRICS="http://127.0.0.1:$((PORT + 2))/metrics"
@@ -259,6 +267,7 @@ awk -v r="$(summary x "$(cat "$DATA/storm.out")" | tail -n1)" -v h="$HASH_S" -v 
 P99_BEFORE=$(awk '{print $NF}' <<<"$(head -n1 <<<"$R_QUIET")")
 P99_DURING=$(awk '{print $NF}' <<<"$(head -n1 <<<"$R_UNDER")")
 echo "  overview p99 before ${P99_BEFORE}, during ${P99_DURING} (target: during < 2 x before)"
+echo "  bench/bare's p99 before $(awk '{print $NF}' <<<"$(head -n1 <<<"$B_QUIET")"), during $(awk '{print $NF}' <<<"$(head -n1 <<<"$B_UNDER")") (the machine's share)"
 echo "  hashes run again at normal priority because the low-priority threads were starved: $(curl -s "$METRICS" | awk '/^rampart_password_hash_rescued_total/ {n+=$2} END {print n+0}')"
 sleep 60
 echo "server memory: RSS before storm ${RSS_BEFORE} KiB (${SPLIT_BEFORE}), peak during it ${PEAK} KiB (target < 150 MB), a minute after it $(awk '/VmRSS/ {print $2}' /proc/$PID/status) KiB (target within 20 MB of before)"

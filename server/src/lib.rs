@@ -41,7 +41,7 @@ pub enum StartError {
 pub async fn open_database(settings: &Settings) -> Result<sqlx::AnyPool, StartError> {
     let cfg = DbConfig {
         url: settings.database_url.clone(),
-        max_connections: settings.database_max_connections,
+        max_connections: settings.database_pool_size(),
         acquire_timeout: Duration::from_millis(settings.database_acquire_timeout_ms),
         busy_timeout: Duration::from_millis(settings.database_busy_timeout_ms),
     };

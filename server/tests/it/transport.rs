@@ -158,7 +158,7 @@ async fn plain_http_only_redirects_to_https() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_gives_503_and_recovers_by_itself() {
     let app = TestApp::spawn_with(|s| {
-        s.database_max_connections = 2;
+        s.database_max_connections = Some(2);
         s.database_acquire_timeout_ms = 300;
     })
     .await;

@@ -30,6 +30,27 @@ fn environment_overrides_and_foreign_variables_are_left_alone() {
     });
 }
 
+/// The pool's size: four connections on SQLite (each keeps megabytes of its own), eight on PostgreSQL, and
+/// whatever is set on either; none at all is refused.
+#[test]
+fn the_pool_size_follows_the_database_unless_set() {
+    let mut s = Settings::default();
+    assert_eq!(s.database_pool_size(), SQLITE_POOL_SIZE);
+    assert_eq!(SQLITE_POOL_SIZE, 4);
+    s.database_url = "postgres://db.internal/rampart".to_owned();
+    assert_eq!(s.database_pool_size(), POSTGRES_POOL_SIZE);
+    assert_eq!(POSTGRES_POOL_SIZE, 8);
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("RAMPART_DATABASE_MAX_CONNECTIONS", "12");
+        let s = Settings::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(s.database_pool_size(), 12, "set: used on SQLite too");
+        jail.set_env("RAMPART_DATABASE_MAX_CONNECTIONS", "0");
+        let err = Settings::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("database_max_connections"), "{err}");
+        Ok(())
+    });
+}
+
 #[test]
 fn invalid_values_name_the_key() {
     figment::Jail::expect_with(|jail| {

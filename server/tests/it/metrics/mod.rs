@@ -148,7 +148,7 @@ async fn sign_ins_keys_pages_and_requests_move_their_counters() {
     assert_eq!(delta("rampart_http_request_duration_seconds_count", &timed), 1.0);
 
     // Gauges, read at scrape time.
-    let max = f64::from(app.settings.database_max_connections);
+    let max = f64::from(app.settings.database_pool_size());
     assert_eq!(after.get("rampart_db_pool_max_connections", &[]), max);
     let open = after.get("rampart_db_pool_connections", &[]);
     let (idle, in_use) =
