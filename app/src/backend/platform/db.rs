@@ -26,13 +26,20 @@ pub enum Backend {
     Postgres,
 }
 
-impl DbConfig {
-    pub fn backend(&self) -> Backend {
-        if self.url.starts_with("postgres") {
+impl Backend {
+    /// The engine behind a database URL.
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres") {
             Backend::Postgres
         } else {
             Backend::Sqlite
         }
+    }
+}
+
+impl DbConfig {
+    pub fn backend(&self) -> Backend {
+        Backend::of(&self.url)
     }
 }
 

@@ -2,6 +2,7 @@
 //! `RAMPART_DATABASE_URL`). Built once in `main` and passed down; nothing else reads the environment.
 //! Secrets are `SecretString`s: their `Debug` is redacted and they are never logged.
 
+use app::backend::platform::db::Backend;
 use app::backend::platform::mail::{DkimConfig, MailConfig, Mailer};
 use app::backend::vault::s3::S3Config;
 use figment::providers::{Env, Format as _, Serialized, Toml};
@@ -321,17 +322,17 @@ impl Settings {
         Ok(())
     }
 
-    /// `metrics_addr` is a loopback address, or `metrics_public` says it need not be: the metrics name no
-    /// secret, but counts of sign-in failures, blocks and refusals are reconnaissance for an attacker.
     /// The pool's size: `database_max_connections`, or the default of the database behind `database_url`.
     pub fn database_pool_size(&self) -> u32 {
-        self.database_max_connections.unwrap_or(if self.database_url.starts_with("sqlite:") {
-            SQLITE_POOL_SIZE
-        } else {
-            POSTGRES_POOL_SIZE
-        })
+        let default = match Backend::of(&self.database_url) {
+            Backend::Sqlite => SQLITE_POOL_SIZE,
+            Backend::Postgres => POSTGRES_POOL_SIZE,
+        };
+        self.database_max_connections.unwrap_or(default)
     }
 
+    /// `metrics_addr` is a loopback address, or `metrics_public` says it need not be: the metrics name no
+    /// secret, but counts of sign-in failures, blocks and refusals are reconnaissance for an attacker.
     pub fn check_metrics_addr(&self) -> Result<(), ConfigError> {
         match self.metrics_addr {
             Some(addr) if !addr.ip().is_loopback() && !self.metrics_public => Err(ConfigError(format!(
