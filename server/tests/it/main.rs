@@ -10,6 +10,7 @@ mod alerts;
 mod approvals;
 mod assets;
 mod audit;
+mod audit_batches;
 mod audit_filters;
 mod audit_props;
 mod audit_tamper;

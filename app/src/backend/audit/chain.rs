@@ -198,8 +198,62 @@ impl EventRow {
     }
 }
 
-/// Rows per INSERT statement (16 parameters each, under every engine's limit).
+/// The most rows one INSERT carries (16 parameters each, under every engine's limit).
 const ROWS_PER_INSERT: usize = 64;
+
+/// The rows of each INSERT that appends a batch of `n`: powers of two, largest first, none over
+/// `ROWS_PER_INSERT`. Each statement text stays prepared on its connection (sqlx keeps up to 100 there), so
+/// when every batch size from 1 to 64 was a text of its own, each connection came to hold up to 64 programs
+/// of up to 64 rows and six indexes each: 3.5 MiB of SQLite's memory per connection after ten seconds of
+/// keyed requests (`/proc/PID/smaps`, the connections' malloc arenas), and the other queries pushed out of
+/// the cache to be prepared again. Seven texts, of 1 to 64 rows, hold 127 rows' worth.
+pub fn insert_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let size = n.min(ROWS_PER_INSERT).checked_ilog2().map(|log| 1usize << log)?;
+        n -= size;
+        Some(size)
+    })
+}
+
+/// The INSERT of `rows` events (a power of two up to `ROWS_PER_INSERT`), built once per process: anonymous
+/// `?` placeholders (SQLite) or numbered ones (PostgreSQL).
+fn insert_sql(anonymous: bool, rows: usize) -> &'static str {
+    type Texts = std::sync::LazyLock<Vec<String>>;
+    fn build(anonymous: bool) -> Vec<String> {
+        (0..=ROWS_PER_INSERT.ilog2()).map(|log| insert_text(anonymous, 1 << log)).collect()
+    }
+    static ANONYMOUS: Texts = Texts::new(|| build(true));
+    static NUMBERED: Texts = Texts::new(|| build(false));
+    let texts = if anonymous { &ANONYMOUS } else { &NUMBERED };
+    texts.get(rows.checked_ilog2().unwrap_or(0) as usize).map_or("", String::as_str)
+}
+
+fn insert_text(anonymous: bool, rows: usize) -> String {
+    // On SQLite a multi-row insert that may abort on a constraint first copies every page it changes to a
+    // statement journal, to undo only itself: two thirds of the page writes of the API under load (perf). `OR
+    // FAIL` needs no such journal: a failing insert stops where it failed and returns the error, and the caller
+    // drops the whole transaction, so nothing of the batch is kept either way.
+    let verb = if anonymous { "INSERT OR FAIL INTO" } else { "INSERT INTO" };
+    let mut sql = format!(
+        "{verb} audit_events (id, tenant_id, account_id, actor, action, outcome, ip, user_agent, detail, \
+         created_at, key_id, seq, prev_mac, mac, mac_key, ip_key) VALUES ",
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 0..16 {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if anonymous {
+                sql.push('?');
+            } else {
+                let _ = write!(sql, "${}", i * 16 + c + 1);
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 /// Appends `rows` to their chains, in order, on the caller's transaction (which must be one: the head update
 /// and the inserts stand or fall together). Chains are advanced in a fixed (sorted) order so two batches
@@ -247,31 +301,11 @@ pub async fn append(
     // parameter when sqlx binds: a 1,024-parameter insert was a fifth of the API's CPU under load (perf). Its
     // anonymous `?` placeholders bind by position with no search; PostgreSQL needs `$n`.
     let anonymous = conn.backend_name().eq_ignore_ascii_case("sqlite");
-    // On SQLite a multi-row insert that may abort on a constraint first copies every page it changes to a
-    // statement journal, to undo only itself: two thirds of the page writes of the API under load (perf). `OR
-    // FAIL` needs no such journal: a failing insert stops where it failed and returns the error, and the caller
-    // drops the whole transaction, so nothing of the batch is kept either way.
-    let verb = if anonymous { "INSERT OR FAIL INTO" } else { "INSERT INTO" };
-    for chunk in sealed.chunks(ROWS_PER_INSERT) {
-        let mut sql = format!(
-            "{verb} audit_events (id, tenant_id, account_id, actor, action, outcome, ip, user_agent, detail, \
-             created_at, key_id, seq, prev_mac, mac, mac_key, ip_key) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for c in 0..16 {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                if anonymous {
-                    sql.push('?');
-                } else {
-                    let _ = write!(sql, "${}", i * 16 + c + 1);
-                }
-            }
-            sql.push(')');
-        }
-        let mut q = sqlx::query(&sql);
+    let mut rest = sealed.as_slice();
+    for size in insert_sizes(sealed.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut q = sqlx::query(insert_sql(anonymous, size));
         for (row, seq, prev, mac, key_id) in chunk {
             q = q
                 .bind(row.id.as_str())
@@ -426,6 +460,28 @@ mod tests {
             key_id: "",
             prev_mac: prev,
         }
+    }
+
+    #[test]
+    fn a_batch_is_inserted_in_powers_of_two_of_at_most_64_rows() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for n in 0..=1000 {
+            let sizes: Vec<usize> = insert_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: every row once");
+            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= ROWS_PER_INSERT), "{n}: {sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: largest first: {sizes:?}");
+            assert!(sizes.iter().filter(|s| **s < ROWS_PER_INSERT).count() <= 6, "{n}: {sizes:?}");
+            shapes.extend(sizes);
+        }
+        assert_eq!(shapes.into_iter().collect::<Vec<_>>(), [1, 2, 4, 8, 16, 32, 64]);
+        for anonymous in [true, false] {
+            for size in [1, 2, 64] {
+                let sql = insert_sql(anonymous, size);
+                assert_eq!(sql.matches('(').count(), size + 1, "{sql}");
+                assert_eq!(sql.matches(if anonymous { "?" } else { "$" }).count(), 16 * size, "{sql}");
+            }
+        }
+        assert!(insert_sql(false, 64).ends_with(", $1024)"));
     }
 
     #[test]
