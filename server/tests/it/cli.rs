@@ -150,42 +150,28 @@ async fn pending_closures_are_listed_with_ids_names_and_dates_only() {
 /// configuration error naming the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_can_be_json_lines() {
-    use std::io::{BufRead as _, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let db = common::database_url(dir.path()).await;
     let out = rampart(dir.path(), &db).env("RAMPART_LOG_FORMAT", "yaml").arg("migrate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("log_format"));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let redirect = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = rampart(dir.path(), &db)
-        .env("RAMPART_LOG", "info")
-        .env("RAMPART_LOG_FORMAT", "json")
-        .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{redirect}"))
-        .env("RAMPART_METRICS_ADDR", "off")
-        .env("RAMPART_SFTP_ADDR", "off")
-        .env("RAMPART_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let server = common::process::serve(|| {
+        let mut cmd = rampart(dir.path(), &db);
+        cmd.env("RAMPART_LOG", "info").env("RAMPART_LOG_FORMAT", "json");
+        cmd
+    })
+    .await
+    .unwrap();
     let mut logged = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
+    for line in server.lines() {
         if line.starts_with('{') {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
             assert!(v["level"].is_string() && v["timestamp"].is_string() && v["fields"]["message"].is_string(), "{v}");
             logged.push(v);
         }
-        if line.contains("Rampart is serving") {
-            break;
-        }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     assert!(
         logged.iter().any(|v| v["fields"]["message"].as_str().unwrap().contains("self-signed development certificate")),
         "{logged:?}"

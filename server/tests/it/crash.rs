@@ -4,88 +4,28 @@
 //! upload finishes, the exit code is 0, and the export is built by the next server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::process::{client_trusting as client, client_trusting_from, free_port};
+use crate::common::process::{self, client_trusting as client, client_trusting_from, Served};
 use crate::common::{self, backend_name, PASSWORD};
 use reqwest::{Client, StatusCode};
 use sha2::{Digest as _, Sha256};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub(crate) struct Server {
-    pub(crate) child: Child,
-    pub(crate) base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `rampart serve` on `db` in `dir` and waits until it serves; loopback is a trusted proxy, so a client
 /// may say which address it comes from (`X-Forwarded-For`).
-async fn serve(dir: &Path, db: &str) -> Server {
+async fn serve(dir: &Path, db: &str) -> Served {
     serve_with(dir, db, &[("RAMPART_TRUSTED_PROXIES", "[127.0.0.1/32]")]).await
 }
 
-/// `serve` with more settings in its environment. Its ports are found free just before the start, so another
-/// test may take one first: a start that fails on a taken address is tried again on new ports (three times).
-pub(crate) async fn serve_with(dir: &Path, db: &str, env: &[(&str, &str)]) -> Server {
-    for attempt in 1..=3 {
-        let port = free_port();
-        let base = format!("https://127.0.0.1:{port}");
-        let child = common::rampart(dir, db)
-            .envs(env.iter().copied())
-            .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
-            .env("RAMPART_METRICS_ADDR", "off")
-            .env("RAMPART_SFTP_ADDR", "off")
-            .env("RAMPART_PUBLIC_URL", &base)
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Dropped on every path out (a failed start too), the process is reaped.
-        let mut server = Server { child, base };
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (out, sink) = (server.child.stdout.take().unwrap(), lines.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        // The server's errors still reach the test's output, and are kept to tell a taken address.
-        let (err, errors) = (server.child.stderr.take().unwrap(), Arc::new(Mutex::new(Vec::<String>::new())));
-        let err_sink = errors.clone();
-        let err_reader = std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                eprintln!("{line}");
-                err_sink.lock().unwrap().push(line);
-            }
-        });
-        let t = Instant::now();
-        let mut exited = false;
-        while !lines.lock().unwrap().iter().any(|l| l.contains("Rampart is serving")) {
-            if server.child.try_wait().unwrap().is_some() {
-                exited = true;
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(60), "no start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if !exited {
-            return server;
-        }
-        err_reader.join().unwrap();
-        let taken = errors.lock().unwrap().iter().any(|l| l.contains("Address already in use"));
-        assert!(taken && attempt < 3, "the server exited at start");
-    }
-    unreachable!("three starts, each returned or failed")
+/// `serve` with more settings in its environment.
+pub(crate) async fn serve_with(dir: &Path, db: &str, env: &[(&str, &str)]) -> Served {
+    let command = || {
+        let mut cmd = common::rampart(dir, db);
+        cmd.envs(env.iter().copied());
+        cmd
+    };
+    process::serve(command).await.unwrap_or_else(|e| panic!("the server exited at start ({}): {}", e.status, e.output))
 }
 
 pub(crate) async fn call(
@@ -98,7 +38,7 @@ pub(crate) async fn call(
 }
 
 /// A tenant made with the CLI, its owner's password set; returns the owner's email.
-pub(crate) async fn tenant(dir: &Path, db: &str, s: &Server) -> String {
+pub(crate) async fn tenant(dir: &Path, db: &str, s: &Served) -> String {
     let out = common::rampart(dir, db)
         .args(["tenant", "create", "--name", "Crash Co", "--owner", "owner@crash.example"])
         .output()
@@ -115,7 +55,7 @@ pub(crate) async fn tenant(dir: &Path, db: &str, s: &Server) -> String {
 /// A server on a fresh database in `dir`, a tenant whose owner is signed in and stepped up, and a write key.
 struct Started {
     db: String,
-    server: Server,
+    server: Served,
     email: String,
     key: String,
     owner: Client,

@@ -6,28 +6,13 @@
 //! cut off by `kill -9` goes out again from the next server with the same `webhook-id`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::process::{client_trusting as client, free_port};
+use crate::common::process::{self, client_trusting as client, Exited, Served};
 use crate::common::{self, backend_name, PASSWORD};
 use reqwest::{Client, StatusCode};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What both processes share: the database, the blob store, the master key.
 struct Shared {
@@ -73,66 +58,27 @@ impl Shared {
     }
 
     /// Starts `rampart serve` in its own folder; `cert_from`: the folder whose certificate it serves.
-    fn spawn(&self, name: &str, cert_from: Option<&Path>) -> Server {
+    async fn serve(&self, name: &str, cert_from: Option<&Path>) -> Result<Served, Exited> {
         let dir = self.dir(name);
-        let port = free_port();
-        let base = format!("https://127.0.0.1:{port}");
-        let mut cmd = self.command(&dir);
-        cmd.env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
-            .env("RAMPART_METRICS_ADDR", "off")
-            .env("RAMPART_SFTP_ADDR", "off")
-            .env("RAMPART_PUBLIC_URL", &base)
-            .env("RAMPART_LOG", "warn");
-        if let Some(from) = cert_from {
-            cmd.env("RAMPART_TLS_CERT", from.join("data/tls/dev-cert.pem"));
-            cmd.env("RAMPART_TLS_KEY", from.join("data/tls/dev-key.pem"));
-        }
-        let mut child = cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sink = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
-                }
-            });
-        }
-        Server { child, base, lines }
+        process::serve(|| {
+            let mut cmd = self.command(&dir);
+            cmd.env("RAMPART_LOG", "warn");
+            if let Some(from) = cert_from {
+                cmd.env("RAMPART_TLS_CERT", from.join("data/tls/dev-cert.pem"));
+                cmd.env("RAMPART_TLS_KEY", from.join("data/tls/dev-key.pem"));
+            }
+            cmd
+        })
+        .await
     }
 }
 
-impl Server {
-    /// Waits for the start message; `Err` with the output when the process ended instead.
-    async fn started(&mut self) -> Result<(), String> {
-        let t = Instant::now();
-        loop {
-            if self.lines.lock().unwrap().iter().any(|l| l.contains("Rampart is serving")) {
-                return Ok(());
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return Err(format!("exited with {status}: {}", self.lines.lock().unwrap().join("\n")));
-            }
-            assert!(t.elapsed() < Duration::from_secs(60), "no start: {:?}", self.lines.lock().unwrap());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-async fn call(c: &Client, s: &Server, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+async fn call(c: &Client, s: &Served, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
     c.post(s.url(&format!("/api/{name}"))).header("origin", &s.base).form(form).send().await.unwrap()
 }
 
 /// A tenant made with the CLI; its owner sets a password on `server` and signs in there.
-async fn signed_in_owner(shared: &Shared, server: &Server, dir: &Path, name: &str, email: &str) -> Client {
+async fn signed_in_owner(shared: &Shared, server: &Served, dir: &Path, name: &str, email: &str) -> Client {
     let out = shared
         .command(&shared.dir("cli"))
         .args(["tenant", "create", "--name", name, "--owner", email])
@@ -156,17 +102,17 @@ async fn export_state(db: &sqlx::AnyPool) -> Option<(String, Option<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_sessions_revokes_files_and_jobs_and_one_finishes_what_a_killed_one_began() {
     let shared = Shared::new().await;
-    let mut a = shared.spawn("a", None);
-    a.started().await.unwrap();
+    let mut a = shared.serve("a", None).await.unwrap();
     let a_dir = shared.root.path().join("a");
-    let mut b = shared.spawn("b", Some(&a_dir));
+    let b = shared.serve("b", Some(&a_dir)).await;
     if backend_name() == "sqlite" {
-        let refused = b.started().await.expect_err("a second server on one SQLite file is refused");
-        assert!(refused.contains("another `rampart serve` is already using the SQLite database"), "{refused}");
-        assert_eq!(b.child.wait().unwrap().code(), Some(2));
+        let refused = b.err().expect("a second server on one SQLite file is refused");
+        let output = &refused.output;
+        assert!(output.contains("another `rampart serve` is already using the SQLite database"), "{output}");
+        assert_eq!(refused.status.code(), Some(2));
         return;
     }
-    b.started().await.unwrap();
+    let b = b.unwrap();
 
     // A tenant made with the CLI; its owner sets a password on A and signs in there.
     let browser = signed_in_owner(&shared, &a, &a_dir, "Twin Co", "owner@twin.example").await;
@@ -286,8 +232,7 @@ async fn a_webhook_cut_off_by_a_killed_server_is_delivered_after_restart_with_th
 
     let mut shared = Shared::new().await;
     shared.env.push(("RAMPART_WEBHOOK_ALLOW_LOOPBACK".to_owned(), "true".to_owned()));
-    let mut a = shared.spawn("a", None);
-    a.started().await.unwrap();
+    let mut a = shared.serve("a", None).await.unwrap();
     let a_dir = shared.root.path().join("a");
     let browser = signed_in_owner(&shared, &a, &a_dir, "Hook Co", "owner@hook.example").await;
     call(&browser, &a, "step_up", &[("password", PASSWORD)]).await;
@@ -300,8 +245,7 @@ async fn a_webhook_cut_off_by_a_killed_server_is_delivered_after_restart_with_th
     }
     a.child.kill().unwrap(); // SIGKILL, the delivery unanswered
     a.child.wait().unwrap();
-    let mut again = shared.spawn("a", None);
-    again.started().await.unwrap();
+    let again = shared.serve("a", None).await.unwrap();
     let t = Instant::now();
     while got.lock().unwrap().len() < 2 {
         assert!(t.elapsed() < Duration::from_secs(30), "not delivered after the restart");

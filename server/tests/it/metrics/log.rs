@@ -7,39 +7,6 @@ use common::process::free_port;
 use common::rampart;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// The server's stdout, line by line, as it comes.
-struct Server {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    async fn wait_for(&self, what: &str, done: impl Fn(&[String]) -> bool) {
-        for _ in 0..200 {
-            if done(&self.lines()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("waited for {what}; the server printed: {:#?}", self.lines());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The `answered` lines of one request id.
 fn answered<'a>(log: &'a [Value], id: &str) -> Vec<&'a Value> {
@@ -60,29 +27,22 @@ async fn every_request_logs_one_json_line_and_no_secret_reaches_log_or_metrics()
     let tenant = out.split_once('(').and_then(|(_, r)| r.split_once(')')).map(|(id, _)| id.to_owned()).unwrap();
     let token = out.split("/setup/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
 
-    let (port, metrics_port) = (free_port(), free_port());
-    let base = format!("https://127.0.0.1:{port}");
-    let mut child = rampart(dir.path(), &db)
-        .env("RAMPART_LOG", "info")
-        .env("RAMPART_LOG_FORMAT", "json")
-        .env("RAMPART_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("RAMPART_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env("RAMPART_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-        .env("RAMPART_PUBLIC_URL", &base)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server { child, lines: Arc::default() };
-    let sink = server.lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    server.wait_for("the server to start", |l| l.iter().any(|l| l.contains("Rampart is serving"))).await;
-    assert!(server.lines().iter().any(|l| l.contains(&format!("127.0.0.1:{metrics_port}"))), "the address is told");
+    // The metrics' port is found anew with each start the helper tries.
+    let metrics_port = std::cell::Cell::new(0);
+    let server = common::process::serve(|| {
+        metrics_port.set(free_port());
+        let mut cmd = rampart(dir.path(), &db);
+        cmd.env("RAMPART_LOG", "info")
+            .env("RAMPART_LOG_FORMAT", "json")
+            .env("RAMPART_METRICS_ADDR", format!("127.0.0.1:{}", metrics_port.get()));
+        cmd
+    })
+    .await
+    .unwrap();
+    let (base, metrics_port) = (server.base.clone(), metrics_port.get());
+    // Told on the line after the start's.
+    let told = format!("127.0.0.1:{metrics_port}");
+    server.wait_for("the metrics address", |lines| lines.iter().any(|l| l.contains(&told))).await;
 
     let pem = std::fs::read(dir.path().join("data/tls/dev-cert.pem")).unwrap();
     let client = Client::builder()
