@@ -62,7 +62,6 @@ impl Shared {
         let dir = self.dir(name);
         process::serve(|| {
             let mut cmd = self.command(&dir);
-            cmd.env("RAMPART_LOG", "warn");
             if let Some(from) = cert_from {
                 cmd.env("RAMPART_TLS_CERT", from.join("data/tls/dev-cert.pem"));
                 cmd.env("RAMPART_TLS_KEY", from.join("data/tls/dev-key.pem"));
