@@ -115,8 +115,12 @@ pub fn build(state: WebState) -> Router {
         .route("/support/{token}", get(crate::web::support::open))
         .fallback(static_or_not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        // Added after the body limit, so only the vault's per-file limit bounds uploads.
-        .route("/vault/upload", axum::routing::post(crate::web::vault::upload))
+        // Added after the body limit, so only the vault's per-file limit bounds uploads; axum's own 2 MiB default
+        // for extractors is lifted too (the form's text fields have their own small limit).
+        .route(
+            "/vault/upload",
+            axum::routing::post(crate::web::vault::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .layer(axum::middleware::from_fn(server_fn_error_status))
         // The gate, and behind it the kept pages: one served only to a request the gate has just let through.
         .layer(axum::middleware::from_fn_with_state(Gate { app: state.app.clone(), memo }, session_gate))

@@ -53,10 +53,11 @@ async fn receive(
 ) -> Result<(String, Vec<VaultFileView>), AppError> {
     let ctx = auth.0.ok_or(AppError::Unauthenticated)?;
     let granted = ctx.require::<app::backend::access::perm::VaultWrite>()?;
+    let (req, arrived) = Arrived::counting(req);
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|_| AppError::validation("file", "Send the files as multipart/form-data."))?;
-    let result = read_fields(state, &ctx, &granted, meta, &mut form).await;
+    let result = read_fields(state, &ctx, &granted, meta, &mut form, &arrived).await;
     if result.is_err() {
         drain(&mut form).await;
     }
@@ -69,18 +70,29 @@ async fn read_fields(
     granted: &app::backend::access::Granted<app::backend::access::perm::VaultWrite>,
     meta: &RequestMeta,
     form: &mut Multipart,
+    arrived: &Arrived,
 ) -> Result<(String, Vec<VaultFileView>), AppError> {
     let mut folder = String::new();
     let mut stored = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(|e| AppError::validation("file", e.body_text()))? {
+    let mut fields = 0;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                arrived.log_unreadable(fields, &e.body_text());
+                return Err(AppError::validation("file", e.body_text()));
+            }
+        };
+        fields += 1;
         match field.name() {
             Some("folder") => {
-                let text = field.text().await.map_err(|e| AppError::validation("folder", e.body_text()))?;
+                let text = small_text(field, "folder").await?;
                 folder = paths::folder_path(&text)?;
             }
             // The console's optional "new subfolder" field, sent after `folder` and before the files.
             Some("subfolder") => {
-                let text = field.text().await.map_err(|e| AppError::validation("subfolder", e.body_text()))?;
+                let text = small_text(field, "subfolder").await?;
                 let sub = text.trim().trim_matches('/');
                 if !sub.is_empty() {
                     folder = paths::folder_path(&format!("{folder}{sub}"))?;
@@ -104,6 +116,50 @@ async fn read_fields(
         return Err(AppError::validation("file", "Choose at least one file."));
     }
     Ok((folder, stored))
+}
+
+/// The longest folder name field the form takes (a vault path is far shorter): the body has no overall limit,
+/// so a text field is read only this far.
+const MAX_TEXT_FIELD: usize = 4096;
+
+/// A text field of the form, refused past `MAX_TEXT_FIELD` bytes before more of it is read.
+async fn small_text(mut field: axum::extract::multipart::Field<'_>, name: &str) -> Result<String, AppError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| AppError::validation(name, e.body_text()))? {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(AppError::validation(name, "This folder name is too long."));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| AppError::validation(name, "This folder name is not valid text."))
+}
+
+/// How much of an upload's body has arrived, for the log line of a form that could not be read (counts and the
+/// HTTP version only, never content): a browser's upload was once refused as an incomplete multipart stream.
+struct Arrived {
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    declared: Option<u64>,
+    version: axum::http::Version,
+}
+
+impl Arrived {
+    fn counting(req: Request) -> (Request, Self) {
+        use futures_util::TryStreamExt as _;
+        let declared =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let arrived = Self { bytes: Default::default(), declared, version: req.version() };
+        let (parts, body) = req.into_parts();
+        let bytes = arrived.bytes.clone();
+        let body = body.into_data_stream().inspect_ok(move |chunk| {
+            bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        });
+        (Request::from_parts(parts, axum::body::Body::from_stream(body)), arrived)
+    }
+
+    fn log_unreadable(&self, fields: usize, error: &str) {
+        let received = self.bytes.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(received, declared = ?self.declared, version = ?self.version, fields, error, "an upload's form could not be read");
+    }
 }
 
 /// After a refusal, reads what the client is still sending (up to 8 MiB, dropped): a response before the
