@@ -9,6 +9,7 @@ use app::model::AppError;
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 /// Filters and paging.
@@ -82,7 +83,7 @@ pub struct EventPage {
 )]
 pub async fn list_events(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError(AppError::validation("query", e.body_text())))?;

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// An export and its progress.
@@ -72,7 +73,7 @@ fn meta(m: Option<Extension<RequestMeta>>) -> RequestMeta {
             admin's approval for exports (ask for it in the console)", body = super::openapi::ErrorBody)))]
 pub async fn start_export(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
 ) -> Result<Response, ApiError> {
     let granted = p.ctx.require::<app::backend::access::perm::Export>()?;
@@ -99,7 +100,7 @@ pub async fn start_export(
         (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn get_export(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     Path(id): Path<String>,
 ) -> Result<Json<DataExport>, ApiError> {
     let granted = p.ctx.require::<app::backend::access::perm::Export>()?;
@@ -116,7 +117,7 @@ pub async fn get_export(
             body = super::openapi::ErrorBody)))]
 pub async fn download_export(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

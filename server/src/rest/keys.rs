@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// A key's metadata (never its secret).
@@ -142,7 +143,7 @@ fn master(p: &ApiPrincipal) -> Result<app::backend::access::Granted<app::backend
 )]
 pub async fn list_keys(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
 ) -> Result<Json<KeyList>, ApiError> {
     let granted = master(&p)?;
     let view = backend::list_keys(&state, &p.ctx, &granted).await?;
@@ -162,7 +163,7 @@ pub async fn list_keys(
 )]
 pub async fn create_key(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     Extension(meta): Extension<RequestMeta>,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -216,7 +217,7 @@ pub async fn create_key(
 )]
 pub async fn roll_key(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     Path(id): Path<String>,
     Extension(meta): Extension<RequestMeta>,
     ApiJson(body): ApiJson<Roll>,
@@ -239,7 +240,7 @@ pub async fn roll_key(
 )]
 pub async fn revoke_key(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     Path(id): Path<String>,
     Extension(meta): Extension<RequestMeta>,
 ) -> Result<StatusCode, ApiError> {

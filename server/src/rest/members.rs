@@ -4,10 +4,11 @@ use super::ApiError;
 use app::backend::keys::verify::ApiPrincipal;
 use app::backend::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// A member of the tenant.
@@ -51,11 +52,12 @@ pub struct MemberList<'a> {
 )]
 pub async fn list_members(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
-    headers: HeaderMap,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
+    // The request itself, not a copy of its headers (`HeaderMap` as an extractor clones them all).
+    req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let granted = p.ctx.require::<app::backend::access::perm::Team>()?;
-    let gzipped = app::backend::platform::gzip::accepted(&headers);
+    let gzipped = app::backend::platform::gzip::accepted(req.headers());
     let json = app::backend::organisation::members::member_list_json(&state, &p.ctx, &granted, gzipped, |members| {
         let members = members
             .iter()

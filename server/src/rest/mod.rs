@@ -226,6 +226,8 @@ async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let elapsed = |started: Instant| started.elapsed().as_millis();
     match verdict {
         Ok(principal) => {
+            // Shared with the handler, not copied: its context holds a dozen strings.
+            let principal = std::sync::Arc::new(principal);
             let refusal = match rules::check_api(&state, principal.ctx.tenant_id(), ip).await {
                 Ok(r) => r,
                 Err(err) => return with_cors(error_response(&err, false), false),

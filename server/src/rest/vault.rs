@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 /// A file (figures of its newest version).
@@ -180,7 +181,7 @@ fn meta(p: &ApiPrincipal, m: Option<Extension<RequestMeta>>) -> RequestMeta {
         (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn list_files(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VaultListing>, ApiError> {
     let Query(q) = params.map_err(|e| AppError::validation("query", e.body_text()))?;
@@ -218,7 +219,7 @@ pub async fn list_files(
         (status = 422, description = "Bad path, too large, or flagged by the virus scanner", body = super::openapi::ErrorBody)))]
 pub async fn upload_file(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     params: Result<Query<UploadParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
@@ -245,7 +246,7 @@ pub async fn upload_file(
     responses((status = 200, body = VaultFileDetail), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn get_file(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     Path(id): Path<String>,
     params: Result<Query<BinParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<VaultFileDetail>, ApiError> {
@@ -266,7 +267,7 @@ pub async fn get_file(
         (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn download_file(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
     Query(q): Query<ContentParams>,
@@ -282,7 +283,7 @@ pub async fn download_file(
     responses((status = 200, body = VaultFile), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn delete_file(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
@@ -295,7 +296,7 @@ pub async fn delete_file(
     responses((status = 200, body = VaultFile), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn undelete_file(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
 ) -> Result<Json<VaultFile>, ApiError> {
@@ -309,7 +310,7 @@ pub async fn undelete_file(
     responses((status = 200, body = VaultFile), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn restore_version(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     Path((id, version_id)): Path<(String, String)>,
 ) -> Result<Json<VaultFile>, ApiError> {
@@ -324,7 +325,7 @@ pub async fn restore_version(
         (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn create_link(
     State(state): State<AppState>,
-    Extension(p): Extension<ApiPrincipal>,
+    Extension(p): Extension<Arc<ApiPrincipal>>,
     m: Option<Extension<RequestMeta>>,
     Path(id): Path<String>,
     super::ApiJson(body): super::ApiJson<NewLink>,
