@@ -224,6 +224,32 @@ async fn planted_secrets_stay_out_of_events_logs_and_error_bodies() {
         bodies.keep("GET /vault/links/…", res).await;
     }
 
+    // A console upload cut off after its first field (whole as HTTP, not as a form): refused, and the log says
+    // how much of how much arrived, never what.
+    let cut_folder = "plant-cut-folder-7741";
+    secrets.push(("folder of a cut upload", cut_folder.to_owned()));
+    let boundary = "plantedboundary4410";
+    let cut =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"folder\"\r\n\r\n{cut_folder}\r\n--{boundary}");
+    let res = c
+        .post(app.url("/vault/upload"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(cut.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bodies.keep("POST /vault/upload (cut)", res).await, StatusCode::UNPROCESSABLE_ENTITY);
+    let logged = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let line =
+        logged.lines().find(|l| l.contains("an upload's form could not be read")).expect("the cut upload is logged");
+    let declared = cut.len();
+    assert!(
+        line.contains(&format!("received={declared}")) && line.contains(&format!("declared=Some({declared})")),
+        "{line}"
+    );
+
     // A session cookie.
     let res = app.call(&app.client(), "sign_in", &[("email", owner), ("password", third)]).await;
     let cookie = common::cookie_value(&common::session_set_cookie(&res).expect("a session cookie"));
