@@ -57,11 +57,21 @@ async fn receive(
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|_| AppError::validation("file", "Send the files as multipart/form-data."))?;
-    let result = read_fields(state, &ctx, &granted, meta, &mut form, &arrived).await;
-    if result.is_err() {
-        drain(&mut form).await;
+    // Every file of the form arrives before any is recorded: one refused (too large, flagged, cut off) leaves
+    // none of the others behind.
+    let mut received = Vec::new();
+    let folder = match read_fields(state, &ctx, &granted, meta, &mut form, &arrived, &mut received).await {
+        Ok(folder) => folder,
+        Err(e) => {
+            drain(&mut form).await;
+            files::discard(state, &ctx, received).await;
+            return Err(e);
+        }
+    };
+    if received.is_empty() {
+        return Err(AppError::validation("file", "Choose at least one file."));
     }
-    result
+    Ok((folder, files::record(state, &ctx, &granted, meta, received).await?))
 }
 
 async fn read_fields(
@@ -71,9 +81,9 @@ async fn read_fields(
     meta: &RequestMeta,
     form: &mut Multipart,
     arrived: &Arrived,
-) -> Result<(String, Vec<VaultFileView>), AppError> {
+    received: &mut Vec<files::Received>,
+) -> Result<String, AppError> {
     let mut folder = String::new();
-    let mut stored = Vec::new();
     let mut fields = 0;
     loop {
         let field = match form.next_field().await {
@@ -107,15 +117,12 @@ async fn read_fields(
                 }
                 let content_type = field.content_type().map(str::to_owned);
                 let path = format!("{folder}{name}");
-                stored.push(files::upload(state, ctx, granted, meta, &path, content_type.as_deref(), field).await?);
+                received.push(files::receive(state, ctx, granted, meta, &path, content_type.as_deref(), field).await?);
             }
             _ => {}
         }
     }
-    if stored.is_empty() {
-        return Err(AppError::validation("file", "Choose at least one file."));
-    }
-    Ok((folder, stored))
+    Ok(folder)
 }
 
 /// The longest folder name field the form takes (a vault path is far shorter): the body has no overall limit,

@@ -141,3 +141,32 @@ async fn a_form_upload_past_two_mebibytes_arrives_whole() {
     let list: VaultListView = app.call(&owner, "list_vault", &[("folder", "")]).await.json().await.unwrap();
     assert_eq!(list.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["archive.bin"]);
 }
+
+/// A form of several files is stored whole or not at all: when one is refused (here too large), the files sent
+/// before it in the same form leave neither a version nor a blob behind, and the answer says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_with_one_refused_file_stores_none_of_its_files() {
+    let app = TestApp::spawn_with(|s| s.vault_max_file_mib = 1).await;
+    let (owner, _) = app.signed_in("Allornone").await;
+    let tenant = common::audit::tenant_id(&app, "Allornone").await;
+    app.uploaded(&owner, "", "keep.txt", b"version one").await;
+    let blobs = app.state.vault.store.list(&tenant).await.unwrap().len();
+    let big = common::vault::body(2 << 20, 3);
+    let files: [(&str, &[u8]); 3] = [("keep.txt", b"version two"), ("new.txt", b"new"), ("big.bin", &big)];
+    let res = app.upload_form(&owner, &[("folder", "")], &files, false).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = location(&res);
+    assert!(back.starts_with("/vault?error=") && back.contains("larger%20than%20the%20limit"), "{back}");
+    let list: VaultListView = app.call(&owner, "list_vault", &[("folder", "")]).await.json().await.unwrap();
+    let names: Vec<(&str, i64)> = list.files.iter().map(|f| (f.name.as_str(), f.versions)).collect();
+    assert_eq!(names, [("keep.txt", 1)], "no new version, no new file");
+    assert_eq!(app.state.vault.store.list(&tenant).await.unwrap().len(), blobs, "no blob left behind");
+
+    // The same files without the refused one: both recorded, in one answer.
+    let res = app.upload_form(&owner, &[("folder", "")], &files[..2], true).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let list: VaultListView = app.call(&owner, "list_vault", &[("folder", "")]).await.json().await.unwrap();
+    let mut names: Vec<(&str, i64)> = list.files.iter().map(|f| (f.name.as_str(), f.versions)).collect();
+    names.sort_unstable();
+    assert_eq!(names, [("keep.txt", 2), ("new.txt", 1)]);
+}

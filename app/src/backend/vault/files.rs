@@ -92,7 +92,7 @@ where
 pub async fn upload<S, E>(
     state: &AppState,
     ctx: &TenantCtx,
-    _write: &Granted<perm::VaultWrite>,
+    write: &Granted<perm::VaultWrite>,
     meta: &RequestMeta,
     path: &str,
     content_type: Option<&str>,
@@ -102,10 +102,38 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
+    let received = receive(state, ctx, write, meta, path, content_type, body).await?;
+    let mut files = record(state, ctx, write, meta, vec![received]).await?;
+    files.pop().ok_or(AppError::NotFound)
+}
+
+/// A file whose content is stored (encrypted, durable) but not yet a version: a form of several files holds
+/// them until every one has arrived, then records them all at once (`record`) or none (`discard`).
+pub struct Received {
+    path: paths::VaultPath,
+    content_type: String,
+    stored: Stored,
+}
+
+/// Streams one file into a new blob (`store_stream`); a refused one (too large, flagged, cut off) is recorded
+/// in the access history as a failed upload.
+pub async fn receive<S, E>(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _write: &Granted<perm::VaultWrite>,
+    meta: &RequestMeta,
+    path: &str,
+    content_type: Option<&str>,
+    body: S,
+) -> Result<Received, AppError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::fmt::Display,
+{
     let path = paths::file_path(path)?;
     let content_type = paths::content_type(content_type);
-    let stored = match store_stream(state, ctx.tenant_id().as_str(), body, true).await {
-        Ok(s) => s,
+    match store_stream(state, ctx.tenant_id().as_str(), body, true).await {
+        Ok(stored) => Ok(Received { path, content_type, stored }),
         Err(e) => {
             if matches!(e, AppError::Validation { .. }) {
                 let detail = format!("{}: {}", path.path, e);
@@ -113,66 +141,91 @@ where
                 let event = NewEvent::by(ctx, meta, "vault.upload", Outcome::Failure, &detail);
                 audit::record(&mut conn, &state.keys, state.clock.now_ms(), &event).await?;
             }
-            return Err(e);
-        }
-    };
-    match record_version(state, ctx, meta, &path, &content_type, &stored).await {
-        Ok(id) => super::list::file_by_id(state, ctx, &id).await,
-        Err(e) => {
-            // Not recorded: the blob would be unreachable, so it goes.
-            let _ = state.vault.store.delete(ctx.tenant_id().as_str(), &stored.blob).await;
             Err(e)
         }
     }
 }
 
-async fn record_version(
+/// Records received files as new versions, in one transaction with their access-history events: all of them
+/// or, when that fails, none (and their blobs go).
+pub async fn record(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _write: &Granted<perm::VaultWrite>,
+    meta: &RequestMeta,
+    received: Vec<Received>,
+) -> Result<Vec<VaultFileView>, AppError> {
+    let ids = match record_versions(state, ctx, meta, &received).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            discard(state, ctx, received).await;
+            return Err(e);
+        }
+    };
+    let mut files = Vec::with_capacity(ids.len());
+    for id in ids {
+        files.push(super::list::file_by_id(state, ctx, &id).await?);
+    }
+    Ok(files)
+}
+
+/// Deletes the blobs of received files that will not be recorded (unreachable otherwise).
+pub async fn discard(state: &AppState, ctx: &TenantCtx, received: Vec<Received>) {
+    for r in received {
+        let _ = state.vault.store.delete(ctx.tenant_id().as_str(), &r.stored.blob).await;
+    }
+}
+
+async fn record_versions(
     state: &AppState,
     ctx: &TenantCtx,
     meta: &RequestMeta,
-    path: &paths::VaultPath,
-    content_type: &str,
-    stored: &Stored,
-) -> Result<String, AppError> {
+    received: &[Received],
+) -> Result<Vec<String>, AppError> {
     let now = state.clock.now_ms();
     let tenant = ctx.tenant_id().as_str();
-    let version_id = uuid::Uuid::new_v4().to_string();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
-    sqlx::query(
-        "INSERT INTO vault_objects (id, tenant_id, path, folder, name, name_key, current_version_id, size, \
-         versions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9) \
-         ON CONFLICT (tenant_id, path) DO NOTHING",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(tenant)
-    .bind(&path.path)
-    .bind(&path.folder)
-    .bind(&path.name)
-    .bind(path.name.to_lowercase())
-    .bind(&version_id)
-    .bind(stored.size)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let row = sqlx::query(
-        "UPDATE vault_objects SET versions = versions + 1, current_version_id = $1, size = $2, updated_at = $3, \
-         deleted_at = NULL, deleted_by = NULL WHERE tenant_id = $4 AND path = $5 RETURNING id, versions",
-    )
-    .bind(&version_id)
-    .bind(stored.size)
-    .bind(now)
-    .bind(tenant)
-    .bind(&path.path)
-    .fetch_one(&mut *tx)
-    .await?;
-    let object_id: String = row.try_get("id")?;
-    let number: i64 = row.try_get("versions")?;
-    insert_version(&mut tx, tenant, &object_id, &version_id, number, content_type, stored, now, &actor(ctx)).await?;
-    let detail = format!("{} (version {number}, {} bytes, sha256 {})", path.path, stored.size, stored.sha256);
-    audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "vault.upload", Outcome::Success, &detail))
+    let mut ids = Vec::with_capacity(received.len());
+    for Received { path, content_type, stored } in received {
+        let version_id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO vault_objects (id, tenant_id, path, folder, name, name_key, current_version_id, size, \
+             versions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9) \
+             ON CONFLICT (tenant_id, path) DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(tenant)
+        .bind(&path.path)
+        .bind(&path.folder)
+        .bind(&path.name)
+        .bind(path.name.to_lowercase())
+        .bind(&version_id)
+        .bind(stored.size)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
+        let row = sqlx::query(
+            "UPDATE vault_objects SET versions = versions + 1, current_version_id = $1, size = $2, updated_at = $3, \
+             deleted_at = NULL, deleted_by = NULL WHERE tenant_id = $4 AND path = $5 RETURNING id, versions",
+        )
+        .bind(&version_id)
+        .bind(stored.size)
+        .bind(now)
+        .bind(tenant)
+        .bind(&path.path)
+        .fetch_one(&mut *tx)
+        .await?;
+        let object_id: String = row.try_get("id")?;
+        let number: i64 = row.try_get("versions")?;
+        insert_version(&mut tx, tenant, &object_id, &version_id, number, content_type, stored, now, &actor(ctx))
+            .await?;
+        let detail = format!("{} (version {number}, {} bytes, sha256 {})", path.path, stored.size, stored.sha256);
+        let event = NewEvent::by(ctx, meta, "vault.upload", Outcome::Success, &detail);
+        audit::record(&mut tx, &state.keys, now, &event).await?;
+        ids.push(object_id);
+    }
     tx.commit().await?;
-    Ok(object_id)
+    Ok(ids)
 }
 
 /// Records one version row.
