@@ -176,6 +176,46 @@ async fn a_request_in_flight_cannot_bring_a_revoked_session_back() {
     }
 }
 
+/// The same race through the one request that used to give the session a new id: a switch of organisation in
+/// flight while the owner ends the session must not insert it again under an id the revocation never saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_switch_in_flight_cannot_bring_a_revoked_session_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let app = Arc::new(TestApp::spawn().await);
+    let (owner, email) = app.signed_in("Switched").await;
+    let tenants: Vec<app::model::TenantChoice> =
+        app.call(&owner, "list_my_tenants", &[]).await.json().await.unwrap();
+    let membership = tenants[0].membership_id.clone();
+    for round in 0..5 {
+        let (thief, _) = app.password_step(&email).await;
+        let id = my_sessions(&app, &owner).await.into_iter().find(|s| !s.current).unwrap().id;
+        let revoked = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let (app, thief, revoked, membership) = (app.clone(), thief.clone(), revoked.clone(), membership.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..12 {
+                    let after_revoke = revoked.load(Ordering::SeqCst);
+                    let status = app.call(&thief, "switch_tenant", &[("membership_id", &membership)]).await.status();
+                    if after_revoke {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "round {round}: switched after the revoke");
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let res = app.call(&owner, "revoke_my_session", &[("id", &id)]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        revoked.store(true, Ordering::SeqCst);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(app.call(&thief, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED, "round {round}");
+        assert_eq!(my_sessions(&app, &owner).await.len(), 1, "round {round}: the revoked session is back");
+    }
+}
+
 /// The session cache's bound for changes it is not told of (another instance, the operator's CLI, a database
 /// writer): a session ended and a grant withdrawn behind this instance's back stop working within a second
 /// (`access::epoch::TTL`), however busy the member keeps the cache.

@@ -34,6 +34,8 @@ pub(crate) struct Stub {
     down: bool,
     /// `.keys` requests answered 304.
     not_modified: usize,
+    /// The REST API (not the `.keys` files) answers 403, as when its hourly limit is used up.
+    api_limited: bool,
 }
 
 pub(crate) type Shared = Arc<Mutex<Stub>>;
@@ -61,6 +63,9 @@ async fn keys_file(State(s): State<Shared>, Path(file): Path<String>, headers: H
 
 async fn api_keys(State(s): State<Shared>, Path(user): Path<String>) -> Response {
     let stub = s.lock().unwrap();
+    if stub.api_limited {
+        return AxumStatus::FORBIDDEN.into_response();
+    }
     match stub.users.get(&user) {
         Some(u) if !stub.down => {
             let list: Vec<_> = u.keys.iter().map(|(id, k)| serde_json::json!({ "id": id, "key": k })).collect();
@@ -72,6 +77,9 @@ async fn api_keys(State(s): State<Shared>, Path(user): Path<String>) -> Response
 
 async fn api_user(State(s): State<Shared>, Path(user): Path<String>) -> Response {
     let stub = s.lock().unwrap();
+    if stub.api_limited {
+        return AxumStatus::FORBIDDEN.into_response();
+    }
     match stub.users.get(&user) {
         Some(u) if !stub.down => axum::Json(serde_json::json!({ "login": user, "id": u.id })).into_response(),
         _ => AxumStatus::NOT_FOUND.into_response(),
@@ -184,6 +192,41 @@ async fn github_keys_are_added_revoked_upstream_and_gone_with_the_user() {
     // Bad names are refused before anything is asked.
     let res = app.call(&owner, "link_github", &[("github_user", "../etc/passwd")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The account check cannot be skipped: when GitHub's API does not answer (its hourly limit for unauthenticated
+/// callers is 60), a `.keys` list of a name whose account is known is not applied, so a name taken over in
+/// the meantime brings no key in, and a later 304 does not bless what was never checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_name_brings_no_key_while_the_api_cannot_confirm_the_account() {
+    let (app, stub) = app_with_github().await;
+    let (owner, _) = app.signed_in("Renamed Co").await;
+    stub.lock().unwrap().users.insert("octo".into(), StubUser { id: 1, keys: vec![(11, ED25519.into())] });
+    assert!(app.call(&owner, "link_github", &[("github_user", "octo")]).await.status().is_success());
+    assert_eq!(state_of(&view(&app, &owner).await, ED25519_FP), Some("active"));
+
+    // The name is taken by another account while the API is limited: its key is not added, twice over.
+    {
+        let mut stub = stub.lock().unwrap();
+        stub.users.insert("octo".into(), StubUser { id: 2, keys: vec![(21, SK.into())] });
+        stub.api_limited = true;
+    }
+    for _ in 0..2 {
+        let synced = sync(&app).await;
+        assert_eq!((synced.added, synced.revoked), (0, 0));
+        assert!(synced.error.unwrap().contains("account"), "the member's page says why");
+        let v = view(&app, &owner).await;
+        assert!(!v.keys.iter().any(|k| k.key_type.starts_with("sk-")), "the other account's key is not taken");
+        assert_eq!(state_of(&v, ED25519_FP), Some("active"), "the checked key stays until the stale limit");
+    }
+    assert_eq!(count(&app, "ssh_key.added").await, 1);
+
+    // The API answers again: the other account is seen, and nothing of the name is trusted.
+    stub.lock().unwrap().api_limited = false;
+    assert_eq!(sync(&app).await.revoked, 1);
+    let v = view(&app, &owner).await;
+    assert!(v.keys.iter().all(|k| k.state != "active"));
+    assert!(v.github.unwrap().last_error.unwrap().contains("another account"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

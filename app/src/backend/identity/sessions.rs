@@ -101,13 +101,18 @@ pub async fn establish(session: &Session, ctx: TenantCtx, now_ms: i64, meta: &Re
     session.insert(AUTH_KEY, state).await.map_err(store_err)
 }
 
-/// Moves this signed-in session to another tenant of the same account: a new session id, the same sign-in
-/// time (the absolute lifetime keeps counting) and no carried-over step-up.
+/// Moves this signed-in session to another tenant of the same account: the same sign-in time (the absolute
+/// lifetime keeps counting) and no carried-over step-up.
+///
+/// The session keeps its id. A new id is written by the store's `create`, an insert, at the end of the request:
+/// a switch in flight while the session was ended (revoked, signed out everywhere, a password reset, the panic
+/// button) would insert it again, fully signed in, under an id the revocation never saw. Kept, the id is saved
+/// by an update, which finds no row once the session is ended. The id has been the browser's secret since the
+/// sign-in that cycled it (`establish`), and a switch gives no power the account did not already have.
 pub async fn switch_tenant(session: &Session, ctx: TenantCtx) -> Result<(), AppError> {
     let Some(mut state) = session.get::<AuthState>(AUTH_KEY).await.map_err(store_err)? else {
         return Err(AppError::Unauthenticated);
     };
-    session.cycle_id().await.map_err(store_err)?;
     state.ctx = ctx;
     state.stepped_up_at = 0;
     session.insert(AUTH_KEY, state).await.map_err(store_err)

@@ -60,7 +60,15 @@ pub async fn sync_link(state: &AppState, membership: &str) -> Result<Synced, App
     let stale_noted: i64 = link.try_get("stale_noted")?;
     let email: String = link.try_get("email")?;
     let tenant_name: String = link.try_get("tenant_name")?;
-    let fetched = github::fetch(&state.ssh.github, &user, etag.as_deref()).await;
+    let fetched = match github::fetch(&state.ssh.github, &user, etag.as_deref()).await {
+        // The account behind the name is known: a list GitHub's API did not confirm is of an account not checked
+        // (the API has an hourly limit; the `.keys` files have none). Applied, it would let whoever took the name
+        // over in the meantime bring a key in, and the ETag stored with it would keep it through every 304.
+        Ok(Fetched::Keys { user_id: None, .. }) if known_id.is_some() => Err(github::FetchError(
+            "GitHub's API did not confirm which account the name belongs to".to_owned(),
+        )),
+        other => other,
+    };
 
     let now = state.clock.now_ms();
     let every = state.ssh.sync_every_ms.max(1_000);
