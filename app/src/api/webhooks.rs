@@ -171,7 +171,7 @@ pub async fn redeliver_webhook(webhook_id: String, delivery_id: String) -> Resul
 
 /// Enables (`enabled` = "true") or disables an endpoint.
 #[server(prefix = "/api", endpoint = "set_webhook_enabled")]
-pub async fn set_webhook_enabled(webhook_id: String, enabled: String) -> Result<(), AppError> {
+pub async fn set_webhook_enabled(webhook_id: String, enabled: String, reason: Option<String>) -> Result<(), AppError> {
     use super::ssr::{finish, meta, session, state, tenant_ctx};
     finish(
         async {
@@ -184,9 +184,25 @@ pub async fn set_webhook_enabled(webhook_id: String, enabled: String) -> Result<
                 "false" => false,
                 _ => return Err(AppError::validation("enabled", "Say true or false.")),
             };
-            crate::backend::webhooks::endpoints::set_enabled(&st, &ctx, &admin, &proof, &meta()?, &webhook_id, on)
-                .await?;
-            leptos_axum::redirect(&format!("/settings/webhooks/{webhook_id}"));
+            let meta = meta()?;
+            let act = crate::backend::approvals::Act::WebhookEnabled { webhook_id: webhook_id.clone(), on };
+            match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
+                crate::backend::approvals::Gate::Go(cleared) => {
+                    crate::backend::webhooks::endpoints::set_enabled(
+                        &st,
+                        &ctx,
+                        &admin,
+                        &proof,
+                        &cleared,
+                        &meta,
+                        &webhook_id,
+                        on,
+                    )
+                    .await?;
+                    leptos_axum::redirect(&format!("/settings/webhooks/{webhook_id}"));
+                }
+                crate::backend::approvals::Gate::Waiting(_) => leptos_axum::redirect("/settings/approvals?requested=1"),
+            }
             Ok(())
         }
         .await,

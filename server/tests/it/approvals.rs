@@ -1,6 +1,6 @@
 //! Four-eyes approval: a lone admin cannot turn it on; with it on, each guarded act (a master key, the two-factor
-//! requirement off, a lower retention, a data export, erasing a member, deleting a webhook, the requirement
-//! off) waits, runs when another admin approves it — as its requester, recorded with both names — and never
+//! requirement off, a lower retention, a data export, erasing a member, disabling or deleting a webhook, the
+//! requirement off) waits, runs when another admin approves it — as its requester, recorded with both names — and never
 //! when its requester approves it, after it expired, after it was refused or cancelled, twice, or when its
 //! requester lost their role meanwhile. A master key's secret goes to its requester only, once; a master key
 //! cannot start an export over the REST API meanwhile; the organisation keeps two admins while it is on.
@@ -272,4 +272,48 @@ async fn turning_it_off_needs_approval_and_two_admins_stay_while_it_is_on() {
     assert!(ok(&app.call(&owner, "start_data_export", &[]).await));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM data_exports").await, 1);
     assert!(ok(&app.call(&owner, "deactivate_member", &[("membership_id", second.as_str())]).await));
+}
+
+/// Disabling a webhook endpoint silences the receiver that would hear of everything done next (its own
+/// `webhook.disabled` included), so it waits for a second admin like deleting it; enabling runs at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_webhook_waits_for_a_second_admin() {
+    let (app, owner, owner_email, admin, admin_email) = two_admins().await;
+    let webhook = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, description, events, enabled, secret_sealed, \
+         secret_key_id, created_at, created_by) SELECT $1, id, 'https://93.184.216.34/siem', 'SIEM', \
+         'nothing', 1, 'x', 'x', 0, 'test' FROM tenants WHERE name = 'Acme'",
+    )
+    .bind(&webhook)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    let enabled = || count(&app, "SELECT enabled FROM webhook_endpoints");
+
+    let off = [("webhook_id", webhook.as_str()), ("enabled", "false"), ("reason", "noisy")];
+    let res = app.call(&owner, "set_webhook_enabled", &off).await;
+    assert!(ok(&res), "{}", res.status());
+    assert_eq!(enabled().await, 1, "still enabled while the request waits");
+    let request = waiting(&app, &admin, "disable the webhook endpoint https://93.184.216.34/siem").await;
+    assert_eq!(request.requested_by, owner_email);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE action = 'webhook.disabled'").await, 0);
+    // Not by its requester; by the other admin, it runs with both names.
+    let res = app.call(&owner, "approve_request", &[("approval_id", request.id.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "self-approval");
+    assert_eq!(enabled().await, 1);
+    let res = app.call(&admin, "approve_request", &[("approval_id", request.id.as_str())]).await;
+    assert!(ok(&res), "{}", res.text().await.unwrap());
+    assert_eq!(enabled().await, 0);
+    let by: String = sqlx::query_scalar("SELECT actor FROM audit_events WHERE action = 'webhook.disabled'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(by, format!("{owner_email} (approved by {admin_email})"));
+
+    // Enabling again is harmless: at once, no request.
+    let on = [("webhook_id", webhook.as_str()), ("enabled", "true")];
+    assert!(ok(&app.call(&admin, "set_webhook_enabled", &on).await));
+    assert_eq!(enabled().await, 1);
+    assert!(approvals(&app, &owner).await.waiting.is_empty());
 }

@@ -173,6 +173,20 @@ async fn api_errors_are_json_with_limits_and_the_document_describes_it() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let res = api_get(&app, &key, "/api/v1/access-history?colour=red").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Only the document's own path is open without a key: an id that merely ends like it meets the key check
+    // (it reached the handlers keyless, which answered 500 for want of the key).
+    for (method, path) in [
+        ("GET", "/api/v1/vault/files/openapi.json"),
+        ("DELETE", "/api/v1/vault/files/openapi.json"),
+        ("DELETE", "/api/v1/keys/openapi.json"),
+        ("GET", "/api/v1/exports/openapi.json"),
+    ] {
+        let res = api_client(&app).request(method.parse().unwrap(), app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated", "{method} {path}");
+    }
+    let res = api_client(&app).get(app.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the document itself needs no key");
 
     // Cursor pagination walks the whole history without repeats.
     for _ in 0..5 {

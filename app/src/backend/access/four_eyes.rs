@@ -16,6 +16,9 @@ pub enum Act {
     DataExport,
     EraseMember { membership_id: String },
     DeleteWebhook { webhook_id: String },
+    /// Disabling is guarded (an endpoint turned off hears nothing more, its own `webhook.disabled` included);
+    /// enabling runs at once.
+    WebhookEnabled { webhook_id: String, on: bool },
     FourEyes { on: bool },
 }
 
@@ -30,6 +33,8 @@ impl Act {
             Self::DataExport => "export all of the organisation's data".to_owned(),
             Self::EraseMember { membership_id } => format!("erase the member {membership_id}"),
             Self::DeleteWebhook { webhook_id } => format!("delete the webhook endpoint {webhook_id}"),
+            Self::WebhookEnabled { webhook_id, on: false } => format!("disable the webhook endpoint {webhook_id}"),
+            Self::WebhookEnabled { webhook_id, on: true } => format!("enable the webhook endpoint {webhook_id}"),
             Self::FourEyes { on: false } => "stop requiring a second admin's approval".to_owned(),
             Self::FourEyes { on: true } => "require a second admin's approval".to_owned(),
         }

@@ -279,6 +279,12 @@ async fn run(
             crate::backend::webhooks::endpoints::delete(state, ctx, &admin, proof, &cleared, meta, &webhook_id).await?;
             Ok("done".to_owned())
         }
+        Act::WebhookEnabled { webhook_id, on } => {
+            let admin = ctx.require_admin()?;
+            crate::backend::webhooks::endpoints::set_enabled(state, ctx, &admin, proof, &cleared, meta, &webhook_id, on)
+                .await?;
+            Ok("done".to_owned())
+        }
         Act::FourEyes { on } => {
             let owner = ctx.require_owner()?;
             super::set_required(state, ctx, &owner, meta, &cleared, on).await?;

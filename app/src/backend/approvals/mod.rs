@@ -33,6 +33,7 @@ async fn needs_approval(conn: &mut sqlx::AnyConnection, ctx: &TenantCtx, act: &A
     }
     Ok(match act {
         Act::TwoFactorPolicy { required } | Act::FourEyes { on: required } => !required,
+        Act::WebhookEnabled { on, .. } => !on,
         Act::Retention { days } => {
             let now: i64 = sqlx::query_scalar("SELECT audit_retention_days FROM tenants WHERE id = $1")
                 .bind(ctx.tenant_id().as_str())
@@ -111,12 +112,14 @@ async fn describe(conn: &mut sqlx::AnyConnection, ctx: &TenantCtx, act: &Act) ->
         Act::EraseMember { .. } => {
             "SELECT a.email FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.id = $1 AND m.tenant_id = $2"
         }
-        Act::DeleteWebhook { .. } => "SELECT url FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2",
+        Act::DeleteWebhook { .. } | Act::WebhookEnabled { .. } => {
+            "SELECT url FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2"
+        }
         _ => return Ok(act.summary()),
     };
     let id = match act {
         Act::EraseMember { membership_id } => membership_id,
-        Act::DeleteWebhook { webhook_id } => webhook_id,
+        Act::DeleteWebhook { webhook_id } | Act::WebhookEnabled { webhook_id, .. } => webhook_id,
         _ => return Ok(act.summary()),
     };
     let name: String = sqlx::query_scalar(sql)
@@ -127,6 +130,8 @@ async fn describe(conn: &mut sqlx::AnyConnection, ctx: &TenantCtx, act: &Act) ->
         .ok_or(AppError::NotFound)?;
     Ok(match act {
         Act::EraseMember { .. } => format!("erase the member {name}"),
+        Act::WebhookEnabled { on: false, .. } => format!("disable the webhook endpoint {name}"),
+        Act::WebhookEnabled { on: true, .. } => format!("enable the webhook endpoint {name}"),
         _ => format!("delete the webhook endpoint {name}"),
     })
 }

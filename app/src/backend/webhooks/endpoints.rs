@@ -302,16 +302,20 @@ pub(super) fn open_secret(
 
 /// Enables or disables an endpoint (`webhook.enabled`, `webhook.disabled`). Disabled, it is sent nothing and
 /// new events are not queued for it; what already waited goes out once it is enabled again, which also ends
-/// its failing streak.
+/// its failing streak. Disabling is a four-eyes act (`Cleared`): it silences the receiver that would hear of
+/// everything done next.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_enabled(
     state: &AppState,
     ctx: &TenantCtx,
     _admin: &AdminHandle,
     _fresh: &SteppedUp,
+    cleared: &crate::backend::access::four_eyes::Cleared,
     meta: &RequestMeta,
     id: &str,
     enabled: bool,
 ) -> Result<(), AppError> {
+    cleared.covers(&crate::backend::access::four_eyes::Act::WebhookEnabled { webhook_id: id.to_owned(), on: enabled })?;
     let tenant = ctx.tenant_id().as_str();
     let now = state.clock.now_ms();
     let reason = format!("disabled by {}", ctx.actor());
