@@ -83,10 +83,13 @@ pub async fn start(state: &AppState, token: &str, meta: &RequestMeta) -> Result<
 }
 
 /// What the support session of request `id` may reach now, or `None` when it must end (revoked, past its end,
-/// support no longer allowed).
+/// support no longer allowed). The vault and the exports need both the approval and the organisation's consent
+/// as it stands now: consent to them withdrawn ends them for approved sessions too.
 pub async fn reach(state: &AppState, id: &str) -> Result<Option<Reach>, AppError> {
     let r = sqlx::query(
-        "SELECT s.until, s.allow_vault, s.allow_exports FROM support_requests s JOIN tenants t ON t.id = s.tenant_id \
+        "SELECT s.until, s.allow_vault * t.support_vault_allowed AS allow_vault, \
+         s.allow_exports * t.support_exports_allowed AS allow_exports \
+         FROM support_requests s JOIN tenants t ON t.id = s.tenant_id \
          WHERE s.id = $1 AND s.state = 'approved' AND s.until > $2 AND t.support_allowed = 1",
     )
     .bind(id)
