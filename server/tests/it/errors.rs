@@ -76,6 +76,9 @@ async fn refusals_and_bad_input_are_not_errors() {
     assert_eq!(api_get(&app, &secret, "/api/v1/vault/files/nope").await.status(), 404);
     assert_eq!(api_get(&app, &secret, "/api/v1/access-history?from=yesterday").await.status(), 422);
     assert_eq!(app.get(&owner, "/no-such-page").await.status(), 404);
+    // A NUL character, which PostgreSQL's text cannot hold (SQLite's can): refused, never a 500.
+    let nul = app.call(&client, "sign_in", &[("email", "a\u{0}@acme.example"), ("password", "whatever-it-is-1")]).await;
+    assert!(nul.status().is_client_error(), "{}", nul.status());
     assert!(reports(&app).await.is_empty());
 }
 

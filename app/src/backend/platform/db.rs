@@ -216,6 +216,11 @@ impl From<sqlx::Error> for AppError {
                 tracing::warn!(error = %err, "database busy or unavailable");
                 AppError::Unavailable
             }
+            // PostgreSQL's text holds no NUL character (22021; 22P05 in JSON): the request's own input, refused.
+            // SQLite stores it, so only one of the databases would have answered 500.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                AppError::validation("form", "The text contains a character that cannot be stored (NUL).")
+            }
             _ => super::failure::internal_chain("database", &err),
         }
     }
