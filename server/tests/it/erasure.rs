@@ -57,6 +57,21 @@ async fn an_erased_member_leaves_no_email_behind_and_the_history_still_verifies(
     let (key_id, key) = create_key(&app, &victim_a, "read", &[]).await;
     assert_eq!(api_get(&app, &key, "/api/v1/members").await.status(), StatusCode::OK);
     app.state.api_log.flush().await;
+    // While an admin, they disable a webhook endpoint (its state then names who did).
+    let webhook = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, description, events, enabled, secret_sealed, \
+         secret_key_id, created_at, created_by) VALUES ($1, $2, 'https://93.184.216.34/hooks', 'SIEM', 'nothing', \
+         1, 'x', 'x', 0, 'test')",
+    )
+    .bind(&webhook)
+    .bind(&tenant)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    app.call(&victim_a, "step_up", &[("password", PASSWORD)]).await;
+    let res = app.call(&victim_a, "set_webhook_enabled", &[("webhook_id", &webhook), ("enabled", "false")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
     // Others' events that name the victim: the owner demotes them and invites their address elsewhere.
     let target = membership_of(&app, &owner, victim).await;
     app.call(&owner, "step_up", &[("password", PASSWORD)]).await;

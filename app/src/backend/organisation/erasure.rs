@@ -50,6 +50,8 @@ const NAMING_COLUMNS: &[(&str, &str)] = &[
     ("sftp_sessions", "actor"),
     ("webhook_endpoints", "created_by"),
     ("webhook_endpoints", "description"),
+    ("webhook_endpoints", "disabled_reason"),
+    ("support_requests", "decided_by"),
     ("approvals", "summary"),
     ("approvals", "reason"),
     ("approvals", "requested_by"),
