@@ -313,6 +313,18 @@ impl russh_sftp::server::Handler for Fs {
     async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
         match self.handles.remove(&handle) {
             Some(Open::Write { tx, task, .. }) => {
+                // The file becomes a version only now: the write grant is checked again, so a member who lost it
+                // while the handle was open (or kept open on purpose) stores nothing. Without its end, the upload
+                // fails and its blob is discarded.
+                let allowed = match self.authorise().await {
+                    Ok(()) => self.ctx.require::<perm::VaultWrite>().map(drop).map_err(refused),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = allowed {
+                    drop(tx);
+                    let _ = task.await;
+                    return Err(e);
+                }
                 let _ = tx.send(Piece::End).await;
                 drop(tx);
                 match task.await {

@@ -220,6 +220,22 @@ async fn tenants_are_apart_and_a_read_only_member_cannot_put() {
         let run = batch(&app, &ruser, &rkey, None, dir.path(), &format!("{cmd}\n")).await;
         assert!(!run.ok, "{cmd}");
     }
+    // A writer who loses the grant while a file is open for writing stores nothing when it is closed: the
+    // upload is slowed (`-l`, Kbit/s) so that the grant goes while the handle is open.
+    common::set_grants(&app, "reader@apart.example", "ssh_keys,vault_read,vault_write").await;
+    std::fs::write(dir.path().join("slow.bin"), vec![7u8; 800 * 1024]).unwrap();
+    let file = dir.path().join("slow-batch");
+    std::fs::write(&file, "put slow.bin slow.bin\n").unwrap();
+    let mut cmd = sftp_command(&app, &ruser, &rkey, None);
+    let upload = cmd.args(["-l", "800", "-b"]).arg(&file).arg("127.0.0.1").current_dir(dir.path()).output();
+    let upload = tokio::spawn(upload);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert!(!upload.is_finished(), "the file is still being written (800 KiB at 100 KB/s)");
+    common::set_grants(&app, "reader@apart.example", "ssh_keys,vault_read").await;
+    let out = upload.await.unwrap().unwrap();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listing: app::model::VaultListView = app.call(&owner, "list_vault", &[]).await.json().await.unwrap();
+    assert!(!listing.files.iter().any(|f| f.name == "slow.bin"), "stored after the grant went");
     // Losing the write grant mid-session applies to the next operation (not the next connection).
     common::set_grants(&app, "reader@apart.example", "ssh_keys").await;
     let run = batch(&app, &ruser, &rkey, None, dir.path(), "ls\n").await;
