@@ -184,8 +184,7 @@ async fn a_tenant_switch_in_flight_cannot_bring_a_revoked_session_back() {
     use std::sync::Arc;
     let app = Arc::new(TestApp::spawn().await);
     let (owner, email) = app.signed_in("Switched").await;
-    let tenants: Vec<app::model::TenantChoice> =
-        app.call(&owner, "list_my_tenants", &[]).await.json().await.unwrap();
+    let tenants: Vec<app::model::TenantChoice> = app.call(&owner, "list_my_tenants", &[]).await.json().await.unwrap();
     let membership = tenants[0].membership_id.clone();
     for round in 0..5 {
         let (thief, _) = app.password_step(&email).await;

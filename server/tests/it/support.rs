@@ -157,9 +157,8 @@ async fn support_ends_with_its_time_and_with_consent_and_reaches_the_vault_only_
     assert_eq!(app.call(&support, "list_vault", &[]).await.status(), StatusCode::OK, "the vault, included");
     assert_eq!(app.get(&support, "/data-export").await.status(), StatusCode::FORBIDDEN, "exports, not included");
     // Consent to the vault withdrawn (support still allowed): the approved access no longer reaches it.
-    let res = app
-        .call(&owner, "set_consent", &[("support_allowed", "on"), ("security_contact", "sec@acme.example")])
-        .await;
+    let res =
+        app.call(&owner, "set_consent", &[("support_allowed", "on"), ("security_contact", "sec@acme.example")]).await;
     assert!(ok(&res), "{}", res.status());
     assert_eq!(app.call(&support, "list_vault", &[]).await.status(), StatusCode::FORBIDDEN, "vault consent withdrawn");
     let download = app.get(&support, "/vault").await;

@@ -10,16 +10,31 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "act", rename_all = "snake_case")]
 pub enum Act {
-    MasterKey { input: KeyInput },
-    TwoFactorPolicy { required: bool },
-    Retention { days: i64 },
+    MasterKey {
+        input: KeyInput,
+    },
+    TwoFactorPolicy {
+        required: bool,
+    },
+    Retention {
+        days: i64,
+    },
     DataExport,
-    EraseMember { membership_id: String },
-    DeleteWebhook { webhook_id: String },
+    EraseMember {
+        membership_id: String,
+    },
+    DeleteWebhook {
+        webhook_id: String,
+    },
     /// Disabling is guarded (an endpoint turned off hears nothing more, its own `webhook.disabled` included);
     /// enabling runs at once.
-    WebhookEnabled { webhook_id: String, on: bool },
-    FourEyes { on: bool },
+    WebhookEnabled {
+        webhook_id: String,
+        on: bool,
+    },
+    FourEyes {
+        on: bool,
+    },
 }
 
 impl Act {

@@ -281,8 +281,17 @@ async fn run(
         }
         Act::WebhookEnabled { webhook_id, on } => {
             let admin = ctx.require_admin()?;
-            crate::backend::webhooks::endpoints::set_enabled(state, ctx, &admin, proof, &cleared, meta, &webhook_id, on)
-                .await?;
+            crate::backend::webhooks::endpoints::set_enabled(
+                state,
+                ctx,
+                &admin,
+                proof,
+                &cleared,
+                meta,
+                &webhook_id,
+                on,
+            )
+            .await?;
             Ok("done".to_owned())
         }
         Act::FourEyes { on } => {

@@ -64,9 +64,9 @@ pub async fn sync_link(state: &AppState, membership: &str) -> Result<Synced, App
         // The account behind the name is known: a list GitHub's API did not confirm is of an account not checked
         // (the API has an hourly limit; the `.keys` files have none). Applied, it would let whoever took the name
         // over in the meantime bring a key in, and the ETag stored with it would keep it through every 304.
-        Ok(Fetched::Keys { user_id: None, .. }) if known_id.is_some() => Err(github::FetchError(
-            "GitHub's API did not confirm which account the name belongs to".to_owned(),
-        )),
+        Ok(Fetched::Keys { user_id: None, .. }) if known_id.is_some() => {
+            Err(github::FetchError("GitHub's API did not confirm which account the name belongs to".to_owned()))
+        }
         other => other,
     };
 

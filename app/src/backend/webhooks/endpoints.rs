@@ -315,7 +315,8 @@ pub async fn set_enabled(
     id: &str,
     enabled: bool,
 ) -> Result<(), AppError> {
-    cleared.covers(&crate::backend::access::four_eyes::Act::WebhookEnabled { webhook_id: id.to_owned(), on: enabled })?;
+    cleared
+        .covers(&crate::backend::access::four_eyes::Act::WebhookEnabled { webhook_id: id.to_owned(), on: enabled })?;
     let tenant = ctx.tenant_id().as_str();
     let now = state.clock.now_ms();
     let reason = format!("disabled by {}", ctx.actor());
