@@ -7,11 +7,19 @@ use leptos::prelude::*;
 /// sign-in.
 #[server(prefix = "/api", endpoint = "start_two_factor_enrollment")]
 pub async fn start_two_factor_enrollment() -> Result<TotpEnrollmentView, AppError> {
-    use super::ssr::{enrollment_actor, finish, state};
+    use super::ssr::{enrollment_actor, finish, session, state};
+    use crate::backend::identity::sessions;
     finish(
         async {
             let (ctx, _) = enrollment_actor().await?;
-            crate::backend::identity::two_factor::start_enrollment(&state()?, &ctx).await
+            let session = session()?;
+            let started = sessions::enrolling(&session).await?;
+            let (view, mark) =
+                crate::backend::identity::two_factor::start_enrollment(&state()?, &ctx, started.as_deref()).await?;
+            if started.as_deref() != Some(mark.as_str()) {
+                sessions::note_enrolling(&session, mark).await?;
+            }
+            Ok(view)
         }
         .await,
     )

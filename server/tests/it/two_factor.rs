@@ -453,3 +453,32 @@ async fn the_overview_warns_when_three_or_fewer_recovery_codes_are_left() {
     let text = page.replace("<!>", "");
     assert!(text.contains("Only 3 recovery code(s) left"), "{page}");
 }
+
+/// An enrollment in progress is resumed by the browser that started it only: another session of the account
+/// (someone who knows the password, at the enrollment step of a sign-in) would otherwise be shown the secret
+/// the member is about to confirm, and hold their second factor from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrollment_in_progress_is_shown_to_no_other_session() {
+    let app = TestApp::spawn().await;
+    let (member, email) = app.signed_in("Enrol Apart").await;
+    let start = |c: reqwest::Client| {
+        let app = &app;
+        async move {
+            let res = app.call(&c, "start_two_factor_enrollment", &[]).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<app::model::TotpEnrollmentView>().await.unwrap().secret_base32
+        }
+    };
+    let mine = start(member.clone()).await;
+    let (other, _) = app.password_step(&email).await;
+    let theirs = start(other.clone()).await;
+    assert_ne!(theirs, mine, "another session is not shown the secret in progress");
+    // Each browser resumes its own (the later start replaced the secret: the member's resumes as a new one).
+    assert_eq!(start(other.clone()).await, theirs);
+    let again = start(member.clone()).await;
+    assert_ne!(again, mine);
+    assert_ne!(again, theirs);
+    assert_eq!(start(member.clone()).await, again);
+    let ok = app.call(&member, "confirm_two_factor_enrollment", &[("code", &app.code(&again))]).await;
+    assert_eq!(ok.status(), StatusCode::OK, "{}", ok.text().await.unwrap());
+}

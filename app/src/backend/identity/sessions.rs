@@ -31,6 +31,7 @@ pub use manage::{describe_agent, list_member, list_own, revoke_member, revoke_ot
 const AUTH_KEY: &str = "auth";
 const PENDING_KEY: &str = "pending";
 const FRESH_CODES_KEY: &str = "fresh_codes";
+const ENROLLING_KEY: &str = "enrolling";
 
 /// How long the state between password and second factor lasts.
 pub const PENDING_TTL_MS: i64 = 5 * MINUTE_MS;
@@ -172,6 +173,16 @@ pub async fn stash_fresh_codes(session: &Session, sealed: (String, String)) -> R
 /// Takes the stashed codes out of the session: a second call finds nothing.
 pub async fn take_fresh_codes(session: &Session) -> Result<Option<(String, String)>, AppError> {
     session.remove::<(String, String)>(FRESH_CODES_KEY).await.map_err(store_err)
+}
+
+/// The mark of the authenticator enrollment this browser started, which only it may resume.
+pub async fn enrolling(session: &Session) -> Result<Option<String>, AppError> {
+    session.get::<String>(ENROLLING_KEY).await.map_err(store_err)
+}
+
+/// Notes the enrollment this browser started (`enrolling`).
+pub async fn note_enrolling(session: &Session, mark: String) -> Result<(), AppError> {
+    session.insert(ENROLLING_KEY, mark).await.map_err(store_err)
 }
 
 /// The id hash of this session as stored, to spare it when signing out every other session.

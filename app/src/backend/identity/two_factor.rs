@@ -143,8 +143,18 @@ pub async fn is_enabled(conn: &mut AnyConnection, account: &AccountId) -> Result
 }
 
 /// Starts (or resumes, within 10 minutes) enrolling an authenticator: the secret as text, the otpauth link and
-/// a QR code. Refused once an authenticator is confirmed: its secret is never shown again.
-pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpEnrollmentView, AppError> {
+/// a QR code, with the mark of this enrollment for the browser to keep. Refused once an authenticator is
+/// confirmed: its secret is never shown again.
+///
+/// Only the browser that started an enrollment resumes it (`started`: the mark it kept, a digest of the
+/// secret, which a 160-bit secret's digest does not reveal): another session
+/// of the account (someone else who knows the password, at the enrollment step of a sign-in) would otherwise be
+/// shown the secret the member is about to confirm. Any other caller gets a new secret, which replaces it.
+pub async fn start_enrollment(
+    state: &AppState,
+    ctx: &TenantCtx,
+    started: Option<&str>,
+) -> Result<(TotpEnrollmentView, String), AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let existing = load_factor(state, &mut tx, ctx.account_id()).await?;
@@ -152,7 +162,14 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
         Some(f) if f.enabled => {
             return Err(AppError::Conflict { msg: "Two-factor authentication is already on.".to_owned() })
         }
-        Some(f) if now - f.created_at < PENDING_REUSE_MS && now >= f.created_at => f.secret,
+        Some(f)
+            if started.is_some_and(|m| {
+                crate::backend::platform::crypto::constant_time_eq(m.as_bytes(), enrollment_mark(&f.secret).as_bytes())
+            }) && now - f.created_at < PENDING_REUSE_MS
+                && now >= f.created_at =>
+        {
+            f.secret
+        }
         _ => {
             let secret = random_bytes::<20>().to_vec();
             let (key_id, sealed) = state.keys.seal(ctx.account_id().as_str().as_bytes(), &secret)?;
@@ -173,10 +190,11 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
         }
     };
     tx.commit().await?;
+    let mark = enrollment_mark(&secret);
     let secret_base32 = base32(&secret);
     let totp = totp_for(secret, ctx.actor())?;
     let otpauth_uri = totp.to_url().map_err(|_| AppError::validation("email", "This email cannot label a code."))?;
-    Ok(TotpEnrollmentView {
+    let view = TotpEnrollmentView {
         qr_svg: qr_svg(&otpauth_uri)?,
         secret_base32: secret_base32
             .as_bytes()
@@ -186,7 +204,14 @@ pub async fn start_enrollment(state: &AppState, ctx: &TenantCtx) -> Result<TotpE
             .join(" "),
         otpauth_uri,
         account_label: ctx.actor().to_owned(),
-    })
+    };
+    Ok((view, mark))
+}
+
+/// What the browser that started an enrollment keeps to resume it: a digest of its secret.
+fn enrollment_mark(secret: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(secret))
 }
 
 /// Confirms enrollment with a first valid code: the authenticator is on, a first set of recovery codes is made
