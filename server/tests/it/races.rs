@@ -1,5 +1,5 @@
 //! Races: what works once works once however many requests arrive together — recovery codes, single-use vault
-//! links and invitations, each fired eight times at once (a TOTP code in two sign-ins at once is in
+//! links and invitations, each fired eight times at once, and the last owner's demotion among others (a TOTP code in two sign-ins at once is in
 //! two_factor.rs, revoke against in-flight requests in sessions.rs, rotation against an upload in vault.rs) — on
 //! SQLite or PostgreSQL, as the run was given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -141,4 +141,50 @@ async fn an_invitation_accepted_eight_times_at_once_makes_one_member() {
         .unwrap(),
     );
     assert_eq!((accounts, memberships), (1, 1));
+}
+
+/// Demotions of every owner at once leave one owner: each counts the owners the one before it left (on
+/// PostgreSQL, two transactions used to count each other's target as still an owner, and both committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demoting_every_owner_at_once_leaves_one() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Owner race").await;
+    for i in 1..4 {
+        crate::common::add_member(&app, "Owner race", &format!("owner-{i}@race.example"), "owner").await;
+    }
+    assert!(app.call(&owner, "step_up", &[("password", PASSWORD)]).await.status().is_success());
+    let members: app::model::MembersView = app.call(&owner, "list_members", &[]).await.json().await.unwrap();
+    let ids: Vec<String> = members.members.iter().map(|m| m.membership_id.clone()).collect();
+    assert_eq!(ids.len(), 4);
+    let owners = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+             WHERE t.name = 'Owner race' AND m.role = 'owner' AND m.deactivated_at IS NULL",
+        )
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+    };
+    for round in 0..5 {
+        let statuses = all(ids
+            .iter()
+            .map(|id| {
+                let (app, owner) = (&app, &owner);
+                async move {
+                    let form = [("membership_id", id.as_str()), ("role", "admin")];
+                    app.call(owner, "update_member", &form).await.status()
+                }
+            })
+            .collect())
+        .await;
+        assert!(statuses.iter().all(|s| s.is_success() || s.is_redirection() || *s == StatusCode::CONFLICT));
+        assert_eq!(owners().await, 1, "round {round}: {statuses:?}");
+        sqlx::query(
+            "UPDATE memberships SET role = 'owner' WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Owner race')",
+        )
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+        app.state.access_changed();
+    }
 }

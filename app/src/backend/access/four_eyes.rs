@@ -94,6 +94,15 @@ pub enum Gate {
     Waiting(String),
 }
 
+/// Takes the organisation's row lock for the rest of the transaction, so that changes to who holds which role
+/// run one after another: each then counts the owners and admins the one before it left. PostgreSQL's READ
+/// COMMITTED would otherwise let two demotions each count the other's target as still an owner, and leave none
+/// (SQLite's writers are already one at a time).
+pub async fn lock_roles(conn: &mut sqlx::AnyConnection, tenant: &TenantId) -> Result<(), AppError> {
+    sqlx::query("UPDATE tenants SET four_eyes = four_eyes WHERE id = $1").bind(tenant.as_str()).execute(conn).await?;
+    Ok(())
+}
+
 /// Whether the organisation requires a second admin's approval.
 pub async fn required(conn: &mut sqlx::AnyConnection, tenant: &TenantId) -> Result<bool, AppError> {
     let on: Option<i64> = sqlx::query_scalar("SELECT four_eyes FROM tenants WHERE id = $1")

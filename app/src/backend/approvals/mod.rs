@@ -149,6 +149,7 @@ pub async fn set_required(
     cleared.covers(&Act::FourEyes { on })?;
     let now = state.clock.now_ms();
     let mut tx = begin_write(&state.pool).await?;
+    crate::backend::access::four_eyes::lock_roles(&mut tx, ctx.tenant_id()).await?;
     if on && admins(&mut tx, ctx.tenant_id()).await? < 2 {
         return Err(AppError::Conflict {
             msg: "You are the only owner or admin: a second admin must exist to approve anything. Invite or promote \

@@ -112,6 +112,8 @@ pub async fn erase_member(
     }
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
+    // The role lock before the chain head's, in the order every role change takes them.
+    crate::backend::access::four_eyes::lock_roles(&mut tx, ctx.tenant_id()).await?;
     let head = reseal::lock_head(&mut tx, tenant, now).await?;
     let s = subject(&mut tx, ctx, membership).await?;
     if membership == ctx.membership_id() {

@@ -128,7 +128,9 @@ struct Target {
     active: bool,
 }
 
+/// The member a role change or offboarding acts on, read under the organisation's role lock (`lock_roles`).
 async fn target(conn: &mut AnyConnection, ctx: &TenantCtx, membership: &MembershipId) -> Result<Target, AppError> {
+    crate::backend::access::four_eyes::lock_roles(conn, ctx.tenant_id()).await?;
     let row = sqlx::query(
         "SELECT a.id, a.email, m.role, m.grants, m.deactivated_at FROM memberships m \
          JOIN accounts a ON a.id = m.account_id WHERE m.id = $1 AND m.tenant_id = $2",
