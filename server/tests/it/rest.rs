@@ -369,3 +369,65 @@ async fn the_documented_contract_holds_rule_by_rule() {
     let early = api_get(&app, &master, &format!("/api/v1/exports/{id}/download")).await;
     assert_eq!(early.status(), StatusCode::CONFLICT, "not ready yet");
 }
+
+/// What a master key made goes with it: revoking it revokes the keys it minted, and during a roll's grace its
+/// old secret (often replaced because it leaked) makes and rolls no key that would outlive it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_key_leaves_nothing_it_made_behind() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.signed_in("Leaked").await;
+    let (master_id, master) = create_key(&app, &owner, "master", &[]).await;
+    let mint = |secret: String| {
+        let app = &app;
+        async move {
+            api_client(app)
+                .post(app.url("/api/v1/keys"))
+                .bearer_auth(secret)
+                .json(&json!({"kind": "write", "description": "ci"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = mint(master.clone()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let child = created["secret"].as_str().unwrap().to_owned();
+    let child_id = created["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::OK);
+
+    // Rolled with an hour's grace: the old secret still reads, but mints and rolls nothing; the new one does.
+    let res = app.call(&owner, "roll_key", &[("key_id", &master_id), ("grace_seconds", "3600")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    let fresh: Option<app::model::FreshKeyView> = app.call(&owner, "take_fresh_key", &[]).await.json().await.unwrap();
+    let new_master = fresh.unwrap().secret;
+    assert_eq!(api_get(&app, &master, "/api/v1/keys").await.status(), StatusCode::OK, "the grace holds");
+    assert_eq!(mint(master.clone()).await.status(), StatusCode::FORBIDDEN, "the old secret mints nothing");
+    let roll = api_client(&app)
+        .post(app.url(&format!("/api/v1/keys/{child_id}/roll")))
+        .bearer_auth(&master)
+        .json(&json!({"grace_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(roll.status(), StatusCode::FORBIDDEN, "nor takes another key's new secret");
+    assert_eq!(api_get(&app, &child, "/api/v1/members").await.status(), StatusCode::OK, "the child was not rolled");
+    let res = mint(new_master.clone()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let second: Value = res.json().await.unwrap();
+    let second = second["secret"].as_str().unwrap().to_owned();
+
+    // Revoked: both keys it made stop at once, and the history says why.
+    let res = app.call(&owner, "revoke_key", &[("key_id", &master_id)]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    for secret in [&child, &second, &new_master] {
+        assert_eq!(api_get(&app, secret, "/api/v1/members").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let told: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'key.revoke' AND detail LIKE '%with the key%that made it'",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(told, 2);
+}

@@ -22,7 +22,11 @@ pub enum Credential {
     #[default]
     Session,
     /// An API key (its id); the account and membership are its maker's, the grants what its scopes give.
-    ApiKey { id: String },
+    ApiKey {
+        id: String,
+        /// The secret presented is the one a roll is replacing (accepted until its grace ends).
+        previous: bool,
+    },
     /// A member through the SFTP gateway, by an SSH key or certificate (its fingerprint).
     Sftp { key_fingerprint: String },
     /// A platform operator the organisation's owner let in (`support`): read-only, until the request's end.
@@ -175,6 +179,7 @@ impl TenantCtx {
         tenant_name: String,
         maker: (AccountId, MembershipId),
         grants: Vec<Permission>,
+        previous: bool,
     ) -> Self {
         crate::backend::platform::failure::note_tenant(tenant_id.as_str());
         Self {
@@ -186,7 +191,7 @@ impl TenantCtx {
             tenant_name,
             grants,
             tenant_count: 1,
-            credential: Credential::ApiKey { id: key_id },
+            credential: Credential::ApiKey { id: key_id, previous },
             closes_at: None,
         }
     }
@@ -282,9 +287,14 @@ impl TenantCtx {
     /// The key's id when an API key is acting; `None` for a signed-in member.
     pub fn api_key(&self) -> Option<&str> {
         match &self.credential {
-            Credential::ApiKey { id } => Some(id),
+            Credential::ApiKey { id, .. } => Some(id),
             Credential::Session | Credential::Sftp { .. } | Credential::Support { .. } => None,
         }
+    }
+
+    /// Whether an API key is acting with the secret a roll is replacing.
+    pub fn previous_secret(&self) -> bool {
+        matches!(self.credential, Credential::ApiKey { previous: true, .. })
     }
 
     pub fn closes_at(&self) -> Option<i64> {

@@ -232,7 +232,9 @@ async fn check_power(
             Ok(())
         }
         Some(parent_id) => {
-            if matches!(kind, KeyKind::Master | KeyKind::Canary) {
+            // A secret being replaced (a roll's grace, often because it leaked) keeps working for what it did,
+            // but makes and rolls no keys: what it made would outlive it.
+            if matches!(kind, KeyKind::Master | KeyKind::Canary) || ctx.previous_secret() {
                 return Err(AppError::Forbidden);
             }
             let parent = load_row(conn, ctx, parent_id).await?;

@@ -154,6 +154,38 @@ pub async fn revoke_key(
         &NewEvent::by(ctx, meta, "key.revoke", Outcome::Success, &detail).with_key(id),
     )
     .await?;
+    // The keys it made go with it (a master key revoked because it leaked leaves nothing it minted behind).
+    let children = sqlx::query(
+        "SELECT id, kind, display_prefix, description FROM api_keys \
+         WHERE tenant_id = $1 AND created_by = $2 AND revoked_at IS NULL",
+    )
+    .bind(ctx.tenant_id().as_str())
+    .bind(format!("key:{id}"))
+    .fetch_all(&mut *tx)
+    .await?;
+    for child in &children {
+        let child_id: String = child.try_get("id")?;
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(&child_id)
+            .bind(ctx.tenant_id().as_str())
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!(
+            "{} key {} “{}” revoked with the key {} that made it",
+            child.try_get::<String, _>("kind")?,
+            child.try_get::<String, _>("display_prefix")?,
+            child.try_get::<String, _>("description")?,
+            row.display_prefix
+        );
+        audit::record(
+            &mut tx,
+            &state.keys,
+            now,
+            &NewEvent::by(ctx, meta, "key.revoke", Outcome::Success, &detail).with_key(&child_id),
+        )
+        .await?;
+    }
     tx.commit().await?;
     state.access_changed();
     Ok(())

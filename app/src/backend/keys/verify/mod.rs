@@ -264,6 +264,7 @@ async fn check(state: &AppState, presented: &Presented<'_>) -> Result<ApiPrincip
         key.tenant_name.clone(),
         (AccountId(key.owner_account_id.clone()), MembershipId(key.owner_membership_id.clone())),
         grants,
+        !current,
     );
     Ok(ApiPrincipal { ctx, key_id: key.id.clone(), kind: key.kind, scopes: key.scopes.clone(), generation, machine })
 }
