@@ -57,10 +57,12 @@ impl Conn {
         }
     }
 
-    /// The member `user` names (looked up once per user name and connection).
-    async fn member(&mut self, user: &str) -> Result<Option<Member>, russh::Error> {
+    /// The member `user` names: for a key offer, looked up once per user name and connection; for a signed
+    /// attempt (`fresh`), read again, since a connection may wait before it signs (the panic button, a
+    /// deactivation, certificates becoming required may have come since its first offer).
+    async fn member(&mut self, user: &str, fresh: bool) -> Result<Option<Member>, russh::Error> {
         let known = self.outcome.lock().ok().and_then(|o| (o.user == user).then(|| o.member.clone()));
-        if let Some(m) = known {
+        if let (Some(m), false) = (known, fresh) {
             return Ok(m);
         }
         let found = gateway::find(&self.state, user).await.map_err(internal)?;
@@ -105,7 +107,7 @@ impl russh::server::Handler for Conn {
             return Ok(Auth::reject());
         }
         // Any other key of a known user may go on to prove itself (a certificate's key is stored nowhere).
-        Ok(if self.member(user).await?.is_some() { Auth::Accept } else { Auth::reject() })
+        Ok(if self.member(user, false).await?.is_some() { Auth::Accept } else { Auth::reject() })
     }
 
     async fn auth_publickey(
@@ -113,7 +115,7 @@ impl russh::server::Handler for Conn {
         user: &str,
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        let Some(member) = self.member(user).await? else { return Ok(Auth::reject()) };
+        let Some(member) = self.member(user, true).await? else { return Ok(Auth::reject()) };
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
         if !gateway::knows_key(&self.state, &member, &fingerprint).await.map_err(internal)? {
             // Not one of the member's keys: maybe the next one offered is.
@@ -123,7 +125,7 @@ impl russh::server::Handler for Conn {
     }
 
     async fn auth_openssh_certificate(&mut self, user: &str, cert: &Certificate) -> Result<Auth, Self::Error> {
-        let Some(member) = self.member(user).await? else { return Ok(Auth::reject()) };
+        let Some(member) = self.member(user, true).await? else { return Ok(Auth::reject()) };
         let key_fingerprint = cert.public_key().fingerprint(HashAlg::Sha256).to_string();
         let ca = member.ca_fingerprint.as_deref().and_then(|f| Fingerprint::from_str(f).ok());
         let now = u64::try_from(self.state.clock.now_ms().div_euclid(1000)).unwrap_or(0);

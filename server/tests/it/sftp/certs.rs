@@ -101,3 +101,63 @@ async fn certificates_open_the_gateway_until_they_expire_or_a_panic() {
     assert!(refused.iter().any(|(_, d)| d.contains("before the panic")), "{refused:?}");
     assert!(refused.iter().any(|(_, d)| d.contains("requires short-lived certificates")), "{refused:?}");
 }
+
+/// A client that trusts any host key (the gateway's is the test server's own).
+struct Trusting;
+
+impl russh::client::Handler for Trusting {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, _: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// A connection that waits between its first attempt and its certificate sees the member as they are when it
+/// signs: a certificate issued before the panic button stays refused though the connection was opened (and its
+/// member first looked up) before the panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_connection_meets_the_panic_that_came_meanwhile() {
+    let app = TestApp::spawn().await;
+    app.clock.advance_ms(-20 * 60_000); // as above: valid by the real clock too
+    let (owner, _) = app.signed_in("Sftp Waiting").await;
+    let secret = app.enroll(&owner).await;
+    app.clock.advance_ms(31_000);
+    let step = app.call(&owner, "step_up", &[("password", PASSWORD), ("code", &app.code(&secret))]).await;
+    assert!(step.status().is_success());
+    let form = [("policy", "standard"), ("cert_minutes", "720")];
+    assert!(app.call(&owner, "set_ssh_key_policy", &form).await.status().is_success());
+    let dir = tempfile::tempdir().unwrap();
+    let user = view(&app, &owner).await.sftp.unwrap().user;
+    let (key, public) = keygen(dir.path(), "waiting").await;
+    let cert_path = certificate(&app, &owner, &secret, &key, &public).await;
+    let (stranger, _) = keygen(dir.path(), "stranger").await;
+    let load = |p: &Path| std::sync::Arc::new(russh::keys::load_secret_key(p, None).unwrap());
+
+    let connect = || async {
+        let config = std::sync::Arc::new(russh::client::Config::default());
+        russh::client::connect(config, ("127.0.0.1", app.sftp_port()), Trusting).await.unwrap()
+    };
+    // Before the panic: a first attempt with a key that is not the member's (the member is looked up).
+    let mut conn = connect().await;
+    let probe = russh::keys::PrivateKeyWithHashAlg::new(load(&stranger), None);
+    assert!(!conn.authenticate_publickey(user.as_str(), probe).await.unwrap().success());
+
+    // The panic button, then SFTP resumed, while the connection waits.
+    app.clock.advance_ms(31_000);
+    let step = app.call(&owner, "step_up", &[("password", PASSWORD), ("code", &app.code(&secret))]).await;
+    assert!(step.status().is_success());
+    let res = app.call(&owner, "press_panic_button", &[("keys", "freeze"), ("confirm", "PANIC")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    assert!(app.call(&owner, "resume_sftp", &[]).await.status().is_success());
+    app.clock.advance_ms(1_000);
+
+    let cert = russh::keys::load_openssh_certificate(&cert_path).unwrap();
+    let admitted = conn.authenticate_openssh_cert(user.as_str(), load(&key), cert.clone()).await.unwrap();
+    assert!(!admitted.success(), "a certificate issued before the panic let in");
+    // On a new connection it is refused as well (as the test above shows for `sftp`).
+    let mut again = connect().await;
+    assert!(!again.authenticate_openssh_cert(user.as_str(), load(&key), cert).await.unwrap().success());
+    let refused = details(&app, "sftp.sign_in").await;
+    assert!(refused.iter().filter(|(_, d)| d.contains("before the panic")).count() >= 2, "{refused:?}");
+}
