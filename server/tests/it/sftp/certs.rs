@@ -113,6 +113,12 @@ impl russh::client::Handler for Trusting {
     }
 }
 
+/// An SSH connection to the gateway (`Handle` is itself a future: it resolves when the session ends).
+async fn connect(app: &TestApp) -> russh::client::Handle<Trusting> {
+    let config = std::sync::Arc::new(russh::client::Config::default());
+    russh::client::connect(config, ("127.0.0.1", app.sftp_port()), Trusting).await.unwrap()
+}
+
 /// A connection that waits between its first attempt and its certificate sees the member as they are when it
 /// signs: a certificate issued before the panic button stays refused though the connection was opened (and its
 /// member first looked up) before the panic.
@@ -134,12 +140,8 @@ async fn a_waiting_connection_meets_the_panic_that_came_meanwhile() {
     let (stranger, _) = keygen(dir.path(), "stranger").await;
     let load = |p: &Path| std::sync::Arc::new(russh::keys::load_secret_key(p, None).unwrap());
 
-    let connect = || async {
-        let config = std::sync::Arc::new(russh::client::Config::default());
-        russh::client::connect(config, ("127.0.0.1", app.sftp_port()), Trusting).await.unwrap()
-    };
     // Before the panic: a first attempt with a key that is not the member's (the member is looked up).
-    let mut conn = connect().await;
+    let mut conn = connect(&app).await;
     let probe = russh::keys::PrivateKeyWithHashAlg::new(load(&stranger), None);
     assert!(!conn.authenticate_publickey(user.as_str(), probe).await.unwrap().success());
 
@@ -156,7 +158,7 @@ async fn a_waiting_connection_meets_the_panic_that_came_meanwhile() {
     let admitted = conn.authenticate_openssh_cert(user.as_str(), load(&key), cert.clone()).await.unwrap();
     assert!(!admitted.success(), "a certificate issued before the panic let in");
     // On a new connection it is refused as well (as the test above shows for `sftp`).
-    let mut again = connect().await;
+    let mut again = connect(&app).await;
     assert!(!again.authenticate_openssh_cert(user.as_str(), load(&key), cert).await.unwrap().success());
     let refused = details(&app, "sftp.sign_in").await;
     assert!(refused.iter().filter(|(_, d)| d.contains("before the panic")).count() >= 2, "{refused:?}");
