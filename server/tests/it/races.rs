@@ -177,8 +177,10 @@ async fn demoting_every_owner_at_once_leaves_one() {
             })
             .collect())
         .await;
-        assert!(statuses.iter().all(|s| s.is_success() || s.is_redirection() || *s == StatusCode::CONFLICT));
-        assert_eq!(owners().await, 1, "round {round}: {statuses:?}");
+        // Refused: the last owner's demotion (409), or any once the caller's own demotion went first (403).
+        let refused = [StatusCode::CONFLICT, StatusCode::FORBIDDEN];
+        assert!(statuses.iter().all(|s| s.is_success() || s.is_redirection() || refused.contains(s)), "{statuses:?}");
+        assert!(owners().await >= 1, "round {round}: no owner left after {statuses:?}");
         sqlx::query(
             "UPDATE memberships SET role = 'owner' WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Owner race')",
         )
