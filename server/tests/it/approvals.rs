@@ -317,3 +317,21 @@ async fn disabling_a_webhook_waits_for_a_second_admin() {
     assert_eq!(enabled().await, 1);
     assert!(approvals(&app, &owner).await.waiting.is_empty());
 }
+
+/// An approved master key's secret is shown once however many requests ask for it at the same moment (on
+/// PostgreSQL two of them used to read it before either cleared it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_secret_taken_eight_times_at_once_is_shown_once() {
+    let (app, owner, _, admin, _) = two_admins().await;
+    let form = [("kind", "master"), ("description", "race bot"), ("reason", "CI")];
+    assert!(ok(&app.call(&owner, "create_key", &form).await));
+    let request = waiting(&app, &admin, "race bot").await;
+    assert!(ok(&app.call(&admin, "approve_request", &[("approval_id", request.id.as_str())]).await));
+    let takes = (0..8).map(|_| async {
+        let res = app.call(&owner, "take_approved_key", &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Option<app::model::FreshKeyView>>().await.unwrap()
+    });
+    let shown = futures_util::future::join_all(takes).await;
+    assert_eq!(shown.iter().filter(|s| s.is_some()).count(), 1, "shown once");
+}

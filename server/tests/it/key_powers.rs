@@ -40,6 +40,24 @@ async fn vault_read_cannot_mint_or_edit_a_key_into_vault_write() {
     let got = common::vault::content(&app, &read, file["id"].as_str().unwrap(), None).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(put(&app, &read, "docs/b.txt", b"no".to_vec()).await.status(), StatusCode::FORBIDDEN);
+    // Public links are an admin's act on the console: the member's key mints none either; an admin's does.
+    let links = format!("/api/v1/vault/files/{}/links", file["id"].as_str().unwrap());
+    let mint = |key: String| {
+        let (app, links) = (&app, links.clone());
+        async move {
+            let res = crate::common::keys::api_client(app)
+                .post(app.url(&links))
+                .bearer_auth(key)
+                .json(&serde_json::json!({"minutes": 60}))
+                .send()
+                .await
+                .unwrap();
+            res.status()
+        }
+    };
+    assert_eq!(mint(read.clone()).await, StatusCode::FORBIDDEN, "a member's key mints no link");
+    let (_, admins_read) = create_key(&app, &owner, "read", &[]).await;
+    assert!(mint(admins_read).await.is_success(), "an admin's read key does");
     let res = app.call(&dev, "update_key", &[("key_id", &id), ("description", "x"), ("scope_vault", "write")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text().await.unwrap());
     assert_eq!(put(&app, &read, "docs/b.txt", b"no".to_vec()).await.status(), StatusCode::FORBIDDEN);

@@ -371,10 +371,17 @@ pub async fn take_key_secret(state: &AppState, ctx: &TenantCtx) -> Result<Option
         aad(ctx.tenant_id(), &id).as_bytes(),
         &r.try_get::<String, _>("secret_sealed")?,
     )?;
-    sqlx::query("UPDATE approvals SET secret_sealed = NULL, secret_key_id = NULL WHERE id = $1")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    // Taken by whichever request clears it: on PostgreSQL two requests may both have read it above, and only
+    // the one whose update found it still there shows it.
+    let taken = sqlx::query(
+        "UPDATE approvals SET secret_sealed = NULL, secret_key_id = NULL WHERE id = $1 AND secret_sealed IS NOT NULL",
+    )
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    if taken.rows_affected() != 1 {
+        return Ok(None);
+    }
     tx.commit().await?;
     let payload = String::from_utf8(secret).map_err(|_| AppError::Unavailable)?;
     let mut parts = payload.splitn(3, '\n');

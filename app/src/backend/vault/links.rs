@@ -59,8 +59,23 @@ pub async fn create(
     let version_id = request.version_id.as_deref().filter(|v| !v.is_empty());
     let single_use = request.single_use;
     let minutes = request.minutes;
-    // The proof says the actor reads the vault; from the console, minting a link is also an admin's act.
-    if ctx.api_key().is_none() && !ctx.is_admin() {
+    // The proof says the actor reads the vault; minting a link is also an admin's act, from the console and
+    // through a key alike (a key never grants more than its maker: a member's key mints none).
+    let admin = match ctx.api_key() {
+        None => ctx.is_admin(),
+        Some(_) => {
+            let makers: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE id = $1 AND tenant_id = $2 AND deactivated_at IS NULL \
+                 AND role IN ('owner', 'admin')",
+            )
+            .bind(ctx.membership_id().as_str())
+            .bind(ctx.tenant_id().as_str())
+            .fetch_one(&state.pool)
+            .await?;
+            makers == 1
+        }
+    };
+    if !admin {
         return Err(AppError::Forbidden);
     }
     let minutes = minutes.unwrap_or(DEFAULT_MINUTES);

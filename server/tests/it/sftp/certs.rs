@@ -1,5 +1,6 @@
-//! Short-lived certificates at the gateway: valid, expired, another CA, another principal, issued before a panic,
-//! and the tenant's "certificates only" setting.
+//! Short-lived certificates at the gateway: valid, expired (a live session ends with its certificate), another
+//! CA, another principal, issued before a panic (also on a connection that waited), and the tenant's
+//! "certificates only" setting.
 
 use super::{batch, details, keygen, view, with_key};
 use crate::common::{self, TestApp, PASSWORD};
@@ -92,8 +93,40 @@ async fn certificates_open_the_gateway_until_they_expire_or_a_panic() {
     assert!(!batch(&app, &user, &key, Some(&fresh), dir.path(), "ls\n").await.ok, "issued before the panic");
     let after = certificate(&app, &owner, &secret, &key, &public).await;
     assert!(batch(&app, &user, &key, Some(&after), dir.path(), "ls\n").await.ok, "issued after it");
-    // Past its 12 hours: refused.
+    // A session it opened lasts while it is valid; past its 12 hours, the session ends and new ones are refused.
+    let before: Vec<String> = view(&app, &owner).await.sftp.unwrap().sessions.into_iter().map(|s| s.id).collect();
+    let mut live = super::sftp_command(&app, &user, &key, Some(&after))
+        .args(["-b", "-", "127.0.0.1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    let session = loop {
+        let now = view(&app, &owner).await.sftp.unwrap().sessions;
+        if let Some(s) = now.into_iter().find(|s| !before.contains(&s.id)) {
+            break s.id;
+        }
+        assert!(waited.elapsed() < std::time::Duration::from_secs(20), "the session never showed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     app.clock.advance_ms(721 * 60_000);
+    let waited = std::time::Instant::now();
+    let end: String = loop {
+        let end: Option<String> = sqlx::query_scalar("SELECT end_reason FROM sftp_sessions WHERE id = $1")
+            .bind(&session)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+        if let Some(end) = end {
+            break end;
+        }
+        assert!(waited.elapsed() < std::time::Duration::from_secs(10), "the session outlived its certificate");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(end.contains("expired"), "{end}");
+    let _ = live.kill().await;
     assert!(!batch(&app, &user, &key, Some(&after), dir.path(), "ls\n").await.ok);
     let refused = details(&app, "sftp.sign_in").await;
     assert!(refused.iter().any(|(_, d)| d.contains("principals")), "{refused:?}");

@@ -278,6 +278,18 @@ async fn verdict(
             return Ok(Err(format!("the key {} was removed, revoked or disabled", login.key_fingerprint)));
         }
     }
+    // A short-lived certificate bounds the session it opened, not only the sign-in.
+    if let Some(serial) = login.cert_serial {
+        let until: Option<i64> =
+            sqlx::query_scalar("SELECT valid_before FROM ssh_certificates WHERE tenant_id = $1 AND serial = $2")
+                .bind(login.ctx.tenant_id().as_str())
+                .bind(serial)
+                .fetch_optional(&state.pool)
+                .await?;
+        if until.is_none_or(|u| u <= state.clock.now_ms()) {
+            return Ok(Err(format!("the certificate {serial} expired")));
+        }
+    }
     if let Ok(addr) = ip.parse() {
         if let Some(r) = crate::backend::network::rules::check_console(state, login.ctx.tenant_id(), addr).await? {
             return Ok(Err(format!("network rules: {}", r.detail(addr))));
