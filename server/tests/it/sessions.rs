@@ -141,23 +141,51 @@ async fn saving_a_deleted_session_does_not_bring_it_back() {
 /// store that re-inserts on save loses the race at least once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_request_in_flight_cannot_bring_a_revoked_session_back() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let (owner, email) = app.signed_in("Stolen").await;
+    revoke_against(app.clone(), &owner, &email, |app, thief| async move {
+        // A minute later each time, so every request refreshes `seen_at` and saves the session.
+        app.clock.advance_ms(MINUTE_MS + 1_000);
+        app.call(&thief, "get_me", &[]).await.status()
+    })
+    .await;
+}
+
+/// The same race through the one request that used to give the session a new id: a switch of organisation in
+/// flight while the owner ends the session must not insert it again under an id the revocation never saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_switch_in_flight_cannot_bring_a_revoked_session_back() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let (owner, email) = app.signed_in("Switched").await;
+    let tenants: Vec<app::model::TenantChoice> = app.call(&owner, "list_my_tenants", &[]).await.json().await.unwrap();
+    let membership = tenants[0].membership_id.clone();
+    revoke_against(app.clone(), &owner, &email, move |app, thief| {
+        let membership = membership.clone();
+        async move { app.call(&thief, "switch_tenant", &[("membership_id", &membership)]).await.status() }
+    })
+    .await;
+}
+
+/// Five rounds: a thief signs in as `email`, three tasks fire `request` from the thief's browser while the owner
+/// revokes that session; every request that starts after the revoke is refused, and the session stays gone.
+async fn revoke_against<F, Fut>(app: std::sync::Arc<TestApp>, owner: &reqwest::Client, email: &str, request: F)
+where
+    F: Fn(std::sync::Arc<TestApp>, reqwest::Client) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = StatusCode> + Send,
+{
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let app = Arc::new(TestApp::spawn().await);
-    let (owner, email) = app.signed_in("Stolen").await;
     for round in 0..5 {
-        let (thief, _) = app.password_step(&email).await;
-        let id = my_sessions(&app, &owner).await.into_iter().find(|s| !s.current).unwrap().id;
+        let (thief, _) = app.password_step(email).await;
+        let id = my_sessions(&app, owner).await.into_iter().find(|s| !s.current).unwrap().id;
         let revoked = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
         for _ in 0..3 {
-            let (app, thief, revoked) = (app.clone(), thief.clone(), revoked.clone());
+            let (app, thief, revoked, request) = (app.clone(), thief.clone(), revoked.clone(), request.clone());
             tasks.push(tokio::spawn(async move {
                 for _ in 0..12 {
                     let after_revoke = revoked.load(Ordering::SeqCst);
-                    // A minute later each time, so every request refreshes `seen_at` and saves the session.
-                    app.clock.advance_ms(MINUTE_MS + 1_000);
-                    let status = app.call(&thief, "get_me", &[]).await.status();
+                    let status = request(app.clone(), thief.clone()).await;
                     if after_revoke {
                         assert_eq!(status, StatusCode::UNAUTHORIZED, "round {round}: served after the revoke");
                     }
@@ -165,53 +193,14 @@ async fn a_request_in_flight_cannot_bring_a_revoked_session_back() {
             }));
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let res = app.call(&owner, "revoke_my_session", &[("id", &id)]).await;
+        let res = app.call(owner, "revoke_my_session", &[("id", &id)]).await;
         assert_eq!(res.status(), StatusCode::OK);
         revoked.store(true, Ordering::SeqCst);
         for t in tasks {
             t.await.unwrap();
         }
         assert_eq!(app.call(&thief, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED, "round {round}");
-        assert_eq!(my_sessions(&app, &owner).await.len(), 1, "round {round}: the revoked row is back");
-    }
-}
-
-/// The same race through the one request that used to give the session a new id: a switch of organisation in
-/// flight while the owner ends the session must not insert it again under an id the revocation never saw.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tenant_switch_in_flight_cannot_bring_a_revoked_session_back() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    let app = Arc::new(TestApp::spawn().await);
-    let (owner, email) = app.signed_in("Switched").await;
-    let tenants: Vec<app::model::TenantChoice> = app.call(&owner, "list_my_tenants", &[]).await.json().await.unwrap();
-    let membership = tenants[0].membership_id.clone();
-    for round in 0..5 {
-        let (thief, _) = app.password_step(&email).await;
-        let id = my_sessions(&app, &owner).await.into_iter().find(|s| !s.current).unwrap().id;
-        let revoked = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for _ in 0..3 {
-            let (app, thief, revoked, membership) = (app.clone(), thief.clone(), revoked.clone(), membership.clone());
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..12 {
-                    let after_revoke = revoked.load(Ordering::SeqCst);
-                    let status = app.call(&thief, "switch_tenant", &[("membership_id", &membership)]).await.status();
-                    if after_revoke {
-                        assert_eq!(status, StatusCode::UNAUTHORIZED, "round {round}: switched after the revoke");
-                    }
-                }
-            }));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let res = app.call(&owner, "revoke_my_session", &[("id", &id)]).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        revoked.store(true, Ordering::SeqCst);
-        for t in tasks {
-            t.await.unwrap();
-        }
-        assert_eq!(app.call(&thief, "get_me", &[]).await.status(), StatusCode::UNAUTHORIZED, "round {round}");
-        assert_eq!(my_sessions(&app, &owner).await.len(), 1, "round {round}: the revoked session is back");
+        assert_eq!(my_sessions(&app, owner).await.len(), 1, "round {round}: the revoked session is back");
     }
 }
 

@@ -1,36 +1,10 @@
 //! Who gets into the gateway and for how long: refusals count as failed sign-ins; a live session ends when its
 //! key is removed, revoked upstream by the sync, or an admin ends it — and the next connection is refused.
 
-use super::{at_least, batch, count, details, keygen, sftp_command, view, with_key};
+use super::{at_least, batch, count, details, keygen, live, view, with_key};
 use crate::common::{self, TestApp};
 use crate::ssh_keys::{stand_in, StubUser};
 use std::time::{Duration, Instant};
-
-/// A live `sftp` session (its batch is stdin, kept open) and its id, once the server lists it.
-async fn live(
-    app: &TestApp,
-    admin: &reqwest::Client,
-    user: &str,
-    key: &std::path::Path,
-) -> (tokio::process::Child, String) {
-    let before: Vec<String> = view(app, admin).await.sftp.unwrap().sessions.into_iter().map(|s| s.id).collect();
-    let child = sftp_command(app, user, key, None)
-        .args(["-b", "-", "127.0.0.1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    loop {
-        let now = view(app, admin).await.sftp.unwrap().sessions;
-        if let Some(s) = now.into_iter().find(|s| !before.contains(&s.id)) {
-            return (child, s.id);
-        }
-        assert!(t.elapsed() < Duration::from_secs(20), "the session never showed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Waits until the server ended the session (its end recorded after the connection closed); returns how long
 /// that took. Then the client's next command fails: the connection is gone. (`sftp -b -` only notices a closed
@@ -100,7 +74,7 @@ async fn refusals_count_and_removed_keys_end_live_sessions() {
     assert!(details(&app, "sftp.sign_in").await.iter().any(|(_, d)| d.contains("deactivated")));
 
     // In; then the key is removed on the console: the live session ends at once, the next connection fails.
-    let (mut child, id) = live(&app, &owner, &user, &key).await;
+    let (mut child, id) = live(&app, &owner, &user, &key, None).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(child.try_wait().unwrap().is_none(), "the client is still connected");
     let key_id = view(&app, &owner).await.keys[0].id.clone();
@@ -115,7 +89,7 @@ async fn refusals_count_and_removed_keys_end_live_sessions() {
     // An admin ends a session from the SSH keys page.
     let (key2, public2) = keygen(dir.path(), "owner2").await;
     with_key(&app, &owner, &public2).await;
-    let (child, id) = live(&app, &owner, &user, &key2).await;
+    let (child, id) = live(&app, &owner, &user, &key2, None).await;
     let session = view(&app, &owner).await.sftp.unwrap().sessions[0].clone();
     assert_eq!(session.id, id);
     assert_eq!(session.via, "key");
@@ -173,7 +147,7 @@ async fn a_key_removed_on_github_ends_its_session_at_the_next_sync() {
     assert!(app.call(&owner, "link_github", &[("github_user", "octo")]).await.status().is_success());
     let user = view(&app, &owner).await.sftp.unwrap().user;
     assert_eq!(view(&app, &owner).await.keys.len(), 1);
-    let (child, id) = live(&app, &owner, &user, &key).await;
+    let (child, id) = live(&app, &owner, &user, &key, None).await;
 
     stub.lock().unwrap().users.get_mut("octo").unwrap().keys.clear();
     let membership: String =
@@ -214,7 +188,7 @@ async fn at_most_ten_attempts_a_connection_and_silent_ones_are_closed() {
     assert!(!tried("stranger11"), "the twelfth key never got a try");
 
     // A session that stays silent past `sftp_idle_seconds` is closed by the server.
-    let (child, id) = live(&app, &owner, &user, &key).await;
+    let (child, id) = live(&app, &owner, &user, &key, None).await;
     let took = ended(&app, child, &id).await;
     assert!(took < Duration::from_secs(6), "closed after {took:?}");
 }

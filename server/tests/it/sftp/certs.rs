@@ -21,21 +21,27 @@ async fn certificate(app: &TestApp, c: &reqwest::Client, secret: &str, key: &Pat
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn certificates_open_the_gateway_until_they_expire_or_a_panic() {
+/// An organisation whose owner has two-factor (its secret returned) and certificates of 12 hours; a scratch
+/// directory and the owner's SFTP user name.
+async fn certifying(name: &str) -> (TestApp, reqwest::Client, String, tempfile::TempDir, String) {
     let app = TestApp::spawn().await;
     // The SSH library also checks a certificate's window against the real clock: the server's clock starts
     // behind it and certificates live 12 hours, so what it issues is valid by both while the test moves its clock.
     app.clock.advance_ms(-20 * 60_000);
-    let (owner, _) = app.signed_in("Sftp Certs").await;
+    let (owner, _) = app.signed_in(name).await;
     let secret = app.enroll(&owner).await;
     app.clock.advance_ms(31_000);
     let step = app.call(&owner, "step_up", &[("password", PASSWORD), ("code", &app.code(&secret))]).await;
     assert!(step.status().is_success());
     let form = [("policy", "standard"), ("cert_minutes", "720")];
     assert!(app.call(&owner, "set_ssh_key_policy", &form).await.status().is_success());
-    let dir = tempfile::tempdir().unwrap();
     let user = view(&app, &owner).await.sftp.unwrap().user;
+    (app, owner, secret, tempfile::tempdir().unwrap(), user)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_open_the_gateway_until_they_expire_or_a_panic() {
+    let (app, owner, secret, dir, user) = certifying("Sftp Certs").await;
 
     // A key nobody registered, with a certificate of the tenant's CA: in.
     let (key, public) = keygen(dir.path(), "short").await;
@@ -94,23 +100,7 @@ async fn certificates_open_the_gateway_until_they_expire_or_a_panic() {
     let after = certificate(&app, &owner, &secret, &key, &public).await;
     assert!(batch(&app, &user, &key, Some(&after), dir.path(), "ls\n").await.ok, "issued after it");
     // A session it opened lasts while it is valid; past its 12 hours, the session ends and new ones are refused.
-    let before: Vec<String> = view(&app, &owner).await.sftp.unwrap().sessions.into_iter().map(|s| s.id).collect();
-    let mut live = super::sftp_command(&app, &user, &key, Some(&after))
-        .args(["-b", "-", "127.0.0.1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let waited = std::time::Instant::now();
-    let session = loop {
-        let now = view(&app, &owner).await.sftp.unwrap().sessions;
-        if let Some(s) = now.into_iter().find(|s| !before.contains(&s.id)) {
-            break s.id;
-        }
-        assert!(waited.elapsed() < std::time::Duration::from_secs(20), "the session never showed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let (mut live, session) = super::live(&app, &owner, &user, &key, Some(&after)).await;
     app.clock.advance_ms(721 * 60_000);
     let waited = std::time::Instant::now();
     let end: String = loop {
@@ -157,17 +147,7 @@ async fn connect(app: &TestApp) -> russh::client::Handle<Trusting> {
 /// member first looked up) before the panic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_connection_meets_the_panic_that_came_meanwhile() {
-    let app = TestApp::spawn().await;
-    app.clock.advance_ms(-20 * 60_000); // as above: valid by the real clock too
-    let (owner, _) = app.signed_in("Sftp Waiting").await;
-    let secret = app.enroll(&owner).await;
-    app.clock.advance_ms(31_000);
-    let step = app.call(&owner, "step_up", &[("password", PASSWORD), ("code", &app.code(&secret))]).await;
-    assert!(step.status().is_success());
-    let form = [("policy", "standard"), ("cert_minutes", "720")];
-    assert!(app.call(&owner, "set_ssh_key_policy", &form).await.status().is_success());
-    let dir = tempfile::tempdir().unwrap();
-    let user = view(&app, &owner).await.sftp.unwrap().user;
+    let (app, owner, secret, dir, user) = certifying("Sftp Waiting").await;
     let (key, public) = keygen(dir.path(), "waiting").await;
     let cert_path = certificate(&app, &owner, &secret, &key, &public).await;
     let (stranger, _) = keygen(dir.path(), "stranger").await;

@@ -47,6 +47,33 @@ pub fn sftp_command(app: &TestApp, user: &str, key: &Path, cert: Option<&Path>) 
     cmd
 }
 
+/// A live `sftp` session (its batch is stdin, kept open) and its id, once the server lists it.
+pub async fn live(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    user: &str,
+    key: &std::path::Path,
+    cert: Option<&std::path::Path>,
+) -> (tokio::process::Child, String) {
+    let before: Vec<String> = view(app, admin).await.sftp.unwrap().sessions.into_iter().map(|s| s.id).collect();
+    let child = sftp_command(app, user, key, cert)
+        .args(["-b", "-", "127.0.0.1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        let now = view(app, admin).await.sftp.unwrap().sessions;
+        if let Some(s) = now.into_iter().find(|s| !before.contains(&s.id)) {
+            return (child, s.id);
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "the session never showed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Runs `commands` with `sftp -b` in `cwd`.
 pub async fn batch(app: &TestApp, user: &str, key: &Path, cert: Option<&Path>, cwd: &Path, commands: &str) -> Batch {
     let file = cwd.join(format!("batch-{}", uuid::Uuid::new_v4()));
