@@ -64,15 +64,9 @@ pub async fn create(
     let admin = match ctx.api_key() {
         None => ctx.is_admin(),
         Some(_) => {
-            let makers: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM memberships WHERE id = $1 AND tenant_id = $2 AND deactivated_at IS NULL \
-                 AND role IN ('owner', 'admin')",
-            )
-            .bind(ctx.membership_id().as_str())
-            .bind(ctx.tenant_id().as_str())
-            .fetch_one(&state.pool)
-            .await?;
-            makers == 1
+            let mut conn = state.pool.acquire().await?;
+            let (role, _) = crate::backend::keys::maker_power(&mut conn, ctx, ctx.membership_id().as_str()).await?;
+            role.is_admin()
         }
     };
     if !admin {
