@@ -70,6 +70,7 @@ pub async fn set_history_retention(days: String, reason: Option<String>) -> Resu
             let admin = ctx.require_admin()?;
             crate::backend::identity::sessions::require_step_up(&session()?, st.clock.now_ms()).await?;
             let days = days.trim().parse().map_err(|_| AppError::validation("days", "Enter a number of days."))?;
+            crate::backend::audit::retention::check_days(days)?;
             let now = st.clock.now_ms();
             let meta = meta()?;
             let act = crate::backend::approvals::Act::Retention { days };

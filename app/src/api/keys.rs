@@ -125,6 +125,7 @@ pub async fn create_key(
             // A master key may need a second admin's approval (a step-up comes first, as for any master key).
             let cleared = if kind == KeyKind::Master {
                 let Some(_) = proof.as_ref() else { return Err(AppError::StepUpRequired) };
+                keys::precheck(&st, &ctx, &granted, proof.as_ref(), kind, &input).await?;
                 let act = crate::backend::approvals::Act::MasterKey { input: input.clone() };
                 match crate::backend::approvals::gate(&st, &ctx, &meta, act, reason.as_deref()).await? {
                     crate::backend::approvals::Gate::Go(c) => Some(c),

@@ -27,6 +27,14 @@ pub async fn restore(settings: &Settings, dir: &Path) -> Result<Restored, Backup
             manifest.database
         )));
     }
+    let newest = app::backend::platform::db::newest_migration();
+    if manifest.migration > newest {
+        return Err(BackupError::Refused(format!(
+            "the backup's database is at migration {}, newer than this build's {newest}: restore it with the build \
+             that made it (or a later one)",
+            manifest.migration
+        )));
+    }
     refuse_used_database(settings).await?;
     let vault = crate::vault_of(settings).await.map_err(|e| BackupError::Refused(e.to_string()))?;
     let blobs: Vec<(&str, &str, &str)> = manifest

@@ -12,8 +12,11 @@ use std::sync::Arc;
 pub struct TrustedProxies(pub Arc<Vec<IpNet>>);
 
 impl TrustedProxies {
+    /// An IPv4 proxy reaching a dual-stack listener arrives as `::ffff:a.b.c.d`: judged as the IPv4 address too,
+    /// or a configured `10.0.0.0/8` would never match it and every client would look like the proxy.
     fn trusts(&self, ip: &IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(ip))
+        let canonical = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(ip) || net.contains(&canonical))
     }
 
     /// Works out the client IP from the peer and the X-Forwarded-For values.
@@ -70,5 +73,9 @@ mod tests {
         assert_eq!(proxies.client_ip(ip("10.1.1.1"), &["6.6.6.6, 198.51.100.7, 10.2.2.2"]), ip("198.51.100.7"));
         assert_eq!(proxies.client_ip(ip("10.1.1.1"), &["garbage"]), ip("10.1.1.1"));
         assert_eq!(proxies.client_ip(ip("::1"), &["2001:db8::5"]), ip("2001:db8::5"));
+        // An IPv4 proxy seen through a dual-stack socket, and a mapped hop, are the IPv4 addresses they carry.
+        assert_eq!(proxies.client_ip(ip("::ffff:10.1.1.1"), &["198.51.100.7"]), ip("198.51.100.7"));
+        assert_eq!(proxies.client_ip(ip("::ffff:10.1.1.1"), &["198.51.100.7, ::ffff:10.2.2.2"]), ip("198.51.100.7"));
+        assert_eq!(proxies.client_ip(ip("::ffff:203.0.113.9"), &["1.2.3.4"]), ip("::ffff:203.0.113.9"));
     }
 }

@@ -33,9 +33,24 @@ enum Piece {
 }
 
 enum Open {
-    Dir { folder: String, done: bool },
-    Read { object_id: String, size: u64, pos: u64, buf: Bytes, body: PlainStream },
-    Write { next: u64, tx: mpsc::Sender<Piece>, task: tokio::task::JoinHandle<Result<VaultFileView, AppError>> },
+    Dir {
+        folder: String,
+        done: bool,
+    },
+    /// `version_id`: the version opened; a read back starts it again, not whatever is current by then.
+    Read {
+        object_id: String,
+        version_id: String,
+        size: u64,
+        pos: u64,
+        buf: Bytes,
+        body: PlainStream,
+    },
+    Write {
+        next: u64,
+        tx: mpsc::Sender<Piece>,
+        task: tokio::task::JoinHandle<Result<VaultFileView, AppError>>,
+    },
 }
 
 /// The file system of one SFTP session.
@@ -241,6 +256,7 @@ impl russh_sftp::server::Handler for Fs {
             .map_err(refused)?;
         let handle = self.handle(Open::Read {
             object_id: file.id.clone(),
+            version_id: d.version_id,
             size: d.size,
             pos: 0,
             buf: Bytes::new(),
@@ -252,17 +268,19 @@ impl russh_sftp::server::Handler for Fs {
     async fn read(&mut self, id: u32, handle: String, offset: u64, len: u32) -> Result<Data, Self::Error> {
         let state = self.state.clone();
         let tenant = self.ctx.tenant_id().as_str().to_owned();
-        let Some(Open::Read { object_id, size, pos, buf, body }) = self.handles.get_mut(&handle) else {
+        let Some(Open::Read { object_id, version_id, size, pos, buf, body }) = self.handles.get_mut(&handle) else {
             return Err(StatusCode::Failure.with_message("Unknown handle."));
         };
         if offset >= *size {
             return Err(StatusCode::Eof.into());
         }
         if offset < *pos {
-            // Reading back: start again from the beginning (rare: `sftp` reads forward).
-            let d = app::backend::vault::read::open_version(&state, &tenant, object_id, None, false)
-                .await
-                .map_err(refused)?;
+            // Reading back: the same version again from its beginning (rare: `sftp` reads forward). Not the current
+            // one: a file replaced meanwhile would splice two versions into one read.
+            let d =
+                app::backend::vault::read::open_version(&state, &tenant, object_id, Some(version_id.as_str()), false)
+                    .await
+                    .map_err(refused)?;
             (*pos, *buf, *body) = (0, Bytes::new(), d.body);
         }
         loop {

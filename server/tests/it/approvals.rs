@@ -335,3 +335,31 @@ async fn an_approved_secret_taken_eight_times_at_once_is_shown_once() {
     let shown = futures_util::future::join_all(takes).await;
     assert_eq!(shown.iter().filter(|s| s.is_some()).count(), 1, "shown once");
 }
+
+/// A request that can only fail is refused at once: no approval filed, no admin emailed. A retention out of
+/// range, a master key with no description, a master key asked for by a member who could never make one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_files_no_approval_and_emails_nobody() {
+    let (app, owner, _, _, _) = two_admins().await;
+    let before =
+        (count(&app, "SELECT COUNT(*) FROM approvals").await, count(&app, "SELECT COUNT(*) FROM pending_alerts").await);
+    for days in ["-5", "1", "100000"] {
+        let res = app.call(&owner, "set_history_retention", &[("days", days)]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{days} days");
+    }
+    let res = app.call(&owner, "create_key", &[("kind", "master"), ("description", "")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .call(&owner, "create_key", &[("kind", "master"), ("description", "x"), ("allowed_ips", "10.0.0.0/33")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    common::add_member(&app, "Acme", "dev@acme.example", "member").await;
+    common::set_grants(&app, "dev@acme.example", "api_keys").await;
+    let (dev, _) = app.password_step("dev@acme.example").await;
+    step_up(&app, &dev).await;
+    let res = app.call(&dev, "create_key", &[("kind", "master"), ("description", "mine")]).await;
+    assert!(res.status().is_client_error() && res.status() != StatusCode::OK, "{}", res.status());
+    let after =
+        (count(&app, "SELECT COUNT(*) FROM approvals").await, count(&app, "SELECT COUNT(*) FROM pending_alerts").await);
+    assert_eq!(after, before, "no approval filed, nobody told");
+}

@@ -85,6 +85,18 @@ async fn a_backup_made_while_serving_verifies_and_restores_whole() {
     // Restored where nothing was: a lost server, only the backup and its key remain.
     let target_dir = tempfile::tempdir().unwrap();
     let target = empty_target(&app.settings, target_dir.path()).await;
+    // A backup of a newer schema (made by a later build) is refused before anything is written: this build
+    // could not start on what it would restore.
+    let signed = std::fs::read_to_string(backup_dir.join("manifest.json")).unwrap();
+    let mut newer: server::backup::Manifest = serde_json::from_str(&signed).unwrap();
+    newer.migration = app::backend::platform::db::newest_migration() + 1;
+    newer.mac = newer.compute_mac(&server::backup::backup_key(&app.settings, None).unwrap().0);
+    std::fs::write(backup_dir.join("manifest.json"), serde_json::to_vec_pretty(&newer).unwrap()).unwrap();
+    let err = server::backup::restore::restore(&target, &backup_dir).await.unwrap_err();
+    assert!(matches!(&err, BackupError::Refused(m) if m.contains("newer than this build")), "{err:?}");
+    let left: Vec<_> = std::fs::read_dir(target_dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+    std::fs::write(backup_dir.join("manifest.json"), signed).unwrap();
     let restored = server::backup::restore::restore(&target, &backup_dir).await.unwrap();
     assert_eq!(restored.blobs, made.blobs);
     let restored_app = TestApp::start_on(target, app.clock.clone()).await;

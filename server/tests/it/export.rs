@@ -152,6 +152,28 @@ async fn an_export_holds_everything_verifiably_and_only_its_requester_downloads_
     .unwrap();
     assert_eq!(app.call(&owner, "start_data_export", &[]).await.status(), StatusCode::CONFLICT);
     sqlx::query("DELETE FROM data_exports WHERE id = 'busy-elsewhere'").execute(&app.state.pool).await.unwrap();
+    // The ways in and what guards them are the tenant's data too: an SSH key, a webhook endpoint (never its
+    // secret), an empty vault folder.
+    let ssh_dir = tempfile::tempdir().unwrap();
+    let (_, ssh_public) = crate::sftp::keygen(ssh_dir.path(), "exporter").await;
+    let res = app.call(&owner, "add_ssh_key", &[("public_key", &ssh_public)]).await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, description, events, enabled, secret_sealed, \
+         secret_key_id, created_at, created_by) VALUES ('hook-1', $1, 'https://93.184.216.34/exported-hook', 'x', \
+         'all', 1, 'sealed-secret-canary', 'k', 0, 'owner')",
+    )
+    .bind(tenant.as_str())
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO vault_folders (tenant_id, folder, created_at, created_by) VALUES ($1, 'kept-empty/', 0, 'x')",
+    )
+    .bind(tenant.as_str())
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
     let res = app.call(&owner, "start_data_export", &[]).await;
     assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
     run_pending(&app.state).await.unwrap();
@@ -191,6 +213,16 @@ async fn an_export_holds_everything_verifiably_and_only_its_requester_downloads_
         assert!(zip.contains_key(name), "{name}");
     }
     let text = |n: &str| String::from_utf8(zip[n].clone()).unwrap();
+    let key_body = ssh_public.split_whitespace().nth(1).unwrap();
+    assert!(text("ssh.json").contains(key_body), "the member's SSH key");
+    assert!(text("webhooks.json").contains("exported-hook") && !text("webhooks.json").contains("sealed-secret-canary"));
+    assert!(text("vault-records.json").contains("kept-empty/"), "empty folders are kept");
+    for setting in ["\"four_eyes\"", "\"ssh_key_policy\"", "\"support_allowed\""] {
+        assert!(text("tenant.json").contains(setting), "{setting}");
+    }
+    for name in ["approvals.json", "support.json"] {
+        assert!(zip.contains_key(name), "{name}");
+    }
     assert!(text("members.json").contains("plain@exporters.example") && !text("members.json").contains("argon2"));
     assert!(text("roles.json").contains("\"member_grants\""));
     assert!(text("invitations.json").contains("invitee@exporters.example"));

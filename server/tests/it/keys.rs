@@ -140,6 +140,12 @@ async fn every_guardrail_refuses_and_records_why() {
     let res =
         app.call(&owner, "create_key", &[("kind", "read"), ("description", "x"), ("allowed_ips", "10.0.0.0/33")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Every address is no restriction: an open key is one with no list, counted and filtered as open.
+    for all in ["0.0.0.0/0", "10.0.0.0/8, ::/0"] {
+        let res = app.call(&owner, "create_key", &[("kind", "read"), ("description", "x"), ("allowed_ips", all)]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{all}");
+        assert!(res.text().await.unwrap().contains("leave the list empty"), "{all}");
+    }
     let after: KeysView = app.call(&owner, "get_keys", &[]).await.json().await.unwrap();
     assert_eq!(before.keys.len(), after.keys.len());
     // Expiry, by the clock.

@@ -20,6 +20,7 @@ mod binary;
 mod cli;
 mod closure;
 mod crash;
+mod doors;
 mod erasure;
 mod errors;
 mod export;

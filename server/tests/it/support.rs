@@ -20,16 +20,29 @@ async fn consent(app: &TestApp, owner: &Client) -> ConsentView {
     res.json().await.unwrap()
 }
 
-/// An approved request's one-time link, opened by a fresh browser: the support session.
+/// An approved request's one-time link, opened by eight fresh browsers at once (a link unfurler racing the
+/// operator): exactly one gets the support session, the others a 404.
 async fn open(app: &TestApp, id: &str) -> Client {
     let token = app::backend::support::session::open_link(&app.state, id).await.unwrap();
-    let browser = app.client();
-    let res = browser.get(app.url(&format!("/support/{token}"))).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
-    assert_eq!(res.headers().get("location").unwrap(), "/overview");
-    let again = app.client().get(app.url(&format!("/support/{token}"))).send().await.unwrap();
+    let browsers: Vec<Client> = (0..8).map(|_| app.client()).collect();
+    let url = app.url(&format!("/support/{token}"));
+    let tries = browsers.iter().map(|b| b.get(&url).send());
+    let answers = futures_util::future::join_all(tries).await;
+    let mut opened = None;
+    for (browser, res) in browsers.iter().zip(answers) {
+        let res = res.unwrap();
+        match res.status() {
+            StatusCode::SEE_OTHER => {
+                assert!(opened.is_none(), "a second browser got in through a one-time link");
+                assert_eq!(res.headers().get("location").unwrap(), "/overview");
+                opened = Some(browser.clone());
+            }
+            other => assert_eq!(other, StatusCode::NOT_FOUND, "{}", res.text().await.unwrap()),
+        }
+    }
+    let again = app.client().get(&url).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_FOUND, "a link works once");
-    browser
+    opened.expect("one browser got in")
 }
 
 async fn history(app: &TestApp, action: &str) -> Vec<(String, String)> {
@@ -100,12 +113,27 @@ async fn support_sees_only_after_an_owner_approves_reads_only_and_ends_when_revo
         let res = app.call(&support, f.name, &[("password", PASSWORD)]).await;
         match support_read(f.name) {
             Some(app::policy::SupportNeeds::Console) => {
-                assert_ne!(res.status(), StatusCode::FORBIDDEN, "{}: a read", f.name)
+                assert_ne!(res.status(), StatusCode::FORBIDDEN, "{}: a read", f.name);
+                assert!(!res.status().is_server_error(), "{}: {}", f.name, res.status());
             }
             _ => assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}: refused to support", f.name),
         }
     }
     assert_eq!(app.call(&support, "get_me", &[]).await.status(), StatusCode::OK, "still signed in");
+    // Every page of the console answers the support session: shown, or refused, never a server error.
+    let file = app.uploaded(&owner, "", "another-plan.txt", b"another plan").await.id;
+    let someone: String = sqlx::query_scalar(
+        "SELECT m.id FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE a.email = 'admin@acme.example'",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    for route in leptos_axum::generate_route_list(app::App) {
+        let id = if route.path().starts_with("/vault/") { file.as_str() } else { someone.as_str() };
+        let path = route.path().replace("{token}", "not-a-real-token").replace("{id}", id);
+        let res = app.get(&support, &path).await;
+        assert!(!res.status().is_server_error(), "{path}: {}", res.status());
+    }
     // The vault and the exports were not included.
     for path in ["/vault", "/data-export", "/access-history/export"] {
         assert_eq!(app.get(&support, path).await.status(), StatusCode::FORBIDDEN, "{path}");

@@ -1,7 +1,8 @@
 //! Sign-in throttling: the per-account and per-(account, IP) back-off, the suspension after 100 failures from
 //! unknown devices that a known device does not feel, the same treatment for unknown emails, and the per-IP
-//! global limit with its temporary automatic block of console and API — on SQLite or PostgreSQL, as the run
-//! was given. Client IPs come from X-Forwarded-For: the test server trusts 127.0.0.1 as a proxy.
+//! global limit with its temporary automatic block of console and API, second-factor codes sent at once counted
+//! as codes sent in turn — on SQLite or PostgreSQL, as the run was given. Client IPs come from
+//! X-Forwarded-For: the test server trusts 127.0.0.1 as a proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
@@ -328,4 +329,30 @@ async fn password_reset_requests_are_throttled_and_fold_into_one_email() {
         .await
         .unwrap();
     assert_eq!(left, 0, "no address is kept once handled");
+}
+
+/// Twenty codes sent at once are checked one after another: five are counted wrong, the rest refused unread.
+/// On PostgreSQL each attempt used to read the counters before any other had written them, and all twenty
+/// were checked: four times the step's guesses for anyone holding the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_sent_at_once_are_throttled_like_codes_sent_in_turn() {
+    let app = TestApp::spawn().await;
+    let (owner, email) = app.signed_in("Burst").await;
+    let secret = app.enroll(&owner).await;
+    let (client, _) = app.password_step(&email).await;
+    let wrong = if app.code(&secret) == "000000" { "111111" } else { "000000" };
+    let form = [("code", wrong)];
+    let attempts = (0..20).map(|_| app.call(&client, "verify_second_factor", &form));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, throttled), (5, 15), "{statuses:?}");
+    let failures: i64 = sqlx::query_scalar("SELECT mfa_consecutive_failures FROM accounts WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, 5, "only the checked codes count");
+    let res = app.call(&client, "verify_second_factor", &[("code", &app.code(&secret))]).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the step's guesses are spent, right or wrong");
 }

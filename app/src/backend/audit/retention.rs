@@ -130,6 +130,15 @@ pub async fn retention_days(pool: &AnyPool, ctx: &TenantCtx) -> Result<i64, AppE
     Ok(row.try_get("audit_retention_days")?)
 }
 
+/// Refuses a retention outside what the history may keep (before any approval is asked for it, too).
+pub fn check_days(days: i64) -> Result<(), AppError> {
+    if (MIN_DAYS..=MAX_DAYS).contains(&days) {
+        Ok(())
+    } else {
+        Err(AppError::validation("days", format!("Keep the access history for {MIN_DAYS} to {MAX_DAYS} days.")))
+    }
+}
+
 /// Changes the tenant's retention (admins, after a step-up the caller checked); audited.
 #[allow(clippy::too_many_arguments)]
 pub async fn set_retention_days(
@@ -143,12 +152,7 @@ pub async fn set_retention_days(
     cleared: &crate::backend::access::four_eyes::Cleared,
 ) -> Result<(), AppError> {
     cleared.covers(&crate::backend::access::four_eyes::Act::Retention { days })?;
-    if !(MIN_DAYS..=MAX_DAYS).contains(&days) {
-        return Err(AppError::validation(
-            "days",
-            format!("Keep the access history for {MIN_DAYS} to {MAX_DAYS} days."),
-        ));
-    }
+    check_days(days)?;
     let mut tx = crate::backend::platform::db::begin_write(pool).await?;
     let before: i64 = sqlx::query("SELECT audit_retention_days FROM tenants WHERE id = $1")
         .bind(ctx.tenant_id().as_str())

@@ -3,6 +3,8 @@
 //! password hashes, TOTP secrets, recovery codes, API key digests, session ids and invitation tokens never leave
 //! the server (they are credentials, not data about the tenant).
 
+mod reach;
+
 use crate::backend::AppState;
 use crate::model::{allows, AppError, Permission, Role};
 use serde_json::{json, Map, Value};
@@ -53,7 +55,9 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
     let tenant = rows(
         state,
         "SELECT id, name, created_at, require_two_factor, key_max_age_days, key_disable_unused_days, \
-         security_contact, audit_retention_days, console_allowed_ips FROM tenants WHERE id = $1",
+         security_contact, audit_retention_days, console_allowed_ips, ssh_key_policy, ssh_cert_minutes, \
+         sftp_require_certs, sftp_paused_at, four_eyes, support_allowed, support_vault_allowed, \
+         support_exports_allowed, last_panic_at, closure_requested_at, closes_at FROM tenants WHERE id = $1",
         tenant_id,
         &[
             Text("id"),
@@ -65,6 +69,17 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
             Text("security_contact"),
             Int("audit_retention_days"),
             Text("console_allowed_ips"),
+            Text("ssh_key_policy"),
+            Int("ssh_cert_minutes"),
+            Int("sftp_require_certs"),
+            Int("sftp_paused_at"),
+            Int("four_eyes"),
+            Int("support_allowed"),
+            Int("support_vault_allowed"),
+            Int("support_exports_allowed"),
+            Int("last_panic_at"),
+            Int("closure_requested_at"),
+            Int("closes_at"),
         ],
     )
     .await?
@@ -217,7 +232,7 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
     )
     .await?;
     let machines = json!({ "machines": machines, "certificates": certificates });
-    Ok(vec![
+    let mut documents = vec![
         ("tenant.json", bytes(&tenant)),
         ("members.json", bytes(&Value::from(members))),
         ("roles.json", bytes(&roles)),
@@ -226,7 +241,9 @@ pub async fn documents(state: &AppState, tenant_id: &str) -> Result<Vec<(&'stati
         ("invitations.json", bytes(&Value::from(invitations))),
         ("ip-rules.json", bytes(&ip_rules)),
         ("machines.json", bytes(&machines)),
-    ])
+    ];
+    documents.extend(reach::documents(state, tenant_id).await?);
+    Ok(documents)
 }
 
 /// Every role with the features it has, and every member's grants and effective features.

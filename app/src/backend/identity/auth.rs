@@ -424,6 +424,8 @@ pub async fn change_password(
         .bind(ctx.account_id().as_str())
         .execute(&mut *tx)
         .await?;
+    // A reset link sent before the change (to a mailbox that may be the reason for it) no longer resets.
+    crate::backend::identity::tokens::retire_all(&mut tx, ctx.account_id(), now).await?;
     let ended = if sign_out_others {
         crate::backend::identity::sessions::end_account_sessions(
             &mut tx,

@@ -203,14 +203,6 @@ pub async fn complete_reset(
         .await?;
     // Lifts the sign-in throttling and the password suspension of every device and IP.
     crate::backend::identity::throttle::clear(state, &mut tx, &email_key(&subject.email)).await?;
-    // Other reset links of the account die with this one.
-    sqlx::query(
-        "UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = 'reset' AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(subject.account_id.as_str())
-    .execute(&mut *tx)
-    .await?;
     let ended = crate::backend::identity::sessions::end_account_sessions(&mut tx, &subject.account_id, None).await?;
     let detail = format!("{ended} session(s) ended");
     audit::record(

@@ -94,6 +94,17 @@ pub async fn peek(
     })
 }
 
+/// Marks every unused link of `account` used, in the caller's transaction: whenever its password is set (from
+/// a link, by a change, by accepting an invitation), a setup or reset link sent before cannot set it again.
+pub async fn retire_all(conn: &mut AnyConnection, account: &AccountId, now_ms: i64) -> Result<u64, AppError> {
+    let done = sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+        .bind(now_ms)
+        .bind(account.as_str())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Marks a token used; `NotFound` if it was used, expired or unknown in the meantime.
 pub async fn consume(conn: &mut AnyConnection, now_ms: i64, purpose: Purpose, token: &str) -> Result<(), AppError> {
     let done = sqlx::query(

@@ -300,6 +300,25 @@ async fn count_failure(conn: &mut AnyConnection, account: &AccountId, step: i64)
     Ok(())
 }
 
+/// Makes an account's second-factor attempts take turns, so the throttle counts each one before the next reads
+/// the counters. SQLite's write transaction already does (one writer at a time). On PostgreSQL a transaction
+/// reads the counters as they were committed: twenty codes sent at once, from one instance or several, each
+/// read "no failures yet" and were all checked, four times the step's five. The first statement of the
+/// attempt's own transaction takes a transaction-level advisory lock of the account; nothing else takes that
+/// lock, and nothing is locked before it, so it cannot close a wait cycle with the chain heads or the account
+/// row.
+async fn serialize_attempts(conn: &mut AnyConnection, account: &AccountId) -> Result<(), AppError> {
+    if !conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        return Ok(());
+    }
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("rampart-second-factor:{}", account.as_str()).as_bytes());
+    let mut key = [0u8; 8];
+    key.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(i64::from_be_bytes(key)).execute(conn).await?;
+    Ok(())
+}
+
 /// Refuses before any check when the account is throttled or suspended.
 async fn check_throttle(
     conn: &mut AnyConnection,
@@ -357,6 +376,7 @@ pub async fn verify(
 ) -> Result<Proof, AppError> {
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
+    serialize_attempts(&mut tx, ctx.account_id()).await?;
     if let Err(e) = check_throttle(&mut tx, &state.keys, ctx, meta, now).await {
         let refused = match &e {
             AppError::RateLimited { .. } => Some(Decision::Throttled),

@@ -27,6 +27,11 @@ impl Cidr {
         self.0.contains(&canonical(ip))
     }
 
+    /// Whether the block is every address of its family (`0.0.0.0/0`, `::/0`).
+    pub fn is_everything(&self) -> bool {
+        self.0.prefix_len() == 0
+    }
+
     /// Whether every address of `other` is inside this block.
     pub fn covers(&self, other: &Cidr) -> bool {
         self.0.contains(&other.0)

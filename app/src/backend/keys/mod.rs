@@ -108,6 +108,14 @@ fn check_input(input: &KeyInput, kind: KeyKind, now: i64, max_age_days: i64) -> 
         ));
     }
     let ips = guard::parse_list::<Cidr>(&input.allowed_ips).map_err(|m| AppError::validation("allowed_ips", m))?;
+    // A block of every address restricts nothing, yet a key carrying one would count as restricted (the
+    // overview's open keys, the keys page's filter, a child key "within" it): an open key says so by its empty list.
+    if let Some(all) = ips.iter().find(|c| c.is_everything()) {
+        return Err(AppError::validation(
+            "allowed_ips",
+            format!("“{all}” allows every address: leave the list empty for a key usable from anywhere."),
+        ));
+    }
     let referers = guard::parse_list::<RefererPattern>(&input.allowed_referers)
         .map_err(|m| AppError::validation("allowed_referers", m))?;
     if let Some(rate) = input.rate_per_hour {
@@ -299,6 +307,23 @@ fn actor_ref(ctx: &TenantCtx) -> String {
         Some(id) => format!("key:{id}"),
         None => ctx.membership_id().as_str().to_owned(),
     }
+}
+
+/// Whether `create_key` would refuse this input or this maker, checked before a master key is put to a second
+/// admin: a request that can only fail files no approval and emails nobody (the answer is the refusal, now).
+pub async fn precheck(
+    state: &AppState,
+    ctx: &TenantCtx,
+    _granted: &Granted<perm::ApiKeys>,
+    stepped_up: Option<&SteppedUp>,
+    kind: KeyKind,
+    input: &KeyInput,
+) -> Result<(), AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let pol = policy(&mut conn, ctx).await?;
+    let mut checked = check_input(input, kind, state.clock.now_ms(), pol.max_age_days)?;
+    refuse_machines_only_behind_proxy(state, &checked)?;
+    check_power(&mut conn, ctx, kind, &mut checked, input.expires_in_days.is_none(), stepped_up).await
 }
 
 /// Creates a key; the secret in the answer is never available again.

@@ -93,11 +93,16 @@ pub async fn ensure(
 
 /// Opens the tenant's CA and takes its next serial (in the caller's write transaction).
 async fn open(conn: &mut AnyConnection, state: &AppState, tenant: &str) -> Result<(Ca, i64), AppError> {
-    let r = sqlx::query("SELECT cert_pem, sealed_key, seal_key_id, next_serial FROM machine_cas WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    // The serial is taken by the write itself: on PostgreSQL two issues at once each read the row as committed,
+    // and a read before the increment gave both the same serial (RFC 5280 wants them unique per CA).
+    let r = sqlx::query(
+        "UPDATE machine_cas SET next_serial = next_serial + 1 WHERE tenant_id = $1 \
+         RETURNING cert_pem, sealed_key, seal_key_id, next_serial - 1 AS serial",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
     let der = state.keys.open(
         &r.try_get::<String, _>("seal_key_id")?,
         aad(tenant).as_bytes(),
@@ -107,11 +112,7 @@ async fn open(conn: &mut AnyConnection, state: &AppState, tenant: &str) -> Resul
     let params = CertificateParams::from_ca_cert_pem(&r.try_get::<String, _>("cert_pem")?).map_err(cert_err)?;
     // The issuer's name and key identifier come from these parameters; the signature is not kept.
     let cert = params.self_signed(&key).map_err(cert_err)?;
-    let serial: i64 = r.try_get("next_serial")?;
-    sqlx::query("UPDATE machine_cas SET next_serial = next_serial + 1 WHERE tenant_id = $1")
-        .bind(tenant)
-        .execute(&mut *conn)
-        .await?;
+    let serial: i64 = r.try_get("serial")?;
     Ok((Ca { cert, key }, serial))
 }
 

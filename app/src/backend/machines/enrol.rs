@@ -87,7 +87,7 @@ pub async fn create_token(
     let range = guard::join_list(&ranges);
     sqlx::query(
         "INSERT INTO machine_tokens (id, tenant_id, token_hash, name, source_range, cert_days, created_by, \
-         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         created_at, expires_at, created_by_membership) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(tenant)
@@ -98,6 +98,7 @@ pub async fn create_token(
     .bind(ctx.actor())
     .bind(now)
     .bind(expires_at)
+    .bind(ctx.membership_id().as_str())
     .execute(&mut *tx)
     .await?;
     let detail = format!(
@@ -159,12 +160,19 @@ pub async fn revoke_token(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
-    sqlx::query("UPDATE machine_tokens SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3")
-        .bind(now)
-        .bind(token_id)
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await?;
+    // Only while still unused: an enrolment committed since the read above (PostgreSQL) wins (404).
+    let done = sqlx::query(
+        "UPDATE machine_tokens SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND used_at IS NULL \
+         AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(token_id)
+    .bind(tenant)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::NotFound);
+    }
     let detail = format!("the enrolment token for “{name}”");
     audit::record(
         &mut tx,
@@ -241,6 +249,7 @@ pub async fn enrol(
         record_refusal(state, &tenant, meta, &actor, &format!("enrolment refused: the token is {why}")).await;
         return Err(AppError::Unauthenticated);
     }
+    refuse_if_blocked(state, &tenant, meta, ip, &actor, "enrolment").await?;
     let csr = ca::check_csr(csr)?;
     let token_id: String = row.try_get("id")?;
     let cert_days: i64 = row.try_get("cert_days")?;
@@ -306,6 +315,7 @@ pub async fn renew(
         record_refusal(state, &cert.tenant_id, meta, &actor, &detail).await;
         return Err(AppError::Unauthenticated);
     }
+    refuse_if_blocked(state, &cert.tenant_id, meta, ip, &actor, "renewal").await?;
     let csr = ca::check_csr(csr)?;
     let mut tx = begin_write(&state.pool).await?;
     // The machine may have been revoked since the lookup: the new certificate only for a machine still active.
@@ -318,6 +328,20 @@ pub async fn renew(
     if active.is_none() {
         return Err(AppError::Unauthenticated);
     }
+    // One line of certificates per machine: every other certificate of it ends now. A renewal from a
+    // certificate already replaced (a lost answer retried, or a copy of the old key and certificate) would
+    // otherwise leave two live successors, each renewing on its own for good.
+    let retired = sqlx::query(
+        "UPDATE machine_certs SET replaced_at = $1 WHERE machine_id = $2 AND tenant_id = $3 AND fingerprint <> $4 \
+         AND (replaced_at IS NULL OR replaced_at > $1)",
+    )
+    .bind(now - super::REPLACED_GRACE_MS)
+    .bind(&cert.machine_id)
+    .bind(&cert.tenant_id)
+    .bind(fingerprint)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     let issued =
         ca::issue(&mut tx, state, &cert.tenant_id, (&cert.machine_id, &cert.name), &csr, cert.cert_days).await?;
     sqlx::query(
@@ -335,18 +359,40 @@ pub async fn renew(
         .bind(&cert.tenant_id)
         .execute(&mut *tx)
         .await?;
-    let detail = format!(
+    let mut detail = format!(
         "“{}” renewed certificate {}: certificate {} valid until {}",
         cert.name,
         short(fingerprint),
         short(&issued.fingerprint),
         crate::model::format_utc(issued.not_after)
     );
+    if retired > 0 {
+        detail.push_str(&format!("; {retired} other certificate(s) of the machine ended"));
+    }
     record_machine_event(&mut tx, state, &cert.tenant_id, meta, &actor, "machine.renewed", &detail).await?;
     let (ca_pem, _) = ca::certificate(&mut tx, &cert.tenant_id).await?.ok_or(AppError::Unavailable)?;
     tx.commit().await?;
     state.access_changed();
     Ok(Enrolled { machine_id: cert.machine_id, name: cert.name, certificate: issued, ca_pem })
+}
+
+/// Enrolment and renewal carry no API key, so the REST gate cannot hold them to the tenant's IP block list
+/// before it knows the tenant: they are held to it here, once the token or certificate named it (403, recorded).
+async fn refuse_if_blocked(
+    state: &AppState,
+    tenant: &str,
+    meta: &RequestMeta,
+    ip: IpAddr,
+    actor: &str,
+    what: &str,
+) -> Result<(), AppError> {
+    let tenant_id = TenantId(tenant.to_owned());
+    if let Some(refusal) = crate::backend::network::rules::check_api(state, &tenant_id, ip).await? {
+        record_refusal(state, tenant, meta, actor, &format!("{what} refused (ip_blocked: {})", refusal.detail(ip)))
+            .await;
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
 }
 
 /// The first 16 hex digits of a fingerprint, as the pages and events show it.

@@ -136,6 +136,7 @@ pub async fn erase_member(
 
     // Keys: revoked, their usage records gone, their texts anonymised below.
     let keys_revoked = crate::backend::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
+    super::doors::close_made_by(&mut tx, ctx.tenant_id(), membership, now).await?;
     sqlx::query(
         "DELETE FROM api_key_usage WHERE key_id IN (SELECT id FROM api_keys WHERE tenant_id = $1 \
          AND owner_membership_id = $2)",

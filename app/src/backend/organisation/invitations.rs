@@ -77,7 +77,7 @@ pub async fn invite(
     let token = random_token();
     sqlx::query(
         "INSERT INTO invitations (id, tenant_id, email, email_key, role, grants, token_hash, invited_by, created_at, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         expires_at, invited_by_membership) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(ctx.tenant_id().as_str())
@@ -89,6 +89,7 @@ pub async fn invite(
     .bind(ctx.actor())
     .bind(now)
     .bind(now + INVITATION_TTL_MS)
+    .bind(ctx.membership_id().as_str())
     .execute(&mut *tx)
     .await?;
     let detail = format!("{email} as {} [{grants}]", role.as_str());
@@ -193,12 +194,20 @@ pub async fn revoke(
     .await?
     .ok_or(AppError::NotFound)?;
     let email: String = row.try_get("email")?;
-    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3")
-        .bind(now)
-        .bind(id)
-        .bind(ctx.tenant_id().as_str())
-        .execute(&mut *tx)
-        .await?;
+    // Only while still open: an acceptance committed since the read above (PostgreSQL) wins, and the admin is
+    // told the invitation was no longer there rather than that it was revoked.
+    let done = sqlx::query(
+        "UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND accepted_at IS NULL \
+         AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(ctx.tenant_id().as_str())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::NotFound);
+    }
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.revoke", Outcome::Success, &email))
         .await?;
     tx.commit().await?;
@@ -351,12 +360,23 @@ pub async fn accept_new(
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let account = match account_of(&mut tx, &inv.email).await? {
         Some((id, _)) => {
-            sqlx::query("UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3")
-                .bind(&hash)
-                .bind(now)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+            // Only a password never set: one set meanwhile (a setup link used in the same moment) stays.
+            let set = sqlx::query(
+                "UPDATE accounts SET password_hash = $1, password_set_at = $2 WHERE id = $3 AND password_hash IS NULL",
+            )
+            .bind(&hash)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if set.rows_affected() != 1 {
+                return Err(AppError::Conflict {
+                    msg: "This email already has a Rampart account: sign in, then open the invitation link again."
+                        .into(),
+                });
+            }
+            // The account's setup link, from before it had a password, cannot replace this one.
+            crate::backend::identity::tokens::retire_all(&mut tx, &id, now).await?;
             id
         }
         None => {

@@ -228,7 +228,19 @@ pub async fn update_member(
         .bind(ctx.tenant_id().as_str())
         .execute(&mut *tx)
         .await?;
-    let detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
+    // Links, invitations and enrolment tokens are an admin's to make: they end with the power to make them.
+    let mut detail = format!("{}: {} → {}", t.email, describe(t.role, &t.grants), describe(role, &grants));
+    if !role.is_admin() {
+        let doors = super::doors::close_made_by(&mut tx, ctx.tenant_id(), membership, now).await?;
+        if doors.any() {
+            detail.push_str(&format!("; {}", doors.describe()));
+        }
+    } else if t.role == Role::Owner && role != Role::Owner {
+        let n = super::doors::close_owner_invitations_by(&mut tx, ctx.tenant_id(), membership, now).await?;
+        if n > 0 {
+            detail.push_str(&format!("; {n} invitation(s) as owner revoked"));
+        }
+    }
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.update", Outcome::Success, &detail))
         .await?;
     // Keys never hold more than their maker: what the new role and grants no longer cover is frozen now.
@@ -316,7 +328,9 @@ pub async fn deactivate_member(
         .await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
     let keys = crate::backend::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
-    let detail = format!("{}: deactivated; {ended} session(s) ended, {keys} API key(s) revoked", t.email);
+    let doors = super::doors::close_made_by(&mut tx, ctx.tenant_id(), membership, now).await?;
+    let detail =
+        format!("{}: deactivated; {ended} session(s) ended, {keys} API key(s) revoked, {}", t.email, doors.describe());
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.deactivate", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;
@@ -365,6 +379,7 @@ pub async fn remove_member(
     let t = offboarding_target(&mut tx, ctx, membership, "remove").await?;
     let ended = end_tenant_sessions(&mut tx, ctx, &t.account).await?;
     let keys = crate::backend::keys::revoke_member_keys(&mut tx, ctx.tenant_id(), membership, now).await?;
+    let doors = super::doors::close_made_by(&mut tx, ctx.tenant_id(), membership, now).await?;
     crate::backend::ssh::forget_member(&mut tx, ctx.tenant_id(), membership.as_str()).await?;
     sqlx::query("DELETE FROM memberships WHERE id = $1 AND tenant_id = $2")
         .bind(membership.as_str())
@@ -372,7 +387,11 @@ pub async fn remove_member(
         .execute(&mut *tx)
         .await?;
     // The event names the account by its id only: the member's email leaves the tenant with them.
-    let detail = format!("account {}: removed; {ended} session(s) ended, {keys} API key(s) revoked", t.account);
+    let detail = format!(
+        "account {}: removed; {ended} session(s) ended, {keys} API key(s) revoked, {}",
+        t.account,
+        doors.describe()
+    );
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "member.remove", Outcome::Success, &detail))
         .await?;
     tx.commit().await?;

@@ -131,6 +131,9 @@ pub async fn press(
             .execute(&mut *tx)
             .await?;
     }
+    // Every way in that works without a session: invitations (an intruder's own, as admin), enrolment tokens,
+    // public links to the vault.
+    let doors = super::doors::close_all(&mut tx, ctx.tenant_id(), now).await?;
     let sessions_ended = sqlx::query(
         "DELETE FROM sessions WHERE id_hash <> $2 AND (tenant_id = $1 OR account_id IN \
          (SELECT account_id FROM memberships WHERE tenant_id = $1))",
@@ -172,7 +175,7 @@ pub async fn press(
     let detail = format!(
         "panic button: keys {} ({}): [{}]; sessions ended: {} (the owner's current session kept); two-factor \
          authentication required for all {} member(s) (was {}), {} without an authenticator enroll at next sign-in; \
-         SFTP paused and its sessions ended, certificates issued before now refused",
+         SFTP paused and its sessions ended, certificates issued before now refused; {}",
         if action == PanicKeyAction::Freeze { "frozen" } else { "revoked" },
         keys_to_revoke.len(),
         list(&keys_to_revoke),
@@ -180,6 +183,7 @@ pub async fn press(
         report.members,
         if was_required { "already on" } else { "off" },
         report.members_to_enroll,
+        doors.describe(),
     );
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "tenant.panic", Outcome::Success, &detail))
         .await?;

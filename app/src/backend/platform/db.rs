@@ -161,6 +161,12 @@ pub fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }
 
+/// The newest migration this build carries (a restore refuses a backup of a newer schema: this build could
+/// not start on it).
+pub fn newest_migration() -> i64 {
+    sqlx::migrate!("../migrations").iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Applies every pending migration; start-up aborts when this fails.
 pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("../migrations").run(pool).await?;

@@ -64,10 +64,18 @@ pub async fn start(state: &AppState, token: &str, meta: &RequestMeta) -> Result<
     .await?
     .ok_or(AppError::NotFound)?;
     let id: String = r.try_get("id")?;
-    sqlx::query("UPDATE support_requests SET link_digest = NULL, link_expires_at = NULL WHERE id = $1")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    // The one write that decides: only the request still holding this link's digest trades it. On PostgreSQL two
+    // requests racing both read the row above; the second's UPDATE waits for the first and then finds no digest.
+    let taken = sqlx::query(
+        "UPDATE support_requests SET link_digest = NULL, link_expires_at = NULL WHERE id = $1 AND link_digest = $2",
+    )
+    .bind(&id)
+    .bind(token_digest(token))
+    .execute(&mut *tx)
+    .await?;
+    if taken.rows_affected() != 1 {
+        return Err(AppError::NotFound);
+    }
     let operator: String = r.try_get("operator")?;
     let ctx = TenantCtx::for_support(id.clone(), &operator, TenantId(r.try_get("tenant_id")?), r.try_get("name")?);
     let detail = format!("request {id}: a read-only support session began");

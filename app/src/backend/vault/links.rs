@@ -95,7 +95,7 @@ pub async fn create(
     let expires_at = now + minutes * 60_000;
     sqlx::query(
         "INSERT INTO vault_links (id, tenant_id, object_id, version_id, token_digest, single_use, uses, expires_at, \
-         created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)",
+         created_at, created_by, created_membership_id) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(tenant)
@@ -106,6 +106,7 @@ pub async fn create(
     .bind(expires_at)
     .bind(now)
     .bind(ctx.actor())
+    .bind(ctx.membership_id().as_str())
     .execute(&mut *tx)
     .await?;
     let detail = format!(

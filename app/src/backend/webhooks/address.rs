@@ -17,11 +17,19 @@ pub fn allowed(ip: IpAddr, allow_loopback: bool) -> bool {
                 return allowed_v4(v4, allow_loopback);
             }
             let s = v6.segments();
-            // 64:ff9b::/96 (NAT64) carries an IPv4 address too.
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return allowed_v4(Ipv4Addr::new(a, b, c, d), allow_loopback);
+            let v4_at = |hi: u16, lo: u16| {
+                let ([a, b], [c, d]) = (hi.to_be_bytes(), lo.to_be_bytes());
+                Ipv4Addr::new(a, b, c, d)
+            };
+            // Prefixes that carry an IPv4 address, judged as that address: 64:ff9b::/96 (NAT64, RFC 6052),
+            // ::ffff:0:a.b.c.d (IPv4-translated, RFC 2765), and 6to4's 2002:a.b.c.d::/48 (RFC 3056).
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0]
+                || s[..4] == [0, 0, 0, 0] && s[4..6] == [0xffff, 0]
+            {
+                return allowed_v4(v4_at(s[6], s[7]), allow_loopback);
+            }
+            if s[0] == 0x2002 {
+                return allowed_v4(v4_at(s[1], s[2]), allow_loopback);
             }
             if v6.is_loopback() {
                 return allow_loopback;
@@ -32,6 +40,7 @@ pub fn allowed(ip: IpAddr, allow_loopback: bool) -> bool {
                 || (s[0] & 0xffc0) == 0xfe80 // link-local
                 || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
                 || s[0] == 0x2001 && s[1] == 0x0db8 // documentation
+                || s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 // local-use NAT64 (RFC 8215): any IPv4 behind it
                 || s[0] == 0x0100 && s[1..4] == [0, 0, 0] // discard
                 || v6 == Ipv6Addr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
                 || s[0] == 0 && s[1..6] == [0, 0, 0, 0, 0] && s[6] != 0xffff) // IPv4-compatible (deprecated)
@@ -118,10 +127,16 @@ mod tests {
             "64:ff9b::a00:1",
             "2001:db8::1",
             "::127.0.0.1",
+            "64:ff9b:1::a9fe:a9fe",
+            "::ffff:0:a9fe:a9fe",
+            "::ffff:0:127.0.0.1",
+            "2002:a9fe:a9fe::1",
+            "2002:0a00:0001::1",
+            "2002:7f00:1::",
         ] {
             assert!(!allowed(ip.parse().unwrap(), false), "{ip} must be refused");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:93.184.216.34"] {
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:93.184.216.34", "2002:5db8:d822::1"] {
             assert!(allowed(ip.parse().unwrap(), false), "{ip} is public");
         }
         assert!(allowed("127.0.0.1".parse().unwrap(), true) && allowed("::1".parse().unwrap(), true));

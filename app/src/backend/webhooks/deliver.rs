@@ -187,12 +187,17 @@ async fn attempt(
     let attempts = attempts + 1;
     let mut next_may_go = false;
     let set = |status: &str, next: i64| {
-        sqlx::query("UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, done_at = $4 WHERE id = $5")
-            .bind(status.to_owned())
-            .bind(attempts)
-            .bind(next)
-            .bind((status != "pending").then_some(now))
-            .bind(id.to_owned())
+        // Only a delivery still pending: another instance that took the endpoint over meanwhile (this one looked
+        // gone) may have delivered it already, and a late failure here must not send it a third time.
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, done_at = $4 \
+             WHERE id = $5 AND status = 'pending'",
+        )
+        .bind(status.to_owned())
+        .bind(attempts)
+        .bind(next)
+        .bind((status != "pending").then_some(now))
+        .bind(id.to_owned())
     };
     if (200..300).contains(&answer.status) {
         set("delivered", now).execute(&mut *tx).await?;

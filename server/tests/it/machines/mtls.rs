@@ -112,16 +112,24 @@ async fn a_machine_renews_over_mtls_and_ended_or_replaced_certificates_are_refus
     assert!(machines(&app, &owner).await.machines[0].renewal_due);
     let overview: app::model::OverviewView = app.call(&owner, "get_overview", &[]).await.json().await.unwrap();
     assert_eq!(overview.posture.unwrap().machines_due_for_renewal, 1);
-    let res = renew(&app, &m).await;
+    let (first_key, res) = renew_with(&app, &m.client).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.headers()["rampart-machine-id"].to_str().unwrap(), m.id);
     let chain = res.text().await.unwrap();
     assert_ne!(chain, m.chain);
-    // Again, keeping the new key this time.
+    let first = client_with(&app, &first_key, &chain);
+    assert_eq!(get(&app, &first, &key, "/api/v1/members").await, StatusCode::OK);
+    // Again from the replaced certificate (its answer lost, or a copy of the old key and certificate): the new
+    // one is the machine's only successor, the one issued before it ends at once — never two lines that each
+    // renew on their own.
     let (renewed_key, res) = renew_with(&app, &m.client).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let fresh = client_with(&app, &renewed_key, &res.text().await.unwrap());
     assert_eq!(get(&app, &fresh, &key, "/api/v1/members").await, StatusCode::OK);
+    assert_eq!(get(&app, &first, &key, "/api/v1/members").await, StatusCode::UNAUTHORIZED, "the branch ends");
+    assert_eq!(renew_with(&app, &first).await.1.status(), StatusCode::UNAUTHORIZED, "and renews nothing");
+    let renewed = events_of(&app, "machine.renewed").await;
+    assert!(renewed.iter().any(|(_, d)| d.contains("1 other certificate(s) of the machine ended")), "{renewed:?}");
     let overview: app::model::OverviewView = app.call(&owner, "get_overview", &[]).await.json().await.unwrap();
     assert_eq!(overview.posture.unwrap().machines_due_for_renewal, 0);
     assert!(!machines(&app, &owner).await.machines[0].renewal_due);
@@ -243,4 +251,36 @@ async fn a_machine_revoked_on_one_instance_is_refused_by_the_other_at_its_next_r
     // No clock moves, no cache expiry: the machine's status is read on every request.
     assert_eq!(get(&other, &via_other, &key, "/api/v1/members").await, StatusCode::UNAUTHORIZED);
     assert!(last_refusal(&other).await.contains("machine_revoked"));
+}
+
+/// Enrolment and renewal carry no API key, yet they mint certificates in the tenant's name: the tenant's IP
+/// block list holds them as it holds every keyed request (403, recorded), and only from a blocked network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_block_list_holds_enrolment_and_renewal_too() {
+    // Behind a trusted proxy on loopback, so a request names the client it came from.
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let (owner, _) = app.signed_in("Acme").await;
+    let m = enrolled(&app, &owner, "agent", "30").await;
+    let pending = super::token(&app, &owner, "spare", "", "30").await;
+    let res = app.call(&owner, "add_ip_block", &[("cidr", "203.0.113.0/24"), ("reason", "suspect network")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    let (_, request) = csr();
+    let from = |client: &Client, path: &str, ip: &str| {
+        client
+            .post(app.url(path))
+            .header("content-type", "application/pkcs10")
+            .header("x-forwarded-for", ip)
+            .body(request.clone())
+    };
+    let res = from(&m.client, "/api/v1/machines/renew", "203.0.113.9").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "renewal from a blocked network");
+    assert!(last_refusal(&app).await.contains("renewal refused (ip_blocked"), "{}", last_refusal(&app).await);
+    let res = from(&app.client(), "/api/v1/machines/enrol", "203.0.113.9").bearer_auth(&pending).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "enrolment from a blocked network");
+    assert!(last_refusal(&app).await.contains("enrolment refused (ip_blocked"));
+    // Elsewhere, both go through: the token was not spent by the refusal.
+    let res = from(&m.client, "/api/v1/machines/renew", "198.51.100.7").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = from(&app.client(), "/api/v1/machines/enrol", "198.51.100.7").bearer_auth(&pending).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
 }

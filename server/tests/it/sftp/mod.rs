@@ -5,6 +5,7 @@
 
 mod access;
 mod certs;
+mod reread;
 
 use crate::common::{self, TestApp};
 use app::model::SshKeysView;

@@ -53,6 +53,8 @@ pub async fn set_password_from_link(
         .bind(subject.account_id.as_str())
         .execute(&mut *tx)
         .await?;
+    // Every other setup or reset link of the account dies with this one.
+    tokens::retire_all(&mut tx, &subject.account_id, now).await?;
     Ok(PasswordFromLink { subject, tx, now })
 }
 
