@@ -10,6 +10,10 @@ use axum::response::{IntoResponse as _, Redirect, Response};
 use tower_sessions::Session;
 
 pub async fn open(State(state): State<AppState>, Path(token): Path<String>, req: Request) -> Response {
+    // A HEAD (a link checker) neither opens the session nor spends the link.
+    if req.method() == axum::http::Method::HEAD {
+        return crate::web::untouched_head();
+    }
     let html = wants_html(req.headers());
     let meta = RequestMeta::of(req.extensions(), req.headers());
     let Some(session) = req.extensions().get::<Session>().cloned() else {

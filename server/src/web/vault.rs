@@ -224,6 +224,11 @@ pub async fn download(
 
 /// An ephemeral link.
 pub async fn follow_link(State(state): State<AppState>, Path(token): Path<String>, req: Request) -> Response {
+    // A link checker's or mail scanner's HEAD uses nothing up (a single-use link stays for its person) and
+    // learns nothing: the same empty answer for every token.
+    if req.method() == axum::http::Method::HEAD {
+        return crate::web::untouched_head();
+    }
     let html = wants_html(req.headers());
     let meta = RequestMeta::of(req.extensions(), req.headers());
     if token.len() > 100 {

@@ -82,15 +82,26 @@ async fn the_twentieth_consecutive_failure_alerts_the_member_and_the_contact_not
     alerts::deliver_due(&app.state).await.unwrap();
     assert!(mails(&app, &email, "consecutive failed sign-ins").is_empty());
 
-    let status = sign_in_from(&app, &app.client(), &email, "wrong-guess-123456", "198.51.100.20", "guesser/2.0").await;
+    // The user agent is the attacker's to write, and the alert is a genuine Rampart email: a link in it must not
+    // become one in the member's mail client.
+    let bait = "guesser/2.0 ACCOUNT LOCKED: restore it at https://rampart-restore.example/r within 24h";
+    let status = sign_in_from(&app, &app.client(), &email, "wrong-guess-123456", "198.51.100.20", bait).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     for to in [email.as_str(), CONTACT] {
         let mail = app.wait_for_mail(to, "20 consecutive failed sign-ins").await;
         assert!(mail.contains("Alerts"), "names the tenant");
-        for needle in ["198.51.100.1,", "198.51.100.20", "guesser/1.0", "guesser/2.0", "UTC"] {
+        for needle in [
+            "198.51.100.1,",
+            "198.51.100.20",
+            "guesser/1.0",
+            "guesser/2.0",
+            "UTC",
+            "hxxps[://]rampart-restore[.]example",
+        ] {
             assert!(mail.contains(needle), "lists IPs, times and agents ({needle}): {mail}");
         }
         assert!(!mail.contains("wrong-guess-123456"), "never the attempted password");
+        assert!(!mail.contains("https://rampart-restore") && !mail.contains("rampart-restore.example"), "{mail}");
     }
     // Exactly at the 20th: the 21st raises nothing new.
     sign_in_from(&app, &app.client(), &email, "wrong-guess-123456", "198.51.100.21", "guesser/2.0").await;

@@ -343,3 +343,44 @@ async fn the_rest_list_follows_a_change_at_once() {
     assert!(m["deactivated_at"].is_i64(), "the very next request: {m}");
     assert!(emp_of(&list(other_key).await).is_none());
 }
+
+/// One person, two organisations: an admin of one governs that organisation only. Their authenticator guards
+/// the other too, so this one cannot remove it (the other's two-factor requirement would fall to whoever has
+/// the password); and this one's panic button ends its own sessions, not the person's in the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reaches_a_shared_member_only_within_their_own_organisation() {
+    let app = TestApp::spawn().await;
+    let (_, _) = app.signed_in("Home").await;
+    let person = "shared@home.example";
+    common::add_member(&app, "Home", person, "member").await;
+    let (home, _) = app.password_step(person).await;
+    let secret = app.enroll(&home).await;
+    assert!(!secret.is_empty());
+    let (other_owner, _) = app.signed_in("Elsewhere").await;
+    // The same account joins the second organisation (as accepting an invitation would make it).
+    sqlx::query(
+        "INSERT INTO memberships (id, tenant_id, account_id, role, created_at) SELECT $1, t.id, a.id, 'member', 0 \
+         FROM tenants t, accounts a WHERE t.name = 'Elsewhere' AND a.email = $2",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(person)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    let id = membership_of(&app, &other_owner, person).await;
+    app.call(&other_owner, "step_up", &[("password", PASSWORD)]).await;
+    let res = app.call(&other_owner, "reset_member_two_factor", &[("membership_id", id.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "{}", res.text().await.unwrap());
+    let factors: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM totp_factors WHERE account_id = (SELECT id FROM accounts WHERE email = $1)",
+    )
+    .bind(person)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(factors, 1, "the authenticator stays");
+    assert_eq!(app.get(&home, "/overview").await.status(), StatusCode::OK, "the session at home stays");
+    let res = app.call(&other_owner, "press_panic_button", &[("keys", "freeze"), ("confirm", "PANIC")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
+    assert_eq!(app.get(&home, "/overview").await.status(), StatusCode::OK, "another organisation's panic");
+}

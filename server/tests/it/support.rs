@@ -24,8 +24,12 @@ async fn consent(app: &TestApp, owner: &Client) -> ConsentView {
 /// operator): exactly one gets the support session, the others a 404.
 async fn open(app: &TestApp, id: &str) -> Client {
     let token = app::backend::support::session::open_link(&app.state, id).await.unwrap();
-    let browsers: Vec<Client> = (0..8).map(|_| app.client()).collect();
     let url = app.url(&format!("/support/{token}"));
+    // A link checker's HEAD opens nothing and spends nothing.
+    let head = app.client().head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::NO_CONTENT);
+    assert!(head.headers().get("set-cookie").is_none(), "no session for a HEAD");
+    let browsers: Vec<Client> = (0..8).map(|_| app.client()).collect();
     let tries = browsers.iter().map(|b| b.get(&url).send());
     let answers = futures_util::future::join_all(tries).await;
     let mut opened = None;

@@ -267,6 +267,8 @@ async fn ephemeral_links_expire_and_single_use_links_work_once() {
         assert!(res.headers()["content-disposition"].to_str().unwrap().contains("report.pdf"));
         assert_eq!(res.bytes().await.unwrap().as_ref(), b"%PDF report");
     }
+    // A link checker's HEAD uses nothing up.
+    assert_eq!(anonymous.head(url(&once)).send().await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(anonymous.get(url(&once)).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(anonymous.get(url(&once)).send().await.unwrap().status(), StatusCode::GONE, "single use");
     app.clock.advance_ms(61 * 60_000);

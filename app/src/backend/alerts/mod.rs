@@ -30,8 +30,30 @@ pub struct Alert {
 }
 
 fn from(meta: &RequestMeta) -> String {
-    let ua = if meta.user_agent.is_empty() { "unknown browser" } else { &meta.user_agent };
-    format!("From IP address {} ({ua}).", meta.ip)
+    format!("From IP address {} ({}).", meta.ip, shown_agent(&meta.user_agent))
+}
+
+/// A client's user agent as an alert quotes it. Anyone can send any user agent without signing in, and the alert
+/// is a genuine Rampart email to the member and the security contact: so it is quoted, cut to 120 characters,
+/// and any address in it defanged (`hxxps[://]evil[.]example`), so no mail client makes it a link to follow.
+pub fn shown_agent(agent: &str) -> String {
+    if agent.trim().is_empty() {
+        return "unknown browser".to_owned();
+    }
+    let cut: String = agent.chars().take(120).collect();
+    let words: Vec<String> = cut
+        .split(' ')
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            if lower.contains("://") || lower.starts_with("www.") || lower.contains("http") {
+                w.replace("http", "hxxp").replace("HTTP", "hXXP").replace("://", "[://]").replace('.', "[.]")
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    let more = if agent.chars().count() > 120 { "…" } else { "" };
+    format!("user agent “{}{more}”", words.join(" "))
 }
 
 impl Alert {
@@ -41,7 +63,11 @@ impl Alert {
             "{count} sign-ins in a row failed for {account}. If these were not the member, someone is guessing \
              the password: the attempts are slowed down and, from unknown devices, stopped after 100."
         )];
-        lines.extend(failures.iter().map(|(at, ip, ua, detail)| format!("{}: {ip}, {ua} ({detail})", format_utc(*at))));
+        lines.extend(
+            failures
+                .iter()
+                .map(|(at, ip, ua, detail)| format!("{}: {ip}, {} ({detail})", format_utc(*at), shown_agent(ua))),
+        );
         Self { kind: "sign_in.failures", summary: format!("{count} consecutive failed sign-ins for {account}"), lines }
     }
 

@@ -156,7 +156,7 @@ fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Ve
                 "Rampart noticed this about an account in your organisation:".to_owned()
             } else {
                 format!(
-                    "Rampart noticed these {} events about accounts in your organisation (one message per 15                      minutes at most):",
+                    "Rampart noticed these {} events about accounts in your organisation (one message per 15 minutes at most):",
                     items.len()
                 )
             }];

@@ -252,7 +252,9 @@ fn write_json(out: &mut Vec<u8>, f: &[&str; 14]) {
 /// leading apostrophe whenever a field starts with it.
 pub fn csv_field(out: &mut Vec<u8>, value: &str) {
     let guard = value.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']);
-    let quote = guard || value.contains([',', '"', '\n', '\r']);
+    // Quoted also with a `;` or a tab inside: a spreadsheet whose list separator is `;` (most of Europe) splits
+    // an unquoted `x;=1+1` into a second cell that starts with `=`.
+    let quote = guard || value.contains([',', ';', '\t', '"', '\n', '\r']);
     if quote {
         out.push(b'"');
     }
@@ -288,6 +290,9 @@ mod tests {
         assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(field("'quoted"), "\"''quoted\"");
         assert_eq!(field("-"), "\"'-\"");
+        // A separator inside: one quoted cell, so a `;`-separated spreadsheet never starts a cell with `=`.
+        assert_eq!(field("Mozilla/5.0 x;=1+1"), "\"Mozilla/5.0 x;=1+1\"");
+        assert_eq!(field("a\t=cmd"), "\"a\t=cmd\"");
     }
 
     #[test]

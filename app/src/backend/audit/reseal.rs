@@ -72,6 +72,9 @@ pub async fn reseal(
     if from > head.seq {
         return Ok(report);
     }
+    // A head rewritten outside Rampart keeps its broken seal: the events are re-sealed (the erasure goes on),
+    // the head is not signed over the rewrite.
+    let sealed = super::chain::head_sealed(&mut *conn, keys, chain).await?;
     let tenant = if chain == SYSTEM_CHAIN { "tenant_id IS NULL AND $1 = '-'" } else { "tenant_id = $1" };
     let mut prev = if from == head.base_seq + 1 {
         head.base_mac.clone()
@@ -118,7 +121,9 @@ pub async fn reseal(
         .bind(chain)
         .execute(&mut *conn)
         .await?;
-    super::chain::seal_head(&mut *conn, keys, chain).await?;
+    if sealed {
+        super::chain::seal_head(&mut *conn, keys, chain).await?;
+    }
     report.new_head_mac = prev;
     Ok(report)
 }

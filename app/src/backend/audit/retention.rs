@@ -76,6 +76,14 @@ pub async fn purge_chain(pool: &AnyPool, keys: &ServerKeys, chain: &str, days: i
     while done < through {
         let upto = (done + BATCH).min(through);
         let mut tx = crate::backend::platform::db::begin_write(pool).await?;
+        // Never purge under a head rewritten outside Rampart: moving its checkpoint would re-sign the rewrite.
+        if !super::chain::head_sealed(&mut tx, keys, chain).await? {
+            tracing::error!(
+                chain,
+                "retention purge stopped: the chain's head was rewritten (run `rampart audit verify`)"
+            );
+            break;
+        }
         let sql = format!("SELECT mac FROM audit_events WHERE {tenant} AND seq = $1");
         let q = sqlx::query(&sql).bind(upto).bind(chain);
         let Some(mac) = q.fetch_optional(&mut *tx).await? else {

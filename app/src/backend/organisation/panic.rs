@@ -134,9 +134,11 @@ pub async fn press(
     // Every way in that works without a session: invitations (an intruder's own, as admin), enrolment tokens,
     // public links to the vault.
     let doors = super::doors::close_all(&mut tx, ctx.tenant_id(), now).await?;
+    // This organisation's sessions, and its members' half-signed-in ones (password given, no organisation
+    // chosen yet): never their sessions in another organisation, which this one's owner does not govern.
     let sessions_ended = sqlx::query(
-        "DELETE FROM sessions WHERE id_hash <> $2 AND (tenant_id = $1 OR account_id IN \
-         (SELECT account_id FROM memberships WHERE tenant_id = $1))",
+        "DELETE FROM sessions WHERE id_hash <> $2 AND (tenant_id = $1 OR (tenant_id IS NULL AND account_id IN \
+         (SELECT account_id FROM memberships WHERE tenant_id = $1)))",
     )
     .bind(tenant)
     .bind(keep_session.unwrap_or(""))

@@ -84,11 +84,15 @@ pub async fn restore_version(
     let now = state.clock.now_ms();
     let tenant = ctx.tenant_id().as_str();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
-    let old = sqlx::query(
+    // The new version shares the old one's blob. On PostgreSQL a key rotation may be moving that blob right now
+    // (`rotation::run_one`): the row lock orders the two, so either this reads the blob the rotation moved it
+    // to, or the rotation waits for this commit and then moves this version's copy too.
+    let lock = if tx.backend_name().eq_ignore_ascii_case("postgresql") { " FOR UPDATE OF v" } else { "" };
+    let old = sqlx::query(&format!(
         "SELECT v.number, v.size, v.sha256, v.content_type, v.blob, v.key_version FROM vault_versions v \
          JOIN vault_objects o ON o.id = v.object_id AND o.tenant_id = v.tenant_id \
-         WHERE v.tenant_id = $1 AND v.object_id = $2 AND v.id = $3 AND o.deleted_at IS NULL",
-    )
+         WHERE v.tenant_id = $1 AND v.object_id = $2 AND v.id = $3 AND o.deleted_at IS NULL{lock}"
+    ))
     .bind(tenant)
     .bind(object_id)
     .bind(version_id)

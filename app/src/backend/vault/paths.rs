@@ -47,6 +47,11 @@ fn segments(input: &str) -> Result<Vec<String>, AppError> {
     if normal.chars().any(|c| c.is_control() || c == '\\') {
         return Err(bad("The path may not contain control characters or backslashes."));
     }
+    // Characters that change how a name reads without showing themselves: `invoice\u{202E}fdp.exe` lists as
+    // "invoiceexe.pdf", and a zero-width space makes two names look the same.
+    if normal.chars().any(invisible) {
+        return Err(bad("The path may not contain invisible or text-direction characters."));
+    }
     let parts: Vec<String> = normal.split('/').map(str::to_owned).collect();
     if parts.len() > MAX_DEPTH {
         return Err(bad("Folders nest at most 32 deep."));
@@ -66,6 +71,14 @@ fn segments(input: &str) -> Result<Vec<String>, AppError> {
         }
     }
     Ok(parts)
+}
+
+/// Unicode format characters that reorder or hide text (bidirectional controls, zero-width characters, the
+/// byte-order mark, soft hyphen): never part of an honest file name.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// The content type to store: a plain `type/subtype` as sent, otherwise `application/octet-stream`. Downloads
@@ -103,6 +116,12 @@ mod tests {
         assert_eq!(folder_path("/")?, "");
         assert_eq!(folder_path("reports/2026/")?, "reports/2026/");
         assert!(folder_path("a/../b").is_err());
+        // Names that read as something they are not: a right-to-left override, zero-width and isolate marks.
+        for bad in ["invoice\u{202E}fdp.exe", "pay\u{200B}roll.xlsx", "a/\u{2066}b\u{2069}.txt", "\u{FEFF}x.txt"] {
+            assert!(file_path(bad).is_err(), "{bad:?}");
+            assert!(folder_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(file_path("résumé – 2026.pdf").is_ok(), "ordinary accents and dashes stay allowed");
         // NFC: the two spellings of é are one path.
         assert_eq!(file_path("e\u{301}.txt")?.path, file_path("\u{e9}.txt")?.path);
         Ok(())

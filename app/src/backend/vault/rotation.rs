@@ -249,17 +249,26 @@ async fn run_one(state: &AppState, id: &str, tenant: &str, to: i64) -> Result<u6
         let old_blob: String = next.try_get("blob")?;
         let stored = reencrypt(state, tenant, &old_blob, next.try_get("key_version")?).await?;
         let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
-        sqlx::query("UPDATE vault_versions SET blob = $1, key_version = $2 WHERE tenant_id = $3 AND blob = $4")
-            .bind(&stored.blob)
-            .bind(stored.key_version)
-            .bind(tenant)
-            .bind(&old_blob)
-            .execute(&mut *tx)
-            .await?;
+        let swap = || {
+            sqlx::query("UPDATE vault_versions SET blob = $1, key_version = $2 WHERE tenant_id = $3 AND blob = $4")
+                .bind(stored.blob.clone())
+                .bind(stored.key_version)
+                .bind(tenant.to_owned())
+                .bind(old_blob.clone())
+        };
+        // Twice: a restored version made from the old blob (`manage::restore_version`) holds the old version's
+        // row until it commits; the first statement waits for it but, on PostgreSQL, cannot see the version it
+        // added. The second statement does, so no version is left pointing at a blob deleted below.
+        let moved_rows =
+            swap().execute(&mut *tx).await?.rows_affected() + swap().execute(&mut *tx).await?.rows_affected();
         sqlx::query("UPDATE vault_rotations SET done = done + 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
-        if let Err(e) = state.vault.store.delete(tenant, &old_blob).await {
-            tracing::warn!(error = %e, "a re-encrypted blob's old copy could not be deleted");
+        // No version uses the old blob any more (purged meanwhile, on another instance): the new copy neither.
+        let unused = if moved_rows == 0 { vec![&old_blob, &stored.blob] } else { vec![&old_blob] };
+        for blob in unused {
+            if let Err(e) = state.vault.store.delete(tenant, blob).await {
+                tracing::warn!(error = %e, "a re-encrypted blob's unused copy could not be deleted");
+            }
         }
         moved += 1;
     }

@@ -18,16 +18,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The chain of events that belong to no tenant (sign-in attempts for unknown emails, unknown API keys).
 pub const SYSTEM_CHAIN: &str = "-";
 
-/// The MAC of a chain's head row (newest link and retention checkpoint) under `key`, as lowercase hex: the
-/// bytes `rampart-audit-head-v1\n`, then chain, seq, mac, base seq, base mac in the canonical field form.
-pub fn head_mac(key: &[u8; 32], chain: &str, seq: i64, mac: &str, base_seq: i64, base_mac: &str) -> String {
-    use hmac::Mac as _;
-    let mut h = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    h.update(b"rampart-audit-head-v1\n");
-    let (seq, base_seq) = (Decimal::of(seq), Decimal::of(base_seq));
-    feed(&mut h, &[chain, seq.as_str(), mac, base_seq.as_str(), base_mac]);
-    hex::encode(h.finalize().into_bytes())
-}
+mod head;
+pub use head::{current_head, head_mac, head_sealed, seal_head, seal_holds};
 
 /// Feeds `fields` to `mac` in the canonical form: each one's UTF-8 byte length in decimal, `:`, its bytes, `\n`.
 /// Without allocating: the history's writer seals every event (15 allocations an event before).
@@ -40,44 +32,6 @@ fn feed(mac: &mut hmac::Hmac<sha2::Sha256>, fields: &[&str]) {
         mac.update(field.as_bytes());
         mac.update(b"\n");
     }
-}
-
-/// The chain's head as it stands: (seq, mac); (0, GENESIS) for a chain without events. Every history export
-/// and alert digest carries it, so the tenant holds copies of the head outside Rampart's database.
-pub async fn current_head(pool: &sqlx::AnyPool, chain: &str) -> Result<(i64, String), sqlx::Error> {
-    let row =
-        sqlx::query("SELECT seq, mac FROM audit_chain_heads WHERE chain = $1").bind(chain).fetch_optional(pool).await?;
-    Ok(match row {
-        Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
-        None => (0, GENESIS.to_owned()),
-    })
-}
-
-/// Re-seals the head row of `chain` as it now stands (after a purge or a re-seal changed it), in the caller's
-/// transaction.
-pub async fn seal_head(conn: &mut AnyConnection, keys: &ServerKeys, chain: &str) -> Result<(), sqlx::Error> {
-    let Some(h) = sqlx::query("SELECT seq, mac, base_seq, base_mac FROM audit_chain_heads WHERE chain = $1")
-        .bind(chain)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(());
-    };
-    let (_, key) = keys.audit_chain_key(chain);
-    let row_mac = head_mac(
-        &key,
-        chain,
-        h.try_get("seq")?,
-        &h.try_get::<String, _>("mac")?,
-        h.try_get("base_seq")?,
-        &h.try_get::<String, _>("base_mac")?,
-    );
-    sqlx::query("UPDATE audit_chain_heads SET row_mac = $1 WHERE chain = $2")
-        .bind(row_mac)
-        .bind(chain)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// The fields a MAC covers, in canonical order.
@@ -309,7 +263,7 @@ pub async fn append(
             "INSERT INTO audit_chain_heads (chain, seq, mac, base_seq, base_mac, updated_at) \
              VALUES ($1, $2, $3, 0, $3, $4) \
              ON CONFLICT (chain) DO UPDATE SET seq = audit_chain_heads.seq + $2, updated_at = $4 \
-             RETURNING seq, mac, base_seq, base_mac",
+             RETURNING seq, mac, base_seq, base_mac, row_mac",
         )
         .bind(chain)
         .bind(n)
@@ -320,13 +274,22 @@ pub async fn append(
         let last: i64 = head.try_get("seq")?;
         let mut prev: String = head.try_get("mac")?;
         let base: (i64, String) = (head.try_get("base_seq")?, head.try_get("base_mac")?);
+        let stored_seal: String = head.try_get("row_mac")?;
+        let intact = seal_holds(keys, chain, (last - n, &prev), (base.0, &base.1), &stored_seal);
         let (key_id, key) = keys.audit_chain_key(chain);
         for (i, row) in members.into_iter().enumerate() {
             let seq = last - n + 1 + i64::try_from(i).unwrap_or(0);
             let mac = link_of(row, chain, seq, &prev).mac(&key);
             sealed.push((row, seq, std::mem::replace(&mut prev, mac.clone()), mac, key_id));
         }
-        let row_mac = head_mac(&key, chain, last, &prev, base.0, &base.1);
+        // A head whose seal no longer holds was rewritten outside Rampart: the events still go in (nothing
+        // acknowledged is lost), but its seal stays broken for verification to keep reporting.
+        let row_mac = if intact {
+            head_mac(&key, chain, last, &prev, base.0, &base.1)
+        } else {
+            tracing::error!(chain, "the access history's chain head was rewritten outside Rampart; not re-sealed");
+            stored_seal
+        };
         heads.push((chain, prev, row_mac));
     }
     // SQLite resolves each numbered placeholder's name by a linear search of the statement's names, once per

@@ -66,6 +66,24 @@ pub async fn reset_member(
     let now = state.clock.now_ms();
     let mut tx = crate::backend::platform::db::begin_write(&state.pool).await?;
     let (account, email) = crate::backend::organisation::members::member_account(&mut tx, ctx, membership).await?;
+    // The authenticator belongs to the person, not to this organisation: it also guards every other one they
+    // belong to. An admin here removing it would lift another organisation's two-factor requirement (the
+    // person, or whoever has their password, enrolls a new one at the next sign-in) and end their sessions
+    // there: only an organisation that is theirs alone may.
+    let elsewhere: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND tenant_id <> $2")
+            .bind(account.as_str())
+            .bind(ctx.tenant_id().as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    if elsewhere > 0 {
+        return Err(AppError::Conflict {
+            msg: format!(
+                "{email} also belongs to another organisation, which their authenticator protects too: they can \
+                 sign in with a recovery code and set up a new authenticator themselves."
+            ),
+        });
+    }
     remove_factor(&mut tx, &account).await?;
     sqlx::query(
         "UPDATE accounts SET must_enroll_two_factor = 1, mfa_consecutive_failures = 0, mfa_window_failures = 0 \
