@@ -101,15 +101,6 @@ async fn a_genuine_older_head_put_back_is_caught_by_the_anchor() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("anchor"), "{}", String::from_utf8_lossy(&out.stdout));
-    // Writing on past the old anchor (the genuine head re-seals, the anchor job anchors the new head) does not
-    // wash it out: every anchor still names its event's MAC.
-    activity(&app, &email, 4).await;
-    assert!(head(&app, &t).await.0 > anchored);
-    assert!(app.state.anchors.write_due(&app.state.pool, &app.state.keys, app.clock.now_ms()).await.unwrap() >= 1);
-    let r = verify(&app, &t).await;
-    assert!(!r.ok, "{r:?}");
-    let problem = r.problem.unwrap();
-    assert!(problem.contains("differs from the anchor"), "{problem}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,6 +133,13 @@ async fn links_invitations_and_enrolment_tokens_end_with_their_makers_power() {
     assert_eq!(d.follow(&co_owner_link).await, StatusCode::OK, "still an admin: the link stays");
     assert_eq!(d.accept(&owner_invite).await, StatusCode::NOT_FOUND, "no owner made by a former owner");
 
+    // Sending an invitation again is inviting again: an admin cannot send one that makes an owner.
+    let heir = d.invite(&owner, "heir@leavers.example", "owner").await;
+    let open: Vec<app::model::InvitationView> = app.call(&owner, "list_invitations", &[]).await.json().await.unwrap();
+    let heir_id = open.iter().find(|i| i.email == "heir@leavers.example").unwrap().id.clone();
+    let res = app.call(&stays, "resend_invitation", &[("id", heir_id.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "an admin re-sends no owner invitation");
+
     // Nobody else's: the other admin's and the owner's stay open, until the panic button ends them all.
     assert_eq!(d.follow(&stays_link).await, StatusCode::OK);
     assert_eq!(d.follow(&owners_link).await, StatusCode::OK);
@@ -142,4 +149,5 @@ async fn links_invitations_and_enrolment_tokens_end_with_their_makers_power() {
         assert_eq!(d.follow(token).await, StatusCode::GONE, "the panic ends every link");
     }
     assert_eq!(d.accept(&stays_invite).await, StatusCode::NOT_FOUND, "and every open invitation");
+    assert_eq!(d.accept(&heir).await, StatusCode::NOT_FOUND, "the owner's own too");
 }

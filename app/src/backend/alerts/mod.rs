@@ -33,27 +33,27 @@ fn from(meta: &RequestMeta) -> String {
     format!("From IP address {} ({}).", meta.ip, shown_agent(&meta.user_agent))
 }
 
-/// A client's user agent as an alert quotes it. Anyone can send any user agent without signing in, and the alert
-/// is a genuine Rampart email to the member and the security contact: so it is quoted, cut to 120 characters,
-/// and any address in it defanged (`hxxps[://]evil[.]example`), so no mail client makes it a link to follow.
+/// A client's user agent as an email quotes it. Anyone can send any user agent without signing in, and alerts
+/// and notices are genuine Rampart emails: so it is quoted, cut to 120 characters, and anything in it a mail
+/// client would make a link defanged (`hxxps[://]evil[.]example/r`; a dot before a letter becomes `[.]`, so
+/// a bare `evil.example` is no link either, while `Mozilla/5.0` and `Chrome/120.0.6099.109` read as they are).
 pub fn shown_agent(agent: &str) -> String {
     if agent.trim().is_empty() {
         return "unknown browser".to_owned();
     }
     let cut: String = agent.chars().take(120).collect();
-    let words: Vec<String> = cut
-        .split(' ')
-        .map(|w| {
-            let lower = w.to_ascii_lowercase();
-            if lower.contains("://") || lower.starts_with("www.") || lower.contains("http") {
-                w.replace("http", "hxxp").replace("HTTP", "hXXP").replace("://", "[://]").replace('.', "[.]")
-            } else {
-                w.to_owned()
-            }
-        })
-        .collect();
+    let cut = cut.replace("http", "hxxp").replace("HTTP", "hXXP").replace("://", "[://]");
+    let mut shown = String::with_capacity(cut.len() + 8);
+    let mut chars = cut.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '.' && chars.peek().is_some_and(char::is_ascii_alphabetic) {
+            shown.push_str("[.]");
+        } else {
+            shown.push(c);
+        }
+    }
     let more = if agent.chars().count() > 120 { "…" } else { "" };
-    format!("user agent “{}{more}”", words.join(" "))
+    format!("user agent “{shown}{more}”")
 }
 
 impl Alert {
@@ -334,4 +334,20 @@ pub async fn forget_sent(state: &AppState) -> Result<u64, AppError> {
         .execute(&state.pool)
         .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_agent;
+
+    #[test]
+    fn user_agents_are_quoted_cut_and_defanged() {
+        assert_eq!(shown_agent(""), "unknown browser");
+        let browser = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.6099.109 Safari/537.36";
+        assert_eq!(shown_agent(browser), format!("user agent “{browser}”"), "a browser reads as it is");
+        let bait = shown_agent("locked: go to https://evil.example/r or evil.example or WWW.EVIL.COM");
+        assert!(!bait.contains("https://") && !bait.contains("evil.example") && !bait.contains("EVIL.COM"), "{bait}");
+        assert!(bait.contains("hxxps[://]evil[.]example/r"), "{bait}");
+        assert!(shown_agent(&"x".repeat(500)).chars().count() < 140, "cut");
+    }
 }

@@ -41,7 +41,7 @@ pub enum Notice<'a> {
 }
 
 fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Vec<String>, Option<(String, String)>) {
-    let origin = format!("Request from IP address {} ({}).", meta.ip, ua_or_unknown(&meta.user_agent));
+    let origin = format!("Request from IP address {} ({}).", meta.ip, super::shown_agent(&meta.user_agent));
     match notice {
         Notice::ClosureRequested { closes_at } => (
             format!("{tenant} is closing on {closes_at}"),
@@ -185,14 +185,6 @@ fn compose(notice: &Notice<'_>, tenant: &str, meta: &RequestMeta) -> (String, Ve
             ],
             Some(("Reset your password".to_owned(), (*link).to_owned())),
         ),
-    }
-}
-
-fn ua_or_unknown(ua: &str) -> &str {
-    if ua.is_empty() {
-        "unknown browser"
-    } else {
-        ua
     }
 }
 

@@ -96,11 +96,10 @@ impl AnchorLog {
         Ok(n)
     }
 
-    /// Every anchor of `chain` whose line MAC checks out, oldest first (lines that do not are ignored: they
-    /// anchor nothing). Verification holds the chain to each:
-    /// the newest alone would let a rewrite that rolled the head back and wrote past the old anchors pass.
-    pub async fn all(&self, keys: &ServerKeys, chain: &str) -> Result<Vec<Anchor>, AppError> {
-        let Some(path) = self.path.clone() else { return Ok(Vec::new()) };
+    /// The newest anchor of `chain` whose line MAC checks out (lines that do not are ignored: they anchor
+    /// nothing).
+    pub async fn latest(&self, keys: &ServerKeys, chain: &str) -> Result<Option<Anchor>, AppError> {
+        let Some(path) = self.path.clone() else { return Ok(None) };
         let wanted = chain.to_owned();
         let lines = tokio::task::spawn_blocking(move || -> Result<Vec<(i64, i64, String, String)>, AppError> {
             let f = match std::fs::File::open(&path) {
@@ -124,11 +123,13 @@ impl AnchorLog {
         })
         .await
         .map_err(internal)??;
-        Ok(lines
-            .into_iter()
-            .filter(|(at, seq, mac, lm)| line_mac_ok(keys, *at, chain, *seq, mac, lm))
-            .map(|(at, seq, mac, _)| Anchor { at, seq, mac })
-            .collect())
+        let mut best: Option<Anchor> = None;
+        for (at, seq, mac, lm) in lines {
+            if line_mac_ok(keys, at, chain, seq, &mac, &lm) && best.as_ref().is_none_or(|b| seq >= b.seq) {
+                best = Some(Anchor { at, seq, mac });
+            }
+        }
+        Ok(best)
     }
 }
 

@@ -328,22 +328,24 @@ pub async fn renew(
     if active.is_none() {
         return Err(AppError::Unauthenticated);
     }
+    let issued =
+        ca::issue(&mut tx, state, &cert.tenant_id, (&cert.machine_id, &cert.name), &csr, cert.cert_days).await?;
     // One line of certificates per machine: every other certificate of it ends now. A renewal from a
     // certificate already replaced (a lost answer retried, or a copy of the old key and certificate) would
-    // otherwise leave two live successors, each renewing on its own for good.
+    // otherwise leave two live successors, each renewing on its own for good. After the issue, which holds the
+    // CA's row until this commits: a renewal racing this one (PostgreSQL) waits there, then ends this one's.
     let retired = sqlx::query(
         "UPDATE machine_certs SET replaced_at = $1 WHERE machine_id = $2 AND tenant_id = $3 AND fingerprint <> $4 \
-         AND (replaced_at IS NULL OR replaced_at > $1)",
+         AND fingerprint <> $5 AND (replaced_at IS NULL OR replaced_at > $1)",
     )
     .bind(now - super::REPLACED_GRACE_MS)
     .bind(&cert.machine_id)
     .bind(&cert.tenant_id)
     .bind(fingerprint)
+    .bind(&issued.fingerprint)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let issued =
-        ca::issue(&mut tx, state, &cert.tenant_id, (&cert.machine_id, &cert.name), &csr, cert.cert_days).await?;
     sqlx::query(
         "UPDATE machine_certs SET replaced_at = $1 WHERE fingerprint = $2 AND tenant_id = $3 AND replaced_at IS NULL",
     )

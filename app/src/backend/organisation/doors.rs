@@ -62,7 +62,7 @@ pub async fn close_owner_invitations_by(
 ) -> Result<u64, AppError> {
     let done = sqlx::query(
         "UPDATE invitations SET revoked_at = $1 WHERE tenant_id = $2 AND invited_by_membership = $3 \
-         AND role = 'owner' AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+         AND role = 'owner' AND accepted_at IS NULL AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(tenant.as_str())
@@ -73,11 +73,12 @@ pub async fn close_owner_invitations_by(
 }
 
 async fn close(conn: &mut AnyConnection, tenant: &TenantId, whose: Whose<'_>, now: i64) -> Result<Closed, AppError> {
-    // (table, its maker column, what "still open" means besides not revoked and not expired)
+    // (table, its maker column, what "still open" means besides not revoked). An expired invitation counts:
+    // sending it again brings it back.
     const DOORS: [(&str, &str, &str); 3] = [
-        ("vault_links", "created_membership_id", ""),
+        ("vault_links", "created_membership_id", " AND expires_at > $1"),
         ("invitations", "invited_by_membership", " AND accepted_at IS NULL"),
-        ("machine_tokens", "created_by_membership", " AND used_at IS NULL"),
+        ("machine_tokens", "created_by_membership", " AND used_at IS NULL AND expires_at > $1"),
     ];
     let mut ended = [0u64; 3];
     for ((table, maker, open), n) in DOORS.iter().zip(ended.iter_mut()) {
@@ -85,10 +86,7 @@ async fn close(conn: &mut AnyConnection, tenant: &TenantId, whose: Whose<'_>, no
             Whose::Member(_) => format!(" AND {maker} = $3"),
             Whose::Tenant => String::new(),
         };
-        let sql = format!(
-            "UPDATE {table} SET revoked_at = $1 WHERE tenant_id = $2{by} AND revoked_at IS NULL \
-             AND expires_at > $1{open}"
-        );
+        let sql = format!("UPDATE {table} SET revoked_at = $1 WHERE tenant_id = $2{by} AND revoked_at IS NULL{open}");
         let mut q = sqlx::query(&sql).bind(now).bind(tenant.as_str());
         if let Whose::Member(m) = whose {
             q = q.bind(m.as_str());

@@ -161,13 +161,23 @@ pub async fn resend(
     .ok_or(AppError::NotFound)?;
     let email: String = row.try_get("email")?;
     let role: String = row.try_get("role")?;
-    sqlx::query("UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3 AND tenant_id = $4")
-        .bind(token_digest(&token))
-        .bind(now + INVITATION_TTL_MS)
-        .bind(id)
-        .bind(ctx.tenant_id().as_str())
-        .execute(&mut *tx)
-        .await?;
+    // Sending it again is inviting again: only an owner sends an invitation that makes an owner, and the one
+    // who sends it becomes its maker (it ends with their power to invite, `doors`).
+    if role == Role::Owner.as_str() && ctx.role() != Role::Owner {
+        return Err(AppError::Forbidden);
+    }
+    sqlx::query(
+        "UPDATE invitations SET token_hash = $1, expires_at = $2, invited_by = $3, invited_by_membership = $4 \
+         WHERE id = $5 AND tenant_id = $6",
+    )
+    .bind(token_digest(&token))
+    .bind(now + INVITATION_TTL_MS)
+    .bind(ctx.actor())
+    .bind(ctx.membership_id().as_str())
+    .bind(id)
+    .bind(ctx.tenant_id().as_str())
+    .execute(&mut *tx)
+    .await?;
     audit::record(&mut tx, &state.keys, now, &NewEvent::by(ctx, meta, "invitation.resend", Outcome::Success, &email))
         .await?;
     tx.commit().await?;

@@ -107,45 +107,45 @@ async fn tenant_ca(
     tenant: &str,
 ) -> Result<(ed25519_dalek::SigningKey, i64), AppError> {
     let aad = format!("rampart-ssh-ca\n{tenant}");
-    let row = sqlx::query("SELECT sealed_key, seal_key_id, next_serial FROM ssh_cas WHERE tenant_id = $1")
+    let made: Option<i64> = sqlx::query_scalar("SELECT next_serial FROM ssh_cas WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_optional(&mut *conn)
         .await?;
-    let (key, serial) = match row {
-        Some(r) => {
-            let seed = state.keys.open(
-                &r.try_get::<String, _>("seal_key_id")?,
-                aad.as_bytes(),
-                &r.try_get::<String, _>("sealed_key")?,
-            )?;
-            let seed: [u8; 32] = seed.try_into().map_err(|_| AppError::Unavailable)?;
-            (ed25519_dalek::SigningKey::from_bytes(&seed), r.try_get::<i64, _>("next_serial")?)
-        }
-        None => {
-            let key = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-            let (key_id, sealed) = state.keys.seal(aad.as_bytes(), key.as_bytes())?;
-            let public = format!(
-                "ssh-ed25519 {}",
-                base64::engine::general_purpose::STANDARD.encode(ca_blob(&key.verifying_key()))
-            );
-            sqlx::query(
-                "INSERT INTO ssh_cas (tenant_id, public_key, sealed_key, seal_key_id, next_serial, created_at) \
-                 VALUES ($1, $2, $3, $4, 1, $5)",
-            )
-            .bind(tenant)
-            .bind(public)
-            .bind(sealed)
-            .bind(key_id)
-            .bind(state.clock.now_ms())
-            .execute(&mut *conn)
-            .await?;
-            (key, 1)
-        }
-    };
-    sqlx::query("UPDATE ssh_cas SET next_serial = next_serial + 1 WHERE tenant_id = $1")
+    if made.is_none() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+        let (key_id, sealed) = state.keys.seal(aad.as_bytes(), key.as_bytes())?;
+        let public =
+            format!("ssh-ed25519 {}", base64::engine::general_purpose::STANDARD.encode(ca_blob(&key.verifying_key())));
+        // Two first certificates at once (PostgreSQL): one key is kept, the other request uses it too.
+        sqlx::query(
+            "INSERT INTO ssh_cas (tenant_id, public_key, sealed_key, seal_key_id, next_serial, created_at) \
+             VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (tenant_id) DO NOTHING",
+        )
         .bind(tenant)
+        .bind(public)
+        .bind(sealed)
+        .bind(key_id)
+        .bind(state.clock.now_ms())
         .execute(&mut *conn)
         .await?;
+    }
+    // The serial is taken by the write itself: two issues at once each read the row as committed on PostgreSQL,
+    // and a read before the increment gave both the same serial (the second then failed on the primary key).
+    let r = sqlx::query(
+        "UPDATE ssh_cas SET next_serial = next_serial + 1 WHERE tenant_id = $1 \
+         RETURNING sealed_key, seal_key_id, next_serial - 1 AS serial",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *conn)
+    .await?;
+    let seed = state.keys.open(
+        &r.try_get::<String, _>("seal_key_id")?,
+        aad.as_bytes(),
+        &r.try_get::<String, _>("sealed_key")?,
+    )?;
+    let seed: [u8; 32] = seed.try_into().map_err(|_| AppError::Unavailable)?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let serial: i64 = r.try_get("serial")?;
     Ok((key, serial))
 }
 

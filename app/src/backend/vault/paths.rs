@@ -73,11 +73,12 @@ fn segments(input: &str) -> Result<Vec<String>, AppError> {
     Ok(parts)
 }
 
-/// Unicode format characters that reorder or hide text (bidirectional controls, zero-width characters, the
-/// byte-order mark, soft hyphen): never part of an honest file name.
+/// Unicode format characters that reorder or hide text (bidirectional marks, overrides and isolates, the
+/// zero-width space, word joiners, the byte-order mark, soft hyphen): never part of an honest file name. The
+/// zero-width joiner and non-joiner stay allowed: Persian and Indic names and emoji sequences need them.
 fn invisible(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
@@ -122,6 +123,7 @@ mod tests {
             assert!(folder_path(bad).is_err(), "{bad:?}");
         }
         assert!(file_path("résumé – 2026.pdf").is_ok(), "ordinary accents and dashes stay allowed");
+        assert!(file_path("می\u{200C}خواهم.txt").is_ok() && file_path("👨\u{200D}👩\u{200D}👧.png").is_ok(), "joiners");
         // NFC: the two spellings of é are one path.
         assert_eq!(file_path("e\u{301}.txt")?.path, file_path("\u{e9}.txt")?.path);
         Ok(())
