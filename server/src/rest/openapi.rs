@@ -166,11 +166,25 @@ pub const IP_OR_BLOCK: &str = concat!(
     r"(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$"
 );
 
+/// An entry of a key's IP allow list: as `IP_OR_BLOCK`, but never a block of every address (`/0`), which a key
+/// says by an empty list.
+const ALLOWED_IP: &str = concat!(
+    r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}",
+    r"(/(3[0-2]|[12][0-9]|[1-9]))?",
+    r"|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}",
+    r"|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}",
+    r"|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}",
+    r"|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))",
+    r"(/(12[0-8]|1[01][0-9]|[1-9][0-9]|[1-9]))?)$"
+);
+
 /// One name of a vault path, as `vault::paths` checks it (at most 63 characters, so at most 252 bytes): no
-/// `.` or `..`, no slash, backslash or control character, no space at either end.
+/// `.` or `..`, no slash, backslash, control character or invisible / text-direction character, no space at
+/// either end.
 const SEGMENT: &str = concat!(
-    r"(?!\.\.?(/|$))[^\s/\\\x00-\x1f\x7f-\x9f]",
-    r"([^/\\\x00-\x1f\x7f-\x9f]{0,61}[^\s/\\\x00-\x1f\x7f-\x9f])?"
+    r"(?!\.\.?(/|$))[^\s/\\\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]",
+    r"([^/\\\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]{0,61}",
+    r"[^\s/\\\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb])?"
 );
 
 /// One referer pattern, as `RefererPattern` parses it.
@@ -238,7 +252,7 @@ fn new_key_schema() -> serde_json::Value {
                     "description": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": ONE_LINE},
                     "expires_in_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 730},
                     "allowed_ips": {"type": "array", "maxItems": 100,
-                        "items": {"type": "string", "pattern": IP_OR_BLOCK}},
+                        "items": {"type": "string", "pattern": ALLOWED_IP}},
                     "allowed_referers": {"type": "array", "maxItems": 100,
                         "items": {"type": "string", "maxLength": 300, "pattern": REFERER}},
                     "rate_per_hour": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000_000},
